@@ -1,0 +1,32 @@
+/**
+ * The byte stream an SMP connection runs over: an established TLS connection, seen by the
+ * SMP layer only through this interface so that TLS details stay in `tls/`.
+ */
+export interface StreamHandlers {
+  /** Received bytes; the view is only valid during the call. */
+  onData(chunk: Uint8Array): void;
+  /** The peer can take more after `write` returned false. */
+  onDrain(): void;
+  /** The connection is gone (either side, or an error). Called once. */
+  onClose(): void;
+}
+
+export interface TransportStream {
+  /** tls-unique: the client's TLS Finished verify_data (Transport.hs:withTlsUnique). */
+  readonly sessionId: Uint8Array;
+  /** Negotiated ALPN protocol, or null when the client offered none. */
+  readonly alpn: string | null;
+  /** The peer's certificate chain, DER, leaf first (empty when it sent none). */
+  readonly peerCertificateChain: readonly Uint8Array[];
+  setHandlers(h: StreamHandlers): void;
+  /**
+   * Queues bytes for sending; false means the send buffer is above its mark: wait for onDrain.
+   * The bytes are consumed (copied or encrypted) before `write` returns, so callers reuse
+   * their block buffers.
+   */
+  write(data: Uint8Array): boolean;
+  /** Stop/restart delivering onData (backpressure towards the peer). */
+  pause(): void;
+  resume(): void;
+  close(): void;
+}
