@@ -70,3 +70,40 @@ export function decodePubKey(der: Uint8Array): PublicKey {
 export function isAuthKeyAlg(alg: KeyAlg): boolean {
   return alg !== "x448";
 }
+
+// ---- private keys: PKCS#8 DER (Crypto.hs:encodePrivKey / decodePrivKey) ----
+
+export interface PrivateKey {
+  readonly alg: KeyAlg;
+  /** Raw private key: the 32-byte seed (Ed25519/X25519), 57 (Ed448) or 56 (X448) bytes. */
+  readonly raw: Uint8Array;
+}
+
+const PKCS8_SPECS: readonly AlgSpec[] = [
+  spec("ed25519", 32, "302e020100300506032b657004220420"),
+  spec("ed448", 57, "3047020100300506032b6571043b0439"),
+  spec("x25519", 32, "302e020100300506032b656e04220420"),
+  spec("x448", 56, "3046020100300506032b656f043a0438"),
+];
+
+const PKCS8_BY_ALG = new Map(PKCS8_SPECS.map((s) => [s.alg, s]));
+
+export function encodePrivKey(alg: KeyAlg, raw: Uint8Array): Uint8Array {
+  const s = PKCS8_BY_ALG.get(alg)!;
+  if (raw.length !== s.rawLen) throw new RangeError(`${alg} private key must be ${s.rawLen} bytes`);
+  const der = new Uint8Array(s.prefix.length + raw.length);
+  der.set(s.prefix, 0);
+  der.set(raw, s.prefix.length);
+  return der;
+}
+
+/** Decode PKCS#8 as the reference writes it (no optional attributes or public key). */
+export function decodePrivKey(der: Uint8Array): PrivateKey {
+  for (const s of PKCS8_SPECS) {
+    const n = s.prefix.length;
+    if (der.length === n + s.rawLen && bytesEqual(der.subarray(0, n), s.prefix)) {
+      return { alg: s.alg, raw: der.slice(n) };
+    }
+  }
+  throw new KeyDecodeError("unsupported or malformed private key");
+}

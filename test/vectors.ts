@@ -1,0 +1,25 @@
+// Loads the reference vectors (bytes computed by simplexmq itself) from `<repo-root>/../shared/reference/vectors/`.
+// Resolved relative to this file so tests run the same way locally and in CI.
+import { readFileSync } from "node:fs";
+
+const cache = new Map<string, unknown>();
+
+/** Parses `shared/reference/vectors/<name>` (e.g. "crypto.json"); cached per process. */
+export function loadVectors(name: string): any {
+  const hit = cache.get(name);
+  if (hit !== undefined) return hit;
+  const url = new URL("../../shared/reference/vectors/" + name, import.meta.url);
+  const data = JSON.parse(readFileSync(url, "utf8"));
+  cache.set(name, data);
+  return data;
+}
+
+/** Lowercase hex → bytes (vectors store every byte string as hex). */
+export function hex(s: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(s, "hex"));
+}
+
+/** Bytes → lowercase hex, for readable failure diffs. */
+export function toHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+}
