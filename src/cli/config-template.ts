@@ -1,0 +1,194 @@
+/**
+ * The commented smp-server.toml written by `init`, following Server/Main/Init.hs:iniFileContent
+ * section by section (same generated values: store log on, expire_messages_on_send off, inactive
+ * clients disconnected after 21600 s checked every 3600 s), in TOML syntax.
+ */
+import { join } from "node:path";
+import { DEFAULTS, type HostingType } from "./config.ts";
+
+export interface InitValues {
+  configDir: string;
+  dataDir: string;
+  enableStoreLog: boolean;
+  logStats: boolean;
+  /** `[TRANSPORT] host`; undefined leaves the key commented (address prints `<hostnames>`). */
+  host?: string;
+  ports: number[];
+  password?: string;
+  controlPort?: number;
+  controlPortPasswords?: { admin: string; user: string };
+  socksProxy?: string;
+  ownDomains?: string[];
+  sourceCode?: string;
+  serverCountry?: string;
+  operator?: string;
+  operatorCountry?: string;
+  website?: string;
+  hosting?: string;
+  hostingCountry?: string;
+  hostingType?: HostingType;
+  webStaticPath?: string;
+}
+
+/** TOML basic string: JSON string escapes are a subset of TOML's. */
+const q = (s: string): string => JSON.stringify(s);
+/** `key = value`, commented out when the value is absent (the reference's optDisabled). */
+const opt = (key: string, value: string | undefined, placeholder: string): string =>
+  value === undefined ? `# ${key} = ${placeholder}` : `${key} = ${value}`;
+
+export function renderConfig(v: InitValues): string {
+  const country = (k: string, c: string | undefined) => opt(k, c && q(c), '"ISO-3166 2-letter code"');
+  const entity = (k: string, name: string | undefined) => opt(k, name && q(name), '"entity (organization or person name)"');
+  return `# smp-server configuration (TOML). Every key is described in docs/configuration.md.
+# On/off settings are true/false ("on"/"off" strings are accepted too).
+
+[INFORMATION]
+# AGPLv3 license requires that you make any source code modifications
+# available to the end users of the server.
+# LICENSE: https://github.com/simplex-chat/simplexmq/blob/stable/LICENSE
+# Include correct source code URI in case the server source code is modified in any way.
+# If any other information fields are present, source code property also MUST be present.
+
+${opt("source_code", v.sourceCode && q(v.sourceCode), '"URI"')}
+
+# Declaring all below information is optional, any of these fields can be omitted.
+
+# Server usage conditions and amendments.
+# It is recommended to use standard conditions with any amendments in a separate document.
+# usage_conditions = "https://github.com/simplex-chat/simplex-chat/blob/stable/PRIVACY.md"
+# condition_amendments = "link"
+
+# Server location and operator.
+${country("server_country", v.serverCountry)}
+${entity("operator", v.operator)}
+${country("operator_country", v.operatorCountry)}
+${opt("website", v.website && q(v.website), '""')}
+
+# Administrative contacts.
+# admin_simplex = "SimpleX address"
+# admin_email = ""
+# admin_pgp = ""
+# admin_pgp_fingerprint = ""
+
+# Contacts for complaints and feedback.
+# complaints_simplex = "SimpleX address"
+# complaints_email = ""
+# complaints_pgp = ""
+# complaints_pgp_fingerprint = ""
+
+# Hosting provider.
+${entity("hosting", v.hosting)}
+${country("hosting_country", v.hostingCountry)}
+
+# Hosting type can be "virtual", "dedicated", "colocation", "owned"
+${opt("hosting_type", v.hostingType && q(v.hostingType), '"virtual"')}
+
+[STORE_LOG]
+# true: queues and messages are kept in the SQLite database in the data directory
+# (${v.dataDir}) and survive restarts; false: nothing is persisted.
+enable = ${v.enableStoreLog}
+
+# Storage mode. Only "database" (the embedded SQLite database) is supported;
+# the reference's "memory" and "journal" modes and PostgreSQL db_* settings are not.
+# store_queues = "database"
+# store_messages = "database"
+
+# Undelivered messages are kept across restarts (follows \`enable\` when absent).
+restore_messages = ${v.enableStoreLog}
+
+# Messages and notifications expiration periods.
+expire_messages_days = ${DEFAULTS.expireMessagesDays}
+expire_messages_on_start = true
+expire_messages_on_send = false
+expire_ntfs_hours = ${DEFAULTS.expireNtfsHours}
+
+# Log daily server statistics to CSV file (not implemented yet)
+log_stats = ${v.logStats}
+
+# Log interval for real-time Prometheus metrics, seconds (not implemented yet)
+# prometheus_interval = 60
+
+[AUTH]
+# Set new_queues option to false to completely prohibit creating new messaging queues.
+# This can be useful when you want to decommission the server, but not all connections are switched yet.
+new_queues = true
+
+# Use create_password option to enable basic auth to create new messaging queues.
+# The password should be used as part of server address in client configuration:
+# smp://fingerprint:password@host1,host2
+# The password will not be shared with the connecting contacts, you must share it only
+# with the users who you want to allow creating messaging queues on your server.
+${opt("create_password", v.password && q(v.password), "\"password to create new queues and forward messages (any printable ASCII characters without whitespace, '@', ':' and '/')\"")}
+
+# Control port passwords (the control port is not implemented yet).
+${opt("control_port_admin_password", v.controlPortPasswords && q(v.controlPortPasswords.admin), '""')}
+${opt("control_port_user_password", v.controlPortPasswords && q(v.controlPortPasswords.user), '""')}
+
+# The limit for queues that can be blocked via control port per day, resets at 0:00 UTC.
+# Set to 0 to disable limit, to -1 to prohibit blocking. Default is ${DEFAULTS.dailyBlockQueueQuota}.
+# daily_block_queue_quota = ${DEFAULTS.dailyBlockQueueQuota}
+
+[TRANSPORT]
+# Host is only used to print server address on start (comma-separated host names).
+${opt("host", v.host && q(v.host), '"<hostnames>"')}
+# TLS listener ports. Ports below 1024 (e.g. 443) need root or CAP_NET_BIND_SERVICE.
+port = [${v.ports.join(", ")}]
+# Address to listen on; "::" accepts IPv6 and IPv4.
+# bind_host = "${DEFAULTS.bindHost}"
+log_tls_errors = false
+# Upper bound on simultaneous client connections.
+# max_connections = ${DEFAULTS.maxConnections}
+
+# WebSocket listeners are not supported; only false is accepted.
+websockets = false
+${opt("control_port", v.controlPort === undefined ? undefined : String(v.controlPort), String(DEFAULTS.controlPort))}
+
+[PROXY]
+# Network configuration for SMP proxy client.
+# \`host_mode\` can be "public" (default) or "onion".
+# It defines preferred hostname for destination servers with multiple hostnames.
+# host_mode = "public"
+# required_host_mode = false
+
+# The domain suffixes of the relays you operate, to count as separate proxy statistics.
+${opt("own_server_domains", v.ownDomains && `[${v.ownDomains.map(q).join(", ")}]`, "[]")}
+
+# SOCKS proxy for forwarding messages to destination servers (not implemented yet).
+${opt("socks_proxy", v.socksProxy && q(v.socksProxy), '"127.0.0.1:9050"')}
+
+# \`socks_mode\` can be "onion" for SOCKS proxy to be used for .onion destination hosts only (default)
+# or "always" to be used for all destination hosts (can be used if it is an .onion server).
+# socks_mode = "onion"
+
+# Limit number of proxy commands a client can have in progress in parallel.
+# client_concurrency = ${DEFAULTS.clientConcurrency}
+
+[NAMES]
+# Public-namespace resolution via a REST resolver.
+enable = false
+# Same-host:
+# resolver_endpoint = "http://127.0.0.1:8000"
+# Resolver behind TLS reverse proxy:
+# resolver_endpoint = "https://names.example.com:443"
+# resolver_auth = "basic <username>:<password>"
+# resolver_timeout_ms = ${DEFAULTS.resolverTimeoutMs}
+# resolver_max_response_bytes = ${DEFAULTS.resolverMaxResponseBytes}
+# Max concurrent name resolutions per connection.
+# resolver_concurrency = ${DEFAULTS.resolverConcurrency}
+
+[INACTIVE_CLIENTS]
+# TTL and interval to check inactive clients, seconds
+disconnect = true
+ttl = ${DEFAULTS.inactiveTtl}
+check_interval = ${DEFAULTS.inactiveCheckInterval}
+
+[WEB]
+# The embedded web server is not implemented yet; these settings have no effect.
+# Path to generate static mini-site for server information and qr codes/links
+# static_path = ${q(v.webStaticPath ?? join(v.dataDir, "www"))}
+# http = 8000
+# https = 443
+# cert = ${q(join(v.configDir, "web.crt"))}
+# key = ${q(join(v.configDir, "web.key"))}
+`;
+}

@@ -1,0 +1,158 @@
+/**
+ * `init` (Server/Main.hs:initializeServer/initialize): directories, certificates, smp-server.toml,
+ * then the fingerprint and address. Always non-interactive (the reference's prompts are replaced
+ * by options); `start` calls it with defaults on a fresh machine.
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { base64url } from "../encoding/base64.ts";
+import { createCertificates } from "./certs.ts";
+import { basicAuthProblem, parseSocksProxy, type HostingType } from "./config.ts";
+import { renderConfig, type InitValues } from "./config-template.ts";
+import { serverAddress } from "./address.ts";
+import { CliError, type Out } from "./errors.ts";
+import { configFile, configPath, type Paths } from "./paths.ts";
+import { SERVER_VERSION_LINE } from "./version.ts";
+
+export type PasswordChoice = { kind: "random" } | { kind: "none" } | { kind: "set"; value: string };
+
+export interface InitOptions {
+  ip: string;
+  fqdn?: string;
+  /** Default: 5223 and 443 as root, only 5223 otherwise (binding 443 needs privileges). */
+  ports?: number[];
+  password: PasswordChoice;
+  enableStoreLog: boolean;
+  logStats: boolean;
+  controlPort?: number;
+  socksProxy?: string;
+  ownDomains?: string[];
+  sourceCode?: string;
+  serverCountry?: string;
+  operator?: string;
+  operatorCountry?: string;
+  website?: string;
+  hosting?: string;
+  hostingCountry?: string;
+  hostingType?: HostingType;
+  webPath?: string;
+}
+
+export const DEFAULT_INIT: InitOptions = {
+  ip: "127.0.0.1",
+  password: { kind: "random" },
+  enableStoreLog: true,
+  logStats: false,
+};
+
+export function defaultPorts(isRoot: boolean): number[] {
+  return isRoot ? [5223, 443] : [5223];
+}
+
+const randomBase64url = (n: number): string => base64url(new Uint8Array(randomBytes(n)));
+
+/** Server/Main.hs:checkInitOptions plus the value checks optparse would do. */
+function checkInitOptions(o: InitOptions): void {
+  const info = [o.serverCountry, o.operator, o.operatorCountry, o.website, o.hosting, o.hostingCountry, o.hostingType];
+  if (o.sourceCode === undefined && info.some((v) => v !== undefined)) throw new CliError("Error: passing any server information requires passing --source-code");
+  if (o.operator === undefined && o.operatorCountry !== undefined) throw new CliError("Error: passing --operator-country requires passing --operator");
+  if (o.hosting === undefined && o.hostingCountry !== undefined) throw new CliError("Error: passing --hosting-country requires passing --hosting");
+  for (const [flag, host] of [["--ip", o.ip], ["--fqdn", o.fqdn]] as const)
+    if (host !== undefined && !/^[^\s,/@#;:[\]]+$|^[0-9A-Fa-f:.]+$/.test(host)) throw new CliError(`Error: ${flag}: invalid host ${JSON.stringify(host)}`);
+  if (o.password.kind === "set") {
+    const problem = basicAuthProblem(o.password.value);
+    if (problem !== undefined) throw new CliError(`Error: --password: ${problem}`);
+  }
+  if (o.socksProxy !== undefined) {
+    const p = parseSocksProxy(o.socksProxy);
+    if (typeof p === "string") throw new CliError(`Error: --socks-proxy: ${p}`);
+  }
+}
+
+function makeDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+export interface InitResult {
+  fingerprint: Uint8Array;
+  address: string;
+}
+
+export function initialize(paths: Paths, o: InitOptions, isRoot: boolean, out: Out): InitResult {
+  const file = configFile(paths);
+  if (existsSync(file)) throw new CliError(`Error: server is already initialized (${file} exists).\nRun \`smp-server start\`.`);
+  checkInitOptions(o);
+  makeDir(paths.configDir);
+  makeDir(paths.dataDir);
+  if (existsSync(join(paths.configDir, "smp-server.ini")))
+    out(`Note: ${join(paths.configDir, "smp-server.ini")} (reference server configuration) is not read; see docs/configuration.md to carry its settings over.`);
+
+  const fingerprint = createCertificates(paths.configDir, o.fqdn ?? o.ip);
+  const password = o.password.kind === "random" ? randomBase64url(32) : o.password.kind === "set" ? o.password.value : undefined;
+  // Server/Main.hs:initialize: control port passwords are base64url of 18 random bytes.
+  const controlPortPasswords = o.controlPort === undefined ? undefined : { admin: randomBase64url(18), user: randomBase64url(18) };
+  const ports = o.ports ?? defaultPorts(isRoot);
+  const host = o.fqdn ?? (o.ip === "127.0.0.1" ? undefined : o.ip);
+  const values: InitValues = {
+    configDir: paths.configDir,
+    dataDir: paths.dataDir,
+    enableStoreLog: o.enableStoreLog,
+    logStats: o.logStats,
+    ...(host !== undefined && { host }),
+    ports,
+    ...(password !== undefined && { password }),
+    ...(o.controlPort !== undefined && { controlPort: o.controlPort, controlPortPasswords }),
+    socksProxy: o.socksProxy,
+    ownDomains: o.ownDomains,
+    sourceCode: o.sourceCode,
+    serverCountry: o.serverCountry,
+    operator: o.operator,
+    operatorCountry: o.operatorCountry,
+    website: o.website,
+    hosting: o.hosting,
+    hostingCountry: o.hostingCountry,
+    hostingType: o.hostingType,
+    webStaticPath: o.webPath,
+  };
+  // The file holds the queue-creation and control-port passwords.
+  writeFileSync(file, renderConfig(values), { mode: 0o600 });
+
+  const address = serverAddress(fingerprint, password, host ?? "<hostnames>");
+  out(`Server initialized, please provide additional server information in ${file}.`);
+  out("Run `smp-server start` to start server.");
+  if (o.ports === undefined && !isRoot)
+    out("Note: listening on port 5223 only, because binding port 443 needs root (or CAP_NET_BIND_SERVICE); add 443 to [TRANSPORT] port if this server can bind it.");
+  warnCAPrivateKeyFile(paths, out);
+  printServiceInfo(fingerprint, address, out);
+  printSourceCode(o.sourceCode, out);
+  return { fingerprint, address };
+}
+
+/** Server/CLI.hs:warnCAPrivateKeyFile. */
+export function warnCAPrivateKeyFile(paths: Paths, out: Out): void {
+  out(
+    "----------\nYou should store CA private key securely and delete it from the server.\n" +
+      "If server TLS credential is compromised this key can be used to sign a new one, " +
+      "keeping the same server identity and established connections.\nCA private key location:\n" +
+      configPath(paths, "caKey") +
+      "\n----------",
+  );
+}
+
+/** Server/CLI.hs:printServiceInfo. */
+export function printServiceInfo(fingerprint: Uint8Array, address: string, out: Out): void {
+  out(SERVER_VERSION_LINE);
+  out(`Fingerprint: ${base64url(fingerprint)}`);
+  out(`Server address: ${address}`);
+}
+
+/** Server/Main.hs:printSourceCode. */
+export function printSourceCode(sourceCode: string | undefined, out: Out): void {
+  if (sourceCode !== undefined) out(`Server source code: ${sourceCode}`);
+  else {
+    out("Warning: server source code is not specified.");
+    out("Add 'source_code' property to [INFORMATION] section of smp-server.toml.");
+  }
+}

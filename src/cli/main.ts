@@ -1,0 +1,249 @@
+/**
+ * The `smp-server` executable (Server/Main.hs:smpServerCLI_, cliCommandP): verbs init, cert, start,
+ * delete. Run with `bun src/cli/main.ts …` or as the compiled binary.
+ */
+import { CertificateError } from "../crypto/x509/certificate.ts";
+import { isLogLevel, LOG_LEVELS, type LogLevel } from "../util/log.ts";
+import { optionsHelp, parseOptions, portOpt, stringOpt, UsageError, type OptionSpec, type ParsedOptions } from "./args.ts";
+import { CertFileError, regenerateServerCert } from "./certs.ts";
+import { ConfigError, HOSTING_TYPES, type HostingType } from "./config.ts";
+import { deleteServer } from "./delete.ts";
+import { CliError, type Out } from "./errors.ts";
+import { DEFAULT_INIT, initialize, warnCAPrivateKeyFile, type InitOptions, type PasswordChoice } from "./init.ts";
+import { configFile, currentPathEnv, resolvePaths, type PathEnv, type Paths } from "./paths.ts";
+import { start } from "./start.ts";
+import { SERVER_VERSION_LINE, SMP_VERSIONS_LINE } from "./version.ts";
+
+const EXE = "smp-server";
+
+const COMMON: OptionSpec[] = [
+  { name: "config-dir", kind: "value", metavar: "DIR", help: "Configuration directory (default: /etc/opt/simplex as root, else $XDG_CONFIG_HOME/simplex; env SMP_SERVER_CFG_PATH)" },
+  { name: "data-dir", kind: "value", metavar: "DIR", help: "Data and log directory (default: /var/opt/simplex as root, else $XDG_DATA_HOME/simplex; env SMP_SERVER_LOG_PATH)" },
+  { name: "help", short: "h", kind: "flag", help: "Show this help text" },
+];
+
+const SIGN_ALGORITHM: OptionSpec = { name: "sign-algorithm", short: "a", kind: "value", metavar: "ALG", help: "Signature algorithm for TLS certificates: ED25519 (ED448 is not supported)" };
+
+const INIT: OptionSpec[] = [
+  { name: "ip", kind: "value", metavar: "IP", help: "Server IP address, used as Common Name for TLS online certificate if FQDN is not supplied (default: 127.0.0.1)" },
+  { name: "fqdn", short: "n", kind: "value", metavar: "FQDN", help: "Server FQDN used as Common Name for TLS online certificate" },
+  { name: "port", kind: "value", metavar: "PORTS", help: "Comma-separated listener ports (default: 5223,443 as root, 5223 otherwise)" },
+  { name: "password", kind: "value", metavar: "PASSWORD", help: "Set password to create new messaging queues (default: random)" },
+  { name: "no-password", kind: "flag", help: "Allow creating new queues without password" },
+  { name: "disable-store-log", kind: "flag", help: "Do not persist queues and messages (enabled by default)" },
+  { name: "store-log", short: "l", kind: "flag", help: "Enable store log for persistence (DEPRECATED, enabled by default)" },
+  { name: "daily-stats", short: "s", kind: "flag", help: "Enable logging daily server statistics" },
+  SIGN_ALGORITHM,
+  { name: "control-port", kind: "optional", metavar: "PORT", help: "Enable control port (5224 when no PORT is given)" },
+  { name: "socks-proxy", kind: "optional", metavar: "PROXY", help: "Outgoing SOCKS proxy to forward messages to onion-only servers (127.0.0.1:9050 when no PROXY is given)" },
+  { name: "own-domains", kind: "value", metavar: "DOMAINS", help: "Own server domain names (comma-separated)" },
+  { name: "source-code", kind: "value", metavar: "URI", help: "Server source code" },
+  { name: "operator", kind: "value", metavar: "OPERATOR_NAME", help: "Server operator name" },
+  { name: "operator-country", kind: "value", metavar: "OPERATOR_COUNTRY", help: "Server operator country" },
+  { name: "hosting", kind: "value", metavar: "HOSTING_NAME", help: "Hosting provider name" },
+  { name: "hosting-country", kind: "value", metavar: "HOSTING_COUNTRY", help: "Hosting provider country" },
+  { name: "hosting-type", kind: "value", metavar: "HOSTING_TYPE", help: "Hosting type: virtual, dedicated, colocation, owned" },
+  { name: "server-country", kind: "value", metavar: "SERVER_COUNTRY", help: "Server datacenter country" },
+  { name: "operator-website", kind: "value", metavar: "WEBSITE", help: "Operator public website" },
+  { name: "web-path", kind: "value", metavar: "PATH", help: "Directory to store generated static site with server information" },
+  { name: "disable-web", kind: "flag", help: "Disable starting static web server with server information (the web server is not implemented yet)" },
+  { name: "yes", short: "y", kind: "flag", help: "Non-interactive initialization (init never prompts; accepted for compatibility)" },
+  ...COMMON,
+];
+
+const CERT: OptionSpec[] = [SIGN_ALGORITHM, { name: "cn", kind: "value", metavar: "FQDN", help: "Set new Common Name for TLS online certificate (default: the current one)" }, ...COMMON];
+
+const START: OptionSpec[] = [
+  { name: "log-level", kind: "value", metavar: "LOG_LEVEL", help: `Logging level: ${LOG_LEVELS.join(", ")} (default: info)` },
+  ...COMMON,
+];
+
+const DELETE: OptionSpec[] = [{ name: "yes", short: "y", kind: "flag", help: "Delete without asking for confirmation" }, ...COMMON];
+
+interface Verb {
+  specs: OptionSpec[];
+  describe: (paths: Paths) => string;
+}
+
+const VERBS: Record<string, Verb> = {
+  init: { specs: INIT, describe: (p) => `Initialize server - creates ${p.configDir} and ${p.dataDir} directories and configuration files` },
+  cert: { specs: CERT, describe: (p) => `Generate new online TLS server credentials (configuration: ${configFile(p)})` },
+  start: { specs: START, describe: (p) => `Start server (configuration: ${configFile(p)}; initializes it first when missing)` },
+  delete: { specs: DELETE, describe: () => "Delete configuration and log files" },
+};
+
+function versionText(): string {
+  return `${SERVER_VERSION_LINE}\n${SMP_VERSIONS_LINE}`;
+}
+
+function mainHelp(paths: Paths): string {
+  const width = Math.max(...Object.keys(VERBS).map((v) => v.length));
+  return [
+    `${SERVER_VERSION_LINE} (${SMP_VERSIONS_LINE})`,
+    "",
+    `Usage: ${EXE} COMMAND [OPTIONS]`,
+    "",
+    "Commands:",
+    ...Object.entries(VERBS).map(([name, v]) => `  ${name.padEnd(width)}  ${v.describe(paths)}`),
+    "",
+    "Options:",
+    "  -h, --help     Show this help text",
+    "  -v, --version  Show version",
+    "",
+    `Run \`${EXE} COMMAND --help\` for the options of a command.`,
+  ].join("\n");
+}
+
+function verbHelp(name: string, paths: Paths): string {
+  const v = VERBS[name];
+  return `Usage: ${EXE} ${name} [OPTIONS]\n\n${v.describe(paths)}\n\nOptions:\n${optionsHelp(v.specs)}`;
+}
+
+function signAlgorithm(opts: ParsedOptions): void {
+  const alg = stringOpt(opts, "sign-algorithm");
+  if (alg === undefined || alg === "ED25519") return;
+  if (alg === "ED448") throw new UsageError("--sign-algorithm ED448 is not supported: Bun's TLS stack cannot use Ed448 keys; use ED25519");
+  throw new UsageError(`--sign-algorithm: unknown algorithm ${JSON.stringify(alg)} (ED25519)`);
+}
+
+function country(opts: ParsedOptions, name: string): string | undefined {
+  const v = stringOpt(opts, name);
+  if (v === undefined) return undefined;
+  if (!/^[A-Za-z]{2}$/.test(v)) throw new UsageError(`--${name}: Use ISO3166 2-letter code for ${name.replace(/-country$/, "")}`);
+  return v.toUpperCase();
+}
+
+function initOptions(opts: ParsedOptions): InitOptions {
+  signAlgorithm(opts);
+  const pw = stringOpt(opts, "password");
+  if (pw !== undefined && opts.has("no-password")) throw new UsageError("--password and --no-password cannot be used together");
+  const password: PasswordChoice = opts.has("no-password") ? { kind: "none" } : pw !== undefined ? { kind: "set", value: pw } : { kind: "random" };
+  const portsText = stringOpt(opts, "port");
+  const ports = portsText?.split(",").map((p) => portOpt("port", p.trim()));
+  if (ports && new Set(ports).size !== ports.length) throw new UsageError("--port: a port is listed twice");
+  const cp = opts.get("control-port");
+  const socks = opts.get("socks-proxy");
+  const hostingType = stringOpt(opts, "hosting-type");
+  if (hostingType !== undefined && !(HOSTING_TYPES as readonly string[]).includes(hostingType))
+    throw new UsageError(`--hosting-type: expected one of ${HOSTING_TYPES.join(", ")}`);
+  const own = stringOpt(opts, "own-domains");
+  const o: InitOptions = {
+    ...DEFAULT_INIT,
+    ip: stringOpt(opts, "ip") ?? DEFAULT_INIT.ip,
+    fqdn: stringOpt(opts, "fqdn"),
+    ports,
+    password,
+    enableStoreLog: !opts.has("disable-store-log"),
+    logStats: opts.has("daily-stats"),
+    controlPort: cp === undefined ? undefined : cp === true ? 5224 : portOpt("control-port", cp),
+    socksProxy: socks === undefined ? undefined : socks === true ? "127.0.0.1:9050" : socks,
+    ownDomains: own?.split(",").map((d) => d.trim()).filter((d) => d !== ""),
+    sourceCode: stringOpt(opts, "source-code"),
+    serverCountry: country(opts, "server-country"),
+    operator: stringOpt(opts, "operator"),
+    operatorCountry: country(opts, "operator-country"),
+    website: stringOpt(opts, "operator-website"),
+    hosting: stringOpt(opts, "hosting"),
+    hostingCountry: country(opts, "hosting-country"),
+    hostingType: hostingType as HostingType | undefined,
+    webPath: stringOpt(opts, "web-path"),
+  };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as unknown as InitOptions;
+}
+
+export interface MainContext {
+  pathEnv: PathEnv;
+  stdinIsTTY: boolean;
+  out: Out;
+  err: Out;
+}
+
+function defaultContext(): MainContext {
+  return {
+    pathEnv: currentPathEnv(),
+    stdinIsTTY: process.stdin.isTTY === true,
+    out: (l) => console.log(l),
+    err: (l) => console.error(l),
+  };
+}
+
+/** Runs one command; resolves to the exit code, or undefined while `start` keeps the server running. */
+export async function main(argv: readonly string[], ctx: MainContext = defaultContext()): Promise<number | undefined> {
+  const [verb, ...rest] = argv;
+  const { out, err } = ctx;
+  if (verb === "-v" || verb === "--version") {
+    out(versionText());
+    return 0;
+  }
+  if (verb === undefined || verb === "-h" || verb === "--help" || !(verb in VERBS)) {
+    const text = mainHelp(resolvePaths({}, ctx.pathEnv));
+    if (verb === undefined || verb === "-h" || verb === "--help") {
+      out(text);
+      return verb === undefined ? 1 : 0;
+    }
+    err(`Invalid command: ${verb}\n\n${text}`);
+    return 1;
+  }
+  try {
+    const opts = parseOptions(rest, VERBS[verb].specs);
+    const paths = resolvePaths({ configDir: stringOpt(opts, "config-dir"), dataDir: stringOpt(opts, "data-dir") }, ctx.pathEnv);
+    if (opts.has("help")) {
+      out(verbHelp(verb, paths));
+      return 0;
+    }
+    switch (verb) {
+      case "init":
+        initialize(paths, initOptions(opts), ctx.pathEnv.isRoot, out);
+        return 0;
+      case "cert": {
+        signAlgorithm(opts);
+        if (!(await Bun.file(configFile(paths)).exists()))
+          throw new CliError(`Error: server is not initialized (${configFile(paths)} does not exist).\nRun \`${EXE} init\`.`);
+        regenerateServerCert(paths.configDir, stringOpt(opts, "cn"));
+        out("Generated new server credentials");
+        warnCAPrivateKeyFile(paths, out);
+        return 0;
+      }
+      case "start": {
+        const level = stringOpt(opts, "log-level") ?? "info";
+        if (!isLogLevel(level)) throw new UsageError(`--log-level: Invalid log level ${JSON.stringify(level)} (${LOG_LEVELS.join(", ")})`);
+        await start(paths, { logLevel: level as LogLevel, isRoot: ctx.pathEnv.isRoot }, out);
+        return undefined;
+      }
+      case "delete":
+        await deleteServer(paths, { yes: opts.has("yes"), stdinIsTTY: ctx.stdinIsTTY }, out);
+        return 0;
+    }
+    return 1;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`Error: ${e.message}\nRun \`${EXE} ${verb} --help\` for the available options.`);
+      return 1;
+    }
+    if (e instanceof ConfigError) {
+      err(`Error in configuration: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof CliError) {
+      err(e.message);
+      return e.exitCode;
+    }
+    if (e instanceof CertFileError || e instanceof CertificateError) {
+      err(`Error: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code !== undefined) process.exitCode = code;
+    },
+    (e) => {
+      console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+      process.exitCode = 70; // EX_SOFTWARE: a bug, not bad input
+    },
+  );
+}

@@ -1,0 +1,42 @@
+/**
+ * Validated configuration + loaded certificates → the ServerOptions the server runs with.
+ * Fixed values are the reference's hard-coded ones (Server/Main.hs:serverConfig).
+ */
+import { utf8 } from "../encoding/bytes.ts";
+import type { Credentials, ServerOptions } from "../server/options.ts";
+import type { LogLevel } from "../util/log.ts";
+import type { SmpConfig } from "./config.ts";
+
+export const MSG_QUEUE_QUOTA = 128; // Server/Env/STM.hs:defaultMsgQueueQuota
+export const TLS_SETUP_TIMEOUT_MS = 60_000; // Transport/Server.hs:mkTransportServerConfig
+export const SMP_HANDSHAKE_TIMEOUT_MS = 120_000; // Server/Main.hs:serverConfig smpHandshakeTimeout
+
+export function toServerOptions(cfg: SmpConfig, credentials: Credentials, run: { dataDir: string; logLevel: LogLevel }): ServerOptions {
+  return {
+    transport: {
+      ports: [...cfg.transport.ports],
+      bindHost: cfg.transport.bindHost,
+      host: cfg.transport.host ?? "<hostnames>",
+      logTlsErrors: cfg.transport.logTlsErrors,
+      maxConnections: cfg.transport.maxConnections,
+    },
+    credentials,
+    dataDir: run.dataDir,
+    auth: {
+      allowNewQueues: cfg.auth.newQueues,
+      ...(cfg.auth.createPassword !== undefined && { createPassword: utf8(cfg.auth.createPassword) }),
+    },
+    store: {
+      expireMessagesDays: cfg.storeLog.expireMessagesDays,
+      expireMessagesOnStart: cfg.storeLog.expireMessagesOnStart,
+      expireMessagesOnSend: cfg.storeLog.expireMessagesOnSend,
+      expireNtfsHours: cfg.storeLog.expireNtfsHours,
+      msgQueueQuota: MSG_QUEUE_QUOTA,
+    },
+    ...(cfg.inactiveClients && { inactiveClients: { ...cfg.inactiveClients } }),
+    timeouts: { tlsSetupMs: TLS_SETUP_TIMEOUT_MS, handshakeMs: SMP_HANDSHAKE_TIMEOUT_MS },
+    // allowSMPProxy = True is hard-coded in the reference.
+    proxy: { enabled: true, clientConcurrency: cfg.proxy.clientConcurrency },
+    logLevel: run.logLevel,
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * `start` (Server/Main.hs:runServer): zero-config init when needed, fingerprint check, config,
+ * the reference's start-up summary, then the server until SIGINT/SIGTERM.
+ */
+import { existsSync } from "node:fs";
+import type { ServerOptions } from "../server/options.ts";
+import { log, setLogLevel, type LogLevel } from "../util/log.ts";
+import { addressPort, serverAddress } from "./address.ts";
+import { CertFileError, checkSavedFingerprint, loadCredentials } from "./certs.ts";
+import { loadConfig, type SmpConfig } from "./config.ts";
+import { CliError, type Out } from "./errors.ts";
+import { DEFAULT_INIT, initialize, printServiceInfo, printSourceCode } from "./init.ts";
+import { configFile, type Paths } from "./paths.ts";
+import { toServerOptions } from "./server-options.ts";
+
+export interface RunningServer {
+  close(): Promise<void>;
+  addresses?: unknown;
+}
+
+/** Expiration.hs:showTTL. */
+export function showTTL(seconds: number): string {
+  if (seconds % 60 !== 0) return `${seconds} seconds`;
+  const m = seconds / 60;
+  if (m % 60 !== 0) return `${m} minutes`;
+  const h = m / 60;
+  if (h % 24 !== 0) return `${h} hours`;
+  return `${h / 24} days`;
+}
+
+/** The reference's start-up lines (runServer, printSMPServerConfig, printServerTransports). */
+export function printStartSummary(cfg: SmpConfig, fingerprint: Uint8Array, paths: Paths, out: Out): void {
+  const address = serverAddress(fingerprint, cfg.auth.createPassword, cfg.transport.host ?? "<hostnames>", addressPort(cfg.transport.ports));
+  printServiceInfo(fingerprint, address, out);
+  printSourceCode(cfg.information?.sourceCode, out);
+  out(cfg.storeLog.enable ? `Store: SQLite database in ${paths.dataDir}` : "Store log disabled: queues and messages are kept in memory and lost on restart.");
+  for (const p of cfg.transport.ports) out(`Serving SMP protocol on port ${p} (TLS)...`);
+  if (!cfg.transport.ports.includes(443))
+    out("\nWARNING: the clients will use port 443 by default soon.\nSet `port` in smp-server.toml section [TRANSPORT] to [5223, 443]\n");
+  out(`expiring messages after ${showTTL(cfg.storeLog.expireMessagesDays * 86400)}`);
+  const ic = cfg.inactiveClients;
+  out(ic ? `expiring clients inactive for ${ic.ttlSeconds} seconds every ${ic.checkIntervalSeconds} seconds` : "not expiring inactive clients");
+  out(`creating new queues ${cfg.auth.newQueues ? (cfg.auth.createPassword === undefined ? "allowed" : "requires password") : "NOT allowed"}`);
+  for (const w of cfg.warnings) out(`Warning: ${w}`);
+}
+
+type StartServer = (options: ServerOptions) => Promise<RunningServer>;
+
+async function loadStartServer(): Promise<StartServer> {
+  try {
+    const mod = (await import("../server/index.ts")) as { startServer?: StartServer };
+    if (typeof mod.startServer !== "function") throw new Error("src/server/index.ts does not export startServer");
+    return mod.startServer;
+  } catch (e) {
+    throw new CliError(`Error: the server is not available in this build: ${(e as Error).message}`);
+  }
+}
+
+export interface StartOptions {
+  logLevel: LogLevel;
+  isRoot: boolean;
+}
+
+/** Resolves once the server is running; signals then close it and exit the process. */
+export async function start(paths: Paths, o: StartOptions, out: Out): Promise<RunningServer> {
+  setLogLevel(o.logLevel);
+  if (!existsSync(configFile(paths))) {
+    out(`smp-server is not initialized (${configFile(paths)} does not exist): initializing with default settings, as \`smp-server init --yes\` would.`);
+    initialize(paths, DEFAULT_INIT, o.isRoot, out);
+    out("");
+  }
+  let fingerprint: Uint8Array;
+  try {
+    fingerprint = checkSavedFingerprint(paths.configDir);
+  } catch (e) {
+    if (e instanceof CertFileError) throw new CliError(e.message);
+    throw e;
+  }
+  const cfg = loadConfig(configFile(paths));
+  let credentials;
+  try {
+    credentials = loadCredentials(paths.configDir);
+  } catch (e) {
+    if (e instanceof CertFileError) throw new CliError(`Error: ${e.message}`);
+    throw e;
+  }
+  printStartSummary(cfg, fingerprint, paths, out);
+  const options = toServerOptions(cfg, credentials, { dataDir: paths.dataDir, logLevel: o.logLevel });
+  const startServer = await loadStartServer();
+  const server = await startServer(options);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn(`${signal} again: exiting without waiting for the server to close`);
+      process.exit(1);
+    }
+    stopping = true;
+    log.note(`${signal} received, stopping the server`);
+    server.close().then(
+      () => process.exit(0),
+      (e) => {
+        log.error(`error while stopping: ${(e as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  return server;
+}
