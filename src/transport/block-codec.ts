@@ -14,18 +14,21 @@ export const MAX_PLAIN_PAYLOAD = BLOCK_SIZE - 2;
 export const MAX_ENCRYPTED_PAYLOAD = BLOCK_SIZE - 18;
 
 export class BlockEncoder {
-  /** The outgoing block; reused, so write it out before encoding the next. */
-  readonly block = new Uint8Array(BLOCK_SIZE);
   constructor(private readonly chain: ChainState | null) {}
 
+  /**
+   * A new block each time: node:tls may keep a reference to a written buffer until the socket
+   * takes it, so an outgoing block is never reused.
+   */
   encode(payload: Uint8Array): Uint8Array {
+    const block = new Uint8Array(BLOCK_SIZE);
     if (this.chain === null) {
-      padInto(payload, this.block, 0, BLOCK_SIZE);
+      padInto(payload, block, 0, BLOCK_SIZE);
     } else {
       this.chain.advance();
-      sealBlock(this.chain.key, this.chain.nonce, payload, this.block);
+      sealBlock(this.chain.key, this.chain.nonce, payload, block);
     }
-    return this.block;
+    return block;
   }
 }
 

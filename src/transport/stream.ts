@@ -21,8 +21,7 @@ export interface TransportStream {
   setHandlers(h: StreamHandlers): void;
   /**
    * Queues bytes for sending; false means the send buffer is above its mark: wait for onDrain.
-   * The bytes are consumed (copied or encrypted) before `write` returns, so callers reuse
-   * their block buffers.
+   * The stream may keep a reference to `data` until it is sent: never reuse a written buffer.
    */
   write(data: Uint8Array): boolean;
   /** Stop/restart delivering onData (backpressure towards the peer). */

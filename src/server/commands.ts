@@ -1,0 +1,527 @@
+/**
+ * What each verified command does (Server.hs:processCommand and its helpers). Responses go to
+ * the connection's outbox in command order; events for other connections go through
+ * `srv.push`. Everything written to the store here is committed before any of it is answered.
+ */
+import { bytesEqual, constantTimeEqual } from "../encoding/bytes.ts";
+import { base64 } from "../encoding/base64.ts";
+import { Reader } from "../encoding/reader.ts";
+import { DhPrivateKey, x25519 } from "../crypto/dh.ts";
+import { sha3_384 } from "../crypto/digest.ts";
+import { publicKey } from "../crypto/keys.ts";
+import { randomNonce } from "../crypto/nonce.ts";
+import { errMsg, MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
+import type { Command, NewQueueReq } from "../protocol/commands.ts";
+import { ERR, parseBlockingInfo, type ErrorType } from "../protocol/errors.ts";
+import type { QueueInfo } from "../protocol/queue-info.ts";
+import type { ReceivedTransmission } from "../protocol/transmission.ts";
+import { maxMessageLength } from "../protocol/versions.ts";
+import type { QueueRec, StoredMessage, NewQueue, NtfCreds } from "../store/types.ts";
+import type { Client, Sub } from "./client.ts";
+import { idKey, randomId } from "./ids.ts";
+import { encryptMsg, encryptNtfMeta, type MsgToEncrypt } from "./message-encryption.ts";
+import type { SmpServer } from "./server.ts";
+import { isContactQueue, isSecuredMsgQueue } from "./verify.ts";
+
+type Cmd<T extends Command["tag"]> = Extract<Command, { tag: T }>;
+
+const DAY = 86400;
+
+function today(): number {
+  const s = Math.floor(Date.now() / 1000);
+  return s - (s % DAY);
+}
+
+function blockedError(q: QueueRec): ErrorType {
+  try {
+    return { type: "BLOCKED", info: parseBlockingInfo(new Reader(q.blockingInfo ?? new Uint8Array(0))) };
+  } catch {
+    return { type: "BLOCKED", info: { reason: "spam", notice: null } };
+  }
+}
+
+export async function processCommand(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec | null): Promise<void> {
+  const cmd = t.command!;
+  const reply = (m: BrokerMsg) => c.outbox.push(t.corrId, t.entityId, m);
+  const fail = (e: ErrorType) => reply(errMsg(e));
+
+  switch (cmd.tag) {
+    case "PING":
+      c.outbox.push(t.corrId, EMPTY, MSG_.PONG);
+      return;
+    case "NEW":
+      return createQueue(srv, c, t, cmd.req);
+    case "SEND":
+      return sendMessage(srv, c, t, q!, cmd);
+    case "OFF": {
+      const r = await srv.store.suspendQueue(q!);
+      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+    }
+    case "DEL":
+      return deleteQueue(srv, c, t, q!);
+    case "NSUB":
+      return subscribeNotifications(srv, c, t, q!);
+    case "PRXY":
+      // The proxy role is not enabled in this build: answered as a reference server with
+      // allowSMPProxy = False (Server.hs:processProxiedCmd).
+      return fail({ type: "PROXY", err: { type: "BASIC_AUTH" } });
+    case "PFWD":
+      return fail({ type: "PROXY", err: { type: "NO_SESSION" } });
+    case "RFWD":
+      return fail({ type: "PROXY", err: { type: "BROKER", err: { type: "TRANSPORT", err: { type: "NO_AUTH" } } } });
+    case "RSLV":
+      // No names resolver configured (Server.hs: namesEnv = Nothing).
+      c.outbox.push(t.corrId, EMPTY, errMsg(ERR.NAME_NO_RESOLVER));
+      return;
+    case "SUBS":
+    case "NSUBS":
+      return fail(ERR.INTERNAL);
+  }
+
+  // Commands that go through Server.hs:withQueue: refused on blocked queues, touch updatedAt.
+  const qr = q!;
+  if (qr.status === "blocked") return fail(blockedError(qr));
+  await touchQueue(srv, qr);
+
+  switch (cmd.tag) {
+    case "SUB":
+      return subscribeQueue(srv, c, t, qr);
+    case "GET":
+      return getMessage(srv, c, t, qr);
+    case "ACK":
+      return acknowledgeMsg(srv, c, t, qr, cmd.msgId);
+    case "KEY": {
+      const r = await srv.store.secureQueue(qr, cmd.key.der);
+      if (r === "OK") srv.stats.qSecured++;
+      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+    }
+    case "SKEY": {
+      if (qr.queueMode !== "M") return fail(ERR.AUTH);
+      const r = await srv.store.secureQueue(qr, cmd.key.der);
+      if (r === "OK") srv.stats.qSecured++;
+      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+    }
+    case "LKEY": {
+      if (qr.queueMode !== "M") return fail(ERR.AUTH);
+      const r = await srv.store.secureQueue(qr, cmd.key.der);
+      if (r !== "OK") return fail(ERR.AUTH);
+      srv.stats.qSecured++;
+      return replyLink(c, t, qr);
+    }
+    case "LGET":
+      return replyLink(c, t, qr);
+    case "RKEY": {
+      if (qr.queueMode !== "C") return fail(ERR.AUTH);
+      const r = await srv.store.updateRecipientKeys(qr, cmd.keys.map((k) => k.der));
+      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+    }
+    case "LSET": {
+      if (isSecuredMsgQueue(qr)) return fail(ERR.AUTH);
+      if (qr.link !== null && !bytesEqual(qr.link.linkId, cmd.linkId)) return fail(ERR.AUTH);
+      const r = await srv.store.setQueueLink(qr, {
+        linkId: cmd.linkId.slice(),
+        fixed: cmd.data.fixedData.slice(),
+        user: cmd.data.userData.slice(),
+      });
+      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+    }
+    case "LDEL": {
+      if (qr.link === null) return reply(MSG_.OK);
+      const r = await srv.store.deleteQueueLink(qr);
+      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+    }
+    case "NKEY":
+      return addNotifier(srv, c, t, qr, cmd);
+    case "NDEL":
+      return deleteNotifier(srv, c, t, qr);
+    case "QUE":
+      return queueInfo(srv, c, t, qr);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Server.hs:withQueue_ updates the queue's date once a day at most. */
+async function touchQueue(srv: SmpServer, q: QueueRec): Promise<void> {
+  const d = today();
+  if (q.updatedAt !== d) await srv.store.updateQueueTime(q, d);
+}
+
+function replyLink(c: Client, t: ReceivedTransmission, q: QueueRec): void {
+  if (q.link === null) {
+    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.AUTH));
+    return;
+  }
+  c.outbox.push(t.corrId, t.entityId, {
+    tag: "LNK",
+    senderId: q.senderId,
+    data: { fixedData: q.link.fixed, userData: q.link.user },
+  });
+}
+
+// ---- NEW (Server.hs:createQueue) ----
+
+async function createQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, req: NewQueueReq): Promise<void> {
+  const fail = (e: ErrorType) => c.outbox.push(t.corrId, t.entityId, errMsg(e));
+  const { allowNewQueues, createPassword } = srv.options.auth;
+  const authOk =
+    createPassword === undefined || (req.basicAuth !== null && constantTimeEqual(req.basicAuth, createPassword));
+  if (!allowNewQueues || !authOk) return fail(ERR.AUTH);
+  const serviceId = c.serviceId;
+  if (serviceId !== null && req.subMode === "C") return fail(ERR.CMD_PROHIBITED);
+
+  const srvDh = DhPrivateKey.generate();
+  const rcvDhSecret = x25519(req.rcvDhKey.raw, srvDh);
+  const ntfKeys =
+    req.ntfCreds === null
+      ? null
+      : (() => {
+          const k = DhPrivateKey.generate();
+          return { notifierKey: req.ntfCreds.notifierKey, secret: x25519(req.ntfCreds.dhKey.raw, k), pub: k.publicRaw };
+        })();
+  // A client-chosen sender id must be the hash of the corrId: no "does this id exist" oracle.
+  const expectedSndId = sha3_384(t.corrId).subarray(0, 24);
+  const qrd = req.queueReqData;
+
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let senderId: Uint8Array;
+    let clientIds = false;
+    let link: NewQueue["link"] = null;
+    if (qrd !== null && qrd.link !== null) {
+      clientIds = true;
+      senderId = qrd.link.senderId.slice();
+      const linkId = qrd.mode === "C" ? qrd.link.linkId.slice() : randomId();
+      link = { linkId, fixed: qrd.link.data.fixedData.slice(), user: qrd.link.data.userData.slice() };
+    } else senderId = randomId();
+    if (clientIds && !bytesEqual(senderId, expectedSndId)) return fail(ERR.CMD_PROHIBITED);
+
+    const recipientId = randomId();
+    const notifier: NtfCreds | null =
+      ntfKeys === null ? null : { notifierId: randomId(), notifierKey: ntfKeys.notifierKey.der, rcvNtfDhSecret: ntfKeys.secret, serviceId: null };
+    const r = await srv.store.createQueue({
+      recipientId,
+      recipientKeys: [req.rcvAuthKey.der],
+      rcvDhSecret,
+      senderId,
+      senderKey: null,
+      queueMode: qrd?.mode ?? null,
+      link,
+      notifier,
+      status: "active",
+      blockingInfo: null,
+      updatedAt: today(),
+      rcvServiceId: serviceId,
+    });
+    if (r === "DUPLICATE") {
+      if (clientIds) return fail(ERR.AUTH); // no retry when the client chose the ids
+      continue;
+    }
+    srv.stats.qCreated++;
+    if (notifier !== null) srv.stats.ntfCreated++;
+    if (req.subMode === "S" && serviceId === null) subscribe(srv, c, recipientId, r.recipientId);
+    c.outbox.push(t.corrId, t.entityId, {
+      tag: "IDS",
+      ids: {
+        rcvId: recipientId,
+        sndId: senderId,
+        rcvPublicDhKey: publicKey("x25519", srvDh.publicRaw),
+        queueMode: qrd?.mode ?? null,
+        linkId: link?.linkId ?? null,
+        serviceId,
+        serverNtfCreds: notifier === null ? null : { notifierId: notifier.notifierId, dhKey: publicKey("x25519", ntfKeys!.pub) },
+      },
+    });
+    return;
+  }
+  fail(ERR.INTERNAL);
+}
+
+// ---- subscriptions and delivery (Server.hs:subscribeQueueAndDeliver, getMessage, acknowledgeMsg) ----
+
+/** Makes `c` the queue's subscriber; a previous subscriber connection gets END. */
+function subscribe(srv: SmpServer, c: Client, recipientId: Uint8Array, ownedId: Uint8Array): Sub {
+  const key = idKey(recipientId);
+  const sub: Sub = { kind: "server", delivered: null };
+  c.subs.set(key, sub);
+  const prev = srv.subscribers.get(key);
+  if (prev !== undefined && prev !== c) {
+    prev.subs.delete(key);
+    srv.push(prev, ownedId, MSG_.END);
+    srv.stats.qSubEnd++;
+  }
+  srv.subscribers.set(key, c);
+  return sub;
+}
+
+function toEncrypt(m: StoredMessage): MsgToEncrypt {
+  return m;
+}
+
+function msgOf(q: QueueRec, m: StoredMessage): BrokerMsg {
+  return { tag: "MSG", msgId: m.msgId, body: encryptMsg(q.rcvDhSecret, toEncrypt(m)) };
+}
+
+async function subscribeQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+  const key = idKey(q.recipientId);
+  let sub = c.subs.get(key);
+  if (sub !== undefined && sub.kind === "prohibit") {
+    srv.stats.qSubProhibited++;
+    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.CMD_PROHIBITED));
+    return;
+  }
+  if (sub !== undefined) {
+    srv.stats.qSubDuplicate++;
+    sub.delivered = null;
+  } else {
+    if (q.rcvServiceId !== null) await srv.store.setQueueService(q, "rcv", null);
+    sub = subscribe(srv, c, q.recipientId, q.recipientId);
+    srv.stats.qSub++;
+  }
+  c.outbox.push(t.corrId, t.entityId, { tag: "SOK", serviceId: c.serviceId });
+  const head = await srv.store.peekMsg(q);
+  if (head !== null) {
+    sub.delivered = { msgId: head.msgId, ts: nowSec() };
+    c.outbox.push(EMPTY, q.recipientId, msgOf(q, head));
+  }
+}
+
+async function getMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+  const key = idKey(q.recipientId);
+  let sub = c.subs.get(key);
+  let duplicate = false;
+  if (sub === undefined) {
+    sub = { kind: "prohibit", delivered: null };
+    c.subs.set(key, sub);
+  } else if (sub.kind === "server") {
+    srv.stats.msgGetProhibited++;
+    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.CMD_PROHIBITED));
+    return;
+  } else {
+    duplicate = sub.delivered !== null;
+    sub.delivered = null;
+  }
+  const head = await srv.store.peekMsg(q);
+  if (head === null) {
+    srv.stats.msgGetNoMsg++;
+    c.outbox.push(t.corrId, t.entityId, MSG_.OK);
+    return;
+  }
+  if (duplicate) srv.stats.msgGetDuplicate++;
+  else srv.stats.msgGet++;
+  sub.delivered = { msgId: head.msgId, ts: nowSec() };
+  c.outbox.push(t.corrId, t.entityId, msgOf(q, head));
+}
+
+async function acknowledgeMsg(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec, msgId: Uint8Array): Promise<void> {
+  const sub = c.subs.get(idKey(q.recipientId));
+  const d = sub?.delivered ?? null;
+  if (sub === undefined || d === null || (msgId.length > 0 && !bytesEqual(msgId, d.msgId))) {
+    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.NO_MSG));
+    return;
+  }
+  sub.delivered = null;
+  if (sub.kind === "prohibit") {
+    const deleted = await srv.store.tryDelMsg(q, msgId);
+    if (deleted !== null) countReceived(srv, deleted, true);
+    c.outbox.push(t.corrId, t.entityId, MSG_.OK);
+    return;
+  }
+  const { deleted, next } = await srv.store.tryDelPeekMsg(q, msgId);
+  if (deleted !== null) countReceived(srv, deleted, false);
+  if (next === null) {
+    c.outbox.push(t.corrId, t.entityId, MSG_.OK);
+    return;
+  }
+  sub.delivered = { msgId: next.msgId, ts: nowSec() };
+  c.outbox.push(t.corrId, t.entityId, msgOf(q, next));
+}
+
+function countReceived(srv: SmpServer, m: StoredMessage, isGet: boolean): void {
+  if (m.quota) return;
+  srv.stats.msgRecv++;
+  if (isGet) srv.stats.msgRecvGet++;
+  if (m.notification) srv.stats.msgRecvNtf++;
+}
+
+function nowSec(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+// ---- SEND (Server.hs:sendMessage, tryDeliverMessage, enqueueNotification) ----
+
+async function sendMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec, cmd: Cmd<"SEND">): Promise<void> {
+  const fail = (e: ErrorType) => c.outbox.push(t.corrId, t.entityId, errMsg(e));
+  if (cmd.body.length > maxMessageLength(c.version)) {
+    srv.stats.msgSentLarge++;
+    return fail(ERR.LARGE_MSG);
+  }
+  if (q.status === "off") {
+    srv.stats.msgSentAuth++;
+    return fail(ERR.AUTH);
+  }
+  if (q.status === "blocked") {
+    srv.stats.msgSentBlock++;
+    return fail(blockedError(q));
+  }
+  await touchQueue(srv, q);
+  if (q.link !== null && isSecuredMsgQueue(q)) await srv.store.deleteQueueLink(q);
+  const st = srv.options.store;
+  if (st.expireMessagesOnSend) {
+    const expired = await srv.store.deleteExpiredMsgs(q, nowSec() - st.expireMessagesDays * DAY);
+    srv.stats.msgExpired += expired;
+  }
+  const tsMs = Date.now();
+  const msg = { msgId: randomId(), tsMs, notification: cmd.flags.notification, body: cmd.body.slice() };
+  const r = await srv.store.writeMsg(q, msg);
+  if (r === "AUTH") return fail(ERR.AUTH);
+  if (r === "QUOTA") {
+    srv.stats.msgSentQuota++;
+    return fail(ERR.QUOTA);
+  }
+  srv.stats.msgSent++;
+  const stored: StoredMessage = { msgId: msg.msgId, ts: Math.floor(tsMs / 1000), tsMs, quota: false, notification: msg.notification, body: msg.body };
+  if (r === "OK_EMPTY") tryDeliver(srv, q, stored);
+  if (msg.notification && q.notifier !== null) {
+    srv.stats.msgSentNtf++;
+    await notify(srv, q.notifier, stored);
+  }
+  c.outbox.push(t.corrId, t.entityId, MSG_.OK);
+}
+
+/**
+ * Push the message to the queue's subscriber if nothing is awaiting its ACK (at most one
+ * unacknowledged message per subscription); otherwise it goes out as the answer to that ACK.
+ */
+function tryDeliver(srv: SmpServer, q: QueueRec, m: StoredMessage): void {
+  const key = idKey(q.recipientId);
+  const target = srv.subscribers.get(key);
+  if (target === undefined || !target.connected) return;
+  const sub = target.subs.get(key);
+  if (sub === undefined || sub.kind !== "server" || sub.delivered !== null) return;
+  sub.delivered = { msgId: m.msgId, ts: nowSec() };
+  srv.push(target, q.recipientId, msgOf(q, m));
+}
+
+/** NMSG to the notifier's subscriber now, or kept for it (NtfStore.hs) until it subscribes. */
+async function notify(srv: SmpServer, n: NtfCreds, m: StoredMessage): Promise<void> {
+  const nonce = randomNonce();
+  const encMeta = encryptNtfMeta(n.rcvNtfDhSecret, nonce, m.msgId, m.ts);
+  const target = srv.ntfSubscribers.get(idKey(n.notifierId));
+  if (target !== undefined && target.connected) {
+    srv.stats.msgNtfs++;
+    srv.push(target, n.notifierId, { tag: "NMSG", nonce, encMeta });
+    return;
+  }
+  srv.stats.msgNtfNoSub++;
+  await srv.store.addNtf(n.notifierId, { msgId: m.msgId, tsMs: m.tsMs, nonce, encMeta });
+}
+
+// ---- notifiers (Server.hs:addQueueNotifier_, deleteQueueNotifier_, subscribeNotifications) ----
+
+async function addNotifier(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec, cmd: Cmd<"NKEY">): Promise<void> {
+  const k = DhPrivateKey.generate();
+  const rcvNtfDhSecret = x25519(cmd.dhKey.raw, k);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const notifierId = randomId();
+    const r = await srv.store.setQueueNotifier(q, { notifierId, notifierKey: cmd.notifierKey.der, rcvNtfDhSecret, serviceId: null });
+    if (r === "DUPLICATE") continue;
+    if (r === "AUTH") break;
+    srv.stats.ntfCreated++;
+    if (r.prev !== null) endNotifier(srv, r.prev.notifierId, true);
+    c.outbox.push(t.corrId, t.entityId, { tag: "NID", notifierId, dhKey: publicKey("x25519", k.publicRaw) });
+    return;
+  }
+  c.outbox.push(t.corrId, t.entityId, errMsg(ERR.INTERNAL));
+}
+
+async function deleteNotifier(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+  const r = await srv.store.deleteQueueNotifier(q);
+  if (r === "AUTH") {
+    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.AUTH));
+    return;
+  }
+  if (r.prev !== null) {
+    srv.stats.ntfDeleted++;
+    endNotifier(srv, r.prev.notifierId, true);
+  }
+  c.outbox.push(t.corrId, t.entityId, MSG_.OK);
+}
+
+/** The notifier's subscriber loses it: DELD when deleted (END below v10, by the encoder). */
+function endNotifier(srv: SmpServer, notifierId: Uint8Array, deleted: boolean): void {
+  const key = idKey(notifierId);
+  const target = srv.ntfSubscribers.get(key);
+  if (target === undefined) return;
+  srv.ntfSubscribers.delete(key);
+  target.ntfSubs.delete(key);
+  srv.push(target, notifierId, deleted ? MSG_.DELD : MSG_.END);
+}
+
+async function subscribeNotifications(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+  const n = q.notifier;
+  if (n === null) {
+    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.INTERNAL));
+    return;
+  }
+  const key = idKey(n.notifierId);
+  const prev = srv.ntfSubscribers.get(key);
+  if (prev === c) srv.stats.ntfSubDuplicate++;
+  else {
+    srv.stats.ntfSub++;
+    if (prev !== undefined) {
+      prev.ntfSubs.delete(key);
+      srv.push(prev, n.notifierId, MSG_.END);
+    }
+    srv.ntfSubscribers.set(key, c);
+    c.ntfSubs.add(key);
+  }
+  c.outbox.push(t.corrId, t.entityId, { tag: "SOK", serviceId: c.serviceId });
+  // Notifications kept while nobody was subscribed follow the SOK, oldest first.
+  const pending = await srv.store.takeNtfs([n.notifierId]);
+  for (const p of pending) {
+    srv.stats.msgNtfs++;
+    c.outbox.push(EMPTY, n.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
+  }
+}
+
+// ---- DEL, QUE ----
+
+async function deleteQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+  const r = await srv.store.deleteQueue(q);
+  if (r === "AUTH") {
+    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.AUTH));
+    return;
+  }
+  srv.stats.qDeletedAll++;
+  const key = idKey(q.recipientId);
+  c.subs.delete(key);
+  const sub = srv.subscribers.get(key);
+  if (sub !== undefined) {
+    srv.subscribers.delete(key);
+    if (sub !== c) {
+      sub.subs.delete(key);
+      srv.push(sub, q.recipientId, MSG_.DELD);
+    }
+  }
+  if (q.notifier !== null) endNotifier(srv, q.notifier.notifierId, true);
+  c.outbox.push(t.corrId, t.entityId, MSG_.OK);
+}
+
+async function queueInfo(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+  const sub = c.subs.get(idKey(q.recipientId));
+  const head = await srv.store.peekMsg(q);
+  const info: QueueInfo = {
+    qiSnd: q.senderKey !== null,
+    qiNtf: q.notifier !== null,
+    qiSub:
+      sub === undefined
+        ? null
+        : {
+            qSubThread: sub.kind === "prohibit" ? "prohibitSub" : "noSub",
+            qDelivered: sub.delivered === null ? null : base64(sub.delivered.msgId),
+          },
+    qiSize: await srv.store.queueSize(q),
+    qiMsg: head === null ? null : { msgId: base64(head.msgId), msgTs: head.tsMs / 1000, msgType: head.quota ? "quota" : "message" },
+  };
+  c.outbox.push(t.corrId, t.entityId, { tag: "INFO", info });
+}

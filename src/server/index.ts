@@ -1,0 +1,75 @@
+/**
+ * Starting and stopping the server: the store, one TLS listener per port, the periodic jobs.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { openSqliteStore } from "../store/sqlite/store.ts";
+import type { Store } from "../store/types.ts";
+import { listenTLS, type TlsServer } from "../transport/tls/index.ts";
+import { tlsStream } from "../transport/tls-stream.ts";
+import { log } from "../util/log.ts";
+import type { ServerOptions } from "./options.ts";
+import { SmpServer } from "./server.ts";
+import { startJobs } from "./jobs.ts";
+
+export interface RunningServer {
+  /** Bound ports, in the order of `options.transport.ports` (useful with port 0 in tests). */
+  readonly ports: number[];
+  readonly server: SmpServer;
+  close(): Promise<void>;
+}
+
+export const DB_FILE = "smp-server.sqlite";
+
+export async function startServer(options: ServerOptions, store?: Store): Promise<RunningServer> {
+  let db = store;
+  if (db === undefined) {
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    // A small page cache: memory must not grow with the number of queues (issue: low-memory boards).
+    db = openSqliteStore({ path: join(options.dataDir, DB_FILE), msgQueueQuota: options.store.msgQueueQuota, cacheSizeKiB: 8192 });
+  }
+  const srv = new SmpServer(options, db);
+  const c = options.credentials;
+  const listeners: TlsServer[] = [];
+  try {
+    for (const port of options.transport.ports) {
+      listeners.push(
+        listenTLS({
+          hostname: options.transport.bindHost,
+          port,
+          credentials: { certPem: c.certPem, chainPem: c.caPem, keyPem: c.keyPem },
+          tlsSetupTimeoutMs: options.timeouts.tlsSetupMs,
+          onConnection: (conn) => {
+            if (srv.clients.size >= options.transport.maxConnections) {
+              conn.close();
+              return;
+            }
+            void srv.runConnection(tlsStream(conn));
+          },
+          onHandshakeError: (reason) => {
+            if (options.transport.logTlsErrors) log.warn(`TLS handshake failed: ${reason}`);
+          },
+        }),
+      );
+    }
+  } catch (e) {
+    for (const l of listeners) l.stop(true);
+    await db.close();
+    throw e;
+  }
+  const jobs = startJobs(srv);
+  let closed = false;
+  return {
+    ports: listeners.map((l) => l.port),
+    server: srv,
+    async close() {
+      if (closed) return;
+      closed = true;
+      jobs.stop();
+      for (const l of listeners) l.stop(false);
+      srv.closeAll();
+      for (const l of listeners) l.stop(true);
+      await db.close();
+    },
+  };
+}

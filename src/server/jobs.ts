@@ -1,0 +1,79 @@
+/**
+ * Periodic work (Server.hs:expireMessagesThread, expireNtfsThread, disconnectTransport):
+ * bounded steps that yield to the event loop between them, so expiry of a large store never
+ * stalls connections.
+ */
+import { log } from "../util/log.ts";
+import type { SmpServer } from "./server.ts";
+
+const MSG_EXPIRY_INTERVAL_MS = 7200_000; // Server.hs: expireMessagesThread checks every 2 hours
+const NTF_EXPIRY_INTERVAL_MS = 3600_000; // Server/Env/STM.hs:defaultNtfExpiration checkInterval
+const EXPIRY_BUDGET = 2000;
+
+export interface Jobs {
+  stop(): void;
+}
+
+async function expireInSteps(step: () => Promise<{ expired: number; done: boolean }>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const r = await step();
+    total += r.expired;
+    if (r.done) return total;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+export function startJobs(srv: SmpServer): Jobs {
+  const o = srv.options;
+  const timers: ReturnType<typeof setInterval>[] = [];
+  let running = false;
+
+  const expireMessages = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const old = Math.floor(Date.now() / 1000) - o.store.expireMessagesDays * 86400;
+      const n = await expireInSteps(() => srv.store.expireMessages(old, EXPIRY_BUDGET));
+      await srv.store.flush();
+      srv.stats.msgExpired += n;
+      if (n > 0) log.info(`expired ${n} messages`);
+    } catch (e) {
+      log.error(`message expiry failed: ${(e as Error).message}`);
+    } finally {
+      running = false;
+    }
+  };
+  const expireNtfs = async () => {
+    try {
+      const old = Math.floor(Date.now() / 1000) - o.store.expireNtfsHours * 3600;
+      await expireInSteps(() => srv.store.expireNtfs(old, EXPIRY_BUDGET));
+      await srv.store.flush();
+    } catch (e) {
+      log.error(`notification expiry failed: ${(e as Error).message}`);
+    }
+  };
+
+  if (o.store.expireMessagesOnStart) void expireMessages();
+  timers.push(setInterval(() => void expireMessages(), MSG_EXPIRY_INTERVAL_MS));
+  timers.push(setInterval(() => void expireNtfs(), NTF_EXPIRY_INTERVAL_MS));
+
+  const ic = o.inactiveClients;
+  if (ic !== undefined) {
+    // Server.hs:disconnectTransport: only connections without subscriptions are dropped.
+    timers.push(
+      setInterval(() => {
+        const before = Date.now() - ic.ttlSeconds * 1000;
+        for (const c of srv.clients) {
+          if (!c.hasSubscriptions() && Math.max(c.rcvActiveAt, c.sndActiveAt) < before) c.handle.close();
+        }
+      }, ic.checkIntervalSeconds * 1000),
+    );
+  }
+  for (const t of timers) t.unref?.();
+  return {
+    stop() {
+      for (const t of timers) clearInterval(t);
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * The body of MSG as the recipient receives it (Server.hs:encryptMsg, Protocol.hs:encodeRcvMsgBody):
+ * padded to 16106 and crypto_box-encrypted with the queue's DH secret, the message id as nonce.
+ * The same message re-encrypts to the same bytes on every delivery.
+ */
+import { Writer } from "../encoding/writer.ts";
+import { cbEncrypt } from "../crypto/secretbox.ts";
+
+/** MaxRcvMessageLen 16104 + 2 (Protocol.hs), independent of the version. */
+export const RCV_MSG_PADDED_LEN = 16106;
+/** NMsgMeta padded to 128 (Server.hs:mkMessageNotification). */
+export const NTF_META_PADDED_LEN = 128;
+
+export interface MsgToEncrypt {
+  readonly msgId: Uint8Array;
+  /** Seconds. */
+  readonly ts: number;
+  readonly quota: boolean;
+  readonly notification: boolean;
+  readonly body: Uint8Array;
+}
+
+const w = new Writer(16384);
+
+export function encodeRcvMsgBody(msg: MsgToEncrypt): Uint8Array {
+  w.reset();
+  if (msg.quota) w.ascii("QUOTA ").int64(msg.ts);
+  else w.int64(msg.ts).bool(msg.notification).space().bytes(msg.body);
+  return w.view_();
+}
+
+export function encryptMsg(rcvDhSecret: Uint8Array, msg: MsgToEncrypt): Uint8Array {
+  return cbEncrypt(rcvDhSecret, msg.msgId, encodeRcvMsgBody(msg), RCV_MSG_PADDED_LEN);
+}
+
+/** NMSG metadata: `short(msgId) ‖ Int64 ts` encrypted for the notifier (NMsgMeta). */
+export function encryptNtfMeta(rcvNtfDhSecret: Uint8Array, nonce: Uint8Array, msgId: Uint8Array, ts: number): Uint8Array {
+  w.reset();
+  w.short(msgId).int64(ts);
+  return cbEncrypt(rcvNtfDhSecret, nonce, w.view_(), NTF_META_PADDED_LEN);
+}

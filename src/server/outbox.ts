@@ -1,0 +1,66 @@
+/**
+ * A connection's outgoing transmissions, written as batched blocks when the server flushes
+ * (after the store has committed what the responses confirm). Encoding reuses one Writer and
+ * one BatchPacker per connection, so a flush allocates nothing beyond what TLS itself copies.
+ */
+import { Writer } from "../encoding/writer.ts";
+import { BatchPacker } from "../protocol/batch.ts";
+import type { BrokerMsg } from "../protocol/broker-messages.ts";
+import { encodeResponse } from "../protocol/transmission.ts";
+import type { ServerAuth, SmpHandle } from "../transport/handle.ts";
+import { log } from "../util/log.ts";
+
+export class Outbox {
+  // Parallel arrays: no per-response object.
+  private corrIds: Uint8Array[] = [];
+  private entityIds: Uint8Array[] = [];
+  private msgs: BrokerMsg[] = [];
+  private readonly w = new Writer(17000);
+  private readonly packer = new BatchPacker();
+  /** The stream refused more bytes at the last flush: the reader should wait for drain. */
+  backedUp = false;
+
+  constructor(private readonly handle: SmpHandle<ServerAuth>) {}
+
+  get size(): number {
+    return this.msgs.length;
+  }
+
+  /**
+   * Queues a transmission. The ids must stay unchanged until the next flush: views into the
+   * block being processed are fine, since the connection flushes before it reads the next one.
+   */
+  push(corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg): void {
+    this.corrIds.push(corrId);
+    this.entityIds.push(entityId);
+    this.msgs.push(msg);
+  }
+
+  /** Encodes everything queued into as few blocks as the batching limits allow and writes them. */
+  flush(): void {
+    const n = this.msgs.length;
+    if (n === 0) return;
+    const p = this.handle.params;
+    let ok = true;
+    for (let i = 0; i < n; i++) {
+      this.w.reset();
+      encodeResponse(this.w, p, this.corrIds[i]!, this.entityIds[i]!, this.msgs[i]!);
+      const t = this.w.view_();
+      let r = this.packer.add(t);
+      if (r === "full") {
+        ok = this.handle.writePayload(this.packer.payload()) && ok;
+        this.packer.reset();
+        r = this.packer.add(t);
+      }
+      if (r === "too-large") log.warn("response too large for a block: dropped (TELargeMsg)");
+    }
+    if (this.packer.count > 0) {
+      ok = this.handle.writePayload(this.packer.payload()) && ok;
+      this.packer.reset();
+    }
+    this.corrIds.length = 0;
+    this.entityIds.length = 0;
+    this.msgs.length = 0;
+    this.backedUp = !ok;
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * The SMP server's shared state and the per-connection loop (Server.hs:runClientTransport,
+ * receive, client, send): read a block, parse and verify its transmissions, run the commands in
+ * order, commit the store, then write the responses — so nothing is confirmed to a client before
+ * it is durable.
+ */
+import { Reader } from "../encoding/reader.ts";
+import { SignPrivateKey } from "../crypto/sign.ts";
+import { decodePrivKey } from "../crypto/keys.ts";
+import { BatchCursor } from "../protocol/batch.ts";
+import { errMsg, MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
+import { ERR, type ErrorType, type TransportError } from "../protocol/errors.ts";
+import type { ServiceRole } from "../protocol/credentials.ts";
+import { commandParty } from "../protocol/credentials.ts";
+import { parseTransmission, type ReceivedTransmission } from "../protocol/transmission.ts";
+import { supportedServerSMPRelayVRange } from "../protocol/versions.ts";
+import { BlockTransport } from "../transport/block.ts";
+import type { ServerAuth, SmpHandle } from "../transport/handle.ts";
+import { serverHandshake, type ServerHandshakeConfig } from "../transport/server-handshake.ts";
+import type { TransportStream } from "../transport/stream.ts";
+import { StoreError, type QueueRec, type Store } from "../store/types.ts";
+import { log } from "../util/log.ts";
+import { Client } from "./client.ts";
+import { processCommand } from "./commands.ts";
+import { idKey, randomId } from "./ids.ts";
+import type { ServerOptions } from "./options.ts";
+import { ServerStats } from "./stats.ts";
+import { dummyVerify, verifyTransmission } from "./verify.ts";
+
+const EMPTY = new Uint8Array(0);
+
+export class SmpServer {
+  readonly stats = new ServerStats();
+  readonly clients = new Set<Client>();
+  /** The connection subscribed to each queue (SUB), by recipient id key. */
+  readonly subscribers = new Map<string, Client>();
+  /** The connection subscribed to each notifier (NSUB), by notifier id key. */
+  readonly ntfSubscribers = new Map<string, Client>();
+  readonly handshake: ServerHandshakeConfig;
+  /** Connections with queued transmissions, written after the next commit. */
+  private readonly dirty = new Set<Client>();
+  private flushScheduled = false;
+  private readonly reader = new Reader(EMPTY);
+  private readonly cursor = new BatchCursor();
+  active = true;
+
+  constructor(
+    readonly options: ServerOptions,
+    readonly store: Store,
+  ) {
+    const c = options.credentials;
+    const signKey = decodePrivKey(c.serverKeyPkcs8);
+    if (signKey.alg !== "ed25519" && signKey.alg !== "ed448") throw new Error("server.key must be an Ed25519 or Ed448 key");
+    this.handshake = {
+      chainDer: c.chainDer,
+      signKey: new SignPrivateKey(signKey.alg, signKey.raw),
+      keyHash: c.fingerprint,
+      versionRange: supportedServerSMPRelayVRange,
+      getService: (role, chain, certHash) => this.getService(role, chain, certHash),
+    };
+  }
+
+  private async getService(role: ServiceRole, chain: readonly Uint8Array[], certHash: Uint8Array): Promise<Uint8Array | TransportError> {
+    for (let i = 0; i < 3; i++) {
+      const r = await this.store.getCreateService({ serviceId: randomId(), role, certChain: chain, certHash, createdAt: Math.floor(Date.now() / 1000) });
+      if (r === "SERVICE") return { type: "HANDSHAKE", err: "BAD_SERVICE" };
+      if (r !== "DUPLICATE") {
+        await this.store.flush();
+        return r;
+      }
+    }
+    return { type: "HANDSHAKE", err: "BAD_SERVICE" };
+  }
+
+  /** Runs one connection from the SMP handshake to its end; never throws. */
+  async runConnection(stream: TransportStream): Promise<void> {
+    const t = new BlockTransport(stream);
+    const timer = setTimeout(() => t.close(), this.options.timeouts.handshakeMs);
+    let h: Awaited<ReturnType<typeof serverHandshake>>;
+    try {
+      h = await serverHandshake(t, this.handshake);
+    } catch (e) {
+      log.debug(`handshake error: ${(e as Error).message}`);
+      h = "closed";
+    } finally {
+      clearTimeout(timer);
+    }
+    if (typeof h === "string") {
+      if (h !== "closed") this.stats.handshakeFailures++;
+      t.close();
+      return;
+    }
+    const c = new Client(h);
+    this.clients.add(c);
+    this.stats.connections++;
+    try {
+      await this.clientLoop(c, h);
+    } catch (e) {
+      log.error(`connection ended by an internal error: ${(e as Error).message}`);
+    } finally {
+      this.disconnected(c);
+      h.close();
+    }
+  }
+
+  private async clientLoop(c: Client, h: SmpHandle<ServerAuth>): Promise<void> {
+    for (;;) {
+      const payload = await h.readPayload();
+      if (payload === null || !this.active) return;
+      c.rcvActiveAt = Date.now();
+      if (payload === "bad") c.outbox.push(EMPTY, EMPTY, errMsg(ERR.BLOCK));
+      else await this.processBlock(c, payload);
+      await this.commitAndFlush(c);
+      if (c.outbox.backedUp) await h.transport.drain();
+    }
+  }
+
+  /** Server.hs:receive + client for one block: transmissions run in request order. */
+  private async processBlock(c: Client, payload: Uint8Array): Promise<void> {
+    const cursor = this.cursor;
+    if (!cursor.open(payload)) {
+      c.outbox.push(EMPTY, EMPTY, errMsg(ERR.BLOCK));
+      return;
+    }
+    // The cursor and reader are shared by all connections: collect the ranges before awaiting.
+    const n = cursor.count;
+    const starts = new Array<number>(n);
+    const ends = new Array<number>(n);
+    for (let i = 0; cursor.next(); i++) {
+      starts[i] = cursor.start;
+      ends[i] = cursor.end;
+    }
+    for (let i = 0; i < n; i++) {
+      const t = parseTransmission(payload, starts[i]!, ends[i]!, c.handle.params, this.reader);
+      if (t.error !== null) {
+        c.outbox.push(t.corrId, t.entityId, errMsg(t.error));
+        continue;
+      }
+      try {
+        await this.processTransmission(c, payload, t);
+      } catch (e) {
+        c.outbox.push(t.corrId, t.entityId, errMsg(this.internalError(e)));
+      }
+    }
+  }
+
+  private internalError(e: unknown): ErrorType {
+    if (e instanceof StoreError) {
+      log.error(`store error (${e.kind}): ${e.message}`);
+      return { type: "STORE", err: e.kind };
+    }
+    log.error(`internal error: ${(e as Error)?.stack ?? e}`);
+    return ERR.INTERNAL;
+  }
+
+  private async processTransmission(c: Client, block: Uint8Array, t: ReceivedTransmission): Promise<void> {
+    const cmd = t.command!;
+    let q: QueueRec | null = null;
+    switch (commandParty(cmd.tag)) {
+      case "Recipient":
+        q = await this.store.getQueueByRecipientId(t.entityId);
+        break;
+      case "Sender":
+        q = await this.store.getQueueBySenderId(t.entityId);
+        break;
+      case "LinkClient":
+        q = await this.store.getQueueByLinkId(t.entityId);
+        break;
+      case "Notifier":
+        q = await this.store.getQueueByNotifierId(t.entityId);
+        break;
+      default:
+        return this.verifyAndRun(c, block, t, null);
+    }
+    if (q === null) {
+      // Same work as a real verification, then AUTH (Server.hs:verifyLoadedQueue).
+      dummyVerify(c.handle.auth, t);
+      this.countAuthError(cmd.tag);
+      c.outbox.push(t.corrId, t.entityId, errMsg(ERR.AUTH));
+      return;
+    }
+    return this.verifyAndRun(c, block, t, q);
+  }
+
+  private async verifyAndRun(c: Client, block: Uint8Array, t: ReceivedTransmission, q: QueueRec | null): Promise<void> {
+    const e = verifyTransmission(c.handle.auth, block, t, q);
+    if (e !== null) {
+      if (e === ERR.AUTH) this.countAuthError(t.command!.tag);
+      c.outbox.push(t.corrId, t.entityId, errMsg(e));
+      return;
+    }
+    await processCommand(this, c, t, q);
+  }
+
+  private countAuthError(tag: string): void {
+    const s = this.stats;
+    if (tag === "SEND") s.msgSentAuth++;
+    else if (tag === "SUB") s.qSubAuth++;
+    else if (tag === "NSUB") s.ntfSubAuth++;
+    else if (tag === "GET") s.msgGetAuth++;
+  }
+
+  /** Queues a server-initiated transmission (MSG, END, DELD, NMSG …) for another connection. */
+  push(target: Client, entityId: Uint8Array, msg: BrokerMsg): void {
+    if (!target.connected) return;
+    target.outbox.push(EMPTY, entityId, msg);
+    this.dirty.add(target);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        void this.commitAndFlush(null);
+      });
+    }
+  }
+
+  /**
+   * Group commit, then write: the store makes everything of this turn durable once, and only
+   * then do the responses that confirm it leave the server.
+   */
+  private async commitAndFlush(c: Client | null): Promise<void> {
+    try {
+      await this.store.flush();
+    } catch (e) {
+      // The commit failed: the writes of this turn are undone, so nothing may be confirmed.
+      log.error(`store commit failed: ${(e as Error).message}`);
+      for (const d of [c, ...this.dirty]) if (d !== null) this.failConnection(d);
+      this.dirty.clear();
+      return;
+    }
+    if (c !== null && c.connected) {
+      c.outbox.flush();
+      c.sndActiveAt = Date.now();
+    }
+    for (const d of this.dirty) {
+      if (d.connected) {
+        d.outbox.flush();
+        d.sndActiveAt = Date.now();
+      }
+    }
+    this.dirty.clear();
+  }
+
+  /** Drops a connection whose pending responses cannot be honoured (the client will retry). */
+  private failConnection(c: Client): void {
+    c.connected = false;
+    c.handle.close();
+  }
+
+  /** Server.hs:clientDisconnected: its subscriptions end. */
+  private disconnected(c: Client): void {
+    c.connected = false;
+    this.clients.delete(c);
+    this.dirty.delete(c);
+    for (const k of c.subs.keys()) if (this.subscribers.get(k) === c) this.subscribers.delete(k);
+    for (const k of c.ntfSubs) if (this.ntfSubscribers.get(k) === c) this.ntfSubscribers.delete(k);
+    c.subs.clear();
+    c.ntfSubs.clear();
+  }
+
+  /** Closes every connection (server stop). */
+  closeAll(): void {
+    this.active = false;
+    for (const c of this.clients) c.handle.close();
+  }
+
+  subscriberOf(recipientId: Uint8Array): Client | undefined {
+    return this.subscribers.get(idKey(recipientId));
+  }
+}
+
+export { MSG_ };

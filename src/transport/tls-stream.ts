@@ -1,0 +1,21 @@
+/** A TLS connection seen as the SMP layer's TransportStream. */
+import type { TlsConnection } from "./tls/connection.ts";
+import type { StreamHandlers, TransportStream } from "./stream.ts";
+
+export function tlsStream(conn: TlsConnection): TransportStream {
+  return {
+    sessionId: conn.sessionId,
+    alpn: conn.alpn === false ? null : conn.alpn,
+    peerCertificateChain: conn.peerCertificateChain,
+    setHandlers(h: StreamHandlers): void {
+      conn.onData = h.onData;
+      conn.onDrain = h.onDrain;
+      conn.onClose = h.onClose;
+      if (conn.closed) queueMicrotask(h.onClose);
+    },
+    write: (data) => conn.write(data),
+    pause: () => conn.pause(),
+    resume: () => conn.resume(),
+    close: () => conn.close(),
+  };
+}
