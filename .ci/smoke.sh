@@ -18,7 +18,8 @@ grep -q "SMP" "$work/version.txt"
 run init --config-dir "$work/etc" --data-dir "$work/var" --ip 127.0.0.1 --port "$port" --no-password --yes | tee "$work/init.txt"
 grep -q "smp://" "$work/init.txt"
 
-run start --config-dir "$work/etc" --data-dir "$work/var" > "$work/start.log" 2>&1 &
+# Started directly (not through the function) so that $! is the server process itself.
+env -i HOME="$work" PATH=/usr/bin:/bin $runner "$bin" start --config-dir "$work/etc" --data-dir "$work/var" > "$work/start.log" 2>&1 &
 pid=$!
 python3 - "$port" "$work/etc/fingerprint" <<'PY'
 import base64, hashlib, socket, ssl, struct, sys, time
@@ -53,7 +54,8 @@ print(f"server hello: versions {vmin}-{vmax}, session id {len(sid)} bytes = tls-
 assert (vmin, vmax) == (6, 20)
 PY
 kill -TERM "$pid"
-wait "$pid"; rc=$?
+rc=0
+wait "$pid" || rc=$?
 pid=
 cat "$work/start.log"
 [ "$rc" -eq 0 ] || { echo "server exited with $rc after SIGTERM" >&2; exit 1; }
