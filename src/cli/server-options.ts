@@ -27,6 +27,7 @@ export function toServerOptions(cfg: SmpConfig, credentials: Credentials, run: {
       ...(cfg.auth.createPassword !== undefined && { createPassword: utf8(cfg.auth.createPassword) }),
     },
     store: {
+      persistent: cfg.storeLog.enable,
       expireMessagesDays: cfg.storeLog.expireMessagesDays,
       expireMessagesOnStart: cfg.storeLog.expireMessagesOnStart,
       expireMessagesOnSend: cfg.storeLog.expireMessagesOnSend,

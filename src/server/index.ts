@@ -25,8 +25,9 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
   let db = store;
   if (db === undefined) {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-    // A small page cache: memory must not grow with the number of queues (issue: low-memory boards).
-    db = openSqliteStore({ path: join(options.dataDir, DB_FILE), msgQueueQuota: options.store.msgQueueQuota, cacheSizeKiB: 8192 });
+    const path = options.store.persistent ? join(options.dataDir, DB_FILE) : ":memory:";
+    // A small page cache: memory must not grow with the number of queues (low-memory boards).
+    db = openSqliteStore({ path, msgQueueQuota: options.store.msgQueueQuota, cacheSizeKiB: 8192 });
   }
   const srv = new SmpServer(options, db);
   const c = options.credentials;

@@ -8,7 +8,7 @@ import type { SmpServer } from "./server.ts";
 
 const MSG_EXPIRY_INTERVAL_MS = 7200_000; // Server.hs: expireMessagesThread checks every 2 hours
 const NTF_EXPIRY_INTERVAL_MS = 3600_000; // Server/Env/STM.hs:defaultNtfExpiration checkInterval
-const EXPIRY_BUDGET = 2000;
+const EXPIRY_BUDGET = 500; // ~10 ms of work per step (bench/store.ts), then yield
 
 export interface Jobs {
   stop(): void;

@@ -38,6 +38,8 @@ export interface ServerOptions {
     createPassword?: Uint8Array;
   };
   store: {
+    /** false ([STORE_LOG] enable = off): nothing survives a restart (an in-memory database). */
+    persistent: boolean;
     expireMessagesDays: number;
     expireMessagesOnStart: boolean;
     expireMessagesOnSend: boolean;
