@@ -173,7 +173,7 @@ enable = false
 # resolver_auth = "basic <username>:<password>"
 # resolver_timeout_ms = ${DEFAULTS.resolverTimeoutMs}
 # resolver_max_response_bytes = ${DEFAULTS.resolverMaxResponseBytes}
-# Max concurrent name resolutions per connection.
+# Max concurrent name resolutions (server-wide; up to 10x more wait, then "resolver busy").
 # resolver_concurrency = ${DEFAULTS.resolverConcurrency}
 
 [INACTIVE_CLIENTS]

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse as parseToml, TomlError } from "smol-toml";
+import { NAMES_DEFAULTS, parseResolverAuth, validateResolverUrl, type ResolverAuth } from "../server/names/index.ts";
 import { ConfigError, SectionReader, describe, isTable, rangeReason, type Table } from "./config-reader.ts";
 
 export { ConfigError } from "./config-reader.ts";
@@ -85,7 +86,8 @@ export interface ProxyConfig {
   clientConcurrency: number;
 }
 
-export type ResolverAuth = { scheme: "bearer"; token: string } | { scheme: "basic"; user: string; password: string };
+export type { ResolverAuth } from "../server/names/index.ts";
+export { parseResolverAuth, validateResolverUrl } from "../server/names/index.ts";
 
 export interface NamesConfig {
   enable: boolean;
@@ -123,9 +125,7 @@ export const DEFAULTS = {
   expireNtfsHours: 24, // defNtfExpirationHours
   dailyBlockQueueQuota: 20,
   clientConcurrency: 32, // defaultProxyClientConcurrency
-  resolverConcurrency: 1000, // defaultNameResolverConcurrency
-  resolverTimeoutMs: 3000,
-  resolverMaxResponseBytes: 16000,
+  ...NAMES_DEFAULTS,
   inactiveTtl: 21600, // defaultInactiveClientExpiration
   inactiveCheckInterval: 3600,
   controlPort: 5224, // Server/Main/Init.hs:defaultControlPort
@@ -404,39 +404,6 @@ function readProxy(s: SectionReader): ProxyConfig {
 }
 
 // ---------------------------------------------------------------- [NAMES]
-
-/** Server/Main.hs:parseRpcAuth. */
-export function parseResolverAuth(t: string): ResolverAuth | string {
-  const words = t.trim().split(/\s+/);
-  if (words.length === 2) {
-    const [scheme, value] = words;
-    if (scheme.toLowerCase() === "bearer") return { scheme: "bearer", token: value };
-    if (scheme.toLowerCase() === "basic") {
-      const colon = value.indexOf(":");
-      if (colon > 0) return { scheme: "basic", user: value.slice(0, colon), password: value.slice(colon + 1) };
-      return "basic auth expects user:password";
-    }
-  }
-  return "expected `bearer <token>` or `basic <user>:<pass>`";
-}
-
-/** Server/Main.hs:validateUrl — absolute http(s) URL with a host, no userinfo, no cleartext credentials off loopback. */
-export function validateResolverUrl(url: string, hasAuth: boolean): string | { error: string } {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return { error: "not an absolute URI" };
-  }
-  if (u.protocol !== "http:" && u.protocol !== "https:") return { error: "scheme must be http or https" };
-  if (u.hostname === "") return { error: "empty host" };
-  if (u.username !== "" || u.password !== "" || /^[a-z]+:\/\/[^/]*@/i.test(url))
-    return { error: "userinfo (user:pass@) not allowed; put credentials in resolver_auth" };
-  const loopback = ["localhost", "127.0.0.1", "[::1]", "0.0.0.0"].includes(u.hostname);
-  if (u.protocol === "http:" && hasAuth && !loopback)
-    return { error: "http with resolver_auth on a non-loopback host not allowed (the Authorization header would travel in cleartext); use https, or drop resolver_auth" };
-  return url.replace(/\/+$/, "");
-}
 
 function readNames(s: SectionReader): NamesConfig {
   const enable = s.bool("enable", false);

@@ -5,6 +5,7 @@
 import { utf8 } from "../encoding/bytes.ts";
 import type { Credentials, ServerOptions } from "../server/options.ts";
 import type { LogLevel } from "../util/log.ts";
+import type { NamesConfig } from "../server/names/config.ts";
 import type { SmpConfig } from "./config.ts";
 
 export const MSG_QUEUE_QUOTA = 128; // Server/Env/STM.hs:defaultMsgQueueQuota
@@ -38,6 +39,19 @@ export function toServerOptions(cfg: SmpConfig, credentials: Credentials, run: {
     timeouts: { tlsSetupMs: TLS_SETUP_TIMEOUT_MS, handshakeMs: SMP_HANDSHAKE_TIMEOUT_MS },
     // allowSMPProxy = True is hard-coded in the reference.
     proxy: { enabled: true, clientConcurrency: cfg.proxy.clientConcurrency },
+    ...(cfg.names.enable && { names: namesOptions(cfg.names) }),
     logLevel: run.logLevel,
+  };
+}
+
+/** [NAMES] with enable = true (readNames has then checked the endpoint is present and valid). */
+function namesOptions(n: SmpConfig["names"]): NamesConfig {
+  if (n.resolverEndpoint === undefined) throw new Error("[NAMES] resolver_endpoint is required when enable = true");
+  return {
+    resolverEndpoint: n.resolverEndpoint,
+    ...(n.resolverAuth !== undefined && { resolverAuth: n.resolverAuth }),
+    resolverTimeoutMs: n.resolverTimeoutMs,
+    resolverMaxResponseBytes: n.resolverMaxResponseBytes,
+    resolverConcurrency: n.resolverConcurrency,
   };
 }

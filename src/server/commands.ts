@@ -22,6 +22,7 @@ import { idKey, randomId } from "./ids.ts";
 import { encryptMsg, encryptNtfMeta, type MsgToEncrypt } from "./message-encryption.ts";
 import type { SmpServer } from "./server.ts";
 import { isContactQueue, isSecuredMsgQueue } from "./verify.ts";
+import { noResolverReply } from "./names/index.ts";
 
 type Cmd<T extends Command["tag"]> = Extract<Command, { tag: T }>;
 
@@ -70,9 +71,7 @@ export async function processCommand(srv: SmpServer, c: Client, t: ReceivedTrans
     case "RFWD":
       return fail({ type: "PROXY", err: { type: "BROKER", err: { type: "TRANSPORT", err: { type: "NO_AUTH" } } } });
     case "RSLV":
-      // No names resolver configured (Server.hs: namesEnv = Nothing).
-      c.outbox.push(t.corrId, EMPTY, errMsg(ERR.NAME_NO_RESOLVER));
-      return;
+      return resolveName(srv, c, t, cmd.name);
     case "SUBS":
     case "NSUBS":
       return fail(ERR.INTERNAL);
@@ -140,6 +139,23 @@ export async function processCommand(srv: SmpServer, c: Client, t: ReceivedTrans
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Server.hs:resolveNameMsg runs on its own thread: the answer is sent when the resolver
+ * replies, while the connection's other commands go on.
+ */
+function resolveName(srv: SmpServer, c: Client, t: ReceivedTransmission, name: string): void {
+  const names = srv.names;
+  if (names === undefined) {
+    const r = noResolverReply(srv.namesStats);
+    c.outbox.push(t.corrId, EMPTY, r.tag === "ERR" ? errMsg(r.err) : { tag: "RNAME", json: r.json });
+    return;
+  }
+  const corrId = t.corrId.slice();
+  void names.resolve(name).then((r) => {
+    srv.sendLater(c, corrId, EMPTY, r.tag === "RNAME" ? { tag: "RNAME", json: r.json } : errMsg(r.err));
+  });
+}
 
 /** Server.hs:withQueue_ updates the queue's date once a day at most. */
 async function touchQueue(srv: SmpServer, q: QueueRec): Promise<void> {

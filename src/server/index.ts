@@ -11,6 +11,7 @@ import { log } from "../util/log.ts";
 import type { ServerOptions } from "./options.ts";
 import { SmpServer } from "./server.ts";
 import { startJobs } from "./jobs.ts";
+import { createNamesService } from "./names/index.ts";
 
 export interface RunningServer {
   /** Bound ports, in the order of `options.transport.ports` (useful with port 0 in tests). */
@@ -33,6 +34,7 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
   const c = options.credentials;
   const listeners: TlsServer[] = [];
   try {
+    if (options.names !== undefined) srv.names = await createNamesService(options.names, { stats: srv.namesStats });
     for (const port of options.transport.ports) {
       listeners.push(
         listenTLS({

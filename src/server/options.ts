@@ -2,6 +2,8 @@
  * Everything the running server needs, already validated. The CLI builds this from
  * smp-server.toml (src/cli/config) and the certificate files; tests build it directly.
  */
+import type { NamesConfig } from "./names/config.ts";
+
 export interface TransportOptions {
   /** Listener ports, each a TLS listener (INI `[TRANSPORT] port`, default 5223,443). */
   ports: number[];
@@ -51,5 +53,7 @@ export interface ServerOptions {
   /** SMP handshake timeout (reference 120 s) and TLS setup timeout (reference 60 s). */
   timeouts: { tlsSetupMs: number; handshakeMs: number };
   proxy: { enabled: boolean; clientConcurrency: number };
+  /** The names role (RSLV); undefined = no resolver, RSLV answers ERR NAME NO_RESOLVER. */
+  names?: NamesConfig;
   logLevel: "trace" | "debug" | "info" | "note" | "warn" | "error";
 }

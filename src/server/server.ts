@@ -26,6 +26,7 @@ import { idKey, randomId } from "./ids.ts";
 import type { ServerOptions } from "./options.ts";
 import { ServerStats } from "./stats.ts";
 import { dummyVerify, verifyTransmission } from "./verify.ts";
+import { NamesStats, type NamesService } from "./names/index.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -43,6 +44,9 @@ export class SmpServer {
   private readonly reader = new Reader(EMPTY);
   private readonly cursor = new BatchCursor();
   active = true;
+  readonly namesStats = new NamesStats();
+  /** The names role (RSLV), when configured. */
+  names: NamesService | undefined;
 
   constructor(
     readonly options: ServerOptions,
@@ -202,8 +206,17 @@ export class SmpServer {
 
   /** Queues a server-initiated transmission (MSG, END, DELD, NMSG …) for another connection. */
   push(target: Client, entityId: Uint8Array, msg: BrokerMsg): void {
+    this.sendLater(target, EMPTY, entityId, msg);
+  }
+
+  /**
+   * Queues a transmission outside the connection's own block processing (pushed events, and
+   * answers of commands that finish later, such as RSLV); written after the next commit.
+   * The ids must be owned copies, not views into a block.
+   */
+  sendLater(target: Client, corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg): void {
     if (!target.connected) return;
-    target.outbox.push(EMPTY, entityId, msg);
+    target.outbox.push(corrId, entityId, msg);
     this.dirty.add(target);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -261,6 +274,7 @@ export class SmpServer {
   /** Closes every connection (server stop). */
   closeAll(): void {
     this.active = false;
+    this.names?.close();
     for (const c of this.clients) c.handle.close();
   }
 

@@ -1,0 +1,86 @@
+// A real server on 127.0.0.1 (TLS, SMP handshake, SQLite store) with freshly generated
+// certificates, for integration tests. Each test gets its own server and database.
+import { createPrivateKey } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateCa, generateServerCert } from "../../src/crypto/x509/certificate.ts";
+import { sha256 } from "../../src/crypto/digest.ts";
+import { startServer, type RunningServer } from "../../src/server/index.ts";
+import type { Credentials, ServerOptions } from "../../src/server/options.ts";
+import { openSqliteStore } from "../../src/store/sqlite/store.ts";
+
+let cached: Credentials | null = null;
+
+/** One CA + server certificate per test process (generation is cheap, but keep tests fast). */
+export function testCredentials(): Credentials {
+  if (cached !== null) return cached;
+  const ca = generateCa();
+  const srv = generateServerCert(ca, "127.0.0.1");
+  cached = {
+    chainDer: [srv.der, ca.der],
+    certPem: srv.pem,
+    caPem: ca.pem,
+    keyPem: srv.keyPem,
+    serverKeyPkcs8: new Uint8Array(createPrivateKey(srv.keyPem).export({ type: "pkcs8", format: "der" })),
+    fingerprint: sha256(ca.der),
+  };
+  return cached;
+}
+
+export type TestOptions = Partial<Omit<ServerOptions, "store" | "auth" | "timeouts">> & {
+  store?: Partial<ServerOptions["store"]>;
+  auth?: Partial<ServerOptions["auth"]>;
+  timeouts?: Partial<ServerOptions["timeouts"]>;
+};
+
+export function testOptions(o: TestOptions = {}, dataDir = ""): ServerOptions {
+  return {
+    transport: { ports: [0], bindHost: "127.0.0.1", host: "127.0.0.1", logTlsErrors: false, maxConnections: 1000, ...o.transport },
+    credentials: o.credentials ?? testCredentials(),
+    dataDir,
+    auth: { allowNewQueues: true, ...o.auth },
+    store: {
+      persistent: true,
+      expireMessagesDays: 21,
+      expireMessagesOnStart: false,
+      expireMessagesOnSend: false,
+      expireNtfsHours: 24,
+      msgQueueQuota: 128,
+      ...o.store,
+    },
+    inactiveClients: o.inactiveClients,
+    timeouts: { tlsSetupMs: 10_000, handshakeMs: 10_000, ...o.timeouts },
+    proxy: { enabled: false, clientConcurrency: 32, ...o.proxy },
+    logLevel: "error",
+  };
+}
+
+export interface TestServer extends RunningServer {
+  readonly port: number;
+  readonly address: string;
+  readonly options: ServerOptions;
+  readonly dataDir: string;
+  /** Stops the server and removes its data unless `keepData`. */
+  stop(keepData?: boolean): Promise<void>;
+}
+
+export async function startTestServer(o: TestOptions = {}, dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), "smp-test-"));
+  const options = testOptions(o, dir);
+  const store = openSqliteStore({ path: join(dir, "smp-server.sqlite"), msgQueueQuota: options.store.msgQueueQuota });
+  const running = await startServer(options, store);
+  const port = running.ports[0]!;
+  const fp = Buffer.from(options.credentials.fingerprint).toString("base64url") + "=";
+  return {
+    ...running,
+    port,
+    options,
+    dataDir: dir,
+    address: `smp://${fp}@127.0.0.1:${port}`,
+    async stop(keepData = false) {
+      await running.close();
+      if (!keepData) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
