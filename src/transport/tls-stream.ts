@@ -11,6 +11,7 @@ export function tlsStream(conn: TlsConnection): TransportStream {
       conn.onData = h.onData;
       conn.onDrain = h.onDrain;
       conn.onClose = h.onClose;
+      // Closed before anyone listened: onClose has already fired into the void.
       if (conn.closed) queueMicrotask(h.onClose);
     },
     write: (data) => conn.write(data),

@@ -1,0 +1,16 @@
+export { SMPClient, DEFAULT_SMP_PORT, senderIdFromCorrId, serviceCertHash } from "./client.ts";
+export type { CreateQueueOptions, NotifierCreds, OpenStream, OpenStreamContext, RcvQueue, SMPClientConfig, SubscribeResult } from "./client.ts";
+export { ClientConnection, randomCorrId, CORR_ID_LEN, DEFAULT_TIMEOUT_MS } from "./connection.ts";
+export type { ConnectionOptions, Request, SendOptions, ServerEvent } from "./connection.ts";
+export { TransmissionEncoder } from "./authorize.ts";
+export type { AuthKey, ServiceAuth } from "./authorize.ts";
+export { SMPError, SMPClientError, errorTypeText } from "./errors.ts";
+export type { ClientErrorKind } from "./errors.ts";
+export { authPublicKey, dhPublicKey, generateAuthKey } from "./keys.ts";
+export type { AuthAlg } from "./keys.ts";
+export { decryptMsgBody, decryptNMsgMeta, parseRcvMsgBody } from "./msg-body.ts";
+export type { NMsgMeta, RcvMsgBody } from "./msg-body.ts";
+export { ProxyClientError, proxiedRelayFromPKEY } from "./proxy.ts";
+export type { ProxiedRelay } from "./proxy.ts";
+export { connectTLSStream, tlsTransportStream } from "./tls-stream.ts";
+export { HandshakeError } from "../transport/client-handshake.ts";
