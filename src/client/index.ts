@@ -12,5 +12,5 @@ export { decryptMsgBody, decryptNMsgMeta, parseRcvMsgBody } from "./msg-body.ts"
 export type { NMsgMeta, RcvMsgBody } from "./msg-body.ts";
 export { ProxyClientError, proxiedRelayFromPKEY } from "./proxy.ts";
 export type { ProxiedRelay } from "./proxy.ts";
-export { connectTLSStream, tlsTransportStream } from "./tls-stream.ts";
+export { connectTLSStream } from "./tls-stream.ts";
 export { HandshakeError } from "../transport/client-handshake.ts";
