@@ -153,7 +153,7 @@ ${opt("control_port", v.controlPort === undefined ? undefined : String(v.control
 # The domain suffixes of the relays you operate, to count as separate proxy statistics.
 ${opt("own_server_domains", v.ownDomains && `[${v.ownDomains.map(q).join(", ")}]`, "[]")}
 
-# SOCKS proxy for forwarding messages to destination servers (not implemented yet).
+# SOCKS proxy for forwarding messages to destination servers.
 ${opt("socks_proxy", v.socksProxy && q(v.socksProxy), '"127.0.0.1:9050"')}
 
 # \`socks_mode\` can be "onion" for SOCKS proxy to be used for .onion destination hosts only (default)

@@ -187,7 +187,6 @@ export function parseConfig(text: string, file: string): SmpConfig {
     warnings.push("the control port ([TRANSPORT] control_port, [AUTH] control_port_*_password) is not implemented yet; it is not opened");
   if (cfg.storeLog.logStats || cfg.storeLog.prometheusIntervalSeconds !== undefined)
     warnings.push("statistics files ([STORE_LOG] log_stats, prometheus_interval) are not implemented yet");
-  if (cfg.proxy.socksProxy !== undefined) warnings.push("[PROXY] socks_proxy is not implemented yet; relays are contacted directly");
   return cfg;
 }
 

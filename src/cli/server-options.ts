@@ -38,7 +38,14 @@ export function toServerOptions(cfg: SmpConfig, credentials: Credentials, run: {
     ...(cfg.inactiveClients && { inactiveClients: { ...cfg.inactiveClients } }),
     timeouts: { tlsSetupMs: TLS_SETUP_TIMEOUT_MS, handshakeMs: SMP_HANDSHAKE_TIMEOUT_MS },
     // allowSMPProxy = True is hard-coded in the reference.
-    proxy: { enabled: true, clientConcurrency: cfg.proxy.clientConcurrency },
+    proxy: {
+      enabled: true,
+      clientConcurrency: cfg.proxy.clientConcurrency,
+      hostMode: cfg.proxy.hostMode,
+      requiredHostMode: cfg.proxy.requiredHostMode,
+      socksMode: cfg.proxy.socksMode,
+      ...(cfg.proxy.socksProxy !== undefined && { socksProxy: cfg.proxy.socksProxy }),
+    },
     ...(cfg.names.enable && { names: namesOptions(cfg.names) }),
     logLevel: run.logLevel,
   };

@@ -4,6 +4,7 @@
  */
 import type { ServerAuth, SmpHandle } from "../transport/handle.ts";
 import { Outbox } from "./outbox.ts";
+import { newServiceSubs, type ServiceSubs } from "./services.ts";
 
 /** Per-queue delivery state of a connection (Server/Env/STM.hs:Sub). */
 export interface Sub {
@@ -21,6 +22,10 @@ export class Client {
   readonly subs = new Map<string, Sub>();
   /** Notifier subscriptions (NSUB), by notifier id key. */
   readonly ntfSubs = new Set<string>();
+  /** Service connections: SUBS/NSUBS received (services.ts). */
+  serviceSubscribed = false;
+  /** Service connections: count and IdsHash of the queues this connection serves for its service. */
+  serviceSubs: ServiceSubs = newServiceSubs();
   readonly outbox: Outbox;
   connected = true;
   rcvActiveAt = Date.now();
@@ -39,6 +44,6 @@ export class Client {
   }
 
   hasSubscriptions(): boolean {
-    return this.subs.size > 0 || this.ntfSubs.size > 0;
+    return this.subs.size > 0 || this.ntfSubs.size > 0 || this.serviceSubscribed || this.serviceSubs.count !== 0;
   }
 }

@@ -23,6 +23,17 @@ import { encryptMsg, encryptNtfMeta, type MsgToEncrypt } from "./message-encrypt
 import type { SmpServer } from "./server.ts";
 import { isContactQueue, isSecuredMsgQueue } from "./verify.ts";
 import { noResolverReply } from "./names/index.ts";
+import { processPFWD, processPRXY, processRFWD } from "./proxy/index.ts";
+import {
+  deliveryTarget,
+  dissociateQueue,
+  notifierTarget,
+  serviceQueueDeleted,
+  subscribeNewServiceQueue,
+  subscribeService,
+  subscribeServiceNotifier,
+  subscribeServiceQueue,
+} from "./services.ts";
 
 type Cmd<T extends Command["tag"]> = Extract<Command, { tag: T }>;
 
@@ -63,18 +74,17 @@ export async function processCommand(srv: SmpServer, c: Client, t: ReceivedTrans
     case "NSUB":
       return subscribeNotifications(srv, c, t, q!);
     case "PRXY":
-      // The proxy role is not enabled in this build: answered as a reference server with
-      // allowSMPProxy = False (Server.hs:processProxiedCmd).
-      return fail({ type: "PROXY", err: { type: "BASIC_AUTH" } });
+      return processPRXY(srv, c, t, cmd);
     case "PFWD":
-      return fail({ type: "PROXY", err: { type: "NO_SESSION" } });
+      return processPFWD(srv, c, t, cmd);
     case "RFWD":
-      return fail({ type: "PROXY", err: { type: "BROKER", err: { type: "TRANSPORT", err: { type: "NO_AUTH" } } } });
+      return processRFWD(srv, c, t, cmd.encFwdTransmission);
     case "RSLV":
       return resolveName(srv, c, t, cmd.name);
     case "SUBS":
+      return subscribeService(srv, c, t, "rcv");
     case "NSUBS":
-      return fail(ERR.INTERNAL);
+      return subscribeService(srv, c, t, "ntf");
   }
 
   // Commands that go through Server.hs:withQueue: refused on blocked queues, touch updatedAt.
@@ -234,7 +244,10 @@ async function createQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, r
     }
     srv.stats.qCreated++;
     if (notifier !== null) srv.stats.ntfCreated++;
-    if (req.subMode === "S" && serviceId === null) subscribe(srv, c, recipientId, r.recipientId);
+    if (req.subMode === "S") {
+      if (serviceId === null) subscribe(srv, c, recipientId, r.recipientId);
+      else subscribeNewServiceQueue(srv, c, r.recipientId);
+    }
     c.outbox.push(t.corrId, t.entityId, {
       tag: "IDS",
       ids: {
@@ -278,6 +291,7 @@ function msgOf(q: QueueRec, m: StoredMessage): BrokerMsg {
 }
 
 async function subscribeQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+  if (c.serviceId !== null) return subscribeServiceQueue(srv, c, t, q);
   const key = idKey(q.recipientId);
   let sub = c.subs.get(key);
   if (sub !== undefined && sub.kind === "prohibit") {
@@ -289,7 +303,7 @@ async function subscribeQueue(srv: SmpServer, c: Client, t: ReceivedTransmission
     srv.stats.qSubDuplicate++;
     sub.delivered = null;
   } else {
-    if (q.rcvServiceId !== null) await srv.store.setQueueService(q, "rcv", null);
+    if (q.rcvServiceId !== null) await dissociateQueue(srv, "rcv", c, q);
     sub = subscribe(srv, c, q.recipientId, q.recipientId);
     srv.stats.qSub++;
   }
@@ -410,8 +424,9 @@ async function sendMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q
  */
 function tryDeliver(srv: SmpServer, q: QueueRec, m: StoredMessage): void {
   const key = idKey(q.recipientId);
-  const target = srv.subscribers.get(key);
-  if (target === undefined || !target.connected) return;
+  // The queue's subscriber, or the connection of the service the queue is associated with.
+  const target = deliveryTarget(srv, q, key);
+  if (target === undefined) return;
   const sub = target.subs.get(key);
   if (sub === undefined || sub.kind !== "server" || sub.delivered !== null) return;
   sub.delivered = { msgId: m.msgId, ts: nowSec() };
@@ -422,8 +437,8 @@ function tryDeliver(srv: SmpServer, q: QueueRec, m: StoredMessage): void {
 async function notify(srv: SmpServer, n: NtfCreds, m: StoredMessage): Promise<void> {
   const nonce = randomNonce();
   const encMeta = encryptNtfMeta(n.rcvNtfDhSecret, nonce, m.msgId, m.ts);
-  const target = srv.ntfSubscribers.get(idKey(n.notifierId));
-  if (target !== undefined && target.connected) {
+  const target = notifierTarget(srv, n.notifierId, n.serviceId);
+  if (target !== undefined) {
     srv.stats.msgNtfs++;
     srv.push(target, n.notifierId, { tag: "NMSG", nonce, encMeta });
     return;
@@ -443,7 +458,7 @@ async function addNotifier(srv: SmpServer, c: Client, t: ReceivedTransmission, q
     if (r === "DUPLICATE") continue;
     if (r === "AUTH") break;
     srv.stats.ntfCreated++;
-    if (r.prev !== null) endNotifier(srv, r.prev.notifierId, true);
+    if (r.prev !== null) endNotifier(srv, r.prev, true, c);
     c.outbox.push(t.corrId, t.entityId, { tag: "NID", notifierId, dhKey: publicKey("x25519", k.publicRaw) });
     return;
   }
@@ -458,19 +473,22 @@ async function deleteNotifier(srv: SmpServer, c: Client, t: ReceivedTransmission
   }
   if (r.prev !== null) {
     srv.stats.ntfDeleted++;
-    endNotifier(srv, r.prev.notifierId, true);
+    endNotifier(srv, r.prev, true, c);
   }
   c.outbox.push(t.corrId, t.entityId, MSG_.OK);
 }
 
 /** The notifier's subscriber loses it: DELD when deleted (END below v10, by the encoder). */
-function endNotifier(srv: SmpServer, notifierId: Uint8Array, deleted: boolean): void {
+function endNotifier(srv: SmpServer, n: NtfCreds, deleted: boolean, actor: Client): void {
+  const notifierId = n.notifierId;
+  serviceQueueDeleted(srv, "ntf", n.serviceId, notifierId, actor);
   const key = idKey(notifierId);
   const target = srv.ntfSubscribers.get(key);
   if (target === undefined) return;
   srv.ntfSubscribers.delete(key);
   target.ntfSubs.delete(key);
-  srv.push(target, notifierId, deleted ? MSG_.DELD : MSG_.END);
+  // Server.hs:serverThread checkAnotherClient: the connection that deleted it gets no event.
+  if (target !== actor) srv.push(target, notifierId, deleted ? MSG_.DELD : MSG_.END);
 }
 
 async function subscribeNotifications(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
@@ -479,6 +497,8 @@ async function subscribeNotifications(srv: SmpServer, c: Client, t: ReceivedTran
     c.outbox.push(t.corrId, t.entityId, errMsg(ERR.INTERNAL));
     return;
   }
+  if (c.serviceId !== null) return subscribeServiceNotifier(srv, c, t, q);
+  if (n.serviceId !== null) await dissociateQueue(srv, "ntf", c, q);
   const key = idKey(n.notifierId);
   const prev = srv.ntfSubscribers.get(key);
   if (prev === c) srv.stats.ntfSubDuplicate++;
@@ -519,7 +539,8 @@ async function deleteQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, q
       srv.push(sub, q.recipientId, MSG_.DELD);
     }
   }
-  if (q.notifier !== null) endNotifier(srv, q.notifier.notifierId, true);
+  serviceQueueDeleted(srv, "rcv", r.queue.rcvServiceId, q.recipientId, c);
+  if (q.notifier !== null) endNotifier(srv, q.notifier, true, c);
   c.outbox.push(t.corrId, t.entityId, MSG_.OK);
 }
 

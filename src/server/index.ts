@@ -33,6 +33,7 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
   const srv = new SmpServer(options, db);
   const c = options.credentials;
   const listeners: TlsServer[] = [];
+  let openConnections = 0;
   try {
     if (options.names !== undefined) srv.names = await createNamesService(options.names, { stats: srv.namesStats });
     for (const port of options.transport.ports) {
@@ -43,11 +44,14 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
           credentials: { certPem: c.certPem, chainPem: c.caPem, keyPem: c.keyPem },
           tlsSetupTimeoutMs: options.timeouts.tlsSetupMs,
           onConnection: (conn) => {
-            if (srv.clients.size >= options.transport.maxConnections) {
-              conn.close();
+            // Counted from TLS setup, not from the SMP handshake: connections that never send
+            // their hello must count too, or they could be opened without limit.
+            if (openConnections >= options.transport.maxConnections) {
+              conn.destroy();
               return;
             }
-            void srv.runConnection(tlsStream(conn));
+            openConnections++;
+            void srv.runConnection(tlsStream(conn)).finally(() => openConnections--);
           },
           onHandshakeError: (reason) => {
             if (options.transport.logTlsErrors) log.warn(`TLS handshake failed: ${reason}`);

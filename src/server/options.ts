@@ -29,6 +29,27 @@ export interface Credentials {
   fingerprint: Uint8Array;
 }
 
+/** The proxy role (PRXY/PFWD) and its outgoing connections to destination routers ([PROXY]). */
+export interface ProxyOptions {
+  enabled: boolean;
+  /** Proxy commands one client connection may have in progress (INI `client_concurrency`, 32). */
+  clientConcurrency: number;
+  /** Which of the destination's hosts to use (INI `host_mode`, default public). */
+  hostMode?: "public" | "onion";
+  /** No host of that kind → `PROXY BROKER HOST` instead of the first host (INI `required_host_mode`). */
+  requiredHostMode?: boolean;
+  /** SOCKS5 proxy for outgoing connections (INI `socks_proxy`); auth undefined = isolate by session, null = none. */
+  socksProxy?: { host: string; port: number; auth?: { username: string; password: string } | null };
+  /** "onion" (default): SOCKS only for .onion hosts; "always". */
+  socksMode?: "onion" | "always";
+  /** TLS + SMP handshake with a destination (reference background tcpConnectTimeout 45 s). */
+  connectTimeoutMs?: number;
+  /** RFWD response timeout (reference background tcpTimeout 30 s). */
+  commandTimeoutMs?: number;
+  /** How long a failed connection's error is answered before connecting again (reference 30 s). */
+  persistErrorMs?: number;
+}
+
 export interface ServerOptions {
   transport: TransportOptions;
   credentials: Credentials;
@@ -52,7 +73,7 @@ export interface ServerOptions {
   inactiveClients?: { ttlSeconds: number; checkIntervalSeconds: number };
   /** SMP handshake timeout (reference 120 s) and TLS setup timeout (reference 60 s). */
   timeouts: { tlsSetupMs: number; handshakeMs: number };
-  proxy: { enabled: boolean; clientConcurrency: number };
+  proxy: ProxyOptions;
   /** The names role (RSLV); undefined = no resolver, RSLV answers ERR NAME NO_RESOLVER. */
   names?: NamesConfig;
   logLevel: "trace" | "debug" | "info" | "note" | "warn" | "error";

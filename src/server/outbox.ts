@@ -1,7 +1,9 @@
 /**
  * A connection's outgoing transmissions, written as batched blocks when the server flushes
- * (after the store has committed what the responses confirm). Encoding reuses one Writer and
- * one BatchPacker per connection, so a flush allocates nothing beyond what TLS itself copies.
+ * (after the store has committed what the responses confirm). A flush is synchronous and the
+ * block encoder copies the packed payload, so one Writer and one BatchPacker serve every
+ * connection: a flush allocates nothing beyond the block itself, and an idle connection holds
+ * no encoding buffers.
  */
 import { Writer } from "../encoding/writer.ts";
 import { BatchPacker } from "../protocol/batch.ts";
@@ -10,13 +12,14 @@ import { encodeResponse } from "../protocol/transmission.ts";
 import type { ServerAuth, SmpHandle } from "../transport/handle.ts";
 import { log } from "../util/log.ts";
 
+const w = new Writer(17000);
+const packer = new BatchPacker();
+
 export class Outbox {
   // Parallel arrays: no per-response object.
   private corrIds: Uint8Array[] = [];
   private entityIds: Uint8Array[] = [];
   private msgs: BrokerMsg[] = [];
-  private readonly w = new Writer(17000);
-  private readonly packer = new BatchPacker();
   /** The stream refused more bytes at the last flush: the reader should wait for drain. */
   backedUp = false;
 
@@ -42,21 +45,22 @@ export class Outbox {
     if (n === 0) return;
     const p = this.handle.params;
     let ok = true;
+    packer.reset();
     for (let i = 0; i < n; i++) {
-      this.w.reset();
-      encodeResponse(this.w, p, this.corrIds[i]!, this.entityIds[i]!, this.msgs[i]!);
-      const t = this.w.view_();
-      let r = this.packer.add(t);
+      w.reset();
+      encodeResponse(w, p, this.corrIds[i]!, this.entityIds[i]!, this.msgs[i]!);
+      const t = w.view_();
+      let r = packer.add(t);
       if (r === "full") {
-        ok = this.handle.writePayload(this.packer.payload()) && ok;
-        this.packer.reset();
-        r = this.packer.add(t);
+        ok = this.handle.writePayload(packer.payload()) && ok;
+        packer.reset();
+        r = packer.add(t);
       }
       if (r === "too-large") log.warn("response too large for a block: dropped (TELargeMsg)");
     }
-    if (this.packer.count > 0) {
-      ok = this.handle.writePayload(this.packer.payload()) && ok;
-      this.packer.reset();
+    if (packer.count > 0) {
+      ok = this.handle.writePayload(packer.payload()) && ok;
+      packer.reset();
     }
     this.corrIds.length = 0;
     this.entityIds.length = 0;

@@ -25,8 +25,10 @@ import { processCommand } from "./commands.ts";
 import { idKey, randomId } from "./ids.ts";
 import type { ServerOptions } from "./options.ts";
 import { ServerStats } from "./stats.ts";
+import { serviceDisconnected, ServiceSubscriptions } from "./services.ts";
 import { dummyVerify, verifyTransmission } from "./verify.ts";
 import { NamesStats, type NamesService } from "./names/index.ts";
+import type { ProxyAgent } from "./proxy/agent.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -37,6 +39,8 @@ export class SmpServer {
   readonly subscribers = new Map<string, Client>();
   /** The connection subscribed to each notifier (NSUB), by notifier id key. */
   readonly ntfSubscribers = new Map<string, Client>();
+  /** The connection subscribed for each service, per side (services.ts). */
+  readonly services = new ServiceSubscriptions();
   readonly handshake: ServerHandshakeConfig;
   /** Connections with queued transmissions, written after the next commit. */
   private readonly dirty = new Set<Client>();
@@ -47,6 +51,8 @@ export class SmpServer {
   readonly namesStats = new NamesStats();
   /** The names role (RSLV), when configured. */
   names: NamesService | undefined;
+  /** The proxy role's connections to destination routers, created by the first PRXY. */
+  proxy: ProxyAgent | undefined;
 
   constructor(
     readonly options: ServerOptions,
@@ -155,6 +161,18 @@ export class SmpServer {
     }
     log.error(`internal error: ${(e as Error)?.stack ?? e}`);
     return ERR.INTERNAL;
+  }
+
+  /**
+   * One parsed transmission through queue lookup, verification and its command, any failure
+   * answered on `c` — also for commands forwarded in RFWD, run on a virtual client (proxy/relay.ts).
+   */
+  async runTransmission(c: Client, block: Uint8Array, t: ReceivedTransmission): Promise<void> {
+    try {
+      await this.processTransmission(c, block, t);
+    } catch (e) {
+      c.outbox.push(t.corrId, t.entityId, errMsg(this.internalError(e)));
+    }
   }
 
   private async processTransmission(c: Client, block: Uint8Array, t: ReceivedTransmission): Promise<void> {
@@ -269,12 +287,14 @@ export class SmpServer {
     for (const k of c.ntfSubs) if (this.ntfSubscribers.get(k) === c) this.ntfSubscribers.delete(k);
     c.subs.clear();
     c.ntfSubs.clear();
+    serviceDisconnected(this, c);
   }
 
   /** Closes every connection (server stop). */
   closeAll(): void {
     this.active = false;
     this.names?.close();
+    this.proxy?.close();
     for (const c of this.clients) c.handle.close();
   }
 

@@ -36,4 +36,34 @@ export class ServerStats {
   ntfSubDuplicate = 0;
   connections = 0;
   handshakeFailures = 0;
+  /** Messaging services (SUB/SUBS), and notifier services (NSUB/NSUBS). */
+  readonly rcvServices = new ServiceStats();
+  readonly ntfServices = new ServiceStats();
+  /** Messages delivered after SUBS, and queues skipped because a delivery was already in flight. */
+  rcvServicesSubMsg = 0;
+  rcvServicesSubDuplicate = 0;
+}
+
+/**
+ * Server/Stats.hs:ServiceStats. `subDuplicate` (repeated SUBS/NSUBS on a connection) and
+ * `subEnd` (ENDS sent) exist in the reference but are never incremented there; we count them.
+ */
+export class ServiceStats {
+  assocNew = 0;
+  assocDuplicate = 0;
+  assocUpdated = 0;
+  assocRemoved = 0;
+  subCount = 0;
+  subDuplicate = 0;
+  subQueues = 0;
+  subEnd = 0;
+  /** SUBS/NSUBS whose expected count and hash matched the server's. */
+  subOk = 0;
+  /** The server had more queues than expected (and by how many in total). */
+  subMore = 0;
+  subMoreTotal = 0;
+  subFewer = 0;
+  subFewerTotal = 0;
+  /** Same count, different hash. */
+  subDiff = 0;
 }

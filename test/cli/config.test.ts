@@ -186,7 +186,7 @@ test("toServerOptions maps the config and the fixed reference values", () => {
   expect(o.inactiveClients).toEqual({ ttlSeconds: 10, checkIntervalSeconds: 5 });
   expect(o.store.msgQueueQuota).toBe(128); // Server/Main.hs:serverConfig msgQueueQuota
   expect(o.timeouts).toEqual({ tlsSetupMs: 60000, handshakeMs: 120000 });
-  expect(o.proxy).toEqual({ enabled: true, clientConcurrency: 32 });
+  expect(o.proxy).toEqual({ enabled: true, clientConcurrency: 32, hostMode: "public", requiredHostMode: false, socksMode: "onion" });
   expect(o.dataDir).toBe("/d");
   expect(o.logLevel).toBe("warn");
 });

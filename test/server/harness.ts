@@ -50,6 +50,7 @@ export function testOptions(o: TestOptions = {}, dataDir = ""): ServerOptions {
       ...o.store,
     },
     inactiveClients: o.inactiveClients,
+    ...(o.names !== undefined && { names: o.names }),
     timeouts: { tlsSetupMs: 10_000, handshakeMs: 10_000, ...o.timeouts },
     proxy: { enabled: false, clientConcurrency: 32, ...o.proxy },
     logLevel: "error",

@@ -1,0 +1,115 @@
+/**
+ * This router as a client's proxy (Server.hs:processProxiedCmd): PRXY opens (or reuses) the
+ * connection to the destination and answers with its session and key (PKEY); PFWD passes the
+ * client's encrypted command on in RFWD and returns the destination's encrypted answer (PRES).
+ * The proxy sees neither the queue nor the command: both are sealed for the destination.
+ */
+import { constantTimeEqual } from "../../encoding/bytes.ts";
+import { publicKey } from "../../crypto/keys.ts";
+import { errMsg, type BrokerMsg } from "../../protocol/broker-messages.ts";
+import type { Command } from "../../protocol/commands.ts";
+import type { ErrorType } from "../../protocol/errors.ts";
+import type { ReceivedTransmission } from "../../protocol/transmission.ts";
+import { compatibleVRange, proxiedSMPRelayVRange, sendingProxySMPVersion } from "../../protocol/versions.ts";
+import type { ClientAuth } from "../../transport/handle.ts";
+import { SMPClient } from "../../client/client.ts";
+import { SMPError } from "../../client/errors.ts";
+import type { Client } from "../client.ts";
+import type { SmpServer } from "../server.ts";
+import { ProxyAgent } from "./agent.ts";
+import { PROXY_BASIC_AUTH, PROXY_NO_AUTH, PROXY_NO_SESSION, PROXY_VERSION, proxyError } from "./errors.ts";
+import { forkCmd } from "./fork.ts";
+import type { ProxyCounters } from "./stats.ts";
+
+type Cmd<T extends Command["tag"]> = Extract<Command, { tag: T }>;
+
+/** The server's agent, created on first use. */
+export function proxyAgent(srv: SmpServer): ProxyAgent {
+  return (srv.proxy ??= new ProxyAgent(srv.options.proxy));
+}
+
+/** Server.hs:proxyResp: the destination's session, its version range capped to 8..20, and its key. */
+export function relayKey(smp: SMPClient): BrokerMsg {
+  const h = smp.handle;
+  const vr = compatibleVRange(h.serverVRange, proxiedSMPRelayVRange);
+  if (vr === null || h.version < sendingProxySMPVersion) return errMsg(PROXY_VERSION);
+  const auth = h.auth as ClientAuth | null;
+  if (auth === null) return errMsg(PROXY_NO_AUTH);
+  return { tag: "PKEY", sessionId: smp.sessionId, versionRange: vr, certKey: auth.peerServerCertKey };
+}
+
+function relayResponse(stats: ProxyCounters, r: SMPClient | ErrorType): BrokerMsg {
+  stats.requests++;
+  if (!(r instanceof SMPClient)) {
+    // Client.hs:temporaryClientError: network, timeout and IO errors count as connection errors.
+    const b = r.type === "PROXY" && r.err.type === "BROKER" ? r.err.err.type : null;
+    if (b === "NETWORK" || b === "TIMEOUT" || r.type === "INTERNAL") stats.errorsConnect++;
+    else stats.errorsOther++;
+    return errMsg(r);
+  }
+  const m = relayKey(r);
+  if (m.tag === "PKEY") stats.successes++;
+  else stats.errorsCompat++;
+  return m;
+}
+
+/** PRXY: allowed with the proxy on and, when the server has a password, with that password. */
+export async function processPRXY(srv: SmpServer, c: Client, t: ReceivedTransmission, cmd: Cmd<"PRXY">): Promise<void> {
+  const o = srv.options;
+  const pw = o.auth.createPassword;
+  const allowed = o.proxy.enabled && (pw === undefined || (cmd.basicAuth !== null && constantTimeEqual(cmd.basicAuth, pw)));
+  if (!allowed) {
+    c.outbox.push(t.corrId, t.entityId, errMsg(PROXY_BASIC_AUTH));
+    return;
+  }
+  const agent = proxyAgent(srv);
+  const now = agent.connected(cmd.server);
+  if (now !== null) {
+    c.outbox.push(t.corrId, t.entityId, relayResponse(agent.stats.relays, now));
+    return;
+  }
+  const server = { hosts: [...cmd.server.hosts], port: cmd.server.port, keyHash: cmd.server.keyHash.slice() };
+  await forkCmd(srv, c, o.proxy.clientConcurrency, t.corrId.slice(), t.entityId.slice(), async () =>
+    relayResponse(agent.stats.relays, await agent.connect(server)),
+  );
+}
+
+/** PFWD: the session named by the entity id must be one of this proxy's destination connections. */
+export async function processPFWD(srv: SmpServer, c: Client, t: ReceivedTransmission, cmd: Cmd<"PFWD">): Promise<void> {
+  const agent = srv.proxy;
+  const smp = agent?.lookup(t.entityId);
+  if (agent === undefined || smp === undefined) {
+    if (agent !== undefined) {
+      agent.stats.msgFwds.requests++;
+      agent.stats.msgFwds.errorsConnect++;
+    }
+    c.outbox.push(t.corrId, t.entityId, errMsg(PROXY_NO_SESSION));
+    return;
+  }
+  const stats = agent.stats.msgFwds;
+  stats.requests++;
+  if (smp.version < sendingProxySMPVersion) {
+    stats.errorsCompat++;
+    c.outbox.push(t.corrId, t.entityId, errMsg(PROXY_VERSION));
+    return;
+  }
+  // The client's corrId is the nonce of its sealed command: the destination needs it as sent.
+  const fwd = {
+    fwdCorrId: t.corrId.slice(),
+    fwdVersion: cmd.fwdVersion,
+    fwdKey: publicKey("x25519", cmd.cmdKey.raw.slice()),
+    encTransmission: cmd.encTransmission.slice(),
+  };
+  await forkCmd(srv, c, srv.options.proxy.clientConcurrency, fwd.fwdCorrId, t.entityId.slice(), async () => {
+    try {
+      const encResponse = await smp.forwardTransmission(fwd, { corrId: agent.nonce() });
+      stats.successes++;
+      return { tag: "PRES", encResponse };
+    } catch (e) {
+      // The destination's own ERR is still a delivered answer (Server.hs counts it as success).
+      if (e instanceof SMPError) stats.successes++;
+      else stats.errorsOther++;
+      return errMsg(proxyError(e));
+    }
+  });
+}
