@@ -5,12 +5,18 @@
 set -euo pipefail
 bin=$(realpath "$1")
 runner=${SMOKE_RUNNER:-}
+if [ -n "$runner" ]; then
+  # Resolve the emulator now: the binary runs with a PATH that holds neither bun nor node.
+  set -- "$1" $runner
+  runner="$(command -v "$2") ${*:3}"
+  set -- "$1"
+fi
 work=$(mktemp -d)
 trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-# Neither bun nor node may be needed by the binary.
-run() { env -i HOME="$work" PATH=/usr/bin:/bin $runner "$bin" "$@"; }
+# Neither bun nor node may be needed by the binary: it runs with an empty PATH.
+run() { env -i HOME="$work" PATH=/nonexistent $runner "$bin" "$@"; }
 
 run --version | tee "$work/version.txt"
 grep -q "SMP" "$work/version.txt"
@@ -19,7 +25,7 @@ run init --config-dir "$work/etc" --data-dir "$work/var" --ip 127.0.0.1 --port "
 grep -q "smp://" "$work/init.txt"
 
 # Started directly (not through the function) so that $! is the server process itself.
-env -i HOME="$work" PATH=/usr/bin:/bin $runner "$bin" start --config-dir "$work/etc" --data-dir "$work/var" > "$work/start.log" 2>&1 &
+env -i HOME="$work" PATH=/nonexistent $runner "$bin" start --config-dir "$work/etc" --data-dir "$work/var" > "$work/start.log" 2>&1 &
 pid=$!
 python3 - "$port" "$work/etc/fingerprint" <<'PY'
 import base64, hashlib, socket, ssl, struct, sys, time
