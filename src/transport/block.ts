@@ -2,23 +2,40 @@
  * 16384-byte transport blocks (Transport.hs:smpBlockSize, tPutBlock, tGetBlock).
  *
  * Receiving is a two-state machine over incoming chunks: fill the current block, then hand
- * it over. Full blocks wait in a small FIFO of preallocated buffers; when it is full the
- * stream is paused, so a fast or hostile peer can never make a connection hold more than
- * `maxPending` blocks.
+ * it over. Full blocks wait in a small FIFO; when it is full the stream is paused, so a fast
+ * or hostile peer can never make a connection hold more than `maxPending` blocks.
+ *
+ * Block buffers come from a pool shared by all connections and go back once consumed, so an
+ * idle connection holds none (memory per connection matters more than the pool's few MB) and
+ * a busy server allocates no block buffers in steady state.
  */
 import type { TransportStream } from "./stream.ts";
 
 export const BLOCK_SIZE = 16384;
 
+/** Spare receive buffers kept for reuse (1 MB): enough for the connections active in one turn. */
+const POOL_MAX = 64;
+const pool: Uint8Array[] = [];
+
+function takeBuffer(): Uint8Array {
+  return pool.pop() ?? new Uint8Array(BLOCK_SIZE);
+}
+
+function giveBuffer(b: Uint8Array): void {
+  if (pool.length < POOL_MAX) pool.push(b);
+}
+
 export class BlockTransport {
-  private readonly free: Uint8Array[] = [];
   private readonly ready: Uint8Array[] = [];
-  private current: Uint8Array;
+  /** The block being filled; null between blocks. */
+  private current: Uint8Array | null = null;
   private fill = 0;
   private waiter: ((b: Uint8Array | null) => void) | null = null;
   private lastTaken: Uint8Array | null = null;
   private paused = false;
   private drainWaiters: (() => void)[] = [];
+  /** The last write was refused and no drain has come since. */
+  private backedUp = false;
   closed = false;
   /** Bytes received after close or beyond the block stream are ignored. */
   onClose: (() => void) | null = null;
@@ -27,7 +44,6 @@ export class BlockTransport {
     readonly stream: TransportStream,
     private readonly maxPending = 4,
   ) {
-    this.current = new Uint8Array(BLOCK_SIZE);
     stream.setHandlers({
       onData: (chunk) => this.receive(chunk),
       onDrain: () => this.drained(),
@@ -39,13 +55,14 @@ export class BlockTransport {
     let off = 0;
     while (off < chunk.length && !this.closed) {
       const n = Math.min(BLOCK_SIZE - this.fill, chunk.length - off);
-      this.current.set(chunk.subarray(off, off + n), this.fill);
+      const current = this.current ?? (this.current = takeBuffer());
+      current.set(chunk.subarray(off, off + n), this.fill);
       this.fill += n;
       off += n;
       if (this.fill === BLOCK_SIZE) {
         this.fill = 0;
-        const full = this.current;
-        this.current = this.free.pop() ?? new Uint8Array(BLOCK_SIZE);
+        const full = current;
+        this.current = null;
         if (this.waiter !== null) {
           const w = this.waiter;
           this.waiter = null;
@@ -65,14 +82,14 @@ export class BlockTransport {
 
   private recycleTaken(): void {
     if (this.lastTaken !== null) {
-      if (this.free.length < this.maxPending) this.free.push(this.lastTaken);
+      giveBuffer(this.lastTaken);
       this.lastTaken = null;
     }
   }
 
   /**
-   * The next raw block, or null once the connection is closed. The returned buffer stays
-   * valid until the following `readBlock` call (it is then reused).
+   * The next raw block, or null once the connection is closed. The returned buffer is the
+   * caller's (it may decrypt in place) until the following `readBlock` call, which recycles it.
    */
   readBlock(): Promise<Uint8Array | null> {
     this.recycleTaken();
@@ -94,16 +111,20 @@ export class BlockTransport {
   /** Sends one 16384-byte block; false = the stream buffer is above its mark (see `drain`). */
   writeBlock(block: Uint8Array): boolean {
     if (this.closed) return false;
-    return this.stream.write(block);
+    const ok = this.stream.write(block);
+    if (!ok) this.backedUp = true;
+    return ok;
   }
 
   /** Resolves when the stream can take more (immediately if it is not backed up). */
   drain(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    // The drain may already have come between the refused write and this call: no lost wake-up.
+    if (this.closed || !this.backedUp) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   private drained(): void {
+    this.backedUp = false;
     const ws = this.drainWaiters;
     this.drainWaiters = [];
     for (const w of ws) w();
@@ -117,8 +138,12 @@ export class BlockTransport {
   private closedByStream(): void {
     if (this.closed) return;
     this.closed = true;
+    // Never handed out, so back to the pool (not lastTaken: its reader may still use it).
+    for (const b of this.ready) giveBuffer(b);
     this.ready.length = 0;
-    this.free.length = 0;
+    if (this.current !== null) giveBuffer(this.current);
+    this.current = null;
+    this.fill = 0;
     if (this.waiter !== null) {
       const w = this.waiter;
       this.waiter = null;

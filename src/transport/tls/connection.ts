@@ -110,7 +110,10 @@ export class TlsConn implements TlsConnection {
     this.tls.on("keylog", (line: Uint8Array) => this.onKeylog(line));
     this.tls.on("secure", () => this.onSecure());
     this.tls.on("data", (chunk: Uint8Array) => this.onTlsData(chunk));
-    this.tls.on("drain", () => this.onDrain());
+    // TLS drains into the duplex at once: only a drain of the duplex means the peer is reading.
+    this.tls.on("drain", () => {
+      if (!this.duplex.congested) this.onDrain();
+    });
     this.duplex.on("drain", () => this.onDrain());
     this.tls.on("end", () => this.close());
     this.tls.on("error", (e: Error) => this.finish(e.message));
