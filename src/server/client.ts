@@ -27,6 +27,9 @@ export class Client {
   /** Service connections: count and IdsHash of the queues this connection serves for its service. */
   serviceSubs: ServiceSubs = newServiceSubs();
   readonly outbox: Outbox;
+  /** Where each transmission of the block being processed lies (a block holds at most 255). */
+  readonly transmissionStarts = new Uint16Array(255);
+  readonly transmissionEnds = new Uint16Array(255);
   connected = true;
   rcvActiveAt = Date.now();
   sndActiveAt = Date.now();

@@ -52,10 +52,25 @@ function blockedError(q: QueueRec): ErrorType {
   }
 }
 
+/** The answer to the transmission being processed: its corrId and entity. */
+function reply(c: Client, t: ReceivedTransmission, m: BrokerMsg): void {
+  c.outbox.push(t.corrId, t.entityId, m);
+}
+
+// ERR values of the shared error constants are built once, not per failed command.
+const errReplies = new WeakMap<ErrorType, BrokerMsg>();
+
+function fail(c: Client, t: ReceivedTransmission, e: ErrorType): void {
+  let m = errReplies.get(e);
+  if (m === undefined) {
+    m = errMsg(e);
+    if (Object.isFrozen(e)) errReplies.set(e, m);
+  }
+  c.outbox.push(t.corrId, t.entityId, m);
+}
+
 export async function processCommand(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec | null): Promise<void> {
   const cmd = t.command!;
-  const reply = (m: BrokerMsg) => c.outbox.push(t.corrId, t.entityId, m);
-  const fail = (e: ErrorType) => reply(errMsg(e));
 
   switch (cmd.tag) {
     case "PING":
@@ -67,7 +82,7 @@ export async function processCommand(srv: SmpServer, c: Client, t: ReceivedTrans
       return sendMessage(srv, c, t, q!, cmd);
     case "OFF": {
       const r = await srv.store.suspendQueue(q!);
-      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+      return r === "OK" ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
     }
     case "DEL":
       return deleteQueue(srv, c, t, q!);
@@ -89,7 +104,7 @@ export async function processCommand(srv: SmpServer, c: Client, t: ReceivedTrans
 
   // Commands that go through Server.hs:withQueue: refused on blocked queues, touch updatedAt.
   const qr = q!;
-  if (qr.status === "blocked") return fail(blockedError(qr));
+  if (qr.status === "blocked") return fail(c, t, blockedError(qr));
   await touchQueue(srv, qr);
 
   switch (cmd.tag) {
@@ -102,42 +117,42 @@ export async function processCommand(srv: SmpServer, c: Client, t: ReceivedTrans
     case "KEY": {
       const r = await srv.store.secureQueue(qr, cmd.key.der);
       if (r === "OK") srv.stats.qSecured++;
-      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+      return r === "OK" ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
     }
     case "SKEY": {
-      if (qr.queueMode !== "M") return fail(ERR.AUTH);
+      if (qr.queueMode !== "M") return fail(c, t, ERR.AUTH);
       const r = await srv.store.secureQueue(qr, cmd.key.der);
       if (r === "OK") srv.stats.qSecured++;
-      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+      return r === "OK" ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
     }
     case "LKEY": {
-      if (qr.queueMode !== "M") return fail(ERR.AUTH);
+      if (qr.queueMode !== "M") return fail(c, t, ERR.AUTH);
       const r = await srv.store.secureQueue(qr, cmd.key.der);
-      if (r !== "OK") return fail(ERR.AUTH);
+      if (r !== "OK") return fail(c, t, ERR.AUTH);
       srv.stats.qSecured++;
       return replyLink(c, t, qr);
     }
     case "LGET":
       return replyLink(c, t, qr);
     case "RKEY": {
-      if (qr.queueMode !== "C") return fail(ERR.AUTH);
+      if (qr.queueMode !== "C") return fail(c, t, ERR.AUTH);
       const r = await srv.store.updateRecipientKeys(qr, cmd.keys.map((k) => k.der));
-      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+      return r === "OK" ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
     }
     case "LSET": {
-      if (isSecuredMsgQueue(qr)) return fail(ERR.AUTH);
-      if (qr.link !== null && !bytesEqual(qr.link.linkId, cmd.linkId)) return fail(ERR.AUTH);
+      if (isSecuredMsgQueue(qr)) return fail(c, t, ERR.AUTH);
+      if (qr.link !== null && !bytesEqual(qr.link.linkId, cmd.linkId)) return fail(c, t, ERR.AUTH);
       const r = await srv.store.setQueueLink(qr, {
         linkId: cmd.linkId.slice(),
         fixed: cmd.data.fixedData.slice(),
         user: cmd.data.userData.slice(),
       });
-      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+      return r === "OK" ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
     }
     case "LDEL": {
-      if (qr.link === null) return reply(MSG_.OK);
+      if (qr.link === null) return reply(c, t, MSG_.OK);
       const r = await srv.store.deleteQueueLink(qr);
-      return r === "OK" ? reply(MSG_.OK) : fail(ERR.AUTH);
+      return r === "OK" ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
     }
     case "NKEY":
       return addNotifier(srv, c, t, qr, cmd);
@@ -188,13 +203,12 @@ function replyLink(c: Client, t: ReceivedTransmission, q: QueueRec): void {
 // ---- NEW (Server.hs:createQueue) ----
 
 async function createQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, req: NewQueueReq): Promise<void> {
-  const fail = (e: ErrorType) => c.outbox.push(t.corrId, t.entityId, errMsg(e));
   const { allowNewQueues, createPassword } = srv.options.auth;
   const authOk =
     createPassword === undefined || (req.basicAuth !== null && constantTimeEqual(req.basicAuth, createPassword));
-  if (!allowNewQueues || !authOk) return fail(ERR.AUTH);
+  if (!allowNewQueues || !authOk) return fail(c, t, ERR.AUTH);
   const serviceId = c.serviceId;
-  if (serviceId !== null && req.subMode === "C") return fail(ERR.CMD_PROHIBITED);
+  if (serviceId !== null && req.subMode === "C") return fail(c, t, ERR.CMD_PROHIBITED);
 
   const srvDh = DhPrivateKey.generate();
   const rcvDhSecret = x25519(req.rcvDhKey.raw, srvDh);
@@ -219,7 +233,7 @@ async function createQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, r
       const linkId = qrd.mode === "C" ? qrd.link.linkId.slice() : randomId();
       link = { linkId, fixed: qrd.link.data.fixedData.slice(), user: qrd.link.data.userData.slice() };
     } else senderId = randomId();
-    if (clientIds && !bytesEqual(senderId, expectedSndId)) return fail(ERR.CMD_PROHIBITED);
+    if (clientIds && !bytesEqual(senderId, expectedSndId)) return fail(c, t, ERR.CMD_PROHIBITED);
 
     const recipientId = randomId();
     const notifier: NtfCreds | null =
@@ -239,7 +253,7 @@ async function createQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, r
       rcvServiceId: serviceId,
     });
     if (r === "DUPLICATE") {
-      if (clientIds) return fail(ERR.AUTH); // no retry when the client chose the ids
+      if (clientIds) return fail(c, t, ERR.AUTH); // no retry when the client chose the ids
       continue;
     }
     srv.stats.qCreated++;
@@ -262,7 +276,7 @@ async function createQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, r
     });
     return;
   }
-  fail(ERR.INTERNAL);
+  fail(c, t, ERR.INTERNAL);
 }
 
 // ---- subscriptions and delivery (Server.hs:subscribeQueueAndDeliver, getMessage, acknowledgeMsg) ----
@@ -380,18 +394,17 @@ function nowSec(): number {
 // ---- SEND (Server.hs:sendMessage, tryDeliverMessage, enqueueNotification) ----
 
 async function sendMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec, cmd: Cmd<"SEND">): Promise<void> {
-  const fail = (e: ErrorType) => c.outbox.push(t.corrId, t.entityId, errMsg(e));
   if (cmd.body.length > maxMessageLength(c.version)) {
     srv.stats.msgSentLarge++;
-    return fail(ERR.LARGE_MSG);
+    return fail(c, t, ERR.LARGE_MSG);
   }
   if (q.status === "off") {
     srv.stats.msgSentAuth++;
-    return fail(ERR.AUTH);
+    return fail(c, t, ERR.AUTH);
   }
   if (q.status === "blocked") {
     srv.stats.msgSentBlock++;
-    return fail(blockedError(q));
+    return fail(c, t, blockedError(q));
   }
   await touchQueue(srv, q);
   if (q.link !== null && isSecuredMsgQueue(q)) await srv.store.deleteQueueLink(q);
@@ -403,10 +416,10 @@ async function sendMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q
   const tsMs = Date.now();
   const msg = { msgId: randomId(), tsMs, notification: cmd.flags.notification, body: cmd.body.slice() };
   const r = await srv.store.writeMsg(q, msg);
-  if (r === "AUTH") return fail(ERR.AUTH);
+  if (r === "AUTH") return fail(c, t, ERR.AUTH);
   if (r === "QUOTA") {
     srv.stats.msgSentQuota++;
-    return fail(ERR.QUOTA);
+    return fail(c, t, ERR.QUOTA);
   }
   srv.stats.msgSent++;
   const stored: StoredMessage = { msgId: msg.msgId, ts: Math.floor(tsMs / 1000), tsMs, quota: false, notification: msg.notification, body: msg.body };

@@ -134,8 +134,8 @@ export class SmpServer {
     }
     // The cursor and reader are shared by all connections: collect the ranges before awaiting.
     const n = cursor.count;
-    const starts = new Array<number>(n);
-    const ends = new Array<number>(n);
+    const starts = c.transmissionStarts;
+    const ends = c.transmissionEnds;
     for (let i = 0; cursor.next(); i++) {
       starts[i] = cursor.start;
       ends[i] = cursor.end;

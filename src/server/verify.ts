@@ -55,6 +55,17 @@ export function dummyVerify(auth: ServerAuth, t: ReceivedTransmission): void {
   }
 }
 
+/** AUTH unless `key` verifies the transmission's authorization of `authorized`. */
+function withKey(auth: ServerAuth, t: ReceivedTransmission, authorized: Uint8Array | null, key: PublicKey): ErrorType | null {
+  return authorized !== null && verifyWith(auth, t, authorized, key) ? null : ERR.AUTH;
+}
+
+/** No key to check against: the work of a verification anyway, then AUTH. */
+function dummy(auth: ServerAuth, t: ReceivedTransmission): ErrorType {
+  dummyVerify(auth, t);
+  return ERR.AUTH;
+}
+
 function keyOf(der: Uint8Array): PublicKey {
   return decodePubKey(der);
 }
@@ -85,16 +96,9 @@ export function verifyTransmission(
   let authorized = t.authorized;
   if (authorized !== null && service !== null && t.serviceSig !== null) authorized = prefixAuthorized(block, t, service.certHash);
 
-  const verify = (key: PublicKey): boolean => authorized !== null && verifyWith(auth, t, authorized, key);
-  const withKey = (key: PublicKey): ErrorType | null => (verify(key) ? null : ERR.AUTH);
-  const dummy = (): ErrorType => {
-    dummyVerify(auth, t);
-    return ERR.AUTH;
-  };
-
   switch (cmd.tag) {
     case "NEW":
-      return withKey(cmd.req.rcvAuthKey);
+      return withKey(auth, t, authorized, cmd.req.rcvAuthKey);
     case "SUB":
     case "KEY":
     case "RKEY":
@@ -109,7 +113,7 @@ export function verifyTransmission(
     case "QUE": {
       // Any of the recipient keys (RKEY lists several); each one costs one verification.
       let ok = false;
-      for (const k of q!.recipientKeys) if (verify(keyOf(k))) ok = true;
+      for (const k of q!.recipientKeys) if (withKey(auth, t, authorized, keyOf(k)) === null) ok = true;
       return ok ? null : ERR.AUTH;
     }
     case "SUBS":
@@ -123,13 +127,13 @@ export function verifyTransmission(
       // Only a messaging queue, and only its own sender key (or none yet); verified with the new key itself.
       const qr = q!;
       const allowed = qr.queueMode === "M" && (qr.senderKey === null || bytesEqual(qr.senderKey, cmd.key.der));
-      return allowed ? withKey(cmd.key) : dummy();
+      return allowed ? withKey(auth, t, authorized, cmd.key) : dummy(auth, t);
     }
     case "SEND": {
       const qr = q!;
       // Accepted without authorization until the queue is secured (KEY, SKEY or LKEY).
       if (qr.senderKey === null) return t.authKind === "none" ? null : ERR.AUTH;
-      return withKey(keyOf(qr.senderKey));
+      return withKey(auth, t, authorized, keyOf(qr.senderKey));
     }
     case "LGET": {
       const qr = q!;
@@ -137,7 +141,7 @@ export function verifyTransmission(
     }
     case "NSUB": {
       const n = q!.notifier;
-      return n === null ? dummy() : withKey(keyOf(n.notifierKey));
+      return n === null ? dummy(auth, t) : withKey(auth, t, authorized, keyOf(n.notifierKey));
     }
     case "PING":
     case "PRXY":
