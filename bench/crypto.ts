@@ -1,7 +1,8 @@
 /**
  * Crypto throughput on this machine: `bun bench/crypto.ts`. Prints ops/s (median of several
  * runs) for the per-transmission and per-block primitives and the native/noble ratios that
- * justify the choices in src/crypto/ (native Ed25519/X25519/hashes, noble Salsa20/Poly1305).
+ * justify the choices in src/crypto/ (native Ed25519/X25519/hashes, the WebAssembly SIMD
+ * XSalsa20-Poly1305 kernel over noble and libsodium's WebAssembly build).
  * If `libsodium-wrappers` is resolvable (or SODIUM_MODULE points at it) it is measured too; it is
  * not a dependency. Other processes on the machine make single numbers noisy: compare ratios.
  */
@@ -14,7 +15,9 @@ import { cbVerifyWithSecret, cbAuthenticateWithSecret } from "../src/crypto/auth
 import { DhPrivateKey, x25519 } from "../src/crypto/dh.ts";
 import { sha512 } from "../src/crypto/digest.ts";
 import { ChainState } from "../src/crypto/sbchain.ts";
-import { openBlock, sealBlock } from "../src/crypto/secretbox.ts";
+import { openBlock, sealBlock, secretboxImplementation } from "../src/crypto/secretbox.ts";
+import { nobleSealInPlace } from "../src/crypto/secretbox-noble.ts";
+import { wasmSecretbox } from "../src/crypto/wasm/xsalsa20poly1305.ts";
 import { SignPrivateKey, verifyEd25519 } from "../src/crypto/sign.ts";
 
 const RUNS = 5;
@@ -88,27 +91,30 @@ row("cbVerify (precomputed secret, 150 B)", () => cbVerifyWithSecret(secret, non
 row("SHA-512 150 B   native", () => sha512(msg));
 row("SHA-512 150 B   noble", () => nobleSha512(msg));
 
-// 16 KB transport blocks
+// 16 KB transport blocks: the implementation in use, then each candidate on the same input
 const key = crypto.getRandomValues(new Uint8Array(32));
 const payload = crypto.getRandomValues(new Uint8Array(16000));
 const block = new Uint8Array(16384);
 const out = new Uint8Array(16368);
-const seal = row("sealBlock 16384 B (src/crypto, noble core, in place)", () => sealBlock(key, nonce, payload, block));
+const seal = row(`sealBlock 16384 B (src/crypto, ${secretboxImplementation}, in place)`, () => sealBlock(key, nonce, payload, block));
 sealBlock(key, nonce, payload, block);
-row("openBlock 16384 B (src/crypto, into buffer)", () => openBlock(key, nonce, block, out));
+row(`openBlock 16384 B (src/crypto, ${secretboxImplementation}, into buffer)`, () => openBlock(key, nonce, block, out));
 const padded = new Uint8Array(16368);
-row("noble xsalsa20poly1305.encrypt 16368 B (allocating)", () => xsalsa20poly1305(key, nonce).encrypt(padded));
+const sealedBuf = new Uint8Array(16384);
+const wasmSeal = wasmSecretbox === null ? 0 : row("XSalsa20-Poly1305 16368 B  WebAssembly SIMD kernel (src/crypto/wasm)", () => wasmSecretbox!.sealInPlace(key, nonce, sealedBuf, 16, 16368));
+const nobleSeal = row("XSalsa20-Poly1305 16368 B  noble salsa20 + poly1305, in place", () => nobleSealInPlace(key, nonce, sealedBuf, 16, 16368));
+row("XSalsa20-Poly1305 16368 B  noble xsalsa20poly1305.encrypt (allocating)", () => xsalsa20poly1305(key, nonce).encrypt(padded));
 
 let sodiumSeal = 0;
 try {
   const mod = process.env.SODIUM_MODULE ?? "libsodium-wrappers";
   const sodium: any = (await import(mod)).default;
   await sodium.ready;
-  sodiumSeal = row("libsodium-wrappers crypto_secretbox_easy 16368 B", () =>
+  sodiumSeal = row("XSalsa20-Poly1305 16368 B  libsodium-wrappers (WebAssembly) crypto_secretbox_easy", () =>
     sodium.crypto_secretbox_easy(padded, nonce, key),
   );
 } catch {
-  console.log("(libsodium-wrappers not installed: skipped)");
+  console.log("(libsodium-wrappers not installed: skipped; SODIUM_MODULE=/path/to/libsodium-wrappers to measure it)");
 }
 
 // HKDF chain step
@@ -120,4 +126,6 @@ console.log(`  Ed25519 verify native/noble      ${(edVerifyNative / edVerifyNobl
 console.log(`  X25519 native/noble              ${(dhNative / dhNoble).toFixed(1)}x`);
 console.log(`  HKDF step's share of a block     ${((100 * seal) / (seal + hkdfStep)).toFixed(1)}%`);
 console.log(`  block throughput (seal)          ${((seal * 16384) / 1e6).toFixed(0)} MB/s`);
-if (sodiumSeal) console.log(`  libsodium/src seal               ${(sodiumSeal / seal).toFixed(1)}x`);
+if (wasmSeal) console.log(`  WebAssembly kernel / noble       ${(wasmSeal / nobleSeal).toFixed(1)}x`);
+if (sodiumSeal) console.log(`  libsodium (wasm) / noble         ${(sodiumSeal / nobleSeal).toFixed(1)}x`);
+if (sodiumSeal && wasmSeal) console.log(`  WebAssembly kernel / libsodium   ${(wasmSeal / sodiumSeal).toFixed(1)}x`);

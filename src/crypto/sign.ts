@@ -26,6 +26,25 @@ function ed25519PublicObject(publicRaw: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.from(encodePubKey("ed25519", publicRaw)), format: "der", type: "spki" });
 }
 
+/**
+ * Native key objects of recently verified Ed25519 keys. Building one is ~15 % of a verification
+ * (bench/crypto.ts), and the server verifies the same queue keys again and again; bounded, the
+ * oldest entry goes first. Public keys only, so holding them is harmless.
+ */
+const PUBLIC_CACHE_MAX = 256;
+const publicCache = new Map<string, KeyObject>();
+
+function cachedEd25519PublicObject(publicRaw: Uint8Array): KeyObject {
+  const id = Buffer.from(publicRaw.buffer, publicRaw.byteOffset, publicRaw.byteLength).toString("latin1");
+  let o = publicCache.get(id);
+  if (o === undefined) {
+    o = ed25519PublicObject(publicRaw);
+    if (publicCache.size >= PUBLIC_CACHE_MAX) publicCache.delete(publicCache.keys().next().value!);
+    publicCache.set(id, o);
+  }
+  return o;
+}
+
 function lastBytes(der: Buffer, n: number): Uint8Array {
   return new Uint8Array(der.subarray(der.length - n));
 }
@@ -88,7 +107,7 @@ export function signEd448(privateRaw: Uint8Array, msg: Uint8Array): Uint8Array {
 export function verifyEd25519(publicRaw: Uint8Array, sig: Uint8Array, msg: Uint8Array): boolean {
   if (publicRaw.length !== 32 || sig.length !== 64) return false;
   try {
-    return verify(null, msg, ed25519PublicObject(publicRaw), sig);
+    return verify(null, msg, cachedEd25519PublicObject(publicRaw), sig);
   } catch {
     return false;
   }

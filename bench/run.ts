@@ -1,0 +1,245 @@
+/**
+ * The benchmark suite in one run (`npm run bench`, i.e. `bun bench/run.ts`):
+ *
+ *  1. idle: the server process alone, then holding --idle connections (TLS + SMP handshake):
+ *     RSS idle and memory per idle connection;
+ *  2. echo: the ceiling — a TLS echo of 16 KB blocks through the same TLS stack (bench/echo-server.ts);
+ *  3. load: SMP v20 with encrypted blocks, K senders → K recipients, SEND/MSG/ACK: messages/s,
+ *     latency, server CPU per message, RSS and GC share under load;
+ *  4. store: bench/store.ts figures.
+ *
+ * The server runs as its own process: dist/smp-server-linux-x64 (built when missing or older
+ * than src/), or `bun src/cli/main.ts` with --source. Load comes from worker processes
+ * (bench/clients/*.ts) over the real client library. Prints a table, then one BENCH line.
+ *
+ *   bun bench/run.ts [--source] [--seconds 15] [--warmup 3] [--clients 1] [--pairs 4] [--queues 8]
+ *                    [--window 2] [--body 16048] [--idle 10000] [--store-queues 100000]
+ *                    [--skip idle,echo,load,store] [--no-gc-log] [--memory-store] [--profile DIR] [--json FILE]
+ *
+ * --clients: load worker processes (the pairs are split among them); on a 2-core machine one
+ * keeps the server on its own core. --profile DIR: the server runs from source under
+ * `bun --cpu-prof` (read the result with bench/profile-top.ts). --memory-store: queues and
+ * messages in memory (tells storage cost from the rest). Defaults take about 1.5 minutes.
+ */
+import { writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { all, Worker } from "./lib/child.ts";
+import { Histogram } from "./lib/histogram.ts";
+import { cpuModel, currentFdLimit, fdCount, machineBusyNs, memory, processesCpuNs, raiseFdLimit, threadCpu } from "./lib/proc.ts";
+import { ensureBinary, initServer, removeServerDirs, ROOT, ServerProcess, type ServerSpec } from "./lib/server.ts";
+
+// ---------------------------------------------------------------- options
+
+const argv = process.argv.slice(2);
+function opt(name: string, def: number): number {
+  const i = argv.indexOf("--" + name);
+  return i >= 0 ? Number(argv[i + 1]) : def;
+}
+const flag = (name: string): boolean => argv.includes("--" + name);
+const SECONDS = opt("seconds", 15);
+const WARMUP = opt("warmup", 3);
+const CLIENTS = opt("clients", 1);
+const PAIRS = opt("pairs", 4);
+const QUEUES = opt("queues", 8);
+const WINDOW = opt("window", 2);
+const BODY = opt("body", 16048); // SimpleX agents pad every message to the v20 maximum
+let IDLE = opt("idle", 10000);
+const STORE_QUEUES = opt("store-queues", 100000);
+const GC_LOG = !flag("no-gc-log");
+const skipArg = argv.indexOf("--skip") >= 0 ? argv[argv.indexOf("--skip") + 1]! : "";
+const skip = new Set(skipArg.split(",").filter((s) => s !== ""));
+const jsonOut = argv.indexOf("--json") >= 0 ? argv[argv.indexOf("--json") + 1] : undefined;
+const PROFILE = argv.indexOf("--profile") >= 0 ? argv[argv.indexOf("--profile") + 1] : undefined;
+
+const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const mb = (kb: number): number => kb / 1024;
+const split = (total: number, parts: number): number[] => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+
+// ---------------------------------------------------------------- results
+
+const R: Record<string, number | string> = {};
+const rows: [string, string][] = [];
+function row(label: string, value: string): void {
+  rows.push([label, value]);
+  log(`${label}: ${value}`);
+}
+
+// ---------------------------------------------------------------- phases
+
+/** --profile DIR: the server runs from source under Bun's sampling profiler (one file per phase). */
+function profiled(spec: ServerSpec): ServerSpec {
+  if (PROFILE === undefined) return spec;
+  return { ...spec, command: [process.execPath, "--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${PROFILE}`, join(ROOT, "src/cli/main.ts")] };
+}
+
+async function idlePhase(spec: ServerSpec): Promise<void> {
+  const server = await ServerProcess.start(profiled(spec), { gcLog: false });
+  try {
+    await sleep(2000);
+    const idle = memory(server.pid);
+    R.rss_idle_mb = mb(idle.rssKb);
+    row("RSS idle", `${mb(idle.rssKb).toFixed(1)} MB (anon ${mb(idle.anonKb).toFixed(1)}, file-backed ${mb(idle.fileKb).toFixed(1)})`);
+    if (skip.has("idle") || IDLE <= 0) return;
+
+    const before = memory(server.pid);
+    const fds0 = fdCount(server.pid);
+    const workers = split(IDLE, 2).map((n, i) => Worker.spawn(`idle-${i}`, join(ROOT, "bench/clients/idle.ts"), [spec.address, String(n), "32"]));
+    try {
+      const t0 = performance.now();
+      const rs = await all<{ opened: number; seconds: number }>(workers);
+      const opened = rs.reduce((a, r) => a + r.opened, 0);
+      const secs = (performance.now() - t0) / 1000;
+      row("idle connections opened", `${opened} in ${secs.toFixed(1)} s (${(opened / secs).toFixed(0)} handshakes/s, 2 client processes)`);
+      await sleep(3000); // let the server's GC settle
+      const after = memory(server.pid);
+      const held = fdCount(server.pid) - fds0;
+      const kb = (after.rssKb - before.rssKb) / opened;
+      R.kb_per_conn = kb;
+      R.rss_conns_mb = mb(after.rssKb);
+      row(`RSS with ${opened} idle connections`, `${mb(after.rssKb).toFixed(1)} MB (+${mb(after.rssKb - before.rssKb).toFixed(1)} MB, ${held} sockets held): ${kb.toFixed(1)} KB per connection`);
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+async function echoPhase(): Promise<void> {
+  const echoServer = Worker.spawn("echo-server", join(ROOT, "bench/echo-server.ts"), []);
+  const { port } = await echoServer.next<{ port: number }>();
+  const workers = split(4, CLIENTS).map((n, i) => Worker.spawn(`echo-${i}`, join(ROOT, "bench/clients/echo.ts"), [String(port), String(Math.max(1, n)), "8"]));
+  try {
+    await all(workers);
+    for (const w of workers) w.send("go");
+    await sleep(WARMUP * 1000);
+    const cpu0 = threadCpu(echoServer.pid);
+    for (const w of workers) w.send("mark");
+    await sleep(SECONDS * 1000);
+    for (const w of workers) w.send("stop");
+    const cpu1 = threadCpu(echoServer.pid);
+    const rs = await all<{ echoed: number; seconds: number; cpuMs: number }>(workers);
+    const rate = rs.reduce((a, r) => a + r.echoed / r.seconds, 0);
+    const echoed = rs.reduce((a, r) => a + r.echoed, 0);
+    const serverCpu = (cpu1.totalNs - cpu0.totalNs) / 1e9 / SECONDS;
+    R.echo_blocks_per_s = rate;
+    row("echo ceiling (16 KB blocks, TLS)", `${rate.toFixed(0)} blocks/s = ${((rate * 16384) / 1e6).toFixed(0)} MB/s each way; server CPU ${(serverCpu * 100).toFixed(0)} %, ${((cpu1.totalNs - cpu0.totalNs) / 1000 / echoed).toFixed(1)} µs per block`);
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await echoServer.stop();
+  }
+}
+
+async function loadPhase(spec: ServerSpec): Promise<void> {
+  const server = await ServerProcess.start(profiled(spec), { gcLog: GC_LOG });
+  const pairs = split(PAIRS, CLIENTS);
+  const workers = pairs.map((k, i) =>
+    Worker.spawn(`load-${i}`, join(ROOT, "bench/clients/load.ts"), [spec.address, String(k), String(QUEUES), String(WINDOW), String(BODY)]),
+  );
+  try {
+    const ready = await all<{ queues: number }>(workers);
+    const queues = ready.reduce((a, r) => a + r.queues, 0);
+    for (const w of workers) w.send("go");
+    await sleep(WARMUP * 1000);
+    const ours = [server.pid, process.pid, ...workers.map((w) => w.pid)];
+    const busy0 = machineBusyNs() - processesCpuNs(ours);
+    const cpu0 = threadCpu(server.pid);
+    const gc0 = { ...server.gc };
+    const t0 = performance.now();
+    for (const w of workers) w.send("mark");
+    let peak = memory(server.pid);
+    const end = t0 + SECONDS * 1000;
+    while (performance.now() < end) {
+      await sleep(Math.min(250, end - performance.now()));
+      const m = memory(server.pid);
+      if (m.rssKb > peak.rssKb) peak = m;
+    }
+    for (const w of workers) w.send("stop");
+    const cpu1 = threadCpu(server.pid);
+    const wall = (performance.now() - t0) / 1000;
+    const others = (machineBusyNs() - processesCpuNs(ours) - busy0) / 1e9 / wall;
+    const gc1 = { ...server.gc };
+    const rs = await all<{ delivered: number; seconds: number; hist: number[]; cpuMs: number }>(workers);
+    const hist = new Histogram();
+    for (const r of rs) hist.merge(new Histogram(r.hist));
+    const delivered = rs.reduce((a, r) => a + r.delivered, 0);
+    const rate = rs.reduce((a, r) => a + r.delivered / r.seconds, 0);
+    const cpuUs = (cpu1.totalNs - cpu0.totalNs) / 1000;
+    const mainUs = (cpu1.mainNs - cpu0.mainNs) / 1000;
+    const gcUs = (gc1.pauseMs - gc0.pauseMs) * 1000 + (cpu1.gcHelperNs - cpu0.gcHelperNs) / 1000;
+    const clientCpu = rs.reduce((a, r) => a + r.cpuMs / 1000 / r.seconds, 0);
+    R.msgs_per_s = rate;
+    R.p50_ms = hist.percentile(50);
+    R.p99_ms = hist.percentile(99);
+    R.cpu_us_per_msg = cpuUs / delivered;
+    R.rss_load_mb = mb(peak.rssKb);
+    R.server_cpu = cpuUs / 1e6 / wall;
+    R.gc_share = GC_LOG ? gcUs / cpuUs : "n/a";
+    row(
+      `SMP v20 load (${PAIRS} senders → ${PAIRS} recipients, ${queues} queues × ${WINDOW} in flight, ${BODY} B bodies)`,
+      `${rate.toFixed(0)} msgs/s; latency p50 ${hist.percentile(50).toFixed(2)} ms, p99 ${hist.percentile(99).toFixed(2)} ms`,
+    );
+    row(
+      "server CPU under load",
+      `${(cpuUs / delivered).toFixed(0)} µs per message; ${((100 * cpuUs) / 1e6 / wall).toFixed(0)} % of a core (JS thread ${((100 * mainUs) / 1e6 / wall).toFixed(0)} %)`,
+    );
+    row(`load clients (${CLIENTS} process${CLIENTS > 1 ? "es" : ""})`, `${(clientCpu * 100).toFixed(0)} % of a core in total`);
+    row("GC share of server CPU under load", GC_LOG ? `${((100 * gcUs) / cpuUs).toFixed(1)} % (${gc1.cycles - gc0.cycles} collections, pauses ${(gc1.pauseMs - gc0.pauseMs).toFixed(0)} ms + marking threads ${((cpu1.gcHelperNs - cpu0.gcHelperNs) / 1e6).toFixed(0)} ms)` : "not measured (--no-gc-log)");
+    R.other_cpu = others;
+    if (others > 0.1) row("WARNING", `other processes used ${(others * 100).toFixed(0)} % of a core during the load window: figures are low`);
+    row("RSS under load (peak)", `${mb(peak.rssKb).toFixed(1)} MB (anon ${mb(peak.anonKb).toFixed(1)})`);
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await server.stop();
+  }
+}
+
+async function storePhase(): Promise<void> {
+  const p = Bun.spawn([process.execPath, join(ROOT, "bench/store.ts"), "--queues", String(STORE_QUEUES), "--lookups", String(Math.min(100000, STORE_QUEUES))], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const out = await new Response(p.stdout).text();
+  if ((await p.exited) !== 0) throw new Error("bench/store.ts failed");
+  const grab = (re: RegExp): string => re.exec(out)?.[1] ?? "?";
+  row(`store: create ${STORE_QUEUES} queues`, `${grab(/: (\d+) queues\/s/)} queues/s; DB ${grab(/DB size: ([\d.]+ MiB)/)}`);
+  row("store: queue lookup by id", `p50 ${grab(/p50 ([\d.]+ µs)/)}, p99 ${grab(/p99 ([\d.]+ µs)/)}`);
+  row("store: SEND (lookup + 1 KB write) / ACK", `${grab(/SEND[^:]*: (\d+)\/s/)}/s / ${grab(/ACK[^:]*: (\d+)\/s/)}/s`);
+  row("store: process RSS after lookups", grab(/RSS after lookups: ([\d.]+ MiB)/));
+}
+
+// ---------------------------------------------------------------- main
+
+raiseFdLimit(Math.max(65536, IDLE * 2 + 4096));
+if (!skip.has("idle") && currentFdLimit() < IDLE + 2048) {
+  const fit = Math.max(0, currentFdLimit() - 2048);
+  log(`open-file limit ${currentFdLimit()} is too low for ${IDLE} connections: measuring ${fit} (raise \`ulimit -n\` for the full figure)`);
+  IDLE = fit;
+}
+const source = flag("source");
+const command = source ? [process.execPath, join(ROOT, "src/cli/main.ts")] : [ensureBinary("x64", log)];
+const spec = initServer(command, Math.max(20000, IDLE + 1000), !flag("memory-store"));
+const t0 = performance.now();
+try {
+  if (!skip.has("idle")) await idlePhase(spec);
+  if (!skip.has("echo")) await echoPhase();
+  if (!skip.has("load")) await loadPhase(spec);
+  if (!skip.has("store")) await storePhase();
+} finally {
+  removeServerDirs(spec);
+}
+
+const fmt = (k: string, digits: number): string => (typeof R[k] === "number" ? (R[k] as number).toFixed(digits) : "n/a");
+if (typeof R.msgs_per_s === "number" && typeof R.echo_blocks_per_s === "number") R.ratio = R.msgs_per_s / R.echo_blocks_per_s;
+
+const machine = `${cpus().length} × ${cpuModel()}, Linux, Bun ${Bun.version}; server: ${source || PROFILE !== undefined ? "bun src/cli/main.ts" : "dist/smp-server-linux-x64"}`;
+console.log(`\nsmp-server benchmark — ${machine}; ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+const w = Math.max(...rows.map(([l]) => l.length));
+for (const [l, v] of rows) console.log(`${l.padEnd(w)}  ${v}`);
+console.log(
+  `\nBENCH msgs_per_s=${fmt("msgs_per_s", 0)} echo_blocks_per_s=${fmt("echo_blocks_per_s", 0)} ratio=${fmt("ratio", 3)} p50_ms=${fmt("p50_ms", 2)} p99_ms=${fmt("p99_ms", 2)} cpu_us_per_msg=${fmt("cpu_us_per_msg", 0)} rss_idle_mb=${fmt("rss_idle_mb", 1)} rss_load_mb=${fmt("rss_load_mb", 1)} kb_per_conn=${fmt("kb_per_conn", 1)}`,
+);
+if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ machine, results: R, rows }, null, 2));
+process.exit(0);
