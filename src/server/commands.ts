@@ -321,9 +321,10 @@ async function subscribeQueue(srv: SmpServer, c: Client, t: ReceivedTransmission
     sub = subscribe(srv, c, q.recipientId, q.recipientId);
     srv.stats.qSub++;
   }
-  c.outbox.push(t.corrId, t.entityId, { tag: "SOK", serviceId: c.serviceId });
   const head = await srv.store.peekMsg(q);
-  if (head !== null) {
+  c.outbox.push(t.corrId, t.entityId, { tag: "SOK", serviceId: c.serviceId });
+  // A SEND may have pushed the head while the peek was pending: one unacknowledged message at most.
+  if (head !== null && sub.delivered === null) {
     sub.delivered = { msgId: head.msgId, ts: nowSec() };
     c.outbox.push(EMPTY, q.recipientId, msgOf(q, head));
   }
@@ -451,7 +452,9 @@ async function notify(srv: SmpServer, n: NtfCreds, m: StoredMessage): Promise<vo
   const nonce = randomNonce();
   const encMeta = encryptNtfMeta(n.rcvNtfDhSecret, nonce, m.msgId, m.ts);
   const target = notifierTarget(srv, n.notifierId, n.serviceId);
-  if (target !== undefined) {
+  // A subscriber that is not reading gets it later from the store (Server.hs:deliverNtfsThread
+  // keeps notifications when the send queue is full).
+  if (target !== undefined && !target.outbox.backedUp) {
     srv.stats.msgNtfs++;
     srv.push(target, n.notifierId, { tag: "NMSG", nonce, encMeta });
     return;

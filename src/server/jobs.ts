@@ -5,9 +5,15 @@
  */
 import { log } from "../util/log.ts";
 import type { SmpServer } from "./server.ts";
+import { notifierTarget } from "./services.ts";
+import type { Client } from "./client.ts";
+import { idKey } from "./ids.ts";
 
 const MSG_EXPIRY_INTERVAL_MS = 7200_000; // Server.hs: expireMessagesThread checks every 2 hours
 const NTF_EXPIRY_INTERVAL_MS = 3600_000; // Server/Env/STM.hs:defaultNtfExpiration checkInterval
+const NTF_DELIVERY_INTERVAL_MS = 1500; // Server/Main.hs:serverConfig ntfDeliveryInterval
+const NTF_PAGE = 256;
+const NTF_PAGES_PER_TICK = 4;
 const EXPIRY_BUDGET = 500; // ~10 ms of work per step (bench/store.ts), then yield
 
 export interface Jobs {
@@ -53,6 +59,42 @@ export function startJobs(srv: SmpServer): Jobs {
       log.error(`notification expiry failed: ${(e as Error).message}`);
     }
   };
+
+  // Server.hs:deliverNtfsThread: notifications kept while their subscriber was away or not
+  // reading go out every 1.5 s; a cursor walks the pending notifiers round-robin, a few pages
+  // per tick, so the work per tick stays bounded however many are pending.
+  let ntfCursor: Uint8Array | null = null;
+  let delivering = false;
+  const deliverNtfs = async () => {
+    if (delivering || (srv.ntfSubscribers.size === 0 && srv.services.ntf.clients.size === 0)) return;
+    delivering = true;
+    try {
+      for (let pageNo = 0; pageNo < NTF_PAGES_PER_TICK; pageNo++) {
+        const page = await srv.store.pendingNtfNotifiers(ntfCursor, NTF_PAGE);
+        ntfCursor = page.length < NTF_PAGE ? null : page[page.length - 1]!.notifierId;
+        const targets = new Map<string, Client>();
+        for (const p of page) {
+          const t = notifierTarget(srv, p.notifierId, p.serviceId);
+          if (t !== undefined && !t.outbox.backedUp) targets.set(idKey(p.notifierId), t);
+        }
+        if (targets.size > 0) {
+          // Removed from the store here, committed before they are written (SmpServer.push).
+          const taken = await srv.store.takeNtfs(page.filter((p) => targets.has(idKey(p.notifierId))).map((p) => p.notifierId));
+          for (const n of taken) {
+            const t = targets.get(idKey(n.notifierId))!;
+            srv.stats.msgNtfs++;
+            srv.push(t, n.notifierId, { tag: "NMSG", nonce: n.ntf.nonce, encMeta: n.ntf.encMeta });
+          }
+        }
+        if (ntfCursor === null) break;
+      }
+    } catch (e) {
+      log.error(`notification delivery failed: ${(e as Error).message}`);
+    } finally {
+      delivering = false;
+    }
+  };
+  timers.push(setInterval(() => void deliverNtfs(), NTF_DELIVERY_INTERVAL_MS));
 
   if (o.store.expireMessagesOnStart) void expireMessages();
   timers.push(setInterval(() => void expireMessages(), MSG_EXPIRY_INTERVAL_MS));

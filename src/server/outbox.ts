@@ -15,6 +15,9 @@ import { log } from "../util/log.ts";
 const w = new Writer(17000);
 const packer = new BatchPacker();
 
+/** 256 × 16 KB = 4 MB buffered for a peer that does not read, then it is disconnected. */
+export const MAX_REFUSED_BLOCKS = 256;
+
 export class Outbox {
   // Parallel arrays: no per-response object.
   private corrIds: Uint8Array[] = [];
@@ -22,6 +25,12 @@ export class Outbox {
   private msgs: BrokerMsg[] = [];
   /** The stream refused more bytes at the last flush: the reader should wait for drain. */
   backedUp = false;
+  /**
+   * Blocks written since the stream last accepted one: what a peer that stopped reading makes
+   * the server hold. Past MAX_REFUSED_BLOCKS the connection is closed (Server.hs bounds this
+   * with its send queue, tbqSize).
+   */
+  private refusedBlocks = 0;
 
   constructor(private readonly handle: SmpHandle<ServerAuth>) {}
 
@@ -52,19 +61,29 @@ export class Outbox {
       const t = w.view_();
       let r = packer.add(t);
       if (r === "full") {
-        ok = this.handle.writePayload(packer.payload()) && ok;
+        ok = this.write(packer.payload()) && ok;
         packer.reset();
         r = packer.add(t);
       }
       if (r === "too-large") log.warn("response too large for a block: dropped (TELargeMsg)");
     }
     if (packer.count > 0) {
-      ok = this.handle.writePayload(packer.payload()) && ok;
+      ok = this.write(packer.payload()) && ok;
       packer.reset();
     }
     this.corrIds.length = 0;
     this.entityIds.length = 0;
     this.msgs.length = 0;
     this.backedUp = !ok;
+  }
+
+  private write(payload: Uint8Array): boolean {
+    const ok = this.handle.writePayload(payload);
+    if (ok) this.refusedBlocks = 0;
+    else if (++this.refusedBlocks > MAX_REFUSED_BLOCKS) {
+      log.debug("closing a connection that does not read its responses");
+      this.handle.close();
+    }
+    return ok;
   }
 }

@@ -263,13 +263,17 @@ export class SmpServer {
       c.outbox.flush();
       c.sndActiveAt = Date.now();
     }
-    for (const d of this.dirty) {
-      if (d.connected) {
-        d.outbox.flush();
-        d.sndActiveAt = Date.now();
+    // Flushing one outbox can queue for another (a forwarded answer): loop until none is left.
+    while (this.dirty.size > 0) {
+      const ds = [...this.dirty];
+      this.dirty.clear();
+      for (const d of ds) {
+        if (d.connected) {
+          d.outbox.flush();
+          d.sndActiveAt = Date.now();
+        }
       }
     }
-    this.dirty.clear();
   }
 
   /** Drops a connection whose pending responses cannot be honoured (the client will retry). */

@@ -243,9 +243,12 @@ export async function subscribeServiceQueue(srv: SmpServer, c: Client, t: Receiv
     c.outbox.push(t.corrId, t.entityId, errMsg(ERR.AUTH));
     return;
   }
-  c.outbox.push(t.corrId, t.entityId, { tag: "SOK", serviceId: c.serviceId });
   const head = await srv.store.peekMsg(q);
+  c.outbox.push(t.corrId, t.entityId, { tag: "SOK", serviceId: c.serviceId });
   if (head === null) return;
+  // A SEND may have created the Sub and pushed the head while the peek was pending.
+  sub = c.subs.get(key) ?? sub;
+  if (sub !== undefined && sub.delivered !== null) return;
   if (sub === undefined) {
     sub = { kind: "server", delivered: null };
     c.subs.set(key, sub);
