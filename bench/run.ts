@@ -6,7 +6,9 @@
  *  2. echo: the ceiling — a TLS echo of 16 KB blocks through the same TLS stack (bench/echo-server.ts);
  *  3. load: SMP v20 with encrypted blocks, K senders → K recipients, SEND/MSG/ACK: messages/s,
  *     latency, server CPU per message, RSS and GC share under load;
- *  4. store: bench/store.ts figures.
+ *  4. rtt: unloaded round trip — one sender, one recipient, one queue, one message at a time,
+ *     SEND → MSG → ACK, for a short and a --body message (--rtt-seconds each);
+ *  5. store: bench/store.ts figures.
  *
  * The server runs as its own process: dist/smp-server-linux-x64 (built when missing or older
  * than src/), or `bun src/cli/main.ts` with --source. Load comes from worker processes
@@ -14,7 +16,7 @@
  *
  *   bun bench/run.ts [--source] [--seconds 15] [--warmup 3] [--clients 1] [--pairs 4] [--queues 8]
  *                    [--window 2] [--body 16048] [--idle 10000] [--store-queues 100000]
- *                    [--skip idle,echo,load,store] [--no-gc-log] [--memory-store] [--profile DIR] [--json FILE]
+ *                    [--rtt-seconds 5] [--skip idle,echo,load,rtt,store] [--no-gc-log] [--memory-store] [--profile DIR] [--json FILE]
  *
  * --clients: load worker processes (the pairs are split among them); on a 2-core machine one
  * keeps the server on its own core. --profile DIR: the server runs from source under
@@ -46,6 +48,8 @@ const WINDOW = opt("window", 2);
 const BODY = opt("body", 16048); // SimpleX agents pad every message to the v20 maximum
 let IDLE = opt("idle", 10000);
 const STORE_QUEUES = opt("store-queues", 100000);
+const RTT_SECONDS = opt("rtt-seconds", 5);
+const RTT_SHORT = 100; // a short message: roughly a chat line
 const GC_LOG = !flag("no-gc-log");
 const skipArg = argv.indexOf("--skip") >= 0 ? argv[argv.indexOf("--skip") + 1]! : "";
 const skip = new Set(skipArg.split(",").filter((s) => s !== ""));
@@ -196,6 +200,26 @@ async function loadPhase(spec: ServerSpec): Promise<void> {
   }
 }
 
+async function rttPhase(spec: ServerSpec): Promise<void> {
+  // not profiled: --profile DIR is for the load phase (bench/profile-top.ts reads every file there)
+  const server = await ServerProcess.start(spec, { gcLog: false });
+  const worker = Worker.spawn("rtt", join(ROOT, "bench/clients/rtt.ts"), [spec.address, String(RTT_SECONDS), String(RTT_SHORT), String(BODY)]);
+  try {
+    for (const [size, key] of [[RTT_SHORT, "rtt_p50_ms"], [BODY, "rtt_p50_ms_body"]] as const) {
+      const r = await worker.next<{ body: number; samples: number; hist: number[] }>();
+      const hist = new Histogram(r.hist);
+      R[key] = hist.percentile(50);
+      row(
+        `unloaded round trip SEND → MSG → ACK, ${size} B body (1 queue, 1 at a time)`,
+        `p50 ${hist.percentile(50).toFixed(2)} ms, p99 ${hist.percentile(99).toFixed(2)} ms (${r.samples} in ${RTT_SECONDS} s)`,
+      );
+    }
+  } finally {
+    await worker.stop();
+    await server.stop();
+  }
+}
+
 async function storePhase(): Promise<void> {
   const p = Bun.spawn([process.execPath, join(ROOT, "bench/store.ts"), "--queues", String(STORE_QUEUES), "--lookups", String(Math.min(100000, STORE_QUEUES))], {
     stdout: "pipe",
@@ -226,6 +250,7 @@ try {
   if (!skip.has("idle")) await idlePhase(spec);
   if (!skip.has("echo")) await echoPhase();
   if (!skip.has("load")) await loadPhase(spec);
+  if (!skip.has("rtt")) await rttPhase(spec);
   if (!skip.has("store")) await storePhase();
 } finally {
   removeServerDirs(spec);
@@ -239,7 +264,7 @@ console.log(`\nsmp-server benchmark — ${machine}; ${((performance.now() - t0) 
 const w = Math.max(...rows.map(([l]) => l.length));
 for (const [l, v] of rows) console.log(`${l.padEnd(w)}  ${v}`);
 console.log(
-  `\nBENCH msgs_per_s=${fmt("msgs_per_s", 0)} echo_blocks_per_s=${fmt("echo_blocks_per_s", 0)} ratio=${fmt("ratio", 3)} p50_ms=${fmt("p50_ms", 2)} p99_ms=${fmt("p99_ms", 2)} cpu_us_per_msg=${fmt("cpu_us_per_msg", 0)} rss_idle_mb=${fmt("rss_idle_mb", 1)} rss_load_mb=${fmt("rss_load_mb", 1)} kb_per_conn=${fmt("kb_per_conn", 1)}`,
+  `\nBENCH msgs_per_s=${fmt("msgs_per_s", 0)} echo_blocks_per_s=${fmt("echo_blocks_per_s", 0)} ratio=${fmt("ratio", 3)} p50_ms=${fmt("p50_ms", 2)} p99_ms=${fmt("p99_ms", 2)} cpu_us_per_msg=${fmt("cpu_us_per_msg", 0)} rss_idle_mb=${fmt("rss_idle_mb", 1)} rss_load_mb=${fmt("rss_load_mb", 1)} kb_per_conn=${fmt("kb_per_conn", 1)} rtt_p50_ms=${fmt("rtt_p50_ms", 2)}`,
 );
 if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ machine, results: R, rows }, null, 2));
 process.exit(0);

@@ -269,6 +269,7 @@ export interface Store {
   /**
    * `tryDelPeekMsg` (SUB-mode ACK): if the head has `msgId` it is deleted and the new head
    * returned as `next`; otherwise nothing is deleted and `next` is the current head.
+   * `deleted` may come back with an empty body (an implementation need not read it).
    */
   tryDelPeekMsg(
     q: QueueRef,

@@ -4,9 +4,9 @@
  * ratcheting that direction's chain once per block — also when the block then fails.
  */
 import { padInto, unPad } from "../crypto/pad.ts";
-import { openBlock, sealBlock } from "../crypto/secretbox.ts";
+import { openBlock, sealBlock, TAG_LEN } from "../crypto/secretbox.ts";
 import type { ChainState } from "../crypto/sbchain.ts";
-import { BLOCK_SIZE } from "./block.ts";
+import { BLOCK_SIZE, takeOutgoingBlock } from "./block.ts";
 
 /** Largest payload of an unencrypted block. */
 export const MAX_PLAIN_PAYLOAD = BLOCK_SIZE - 2;
@@ -17,11 +17,12 @@ export class BlockEncoder {
   constructor(private readonly chain: ChainState | null) {}
 
   /**
-   * A new block each time: node:tls may keep a reference to a written buffer until the socket
-   * takes it, so an outgoing block is never reused.
+   * From the outgoing pool (block.ts), so fully overwritten here. The caller hands it to
+   * BlockTransport.writeBlock(block, true), which recycles it only once the stream reports it
+   * consumed (node:tls keeps a reference to a written buffer until it has encrypted it).
    */
   encode(payload: Uint8Array): Uint8Array {
-    const block = new Uint8Array(BLOCK_SIZE);
+    const block = takeOutgoingBlock();
     if (this.chain === null) {
       padInto(payload, block, 0, BLOCK_SIZE);
     } else {
@@ -33,15 +34,16 @@ export class BlockEncoder {
 }
 
 export class BlockDecoder {
-  private readonly plain: Uint8Array;
-  constructor(private readonly chain: ChainState | null) {
-    this.plain = new Uint8Array(chain === null ? 0 : BLOCK_SIZE);
-  }
+  constructor(private readonly chain: ChainState | null) {}
 
-  /** The block's payload (a view valid until the next decode), or null for a bad block (→ ERR BLOCK). */
+  /**
+   * The block's payload, or null for a bad block (→ ERR BLOCK). Decrypted in place: the payload
+   * is a view into `block` (valid as long as the block is), so a connection holds no buffer of
+   * its own for received blocks.
+   */
   decode(block: Uint8Array): Uint8Array | null {
     if (this.chain === null) return unPad(block);
     this.chain.advance();
-    return openBlock(this.chain.key, this.chain.nonce, block, this.plain);
+    return openBlock(this.chain.key, this.chain.nonce, block, block.subarray(TAG_LEN));
   }
 }

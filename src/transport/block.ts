@@ -7,7 +7,9 @@
  *
  * Block buffers come from a pool shared by all connections and go back once consumed, so an
  * idle connection holds none (memory per connection matters more than the pool's few MB) and
- * a busy server allocates no block buffers in steady state.
+ * a busy server allocates no block buffers in steady state. Outgoing blocks have a pool of
+ * their own: a block goes back only when the stream reports (onWritten) that it no longer
+ * references it, so a stream that cannot tell (no `tracksWrites`) never gets one reused.
  */
 import type { TransportStream } from "./stream.ts";
 
@@ -25,6 +27,15 @@ function giveBuffer(b: Uint8Array): void {
   if (pool.length < POOL_MAX) pool.push(b);
 }
 
+/** Spare outgoing blocks (1 MB): saves the GC a fresh 16 KB buffer per block sent. */
+const OUT_POOL_MAX = 64;
+const outPool: Uint8Array[] = [];
+
+/** A BLOCK_SIZE buffer to encode an outgoing block into (contents undefined: overwrite all). */
+export function takeOutgoingBlock(): Uint8Array {
+  return outPool.pop() ?? new Uint8Array(BLOCK_SIZE);
+}
+
 export class BlockTransport {
   private readonly ready: Uint8Array[] = [];
   /** The block being filled; null between blocks. */
@@ -34,6 +45,9 @@ export class BlockTransport {
   private lastTaken: Uint8Array | null = null;
   private paused = false;
   private drainWaiters: (() => void)[] = [];
+  /** Written blocks not yet reported by onWritten, oldest first; null = not to be recycled. */
+  private readonly unsent: (Uint8Array | null)[] = [];
+  private readonly tracksWrites: boolean;
   /** The last write was refused and no drain has come since. */
   private backedUp = false;
   closed = false;
@@ -44,11 +58,18 @@ export class BlockTransport {
     readonly stream: TransportStream,
     private readonly maxPending = 4,
   ) {
+    this.tracksWrites = stream.tracksWrites === true;
     stream.setHandlers({
       onData: (chunk) => this.receive(chunk),
       onDrain: () => this.drained(),
       onClose: () => this.closedByStream(),
+      onWritten: (ok) => this.written(ok),
     });
+  }
+
+  private written(ok: boolean): void {
+    const b = this.unsent.shift();
+    if (ok && b != null && outPool.length < OUT_POOL_MAX) outPool.push(b);
   }
 
   private receive(chunk: Uint8Array): void {
@@ -108,9 +129,15 @@ export class BlockTransport {
     });
   }
 
-  /** Sends one 16384-byte block; false = the stream buffer is above its mark (see `drain`). */
-  writeBlock(block: Uint8Array): boolean {
+  /**
+   * Sends one 16384-byte block; false = the stream buffer is above its mark (see `drain`).
+   * `recyclable`: the block came from takeOutgoingBlock and nobody else keeps it, so it may go
+   * back to the pool once the stream is done with it.
+   */
+  writeBlock(block: Uint8Array, recyclable = false): boolean {
     if (this.closed) return false;
+    // before write(): a stream may report the write's end synchronously
+    if (this.tracksWrites) this.unsent.push(recyclable ? block : null);
     const ok = this.stream.write(block);
     if (!ok) this.backedUp = true;
     return ok;
@@ -141,6 +168,9 @@ export class BlockTransport {
     // Never handed out, so back to the pool (not lastTaken: its reader may still use it).
     for (const b of this.ready) giveBuffer(b);
     this.ready.length = 0;
+    // Blocks still in the TLS layer may yet be sent: they are left to the GC, and the reports
+    // of those writes still to come find nothing to recycle.
+    this.unsent.length = 0;
     if (this.current !== null) giveBuffer(this.current);
     this.current = null;
     this.fill = 0;

@@ -80,7 +80,7 @@ export class SmpHandle<A extends ServerAuth | ClientAuth | null = ServerAuth | C
 
   /** Encodes and sends one block; false = wait for `transport.drain()` before the next. */
   writePayload(payload: Uint8Array): boolean {
-    return this.transport.writeBlock(this.encoder.encode(payload));
+    return this.transport.writeBlock(this.encoder.encode(payload), true);
   }
 
   close(): void {

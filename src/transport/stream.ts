@@ -9,6 +9,12 @@ export interface StreamHandlers {
   onDrain(): void;
   /** The connection is gone (either side, or an error). Called once. */
   onClose(): void;
+  /**
+   * Only on streams with `tracksWrites`: called once per `write`, in write order — true when the
+   * stream no longer references that write's bytes (the buffer may be reused), false when the
+   * write was refused or failed (never reuse that buffer).
+   */
+  onWritten?(ok: boolean): void;
 }
 
 export interface TransportStream {
@@ -18,10 +24,13 @@ export interface TransportStream {
   readonly alpn: string | null;
   /** The peer's certificate chain, DER, leaf first (empty when it sent none). */
   readonly peerCertificateChain: readonly Uint8Array[];
+  /** The stream reports every write's end through `onWritten`. */
+  readonly tracksWrites?: boolean;
   setHandlers(h: StreamHandlers): void;
   /**
    * Queues bytes for sending; false means the send buffer is above its mark: wait for onDrain.
-   * The stream may keep a reference to `data` until it is sent: never reuse a written buffer.
+   * The stream may keep a reference to `data` until it is sent: never reuse a written buffer,
+   * unless `tracksWrites` and onWritten(true) said it was consumed.
    */
   write(data: Uint8Array): boolean;
   /** Stop/restart delivering onData (backpressure towards the peer). */

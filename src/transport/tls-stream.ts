@@ -7,10 +7,12 @@ export function tlsStream(conn: TlsConnection): TransportStream {
     sessionId: conn.sessionId,
     alpn: conn.alpn === false ? null : conn.alpn,
     peerCertificateChain: conn.peerCertificateChain,
+    tracksWrites: true,
     setHandlers(h: StreamHandlers): void {
       conn.onData = h.onData;
       conn.onDrain = h.onDrain;
       conn.onClose = h.onClose;
+      if (h.onWritten !== undefined) conn.onWritten = h.onWritten;
       // Closed before anyone listened: onClose has already fired into the void.
       if (conn.closed) queueMicrotask(h.onClose);
     },

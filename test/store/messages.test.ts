@@ -87,6 +87,25 @@ describe("ACK — MsgStore/Types.hs:tryDelMsg, tryDelPeekMsg", () => {
     expect((await s.stats()).messageCount).toBe(0);
   });
 
+  test("tryDelPeekMsg: `next` carries the full body on both paths; `deleted` keeps id, time and flags", async () => {
+    const s = memStore();
+    const q = await created(s);
+    const a = { ...newMsg({ notification: true }), body: crypto.getRandomValues(new Uint8Array(16048)) };
+    const b = { ...newMsg(), body: crypto.getRandomValues(new Uint8Array(16048)) };
+    await s.writeMsg(q, a);
+    await s.writeMsg(q, b);
+    const miss = await s.tryDelPeekMsg(q, randomId()); // id mismatch: the head itself, with its body
+    expect(miss.next!.body).toEqual(a.body);
+    const hit = await s.tryDelPeekMsg(q, a.msgId);
+    expect(hit.deleted!.msgId).toEqual(a.msgId);
+    expect(hit.deleted!.tsMs).toBe(a.tsMs);
+    expect(hit.deleted!.notification).toBe(true); // what the server counts (Server.hs:acknowledgeMsg stats)
+    expect(hit.deleted!.quota).toBe(false);
+    expect(hit.next!.msgId).toEqual(b.msgId);
+    expect(hit.next!.body).toEqual(b.body);
+    expect(hit.next!.notification).toBe(false);
+  });
+
   test("messages of different queues do not mix, order is FIFO per queue", async () => {
     const s = memStore();
     const q1 = await created(s);

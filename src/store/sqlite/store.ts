@@ -152,6 +152,8 @@ export class SqliteStore implements Store {
   private readonly sCount: Statement<{ n: number }>;
   private readonly sInsertMsg: Statement;
   private readonly sHead: Statement<MsgRow>;
+  /** The head without its body: an ACK only compares the id before deleting it. */
+  private readonly sHeadMeta: Statement<Omit<MsgRow, "body">>;
   private readonly sDeleteMsg: Statement;
   private readonly sFirstKept: Statement<{ seq: number }>;
   private readonly sDeleteBefore: Statement;
@@ -246,6 +248,7 @@ export class SqliteStore implements Store {
     this.sHead = q(
       "SELECT seq, msg_id, ts_ms, flags, body FROM messages WHERE qid = ? ORDER BY seq LIMIT 1",
     ) as Statement<MsgRow>;
+    this.sHeadMeta = q("SELECT seq, msg_id, ts_ms, flags FROM messages WHERE qid = ? ORDER BY seq LIMIT 1") as Statement<Omit<MsgRow, "body">>;
     this.sDeleteMsg = q("DELETE FROM messages WHERE seq = ?");
     this.sFirstKept = q(
       "SELECT seq FROM messages WHERE qid = ? AND (flags & 2 != 0 OR ts_ms >= ?) ORDER BY seq LIMIT 1",
@@ -705,20 +708,31 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** MsgStore/Types.hs:`tryDelPeekMsg`. */
+  /**
+   * MsgStore/Types.hs:`tryDelPeekMsg`. The deleted message comes back without its body (EMPTY):
+   * not reading a 16 KB body just to delete it is what keeps an ACK cheap.
+   */
   async tryDelPeekMsg(
     ref: QueueRef,
     msgId: Uint8Array,
   ): Promise<{ readonly deleted: StoredMessage | null; readonly next: StoredMessage | null }> {
-    const h = this.head(ref, "tryDelPeekMsg");
+    let h: Omit<MsgRow, "body"> | null;
+    try {
+      h = this.sHeadMeta.get(ref.key);
+    } catch (e) {
+      throw toStoreError(e, "tryDelPeekMsg");
+    }
     if (h === null) return { deleted: null, next: null };
-    if (!bytesEqual(h.msg_id, msgId)) return { deleted: null, next: messageFromRow(h) };
+    if (!bytesEqual(h.msg_id, msgId)) {
+      const cur = this.head(ref, "tryDelPeekMsg");
+      return { deleted: null, next: cur === null ? null : messageFromRow(cur) };
+    }
     this.begin("tryDelPeekMsg");
     try {
       this.deleteHead(h.seq);
       const n = this.sHead.get(ref.key);
       this.end();
-      return { deleted: messageFromRow(h), next: n === null ? null : messageFromRow(n) };
+      return { deleted: messageFromRow({ ...h, body: EMPTY }), next: n === null ? null : messageFromRow(n) };
     } catch (e) {
       throw this.fail(e, "tryDelPeekMsg");
     }

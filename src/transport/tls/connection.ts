@@ -30,6 +30,12 @@ export interface TlsConnection {
   onDrain: () => void;
   /** Called once, when the connection is gone (either side closed it, or an error). */
   onClose: () => void;
+  /**
+   * Called once per write() call, in write order: with true when the TLS layer has encrypted
+   * those bytes and holds no reference to them any more (the buffer may then be reused), with
+   * false when they were refused or the connection failed first (keep the buffer out of reuse).
+   */
+  onWritten: (ok: boolean) => void;
   /** Queue bytes; false = buffer above its high-water mark, wait for onDrain. */
   write(bytes: Uint8Array): boolean;
   /** Stop/restart delivering onData (propagates to the TCP socket). */
@@ -75,6 +81,13 @@ export class TlsConn implements TlsConnection {
   peerCertificateChain: Uint8Array[] = [];
   onDrain: () => void = noop;
   onClose: () => void = noop;
+  onWritten: (ok: boolean) => void = noop;
+  /**
+   * The write callback of node:tls: Writable calls it, in order, once the chunk went through
+   * TLSSocket._write/_writev, i.e. once the TLS engine encrypted it (a chunk it could not take yet
+   * stays referenced as its pending data until then). One function per connection, not per write.
+   */
+  private readonly written = (error?: Error | null): void => this.onWritten(error == null);
 
   private dataHandler: (chunk: Uint8Array) => void = noop;
   /** Data that arrived before the owner set onData (held, then delivered in order). */
@@ -169,8 +182,11 @@ export class TlsConn implements TlsConnection {
   // ------------------------------------------------------------------ public API
 
   write(bytes: Uint8Array): boolean {
-    if (this.phase !== "open") return false;
-    const accepted = this.tls.write(bytes);
+    if (this.phase !== "open") {
+      this.onWritten(false);
+      return false;
+    }
+    const accepted = this.tls.write(bytes, this.written);
     return accepted && !this.duplex.congested;
   }
 
