@@ -3,6 +3,7 @@
  * a writer of definite-length TLVs and a reader that walks them. Cold path (init/cert only),
  * so the writer favours clarity over avoiding copies.
  */
+import { concat } from "../../encoding/bytes.ts";
 
 export const TAG = {
   BOOLEAN: 0x01,
@@ -30,21 +31,9 @@ function lengthBytes(n: number): number[] {
   return [0x80 | out.length, ...out];
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** One TLV with the given (single-byte) tag. */
 export function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {
-  const body = concat(content);
+  const body = concat(...content);
   const len = lengthBytes(body.length);
   const out = new Uint8Array(1 + len.length + body.length);
   out[0] = tag;
