@@ -253,9 +253,12 @@ export class SmpServer {
     try {
       await this.store.flush();
     } catch (e) {
-      // The commit failed: the writes of this turn are undone, so nothing may be confirmed.
+      // The commit failed: the writes of this turn are undone, so nothing may be confirmed —
+      // including answers held by a connection that is still mid-block (waiting for a proxy
+      // slot), whose own flush may come after the store has moved on.
       log.error(`store commit failed: ${(e as Error).message}`);
-      for (const d of [c, ...this.dirty]) if (d !== null) this.failConnection(d);
+      if (c !== null) this.failConnection(c);
+      for (const d of this.clients) if (this.dirty.has(d) || d.outbox.size > 0) this.failConnection(d);
       this.dirty.clear();
       return;
     }
