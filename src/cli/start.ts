@@ -3,7 +3,8 @@
  * the reference's start-up summary, then the server until SIGINT/SIGTERM.
  */
 import { existsSync } from "node:fs";
-import type { ServerOptions } from "../server/options.ts";
+import { startServer, type RunningServer } from "../server/index.ts";
+import { StoreError } from "../store/types.ts";
 import { log, setLogLevel, type LogLevel } from "../util/log.ts";
 import { addressPort, serverAddress } from "./address.ts";
 import { CertFileError, checkSavedFingerprint, loadCredentials } from "./certs.ts";
@@ -12,11 +13,6 @@ import { CliError, type Out } from "./errors.ts";
 import { DEFAULT_INIT, initialize, printServiceInfo, printSourceCode } from "./init.ts";
 import { configFile, type Paths } from "./paths.ts";
 import { toServerOptions } from "./server-options.ts";
-
-export interface RunningServer {
-  close(): Promise<void>;
-  addresses?: unknown;
-}
 
 /** Expiration.hs:showTTL. */
 export function showTTL(seconds: number): string {
@@ -44,16 +40,13 @@ export function printStartSummary(cfg: SmpConfig, fingerprint: Uint8Array, paths
   for (const w of cfg.warnings) out(`Warning: ${w}`);
 }
 
-type StartServer = (options: ServerOptions) => Promise<RunningServer>;
-
-async function loadStartServer(): Promise<StartServer> {
-  try {
-    const mod = (await import("../server/index.ts")) as { startServer?: StartServer };
-    if (typeof mod.startServer !== "function") throw new Error("src/server/index.ts does not export startServer");
-    return mod.startServer;
-  } catch (e) {
-    throw new CliError(`Error: the server is not available in this build: ${(e as Error).message}`);
-  }
+/** One clear line for what stops start-up (the data directory, a port), not a stack trace. */
+function startFailure(e: unknown, paths: Paths): string {
+  if (e instanceof StoreError) return `Error: cannot use the database in ${paths.dataDir}: ${e.message}`;
+  const err = e as { code?: string; message?: string; port?: number };
+  if (err.code === "EADDRINUSE") return `Error: cannot listen: the address is already in use (${err.message})`;
+  if (err.code === "EACCES") return `Error: cannot listen: permission denied (${err.message}); ports below 1024 need root or CAP_NET_BIND_SERVICE`;
+  return `Error: the server could not start: ${err.message ?? String(e)}`;
 }
 
 export interface StartOptions {
@@ -86,8 +79,12 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   }
   printStartSummary(cfg, fingerprint, paths, out);
   const options = toServerOptions(cfg, credentials, { dataDir: paths.dataDir, logLevel: o.logLevel });
-  const startServer = await loadStartServer();
-  const server = await startServer(options);
+  let server: RunningServer;
+  try {
+    server = await startServer(options);
+  } catch (e) {
+    throw new CliError(startFailure(e, paths));
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -256,6 +256,34 @@ describe("start (checks before the server runs)", () => {
     } finally {
       writeFileSync(fpFile, saved);
     }
+  });
+});
+
+describe("start failures are one clear line and exit 1", () => {
+  test("a port already in use", () => {
+    const d = dirs();
+    const busy = Bun.listen({ hostname: "0.0.0.0", port: 0, socket: { data() {} } });
+    try {
+      expect(run(["init", ...d.flags, "--port", String(busy.port), "--no-password"]).code).toBe(0);
+      const r = run(["start", ...d.flags]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("Error: cannot listen: the address is already in use");
+      expect(r.stderr).not.toContain("    at ");
+    } finally {
+      busy.stop(true);
+    }
+  });
+
+  test("a data directory the store cannot use", () => {
+    const d = dirs();
+    expect(run(["init", ...d.flags, "--port", "1", "--no-password"]).code).toBe(0);
+    // A regular file where the data directory should be: the database cannot be created.
+    rmSync(d.data, { recursive: true, force: true });
+    writeFileSync(d.data, "not a directory");
+    const r = run(["start", ...d.flags]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^Error: (cannot use the database in|the server could not start)/m);
+    expect(r.stderr).not.toContain("    at ");
   });
 });
 
