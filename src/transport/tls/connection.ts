@@ -69,6 +69,13 @@ export interface TlsSetup {
 const GRACEFUL_CLOSE_MS = 5000;
 /** Held data beyond which reading pauses until the owner sets onData. */
 const EARLY_DATA_LIMIT = 64 * 1024;
+/**
+ * Largest plaintext handed to TLS in one write. Each write becomes one record in BoringSSL's
+ * output memory BIO, whose buffer grows to 4/3 of the largest record and never shrinks: a 16 KB
+ * block written whole keeps ~22 KB per connection for its lifetime, as two 8 KB records ~11 KB.
+ * (Smaller pieces do not help: node:stream's writev joins the ones queued behind the first.)
+ */
+const MAX_TLS_WRITE = 8192;
 const EMPTY = new Uint8Array(0);
 const noop = (): void => {};
 
@@ -186,7 +193,10 @@ export class TlsConn implements TlsConnection {
       this.onWritten(false);
       return false;
     }
-    const accepted = this.tls.write(bytes, this.written);
+    let at = 0;
+    for (; bytes.length - at > MAX_TLS_WRITE; at += MAX_TLS_WRITE) this.tls.write(bytes.subarray(at, at + MAX_TLS_WRITE));
+    // Writable calls back in order: the last piece's callback means all pieces were encrypted.
+    const accepted = this.tls.write(at === 0 ? bytes : bytes.subarray(at), this.written);
     return accepted && !this.duplex.congested;
   }
 

@@ -17,6 +17,13 @@ import type { Socket } from "bun";
  */
 export const OUTGOING_HIGH_WATER_MARK = 256 * 1024;
 
+/**
+ * Bun's node:tls feeds each chunk we push into a BoringSSL memory BIO, whose buffer grows to
+ * 4/3 of the largest chunk and never shrinks: pushing a 16 KB read whole keeps ~22 KB per
+ * connection for its lifetime. Pushing slices (views, no copies) caps that buffer.
+ */
+export const INCOMING_SLICE = 4096;
+
 export class SocketDuplex extends Duplex {
   private socket: Socket<unknown> | null = null;
   /** Called with every outgoing TLS chunk while set (handshake only). */
@@ -44,7 +51,10 @@ export class SocketDuplex extends Duplex {
 
   /** Bytes from the network, towards TLS. */
   fromSocket(chunk: Uint8Array): void {
-    if (!this.push(chunk) && !this.readPaused && this.socket !== null) {
+    let accepted = true;
+    if (chunk.length <= INCOMING_SLICE) accepted = this.push(chunk);
+    else for (let at = 0; at < chunk.length; at += INCOMING_SLICE) accepted = this.push(chunk.subarray(at, at + INCOMING_SLICE));
+    if (!accepted && !this.readPaused && this.socket !== null) {
       this.readPaused = true;
       this.socket.pause();
     }
