@@ -415,7 +415,9 @@ async function sendMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q
     srv.stats.msgExpired += expired;
   }
   const tsMs = Date.now();
-  const msg = { msgId: randomId(), tsMs, notification: cmd.flags.notification, body: cmd.body.slice() };
+  // The body stays a view into the received block: the store takes it while this block is
+  // processed, and the pushed MSG is encrypted into a new buffer — no 16 KB copy per SEND.
+  const msg = { msgId: randomId(), tsMs, notification: cmd.flags.notification, body: cmd.body };
   const r = await srv.store.writeMsg(q, msg);
   if (r === "AUTH") return fail(c, t, ERR.AUTH);
   if (r === "QUOTA") {
