@@ -17,7 +17,9 @@ import { sha512 } from "../src/crypto/digest.ts";
 import { ChainState } from "../src/crypto/sbchain.ts";
 import { openBlock, sealBlock, secretboxImplementation } from "../src/crypto/secretbox.ts";
 import { nobleSealInPlace } from "../src/crypto/secretbox-noble.ts";
-import { wasmSecretbox } from "../src/crypto/wasm/xsalsa20poly1305.ts";
+import { loadWasmSecretbox } from "../src/crypto/wasm/xsalsa20poly1305.ts";
+
+const wasmSecretbox = loadWasmSecretbox();
 import { SignPrivateKey, verifyEd25519 } from "../src/crypto/sign.ts";
 
 const RUNS = 5;
@@ -96,9 +98,9 @@ const key = crypto.getRandomValues(new Uint8Array(32));
 const payload = crypto.getRandomValues(new Uint8Array(16000));
 const block = new Uint8Array(16384);
 const out = new Uint8Array(16368);
-const seal = row(`sealBlock 16384 B (src/crypto, ${secretboxImplementation}, in place)`, () => sealBlock(key, nonce, payload, block));
+const seal = row(`sealBlock 16384 B (src/crypto, ${secretboxImplementation()}, in place)`, () => sealBlock(key, nonce, payload, block));
 sealBlock(key, nonce, payload, block);
-row(`openBlock 16384 B (src/crypto, ${secretboxImplementation}, into buffer)`, () => openBlock(key, nonce, block, out));
+row(`openBlock 16384 B (src/crypto, ${secretboxImplementation()}, into buffer)`, () => openBlock(key, nonce, block, out));
 const padded = new Uint8Array(16368);
 const sealedBuf = new Uint8Array(16384);
 const wasmSeal = wasmSecretbox === null ? 0 : row("XSalsa20-Poly1305 16368 B  WebAssembly SIMD kernel (src/crypto/wasm)", () => wasmSecretbox!.sealInPlace(key, nonce, sealedBuf, 16, 16368));

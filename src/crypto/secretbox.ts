@@ -13,30 +13,52 @@
  * and noble's Salsa20/Poly1305 where WebAssembly SIMD is unavailable. Both run in place in a caller's buffer (no per-block allocation) and are
  * checked against the reference vectors and each other (test/crypto/secretbox*.test.ts).
  */
-import { nobleOpenInto, nobleSealInPlace } from "./secretbox-noble.ts";
 import { padInto, unPad } from "./pad.ts";
-import { wasmSecretbox } from "./wasm/xsalsa20poly1305.ts";
-
-const wasm = wasmSecretbox;
+import { loadWasmSecretbox } from "./wasm/xsalsa20poly1305.ts";
 
 export const TAG_LEN = 16;
 
+interface Implementation {
+  readonly name: "wasm-simd" | "noble";
+  sealInPlace(key: Uint8Array, nonce: Uint8Array, buf: Uint8Array, at: number, len: number): void;
+  openInto(key: Uint8Array, nonce: Uint8Array, packet: Uint8Array, out: Uint8Array): Uint8Array | null;
+}
+
+/** Chosen at the first use, so that an idle server holds neither (see wasm/xsalsa20poly1305.ts). */
+let impl: Implementation | null = null;
+
+function implementation(): Implementation {
+  if (impl !== null) return impl;
+  const wasm = loadWasmSecretbox();
+  if (wasm !== null) {
+    impl = { name: "wasm-simd", sealInPlace: (k, n, b, a, l) => wasm.sealInPlace(k, n, b, a, l), openInto: (k, n, p, o) => wasm.openInto(k, n, p, o) };
+  } else {
+    const noble = require("./secretbox-noble.ts") as typeof import("./secretbox-noble.ts");
+    impl = { name: "noble", sealInPlace: noble.nobleSealInPlace, openInto: noble.nobleOpenInto };
+  }
+  return impl;
+}
+
 /** Which implementation runs: "wasm-simd" or "noble". */
-export const secretboxImplementation: "wasm-simd" | "noble" = wasm === null ? "noble" : "wasm-simd";
+export function secretboxImplementation(): "wasm-simd" | "noble" {
+  return implementation().name;
+}
 
 /**
  * Encrypts `buf[at .. at+len)` in place and writes the tag to `buf[at-16 .. at)`.
  */
-export const sealInPlace: (key: Uint8Array, nonce: Uint8Array, buf: Uint8Array, at: number, len: number) => void =
-  wasm === null ? nobleSealInPlace : (key, nonce, buf, at, len) => wasm.sealInPlace(key, nonce, buf, at, len);
+export function sealInPlace(key: Uint8Array, nonce: Uint8Array, buf: Uint8Array, at: number, len: number): void {
+  (impl ?? implementation()).sealInPlace(key, nonce, buf, at, len);
+}
 
 /**
  * Authenticates `packet` (tag || ciphertext) and decrypts it into `out` (length ≥ packet − 16;
  * `out` may be `packet.subarray(16)` for in-place). Tag compared in constant time
  * (Crypto.hs:sbDecryptNoPad_ uses BA.constEq). Returns the plaintext view, or null.
  */
-export const openInto: (key: Uint8Array, nonce: Uint8Array, packet: Uint8Array, out: Uint8Array) => Uint8Array | null =
-  wasm === null ? nobleOpenInto : (key, nonce, packet, out) => wasm.openInto(key, nonce, packet, out);
+export function openInto(key: Uint8Array, nonce: Uint8Array, packet: Uint8Array, out: Uint8Array): Uint8Array | null {
+  return (impl ?? implementation()).openInto(key, nonce, packet, out);
+}
 
 // ---- Crypto.hs API (allocating; cold paths and tests) ----
 

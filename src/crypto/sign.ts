@@ -4,7 +4,16 @@
  * has no Ed448. Ed448 is pure Ed448 with an empty context, as cryptonite's.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { ed448 } from "@noble/curves/ed448.js";
+
+type Ed448 = (typeof import("@noble/curves/ed448.js"))["ed448"];
+let ed448Module: Ed448 | null = null;
+/**
+ * noble's Ed448, loaded at its first use: most servers never see an Ed448 key, and evaluating
+ * the module (and the pages of the runtime it touches) costs a few MB of a small board's memory.
+ */
+function ed448(): Ed448 {
+  return (ed448Module ??= (require("@noble/curves/ed448.js") as typeof import("@noble/curves/ed448.js")).ed448);
+}
 import { encodePrivKey, encodePubKey, type PublicKey } from "./keys.ts";
 
 export type SignAlg = "ed25519" | "ed448";
@@ -67,7 +76,7 @@ export class SignPrivateKey {
     } else {
       if (raw.length !== 57) throw new RangeError("Ed448 private key must be 57 bytes");
       this.keyObject = null;
-      this.publicRaw = ed448.getPublicKey(raw);
+      this.publicRaw = ed448().getPublicKey(raw);
     }
   }
 
@@ -77,7 +86,7 @@ export class SignPrivateKey {
       const s = sign(null, msg, this.keyObject);
       return new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
     }
-    return ed448.sign(msg, this.raw);
+    return ed448().sign(msg, this.raw);
   }
 }
 
@@ -91,8 +100,8 @@ export function generateEd25519(): SignKeyPair {
 }
 
 export function generateEd448(): SignKeyPair {
-  const privateRaw = ed448.utils.randomSecretKey();
-  return { alg: "ed448", privateRaw, publicRaw: ed448.getPublicKey(privateRaw) };
+  const privateRaw = ed448().utils.randomSecretKey();
+  return { alg: "ed448", privateRaw, publicRaw: ed448().getPublicKey(privateRaw) };
 }
 
 export function signEd25519(privateRaw: Uint8Array, msg: Uint8Array): Uint8Array {
@@ -100,7 +109,7 @@ export function signEd25519(privateRaw: Uint8Array, msg: Uint8Array): Uint8Array
 }
 
 export function signEd448(privateRaw: Uint8Array, msg: Uint8Array): Uint8Array {
-  return ed448.sign(msg, privateRaw);
+  return ed448().sign(msg, privateRaw);
 }
 
 /** False (never throws) for a malformed key or signature. */
@@ -117,7 +126,7 @@ export function verifyEd25519(publicRaw: Uint8Array, sig: Uint8Array, msg: Uint8
 export function verifyEd448(publicRaw: Uint8Array, sig: Uint8Array, msg: Uint8Array): boolean {
   if (publicRaw.length !== 57 || sig.length !== 114) return false;
   try {
-    return ed448.verify(sig, msg, publicRaw);
+    return ed448().verify(sig, msg, publicRaw);
   } catch {
     return false;
   }

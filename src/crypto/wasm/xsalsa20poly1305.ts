@@ -3,7 +3,10 @@
  * WebAssembly SIMD kernel: the message is copied into the kernel's memory, sealed or opened
  * there in place, and copied back. Key material is wiped from that memory after each call.
  *
- * `wasmSecretbox` is null where WebAssembly SIMD is unavailable; secretbox.ts then uses noble.
+ * `loadWasmSecretbox()` is null where WebAssembly SIMD is unavailable; secretbox.ts then uses
+ * noble. secretbox.ts calls it at the first encryption, not at start-up: decoding, validating and
+ * compiling the module touches several MB of the runtime's WebAssembly machinery, which an idle
+ * server need not hold.
  */
 import { DATA, KEY, MESSAGE, NONCE, PAGE, SCRATCH, TAG, ZERO16 } from "./xsalsa20poly1305-layout.ts";
 import { KERNEL_WASM_BASE64 } from "./xsalsa20poly1305-wasm.ts";
@@ -20,16 +23,7 @@ const SECRETS_END = ZERO16;
 const KEYSTREAM_START = SCRATCH;
 const KEYSTREAM_END = SCRATCH + 256;
 
-function instantiate(): Kernel | null {
-  try {
-    const bytes = Uint8Array.from(Buffer.from(KERNEL_WASM_BASE64, "base64"));
-    return new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Kernel;
-  } catch {
-    return null;
-  }
-}
-
-class WasmSecretbox {
+export class WasmSecretbox {
   private mem: Uint8Array;
 
   constructor(private readonly k: Kernel) {
@@ -89,5 +83,12 @@ class WasmSecretbox {
   }
 }
 
-const kernel = instantiate();
-export const wasmSecretbox: WasmSecretbox | null = kernel === null ? null : new WasmSecretbox(kernel);
+/** A new instance of the kernel (its own memory), or null where WebAssembly SIMD is unavailable. */
+export function loadWasmSecretbox(): WasmSecretbox | null {
+  try {
+    const bytes = Uint8Array.from(Buffer.from(KERNEL_WASM_BASE64, "base64"));
+    return new WasmSecretbox(new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Kernel);
+  } catch {
+    return null;
+  }
+}

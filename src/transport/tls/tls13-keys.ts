@@ -7,8 +7,18 @@
  * ourselves. Cold path: a handful of records per connection.
  */
 import { createHmac } from "node:crypto";
-import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { gcm } from "@noble/ciphers/aes.js";
+
+type Chacha = typeof import("@noble/ciphers/chacha.js");
+type Aes = typeof import("@noble/ciphers/aes.js");
+let chacha: Chacha | null = null;
+let aes: Aes | null = null;
+// Loaded at the first handshake: an idle server need not hold them.
+function chacha20poly1305(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array): ReturnType<Chacha["chacha20poly1305"]> {
+  return (chacha ??= require("@noble/ciphers/chacha.js") as Chacha).chacha20poly1305(key, nonce, aad);
+}
+function gcm(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array): ReturnType<Aes["gcm"]> {
+  return (aes ??= require("@noble/ciphers/aes.js") as Aes).gcm(key, nonce, aad);
+}
 
 /** Bun's node:crypto has no ChaCha20-Poly1305, hence noble for the AEADs; HMAC is native. */
 export type Hash = "sha256" | "sha384";
