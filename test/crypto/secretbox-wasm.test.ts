@@ -10,7 +10,7 @@ import { hex, loadVectors, toHex } from "../vectors.ts";
 // The WebAssembly SIMD kernel (src/crypto/wasm) and the noble fallback (secretbox-noble.ts) must
 // produce the reference's bytes (crypto.json, Crypto.hs:cbEncrypt/sbEncrypt) and agree with each
 // other and with noble's standard NaCl secretbox on every length class the kernel treats
-// differently: below one Salsa20 block, partial and whole 256-byte (4-block) chunks, the 16 KB
+// differently: below one Salsa20 block, partial and whole 192-byte (3-block) chunks, the 16 KB
 // transport block, and messages longer than the kernel's initial memory.
 const c = loadVectors("crypto.json");
 const wasmSecretbox = loadWasmSecretbox();
@@ -40,7 +40,7 @@ function padded(msg: Uint8Array, len: number): Uint8Array {
   return p;
 }
 
-const LENGTHS = [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 191, 223, 224, 225, 255, 256, 257, 480, 511, 512, 513, 1000, 4095, 16368, 16384, 70000];
+const LENGTHS = [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 159, 160, 161, 191, 192, 193, 223, 224, 225, 255, 256, 257, 383, 384, 385, 480, 511, 512, 513, 1000, 4095, 16368, 16384, 70000];
 
 describe("XSalsa20-Poly1305 implementations", () => {
   test("the WebAssembly SIMD kernel is available and in use here", () => {

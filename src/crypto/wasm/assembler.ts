@@ -255,6 +255,11 @@ export class Fn {
   i32x4splat(): this {
     return this.simd(0x11);
   }
+  i32x4replaceLane(lane: number): this {
+    this.simd(0x1c);
+    this.code.push(lane);
+    return this;
+  }
   v128and(): this {
     return this.simd(0x4e);
   }
@@ -272,6 +277,60 @@ export class Fn {
   }
   i32x4add(): this {
     return this.simd(0xae);
+  }
+  i64x2splat(): this {
+    return this.simd(0x12);
+  }
+  i64x2extractLane(lane: number): this {
+    this.simd(0x1d);
+    this.code.push(lane);
+    return this;
+  }
+  i64x2replaceLane(lane: number): this {
+    this.simd(0x1e);
+    this.code.push(lane);
+    return this;
+  }
+  i64x2shl(): this {
+    return this.simd(0xcb);
+  }
+  i64x2shrU(): this {
+    return this.simd(0xcd);
+  }
+  i64x2add(): this {
+    return this.simd(0xce);
+  }
+  i64x2sub(): this {
+    return this.simd(0xd1);
+  }
+  i64x2mul(): this {
+    return this.simd(0xd5);
+  }
+  i64x2extendLowI32x4U(): this {
+    return this.simd(0xc9);
+  }
+  i64x2extendHighI32x4U(): this {
+    return this.simd(0xca);
+  }
+  i64x2extmulLowI32x4U(): this {
+    return this.simd(0xde);
+  }
+  i64x2extmulHighI32x4U(): this {
+    return this.simd(0xdf);
+  }
+  /** v128.load32x2_u: two 32-bit words zero-extended into the two 64-bit lanes. */
+  v128load32x2u(offset = 0): this {
+    this.simd(0x06);
+    uleb(this.code, 0);
+    uleb(this.code, offset);
+    return this;
+  }
+  /** v128.load64_splat. */
+  v128load64splat(offset = 0): this {
+    this.simd(0x0a);
+    uleb(this.code, 0);
+    uleb(this.code, offset);
+    return this;
   }
 
   /** The body as the code section stores it: size, local declarations, instructions, end. */
