@@ -4,7 +4,8 @@
  * The same message re-encrypts to the same bytes on every delivery.
  */
 import { Writer } from "../encoding/writer.ts";
-import { cbEncrypt } from "../crypto/secretbox.ts";
+import { padInto } from "../crypto/pad.ts";
+import { cbEncrypt, sealInPlace, TAG_LEN } from "../crypto/secretbox.ts";
 
 /** MaxRcvMessageLen 16104 + 2 (Protocol.hs), independent of the version. */
 export const RCV_MSG_PADDED_LEN = 16106;
@@ -29,8 +30,25 @@ export function encodeRcvMsgBody(msg: MsgToEncrypt): Uint8Array {
   return w.view_();
 }
 
+const ENCRYPTED_LEN = TAG_LEN + RCV_MSG_PADDED_LEN;
+/**
+ * Encrypted MSG bodies the outbox has finished with (`releaseMsgBody`): every delivery needs a
+ * 16 KB buffer, and reusing them keeps the garbage collector out of the delivery path.
+ */
+const pool: Uint8Array[] = [];
+const POOL_MAX = 64;
+
+/** Server.hs:encryptMsg. The result may come from the pool: hand it back once it is encoded. */
 export function encryptMsg(rcvDhSecret: Uint8Array, msg: MsgToEncrypt): Uint8Array {
-  return cbEncrypt(rcvDhSecret, msg.msgId, encodeRcvMsgBody(msg), RCV_MSG_PADDED_LEN);
+  const out = pool.pop() ?? new Uint8Array(ENCRYPTED_LEN);
+  padInto(encodeRcvMsgBody(msg), out, TAG_LEN, RCV_MSG_PADDED_LEN);
+  sealInPlace(rcvDhSecret, msg.msgId, out, TAG_LEN, RCV_MSG_PADDED_LEN);
+  return out;
+}
+
+/** Returns an `encryptMsg` result to the pool; the caller must hold no reference to it after. */
+export function releaseMsgBody(body: Uint8Array): void {
+  if (body.length === ENCRYPTED_LEN && body.byteOffset === 0 && body.buffer.byteLength === ENCRYPTED_LEN && pool.length < POOL_MAX) pool.push(body);
 }
 
 /** NMSG metadata: `short(msgId) ‖ Int64 ts` encrypted for the notifier (NMsgMeta). */

@@ -11,6 +11,7 @@ import type { BrokerMsg } from "../protocol/broker-messages.ts";
 import { encodeResponse } from "../protocol/transmission.ts";
 import type { ServerAuth, SmpHandle } from "../transport/handle.ts";
 import { log } from "../util/log.ts";
+import { releaseMsgBody } from "./message-encryption.ts";
 
 const w = new Writer(17000);
 const packer = new BatchPacker();
@@ -57,7 +58,10 @@ export class Outbox {
     packer.reset();
     for (let i = 0; i < n; i++) {
       w.reset();
-      encodeResponse(w, p, this.corrIds[i]!, this.entityIds[i]!, this.msgs[i]!);
+      const msg = this.msgs[i]!;
+      encodeResponse(w, p, this.corrIds[i]!, this.entityIds[i]!, msg);
+      // The encoded copy is all that is needed now (see message-encryption.ts).
+      if (msg.tag === "MSG") releaseMsgBody(msg.body);
       const t = w.view_();
       let r = packer.add(t);
       if (r === "full") {

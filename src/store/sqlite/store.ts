@@ -147,8 +147,7 @@ export class SqliteStore implements Store {
   private readonly sSetNtfService: Statement;
   private readonly sInactive: Statement<{ qid: number }>;
   // messages
-  private readonly sQueueRid: Statement<{ recipient_id: Uint8Array }>;
-  private readonly sTail: Statement<{ flags: number }>;
+  private readonly sWriteCheck: Statement<{ recipient_id: Uint8Array; tail: number | null; size: number }>;
   private readonly sCount: Statement<{ n: number }>;
   private readonly sInsertMsg: Statement;
   private readonly sHead: Statement<MsgRow>;
@@ -241,8 +240,11 @@ export class SqliteStore implements Store {
       qid: number;
     }>;
 
-    this.sQueueRid = q("SELECT recipient_id FROM queues WHERE qid = ?") as Statement<{ recipient_id: Uint8Array }>;
-    this.sTail = q("SELECT flags FROM messages WHERE qid = ? ORDER BY seq DESC LIMIT 1") as Statement<{ flags: number }>;
+    // What writeMsg needs, in one statement: the queue still exists, its tail's flags, its size.
+    this.sWriteCheck = q(
+      "SELECT recipient_id, (SELECT flags FROM messages WHERE qid = ?1 ORDER BY seq DESC LIMIT 1) AS tail, " +
+        "(SELECT count(*) FROM messages WHERE qid = ?1) AS size FROM queues WHERE qid = ?1",
+    ) as Statement<{ recipient_id: Uint8Array; tail: number | null; size: number }>;
     this.sCount = q("SELECT count(*) AS n FROM messages WHERE qid = ?") as Statement<{ n: number }>;
     this.sInsertMsg = q("INSERT INTO messages(qid, msg_id, ts_ms, flags, body) VALUES (?,?,?,?,?)");
     this.sHead = q(
@@ -665,12 +667,11 @@ export class SqliteStore implements Store {
     this.begin("writeMsg");
     try {
       let res: WriteMsgResult = "QUOTA";
-      const qr = this.sQueueRid.get(ref.key);
+      const qr = this.sWriteCheck.get(ref.key);
       if (qr === null || !bytesEqual(qr.recipient_id, ref.recipientId)) res = "AUTH";
       else {
-        const tail = this.sTail.get(ref.key);
-        if (tail === null || (tail.flags & F_QUOTA) === 0) {
-          const size = tail === null ? 0 : this.sCount.get(ref.key)!.n;
+        if (qr.tail === null || (qr.tail & F_QUOTA) === 0) {
+          const size = qr.size;
           if (this.quota > size) {
             this.sInsertMsg.run(ref.key, msg.msgId, msg.tsMs, msg.notification ? F_NTF : 0, msg.body);
             res = size === 0 ? "OK_EMPTY" : "OK";
@@ -752,7 +753,13 @@ export class SqliteStore implements Store {
   async deleteExpiredMsgs(ref: QueueRef, oldSec: number): Promise<number> {
     const oldMs = oldSec * 1000;
     // The cheap check first: this runs on every SEND when expire-on-send is on.
-    const h = this.head(ref, "deleteExpiredMsgs");
+    // The head's time and flags only: this runs on every SEND, and the body is 16 KB.
+    let h: Omit<MsgRow, "body"> | null;
+    try {
+      h = this.sHeadMeta.get(ref.key);
+    } catch (e) {
+      throw toStoreError(e, "deleteExpiredMsgs");
+    }
     if (h === null || (h.flags & F_QUOTA) !== 0 || h.ts_ms >= oldMs) return 0;
     this.begin("deleteExpiredMsgs");
     try {
