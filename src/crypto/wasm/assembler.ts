@@ -121,6 +121,10 @@ export class Fn {
   brIf(depth: number): this {
     return this.op(0x0d, depth);
   }
+  /** select: the first operand if the i32 condition is non-zero, else the second. */
+  select(): this {
+    return this.op(0x1b);
+  }
   ret(): this {
     return this.op(0x0f);
   }
@@ -255,6 +259,11 @@ export class Fn {
   i32x4splat(): this {
     return this.simd(0x11);
   }
+  i32x4extractLane(lane: number): this {
+    this.simd(0x1b);
+    this.code.push(lane);
+    return this;
+  }
   i32x4replaceLane(lane: number): this {
     this.simd(0x1c);
     this.code.push(lane);
@@ -323,6 +332,21 @@ export class Fn {
     this.simd(0x06);
     uleb(this.code, 0);
     uleb(this.code, offset);
+    return this;
+  }
+  /** v128.load32_zero: one 32-bit word into lane 0, the other lanes 0. */
+  v128load32zero(offset = 0): this {
+    this.simd(0x5c);
+    uleb(this.code, 0);
+    uleb(this.code, offset);
+    return this;
+  }
+  /** v128.load32_lane: replaces one 32-bit lane of the vector on the stack with a word from memory. */
+  v128load32lane(lane: number, offset = 0): this {
+    this.simd(0x56);
+    uleb(this.code, 0);
+    uleb(this.code, offset);
+    this.code.push(lane);
     return this;
   }
   /** v128.load64_splat. */

@@ -5,7 +5,8 @@
  *    quarter-round is lane-wise adds, rotates and xors and the row round follows lane rotations
  *    (D. J. Bernstein, "Salsa20 specification", §8–10; the classic SSE layout);
  *  - HSalsa20 (scalar) for the XSalsa20 subkey (Bernstein, "Extending the Salsa20 nonce");
- *  - Poly1305 with five 26-bit limbs in 64-bit arithmetic (as poly1305-donna-32; RFC 8439 §2.5);
+ *  - Poly1305 with five 26-bit limbs (as poly1305-donna-32; RFC 8439 §2.5): four blocks at a time
+ *    in i32x4 lanes with r^4 (products by i64x2.extmul), the rest in scalar 64-bit arithmetic;
  *  - seal/open as NaCl's crypto_secretbox: 32 zero bytes in front of the message, so the first
  *    32 keystream bytes become the Poly1305 key and the message is XORed from byte 32 on.
  *
@@ -17,7 +18,7 @@
 import { writeFileSync } from "node:fs";
 import { assemble, Fn, i32, i64, v128 } from "./assembler.ts";
 
-import { DATA, KEY, MAC, MESSAGE, NONCE, POLY_TAIL, SCRATCH, SUBKEY, TAG, ZERO16 } from "./xsalsa20poly1305-layout.ts";
+import { DATA, KEY, MAC, MESSAGE, NONCE, POLY_POWERS, POLY_TAIL, SCRATCH, SUBKEY, TAG, ZERO16 } from "./xsalsa20poly1305-layout.ts";
 
 const SIGMA = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]; // "expand 32-byte k"
 const MASK26 = 0x3ffffffn;
@@ -218,6 +219,144 @@ function salsaXor(): Fn {
 
 // ---------------------------------------------------------------- Poly1305 (function 2)
 
+/** Bytes of one set of multipliers at POLY_POWERS: five limbs, then 5× limbs 1..4, one v128 each. */
+const POWER_SET = 144;
+
+/**
+ * Poly1305 four blocks at a time (Goll–Gueron / poly1305-donna SIMD scheme): lane l of five i32x4
+ * accumulators (26-bit limbs) takes blocks 4g + l, h_l = (h_l + m) · r^4, products via
+ * i64x2.extmul_{low,high}_i32x4_u; the last group multiplies lane l by r^(4−l) instead, so the
+ * lanes' sum is the serial h. Whole groups of four blocks only (len ≥ 64 on entry); leaves the sum
+ * in the scalar limbs h, carried, with m and left past the groups, for the scalar code to go on.
+ */
+function vectorBlocks(f: Fn, v: { r: number[]; h: number[]; d: number[]; c: number; m: number; left: number }): void {
+  const { r, h, d, c, m, left } = v;
+  const limbs = (): number[] => Array.from({ length: 5 }, () => f.local(i64));
+  const [r2, r3, r4] = [limbs(), limbs(), limbs()];
+  const vec = (n: number): number[] => Array.from({ length: n }, () => f.local(v128));
+  const [H, L, U] = [vec(5), vec(5), vec(5)];
+  const [cl, mask32, R, word] = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
+  const pw = f.local(i32);
+
+  /** out = a · b mod 2^130 − 5, carried as in block() (scalar, once per message). */
+  const mulmod = (a: number[], b: number[], out: number[]): void => {
+    for (let k = 0; k < 5; k++) {
+      for (let i = 0; i < 5; i++) {
+        f.get(a[i]!);
+        if (i <= k) f.get(b[k - i]!);
+        else f.get(b[k - i + 5]!).i64const(5n).i64mul();
+        f.i64mul();
+        if (i > 0) f.i64add();
+      }
+      f.set(d[k]!);
+    }
+    for (let k = 0; k < 5; k++) {
+      if (k > 0) f.get(d[k]!).get(c).i64add().set(d[k]!);
+      f.get(d[k]!).i64const(26n).i64shrU().set(c);
+      f.get(d[k]!).i64const(MASK26).i64and().set(out[k]!);
+    }
+    f.get(out[0]!).get(c).i64const(5n).i64mul().i64add().set(out[0]!);
+    f.get(out[0]!).i64const(26n).i64shrU().set(c);
+    f.get(out[0]!).i64const(MASK26).i64and().set(out[0]!);
+    f.get(out[1]!).get(c).i64add().set(out[1]!);
+  };
+  mulmod(r, r, r2);
+  mulmod(r2, r, r3);
+  mulmod(r2, r2, r4);
+  // Set 0: r^4 in every lane; set 1 (the last group): r^4, r^3, r^2, r by lane.
+  for (let j = 0; j < 5; j++) {
+    f.i32const(0).get(r4[j]!).i32wrapI64().i32x4splat().v128store(POLY_POWERS + 16 * j);
+    if (j > 0) f.i32const(0).get(r4[j]!).i64const(5n).i64mul().i32wrapI64().i32x4splat().v128store(POLY_POWERS + 64 + 16 * j);
+    [r4, r3, r2, r].forEach((p, lane) => {
+      f.i32const(0).get(p[j]!).i32wrapI64().i32store(POLY_POWERS + POWER_SET + 16 * j + 4 * lane);
+      if (j > 0) f.i32const(0).get(p[j]!).i64const(5n).i64mul().i32wrapI64().i32store(POLY_POWERS + POWER_SET + 64 + 16 * j + 4 * lane);
+    });
+  }
+  /** The multiplier for product h_i · (r^e)_(k−i): limb k−i, or 5× limb k−i+5 when it wraps. */
+  const mulOffset = (k: number, i: number): number => (i <= k ? 16 * (k - i) : 64 + 16 * (k - i + 5));
+
+  const m26 = [0xff, 0xff, 0xff, 0x03];
+  f.v128const([...m26, ...m26, ...m26, ...m26]).set(mask32);
+  for (let k = 0; k < 5; k++) f.v128const(new Array(16).fill(0)).set(H[k]!);
+
+  f.block().loop();
+  f.get(left).i32const(64).i32ltU().brIf(1);
+  // The multipliers: the last group's when fewer than 64 bytes follow this group (depends on len only).
+  f.i32const(POLY_POWERS + POWER_SET).i32const(POLY_POWERS).get(left).i32const(128).i32ltU().select().set(pw);
+  // h += the four blocks as 26-bit limbs, lane b from block b: limb k is the 32-bit word at byte
+  // 3k of the block, shifted right by 2k and masked (limb 4: the word at byte 12 >> 8, + 2^128).
+  for (let k = 0; k < 5; k++) {
+    const off = k < 4 ? 3 * k : 12;
+    f.get(H[k]!);
+    f.get(m).v128load(off); // lane 0 is the word; lanes 1–3 are replaced
+    for (let b = 1; b < 4; b++) {
+      f.set(word).get(m).get(word).v128load32lane(b, 16 * b + off);
+    }
+    if (k < 4) {
+      if (k > 0) f.i32const(2 * k).i32x4shrU();
+      f.get(mask32).v128and();
+    } else {
+      const hibit = [0, 0, 0, 1];
+      f.i32const(8).i32x4shrU().v128const([...hibit, ...hibit, ...hibit, ...hibit]).v128or();
+    }
+    f.i32x4add().set(H[k]!);
+  }
+
+  /** The i32x4 of the low words of two i64x2 (lanes 0, 1 of L[k], then of U[k]): back in block order. */
+  const pack = (lo: number, hi: number): void => void f.get(lo).get(hi).shuffle32([0, 2, 4, 6]);
+  // d_k = Σ h_i · (r^e)_(k−i) (·5 when wrapping), lanes 0, 1 into L[k], lanes 2, 3 into U[k]; as
+  // soon as d_k is complete, its carry goes into d_(k+1) and its low 26 bits into P[k] (i32x4).
+  // Bounds: h_i < 2^27 + 2^6 and (r^e)_j < 2^26 + 2^11, so d_k < 2^57.7 and d_4 < 2^55.4 (no ·5
+  // terms): the carry out of d_4 is < 2^29.4, and 5× it plus 26 bits fits a 32-bit lane.
+  const P = H.map(() => f.local(v128));
+  for (let k = 0; k < 5; k++) {
+    for (let i = 0; i < 5; i++) {
+      if (i > 0) f.get(L[k]!);
+      f.get(H[i]!).get(pw).v128load(mulOffset(k, i)).tee(R).i64x2extmulLowI32x4U();
+      if (i > 0) f.i64x2add();
+      f.set(L[k]!);
+      if (i > 0) f.get(U[k]!);
+      f.get(H[i]!).get(R).i64x2extmulHighI32x4U();
+      if (i > 0) f.i64x2add();
+      f.set(U[k]!);
+    }
+    if (k > 0) {
+      for (const D of [L, U]) f.get(D[k]!).get(D[k - 1]!).i32const(26).i64x2shrU().i64x2add().set(D[k]!);
+      pack(L[k - 1]!, U[k - 1]!);
+      f.get(mask32).v128and().set(P[k - 1]!);
+    }
+    // Keeps the next limb's multiplier loads from being merged with these (they would stay live).
+    f.i32const(0).i32const(0).i32store(POLY_POWERS + 2 * POWER_SET); // (JSC's load CSE)
+  }
+  f.get(L[4]!).i32const(26).i64x2shrU().get(U[4]!).i32const(26).i64x2shrU().shuffle32([0, 2, 4, 6]).set(cl);
+  pack(L[4]!, U[4]!);
+  f.get(mask32).v128and().set(H[4]!);
+  f.get(P[0]!).get(cl).get(cl).i32const(2).i32x4shl().i32x4add().i32x4add().tee(P[0]!);
+  f.i32const(26).i32x4shrU().get(P[1]!).i32x4add().set(H[1]!);
+  f.get(P[0]!).get(mask32).v128and().set(H[0]!);
+  for (let k = 2; k < 4; k++) f.get(P[k]!).set(H[k]!);
+  f.get(m).i32const(64).i32add().set(m);
+  f.get(left).i32const(64).i32sub().set(left);
+  f.br(0);
+  f.end().end();
+
+  // The lanes' sum (each limb < 2^28), carried, into the scalar limbs; the multipliers wiped.
+  for (let k = 0; k < 5; k++) {
+    for (let lane = 0; lane < 4; lane++) {
+      f.get(H[k]!).i32x4extractLane(lane).i64extendI32U();
+      if (lane > 0) f.i64add();
+    }
+    if (k > 0) f.get(c).i64add();
+    f.tee(h[k]!).i64const(26n).i64shrU().set(c);
+    f.get(h[k]!).i64const(MASK26).i64and().set(h[k]!);
+  }
+  f.get(h[0]!).get(c).i64const(5n).i64mul().i64add().set(h[0]!);
+  f.get(h[0]!).i64const(26n).i64shrU().set(c);
+  f.get(h[0]!).i64const(MASK26).i64and().set(h[0]!);
+  f.get(h[1]!).get(c).i64add().set(h[1]!);
+  for (let o = 0; o < 2 * POWER_SET; o += 16) f.i32const(0).v128const(new Array(16).fill(0)).v128store(POLY_POWERS + o);
+}
+
 function poly1305(): Fn {
   const f = new Fn(null, [i32, i32, i32, i32], []); // (key, msg, len, out)
   const [key, msg, len, out] = [0, 1, 2, 3];
@@ -273,6 +412,9 @@ function poly1305(): Fn {
 
   f.get(msg).set(m);
   f.get(len).set(left);
+  f.get(left).i32const(64).i32geU().if_();
+  vectorBlocks(f, { r, h, d, c, m, left });
+  f.end();
   f.block().loop();
   f.get(left).i32const(16).i32ltU().brIf(1);
   block(m, 1n << 24n);
