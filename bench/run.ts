@@ -14,14 +14,15 @@
  * than src/), or `bun src/cli/main.ts` with --source. Load comes from worker processes
  * (bench/clients/*.ts) over the real client library. Prints a table, then one BENCH line.
  *
- *   bun bench/run.ts [--source] [--seconds 15] [--warmup 3] [--clients 1] [--pairs 4] [--queues 8]
+ *   bun bench/run.ts [--source] [--rounds 3] [--seconds 10] [--warmup 3] [--clients 1] [--pairs 4] [--queues 8]
  *                    [--window 2] [--body 16048] [--idle 10000] [--store-queues 100000]
  *                    [--rtt-seconds 5] [--skip idle,echo,load,rtt,store] [--no-gc-log] [--memory-store] [--profile DIR] [--json FILE]
  *
  * --clients: load worker processes (the pairs are split among them); on a 2-core machine one
  * keeps the server on its own core. --profile DIR: the server runs from source under
  * `bun --cpu-prof` (read the result with bench/profile-top.ts). --memory-store: queues and
- * messages in memory (tells storage cost from the rest). Defaults take about 1.5 minutes.
+ * messages in memory (tells storage cost from the rest). --rounds: echo and load run alternately
+ * this many times; the table gives medians and the ratio of each round. Defaults take about 2.5 minutes.
  */
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -39,7 +40,7 @@ function opt(name: string, def: number): number {
   return i >= 0 ? Number(argv[i + 1]) : def;
 }
 const flag = (name: string): boolean => argv.includes("--" + name);
-const SECONDS = opt("seconds", 15);
+const SECONDS = opt("seconds", 10);
 const WARMUP = opt("warmup", 3);
 const CLIENTS = opt("clients", 1);
 const PAIRS = opt("pairs", 4);
@@ -55,6 +56,9 @@ const skipArg = argv.indexOf("--skip") >= 0 ? argv[argv.indexOf("--skip") + 1]! 
 const skip = new Set(skipArg.split(",").filter((s) => s !== ""));
 const jsonOut = argv.indexOf("--json") >= 0 ? argv[argv.indexOf("--json") + 1] : undefined;
 const PROFILE = argv.indexOf("--profile") >= 0 ? argv[argv.indexOf("--profile") + 1] : undefined;
+// Echo and load alternate, ROUNDS times each: this machine's speed drifts by ±15–25 % over minutes,
+// so medians of interleaved rounds (and the ratio per round) say more than one long run of each.
+const ROUNDS = opt("rounds", PROFILE === undefined ? 3 : 1);
 
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -111,7 +115,13 @@ async function idlePhase(spec: ServerSpec): Promise<void> {
   }
 }
 
-async function echoPhase(): Promise<void> {
+interface EchoRound {
+  rate: number;
+  cpuUsPerBlock: number;
+  serverCpu: number;
+}
+
+async function echoRound(): Promise<EchoRound> {
   const echoServer = Worker.spawn("echo-server", join(ROOT, "bench/echo-server.ts"), []);
   const { port } = await echoServer.next<{ port: number }>();
   const workers = split(4, CLIENTS).map((n, i) => Worker.spawn(`echo-${i}`, join(ROOT, "bench/clients/echo.ts"), [String(port), String(Math.max(1, n)), "8"]));
@@ -127,16 +137,33 @@ async function echoPhase(): Promise<void> {
     const rs = await all<{ echoed: number; seconds: number; cpuMs: number }>(workers);
     const rate = rs.reduce((a, r) => a + r.echoed / r.seconds, 0);
     const echoed = rs.reduce((a, r) => a + r.echoed, 0);
-    const serverCpu = (cpu1.totalNs - cpu0.totalNs) / 1e9 / SECONDS;
-    R.echo_blocks_per_s = rate;
-    row("echo ceiling (16 KB blocks, TLS)", `${rate.toFixed(0)} blocks/s = ${((rate * 16384) / 1e6).toFixed(0)} MB/s each way; server CPU ${(serverCpu * 100).toFixed(0)} %, ${((cpu1.totalNs - cpu0.totalNs) / 1000 / echoed).toFixed(1)} µs per block`);
+    const r = { rate, cpuUsPerBlock: (cpu1.totalNs - cpu0.totalNs) / 1000 / echoed, serverCpu: (cpu1.totalNs - cpu0.totalNs) / 1e9 / SECONDS };
+    log(`echo round: ${rate.toFixed(0)} blocks/s`);
+    return r;
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await echoServer.stop();
   }
 }
 
-async function loadPhase(spec: ServerSpec): Promise<void> {
+interface LoadRound {
+  queues: number;
+  rate: number;
+  delivered: number;
+  hist: Histogram;
+  cpuUs: number;
+  mainUs: number;
+  gcUs: number;
+  gcCycles: number;
+  gcPauseMs: number;
+  gcHelperMs: number;
+  wall: number;
+  clientCpu: number;
+  others: number;
+  peak: { rssKb: number; anonKb: number };
+}
+
+async function loadRound(spec: ServerSpec): Promise<LoadRound> {
   const server = await ServerProcess.start(profiled(spec), { gcLog: GC_LOG });
   const pairs = split(PAIRS, CLIENTS);
   const workers = pairs.map((k, i) =>
@@ -168,36 +195,80 @@ async function loadPhase(spec: ServerSpec): Promise<void> {
     const rs = await all<{ delivered: number; seconds: number; hist: number[]; cpuMs: number }>(workers);
     const hist = new Histogram();
     for (const r of rs) hist.merge(new Histogram(r.hist));
-    const delivered = rs.reduce((a, r) => a + r.delivered, 0);
     const rate = rs.reduce((a, r) => a + r.delivered / r.seconds, 0);
-    const cpuUs = (cpu1.totalNs - cpu0.totalNs) / 1000;
-    const mainUs = (cpu1.mainNs - cpu0.mainNs) / 1000;
-    const gcUs = (gc1.pauseMs - gc0.pauseMs) * 1000 + (cpu1.gcHelperNs - cpu0.gcHelperNs) / 1000;
-    const clientCpu = rs.reduce((a, r) => a + r.cpuMs / 1000 / r.seconds, 0);
-    R.msgs_per_s = rate;
-    R.p50_ms = hist.percentile(50);
-    R.p99_ms = hist.percentile(99);
-    R.cpu_us_per_msg = cpuUs / delivered;
-    R.rss_load_mb = mb(peak.rssKb);
-    R.server_cpu = cpuUs / 1e6 / wall;
-    R.gc_share = GC_LOG ? gcUs / cpuUs : "n/a";
-    row(
-      `SMP v20 load (${PAIRS} senders → ${PAIRS} recipients, ${queues} queues × ${WINDOW} in flight, ${BODY} B bodies)`,
-      `${rate.toFixed(0)} msgs/s; latency p50 ${hist.percentile(50).toFixed(2)} ms, p99 ${hist.percentile(99).toFixed(2)} ms`,
-    );
-    row(
-      "server CPU under load",
-      `${(cpuUs / delivered).toFixed(0)} µs per message; ${((100 * cpuUs) / 1e6 / wall).toFixed(0)} % of a core (JS thread ${((100 * mainUs) / 1e6 / wall).toFixed(0)} %)`,
-    );
-    row(`load clients (${CLIENTS} process${CLIENTS > 1 ? "es" : ""})`, `${(clientCpu * 100).toFixed(0)} % of a core in total`);
-    row("GC share of server CPU under load", GC_LOG ? `${((100 * gcUs) / cpuUs).toFixed(1)} % (${gc1.cycles - gc0.cycles} collections, pauses ${(gc1.pauseMs - gc0.pauseMs).toFixed(0)} ms + marking threads ${((cpu1.gcHelperNs - cpu0.gcHelperNs) / 1e6).toFixed(0)} ms)` : "not measured (--no-gc-log)");
-    R.other_cpu = others;
-    if (others > 0.1) row("WARNING", `other processes used ${(others * 100).toFixed(0)} % of a core during the load window: figures are low`);
-    row("RSS under load (peak)", `${mb(peak.rssKb).toFixed(1)} MB (anon ${mb(peak.anonKb).toFixed(1)})`);
+    log(`load round: ${rate.toFixed(0)} msgs/s`);
+    return {
+      queues,
+      rate,
+      delivered: rs.reduce((a, r) => a + r.delivered, 0),
+      hist,
+      cpuUs: (cpu1.totalNs - cpu0.totalNs) / 1000,
+      mainUs: (cpu1.mainNs - cpu0.mainNs) / 1000,
+      gcUs: (gc1.pauseMs - gc0.pauseMs) * 1000 + (cpu1.gcHelperNs - cpu0.gcHelperNs) / 1000,
+      gcCycles: gc1.cycles - gc0.cycles,
+      gcPauseMs: gc1.pauseMs - gc0.pauseMs,
+      gcHelperMs: (cpu1.gcHelperNs - cpu0.gcHelperNs) / 1e6,
+      wall,
+      clientCpu: rs.reduce((a, r) => a + r.cpuMs / 1000 / r.seconds, 0),
+      others,
+      peak,
+    };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await server.stop();
   }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const list = (xs: number[], digits: number): string => xs.map((x) => x.toFixed(digits)).join(", ");
+
+function reportEcho(rounds: EchoRound[]): void {
+  const rate = median(rounds.map((r) => r.rate));
+  R.echo_blocks_per_s = rate;
+  row(
+    "echo ceiling (16 KB blocks, TLS)",
+    `${rate.toFixed(0)} blocks/s = ${((rate * 16384) / 1e6).toFixed(0)} MB/s each way (median of ${list(rounds.map((r) => r.rate), 0)}); server CPU ${(median(rounds.map((r) => r.serverCpu)) * 100).toFixed(0)} %, ${median(rounds.map((r) => r.cpuUsPerBlock)).toFixed(1)} µs per block`,
+  );
+}
+
+function reportLoad(rounds: LoadRound[]): void {
+  const hist = new Histogram();
+  for (const r of rounds) hist.merge(r.hist);
+  const rate = median(rounds.map((r) => r.rate));
+  const cpuPerMsg = rounds.map((r) => r.cpuUs / r.delivered);
+  const cpuUs = rounds.reduce((a, r) => a + r.cpuUs, 0);
+  const gcUs = rounds.reduce((a, r) => a + r.gcUs, 0);
+  const wall = rounds.reduce((a, r) => a + r.wall, 0);
+  const peak = rounds.reduce((a, r) => (r.peak.rssKb > a.rssKb ? r.peak : a), rounds[0]!.peak);
+  const others = Math.max(...rounds.map((r) => r.others));
+  R.msgs_per_s = rate;
+  R.p50_ms = hist.percentile(50);
+  R.p99_ms = hist.percentile(99);
+  R.cpu_us_per_msg = median(cpuPerMsg);
+  R.rss_load_mb = mb(peak.rssKb);
+  R.server_cpu = cpuUs / 1e6 / wall;
+  R.gc_share = GC_LOG ? gcUs / cpuUs : "n/a";
+  row(
+    `SMP v20 load (${PAIRS} senders → ${PAIRS} recipients, ${rounds[0]!.queues} queues × ${WINDOW} in flight, ${BODY} B bodies)`,
+    `${rate.toFixed(0)} msgs/s (median of ${list(rounds.map((r) => r.rate), 0)}); latency p50 ${hist.percentile(50).toFixed(2)} ms, p99 ${hist.percentile(99).toFixed(2)} ms`,
+  );
+  row(
+    "server CPU under load",
+    `${median(cpuPerMsg).toFixed(0)} µs per message (${list(cpuPerMsg, 0)}); ${((100 * cpuUs) / 1e6 / wall).toFixed(0)} % of a core (JS thread ${((100 * rounds.reduce((a, r) => a + r.mainUs, 0)) / 1e6 / wall).toFixed(0)} %)`,
+  );
+  row(`load clients (${CLIENTS} process${CLIENTS > 1 ? "es" : ""})`, `${(median(rounds.map((r) => r.clientCpu)) * 100).toFixed(0)} % of a core in total`);
+  row(
+    "GC share of server CPU under load",
+    GC_LOG
+      ? `${((100 * gcUs) / cpuUs).toFixed(1)} % (${rounds.reduce((a, r) => a + r.gcCycles, 0)} collections, pauses ${rounds.reduce((a, r) => a + r.gcPauseMs, 0).toFixed(0)} ms + marking threads ${rounds.reduce((a, r) => a + r.gcHelperMs, 0).toFixed(0)} ms)`
+      : "not measured (--no-gc-log)",
+  );
+  R.other_cpu = others;
+  if (others > 0.1) row("WARNING", `other processes used up to ${(others * 100).toFixed(0)} % of a core during a load window: figures are low`);
+  row("RSS under load (peak)", `${mb(peak.rssKb).toFixed(1)} MB (anon ${mb(peak.anonKb).toFixed(1)})`);
 }
 
 async function rttPhase(spec: ServerSpec): Promise<void> {
@@ -248,8 +319,18 @@ const spec = initServer(command, Math.max(20000, IDLE + 1000), !flag("memory-sto
 const t0 = performance.now();
 try {
   if (!skip.has("idle")) await idlePhase(spec);
-  if (!skip.has("echo")) await echoPhase();
-  if (!skip.has("load")) await loadPhase(spec);
+  const echoRounds: EchoRound[] = [];
+  const loadRounds: LoadRound[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    if (!skip.has("echo")) echoRounds.push(await echoRound());
+    if (!skip.has("load")) loadRounds.push(await loadRound(spec));
+  }
+  if (echoRounds.length > 0) reportEcho(echoRounds);
+  if (loadRounds.length > 0) reportLoad(loadRounds);
+  if (echoRounds.length > 0 && loadRounds.length > 0) {
+    const ratios = loadRounds.map((l, i) => l.rate / echoRounds[i]!.rate);
+    row("ratio msgs/s ÷ echo blocks/s, per round", `${list(ratios, 3)} (median ${median(ratios).toFixed(3)})`);
+  }
   if (!skip.has("rtt")) await rttPhase(spec);
   if (!skip.has("store")) await storePhase();
 } finally {
