@@ -217,6 +217,22 @@ function salsaXor(): Fn {
   return f;
 }
 
+/**
+ * Partial reduction of the five 64-bit column sums d[] into 26-bit limbs `out` (the carry out of
+ * the top limb re-enters the bottom one ·5, since 2^130 ≡ 5), as poly1305-donna-32 does.
+ */
+function carryLimbs(f: Fn, d: number[], c: number, out: number[]): void {
+  for (let k = 0; k < 5; k++) {
+    if (k > 0) f.get(d[k]!).get(c).i64add().set(d[k]!);
+    f.get(d[k]!).i64const(26n).i64shrU().set(c);
+    f.get(d[k]!).i64const(MASK26).i64and().set(out[k]!);
+  }
+  f.get(out[0]!).get(c).i64const(5n).i64mul().i64add().set(out[0]!);
+  f.get(out[0]!).i64const(26n).i64shrU().set(c);
+  f.get(out[0]!).i64const(MASK26).i64and().set(out[0]!);
+  f.get(out[1]!).get(c).i64add().set(out[1]!);
+}
+
 // ---------------------------------------------------------------- Poly1305 (function 2)
 
 /** Bytes of one set of multipliers at POLY_POWERS: five limbs, then 5× limbs 1..4, one v128 each. */
@@ -250,15 +266,7 @@ function vectorBlocks(f: Fn, v: { r: number[]; h: number[]; d: number[]; c: numb
       }
       f.set(d[k]!);
     }
-    for (let k = 0; k < 5; k++) {
-      if (k > 0) f.get(d[k]!).get(c).i64add().set(d[k]!);
-      f.get(d[k]!).i64const(26n).i64shrU().set(c);
-      f.get(d[k]!).i64const(MASK26).i64and().set(out[k]!);
-    }
-    f.get(out[0]!).get(c).i64const(5n).i64mul().i64add().set(out[0]!);
-    f.get(out[0]!).i64const(26n).i64shrU().set(c);
-    f.get(out[0]!).i64const(MASK26).i64and().set(out[0]!);
-    f.get(out[1]!).get(c).i64add().set(out[1]!);
+    carryLimbs(f, d, c, out);
   };
   mulmod(r, r, r2);
   mulmod(r2, r, r3);
@@ -399,15 +407,7 @@ function poly1305(): Fn {
       }
       f.set(d[k]!);
     }
-    for (let k = 0; k < 5; k++) {
-      if (k > 0) f.get(d[k]!).get(c).i64add().set(d[k]!);
-      f.get(d[k]!).i64const(26n).i64shrU().set(c);
-      f.get(d[k]!).i64const(MASK26).i64and().set(h[k]!);
-    }
-    f.get(h[0]!).get(c).i64const(5n).i64mul().i64add().set(h[0]!);
-    f.get(h[0]!).i64const(26n).i64shrU().set(c);
-    f.get(h[0]!).i64const(MASK26).i64and().set(h[0]!);
-    f.get(h[1]!).get(c).i64add().set(h[1]!);
+    carryLimbs(f, d, c, h);
   };
 
   f.get(msg).set(m);
