@@ -4,6 +4,7 @@
  * has no Ed448. Ed448 is pure Ed448 with an empty context, as cryptonite's.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { encodePrivKey, encodePubKey, type PublicKey } from "./keys.ts";
 
 type Ed448 = (typeof import("@noble/curves/ed448.js"))["ed448"];
 let ed448Module: Ed448 | null = null;
@@ -14,7 +15,6 @@ let ed448Module: Ed448 | null = null;
 function ed448(): Ed448 {
   return (ed448Module ??= (require("@noble/curves/ed448.js") as typeof import("@noble/curves/ed448.js")).ed448);
 }
-import { encodePrivKey, encodePubKey, type PublicKey } from "./keys.ts";
 
 export type SignAlg = "ed25519" | "ed448";
 

@@ -6,7 +6,7 @@ export const ZERO16 = 96; // 16 zero bytes
 export const TAG = 128; // 16: the tag written by seal, the tag to check for open
 export const MAC = 144; // 16: the tag computed by open
 export const POLY_TAIL = 160; // 16: last partial Poly1305 block, padded
-export const SCRATCH = 256; // 256: keystream of the last partial 4-block chunk
+export const SCRATCH = 256; // 256: keystream of the last partial chunk (three 64-byte blocks)
 export const POLY_POWERS = 512; // 288 (+4 scratch): Poly1305 multipliers for four blocks at a time (wiped by the kernel)
 /** 32 zero bytes (the Poly1305 key's place), then the message. */
 export const DATA = 1024;
