@@ -56,28 +56,34 @@ export class Outbox {
     const p = this.handle.params;
     let ok = true;
     packer.reset();
-    for (let i = 0; i < n; i++) {
-      w.reset();
-      const msg = this.msgs[i]!;
-      encodeResponse(w, p, this.corrIds[i]!, this.entityIds[i]!, msg);
-      // The encoded copy is all that is needed now (see message-encryption.ts).
-      if (msg.tag === "MSG") releaseMsgBody(msg.body);
-      const t = w.view_();
-      let r = packer.add(t);
-      if (r === "full") {
+    try {
+      for (let i = 0; i < n; i++) {
+        w.reset();
+        encodeResponse(w, p, this.corrIds[i]!, this.entityIds[i]!, this.msgs[i]!);
+        const t = w.view_();
+        let r = packer.add(t);
+        if (r === "full") {
+          ok = this.write(packer.payload()) && ok;
+          packer.reset();
+          r = packer.add(t);
+        }
+        if (r === "too-large") log.warn("response too large for a block: dropped (TELargeMsg)");
+      }
+      if (packer.count > 0) {
         ok = this.write(packer.payload()) && ok;
         packer.reset();
-        r = packer.add(t);
       }
-      if (r === "too-large") log.warn("response too large for a block: dropped (TELargeMsg)");
+    } finally {
+      // Whatever happened, these transmissions are done with: a MSG body goes back to the pool
+      // (message-encryption.ts) only now, so no queued transmission can point at a reused one.
+      for (let i = 0; i < n; i++) {
+        const msg = this.msgs[i]!;
+        if (msg.tag === "MSG") releaseMsgBody(msg.body);
+      }
+      this.corrIds.length = 0;
+      this.entityIds.length = 0;
+      this.msgs.length = 0;
     }
-    if (packer.count > 0) {
-      ok = this.write(packer.payload()) && ok;
-      packer.reset();
-    }
-    this.corrIds.length = 0;
-    this.entityIds.length = 0;
-    this.msgs.length = 0;
     this.backedUp = !ok;
   }
 

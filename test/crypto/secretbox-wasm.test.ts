@@ -113,6 +113,27 @@ describe("XSalsa20-Poly1305 implementations", () => {
     expect(wasm.openInto(key, nonce, good.subarray(0, 15), new Uint8Array(0))).toBeNull();
   });
 
+  test("no secret stays in the kernel's memory after seal, open and a failed open", () => {
+    // Everything below the message area: key, nonce, subkeys, tags, Poly1305 tail, keystream,
+    // Poly1305 powers and the Poly1305 key. What is left is at most the message itself.
+    const kernel = loadWasmSecretbox()!;
+    const mem = (): Uint8Array => (kernel as unknown as { mem: Uint8Array }).mem;
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    const nonce = crypto.getRandomValues(new Uint8Array(24));
+    for (const len of [10, 100, 1000, 16368]) {
+      const msg = crypto.getRandomValues(new Uint8Array(len));
+      const packet = new Uint8Array(16 + len);
+      packet.set(msg, 16);
+      kernel.sealInPlace(key, nonce, packet, 16, len);
+      expect(mem().subarray(0, 1056).every((b) => b === 0)).toBe(true);
+      expect(kernel.openInto(key, nonce, packet, new Uint8Array(len))).toEqual(msg);
+      expect(mem().subarray(0, 1056).every((b) => b === 0)).toBe(true);
+      packet[0]! ^= 1;
+      expect(kernel.openInto(key, nonce, packet, new Uint8Array(len))).toBeNull();
+      expect(mem().subarray(0, 1056).every((b) => b === 0)).toBe(true);
+    }
+  });
+
   test("opens in place (out = packet after the tag) and rejects wrong key and nonce sizes", () => {
     const key = crypto.getRandomValues(new Uint8Array(32));
     const nonce = crypto.getRandomValues(new Uint8Array(24));

@@ -8,7 +8,7 @@
  * compiling the module touches several MB of the runtime's WebAssembly machinery, which an idle
  * server need not hold.
  */
-import { DATA, KEY, MESSAGE, NONCE, PAGE, SCRATCH, TAG, ZERO16 } from "./xsalsa20poly1305-layout.ts";
+import { DATA, KEY, MESSAGE, NONCE, PAGE, POLY_TAIL, SCRATCH, TAG, ZERO16 } from "./xsalsa20poly1305-layout.ts";
 import { KERNEL_WASM_BASE64 } from "./xsalsa20poly1305-wasm.ts";
 
 interface Kernel {
@@ -42,6 +42,8 @@ export class WasmSecretbox {
 
   private wipe(m: Uint8Array): void {
     m.fill(0, KEY, SECRETS_END);
+    // The tags and the last partial Poly1305 block: a failed open leaves the right tag there.
+    m.fill(0, TAG, POLY_TAIL + 16);
     m.fill(0, KEYSTREAM_START, KEYSTREAM_END);
     m.fill(0, DATA, MESSAGE);
   }
