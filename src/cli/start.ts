@@ -85,6 +85,9 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   } catch (e) {
     throw new CliError(startFailure(e, paths));
   }
+  // One full collection of what start-up left (configuration, certificates, migrations) before
+  // the server settles: on a small board an idle relay should hold only what it serves with.
+  Bun.gc(true);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
