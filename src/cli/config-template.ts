@@ -6,17 +6,8 @@
 import { join } from "node:path";
 import { DEFAULTS, type HostingType } from "./config.ts";
 
-export interface InitValues {
-  configDir: string;
-  dataDir: string;
-  enableStoreLog: boolean;
-  logStats: boolean;
-  /** `[TRANSPORT] host`; undefined leaves the key commented (address prints `<hostnames>`). */
-  host?: string;
-  ports: number[];
-  password?: string;
-  controlPort?: number;
-  controlPortPasswords?: { admin: string; user: string };
+/** Settings `init` takes from its options and writes as given ([PROXY] and [INFORMATION]). */
+export interface ServerInformation {
   socksProxy?: string;
   ownDomains?: string[];
   sourceCode?: string;
@@ -27,6 +18,19 @@ export interface InitValues {
   hosting?: string;
   hostingCountry?: string;
   hostingType?: HostingType;
+}
+
+export interface InitValues extends ServerInformation {
+  configDir: string;
+  dataDir: string;
+  enableStoreLog: boolean;
+  logStats: boolean;
+  /** `[TRANSPORT] host`; undefined leaves the key commented (address prints `<hostnames>`). */
+  host?: string;
+  ports: number[];
+  password?: string;
+  controlPort?: number;
+  controlPortPasswords?: { admin: string; user: string };
   webStaticPath?: string;
 }
 

@@ -8,8 +8,8 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { base64url } from "../encoding/base64.ts";
 import { createCertificates } from "./certs.ts";
-import { basicAuthProblem, parseSocksProxy, type HostingType } from "./config.ts";
-import { renderConfig, type InitValues } from "./config-template.ts";
+import { basicAuthProblem, parseSocksProxy } from "./config.ts";
+import { renderConfig, type InitValues, type ServerInformation } from "./config-template.ts";
 import { serverAddress } from "./address.ts";
 import { CliError, type Out } from "./errors.ts";
 import { configFile, configPath, type Paths } from "./paths.ts";
@@ -17,7 +17,7 @@ import { SERVER_VERSION_LINE } from "./version.ts";
 
 export type PasswordChoice = { kind: "random" } | { kind: "none" } | { kind: "set"; value: string };
 
-export interface InitOptions {
+export interface InitOptions extends ServerInformation {
   ip: string;
   fqdn?: string;
   /** Default: 5223 and 443 as root, only 5223 otherwise (binding 443 needs privileges). */
@@ -26,16 +26,6 @@ export interface InitOptions {
   enableStoreLog: boolean;
   logStats: boolean;
   controlPort?: number;
-  socksProxy?: string;
-  ownDomains?: string[];
-  sourceCode?: string;
-  serverCountry?: string;
-  operator?: string;
-  operatorCountry?: string;
-  website?: string;
-  hosting?: string;
-  hostingCountry?: string;
-  hostingType?: HostingType;
   webPath?: string;
 }
 
