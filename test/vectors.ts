@@ -1,14 +1,14 @@
-// Loads the reference vectors (bytes computed by simplexmq itself) from `<repo-root>/../shared/reference/vectors/`.
-// Resolved relative to this file so tests run the same way locally and in CI.
+// Loads the reference vectors (bytes computed by simplexmq itself) from `test/fixtures/vectors/` (copied unchanged,
+// see its README). Resolved relative to this file so tests run the same way from any clone and in CI.
 import { readFileSync } from "node:fs";
 
 const cache = new Map<string, unknown>();
 
-/** Parses `shared/reference/vectors/<name>` (e.g. "crypto.json"); cached per process. */
+/** Parses `test/fixtures/vectors/<name>` (e.g. "crypto.json"); cached per process. */
 export function loadVectors(name: string): any {
   const hit = cache.get(name);
   if (hit !== undefined) return hit;
-  const url = new URL("../../shared/reference/vectors/" + name, import.meta.url);
+  const url = new URL("./fixtures/vectors/" + name, import.meta.url);
   const data = JSON.parse(readFileSync(url, "utf8"));
   cache.set(name, data);
   return data;

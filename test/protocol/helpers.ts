@@ -1,4 +1,4 @@
-// Shared fixtures for the protocol tests: reference vectors (shared/reference/vectors) and small builders.
+// Shared fixtures for the protocol tests: reference vectors (test/fixtures/vectors) and small builders.
 import { loadVectors, hex, toHex } from "../vectors.ts";
 import { Writer } from "../../src/encoding/writer.ts";
 import { publicKey, type KeyAlg, type PublicKey } from "../../src/crypto/keys.ts";
