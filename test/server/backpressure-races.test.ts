@@ -36,7 +36,10 @@ test("notifications for a subscriber that stopped reading are kept, not buffered
     // what the TLS and socket buffers accept before refusing (a few dozen blocks), then the cap.
     expect(writes).toBeLessThanOrEqual(MAX_REFUSED_BLOCKS + 64);
     const stats = await s.server.store.stats();
-    if (nc.connected) expect(stats.ntfCount).toBeGreaterThan(0); // kept for when it reads again
+    // Nothing more was written once N backed up, so it was never disconnected for refusing blocks,
+    // and what it did not get is kept for when it reads again.
+    expect(nc.connected).toBe(true);
+    expect(stats.ntfCount).toBeGreaterThan(0);
     for (const c of [R, S, N]) c.close();
   } finally {
     await s.stop();
@@ -52,20 +55,33 @@ test("SUB racing a SEND into the empty queue delivers the message once", async (
     const q = await A.createQueue({ subMode: "C" });
     const store = s.server.store;
     const peek = store.peekMsg.bind(store);
-    let delay = true;
-    // Widen the gap between SUB registering the subscription and reading the queue head.
+    // Drive the interleaving instead of widening it with sleeps: SUB has registered the
+    // subscription and is reading the queue head when the SEND arrives, is stored and is pushed to
+    // the new subscriber; only then does SUB's read of the head go on (and finds that message).
+    let entered!: () => void;
+    const subPeeking = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    const sendDone = new Promise<void>((r) => (release = r));
+    let held = false;
+    let headSeenBySub: Awaited<ReturnType<typeof peek>> | undefined;
     store.peekMsg = async (ref) => {
-      if (delay) {
-        delay = false;
-        await Bun.sleep(100);
-      }
-      return peek(ref);
+      if (held) return peek(ref);
+      held = true;
+      entered();
+      await sendDone;
+      headSeenBySub = await peek(ref);
+      return headSeenBySub;
     };
     const sub = A.subscribe(q.rcvId, q.rcvAuthKey);
-    await Bun.sleep(20);
+    await subPeeking;
     await S.sendMessage(q.sndId, new TextEncoder().encode("hi"));
+    release();
     await sub;
-    await Bun.sleep(200);
+    // The race happened: SUB's read of the head ran after the SEND stored the message.
+    expect(headSeenBySub).not.toBeNull();
+    expect(headSeenBySub).toBeDefined();
+    // Anything the server pushed to A before answering this PING has arrived by now.
+    await A.ping();
     expect(events.filter((t) => t === "MSG").length).toBe(1);
     A.close();
     S.close();
