@@ -1,7 +1,7 @@
 // Connection limits: TLS setup and SMP handshake timeouts (Transport/Server.hs:tlsSetupTimeout,
 // Server.hs:runClient smpHandshakeTimeout), inactive-client disconnect (Server.hs:disconnectTransport),
 // the maximum number of connections, and bounded memory / no stall when a client stops reading.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setSystemTime, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +41,11 @@ async function raw(s: { port: number; options?: { credentials: { fingerprint: Ui
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// Timeouts are checked from below only (a timer never fires early; a loaded machine only makes
+// things later): "closed at all" is the event awaited, and a hang is caught by the test's timeout.
+// The timeouts are long enough that a client's own TLS + SMP handshake fits on a busy machine.
+const TIMEOUT_MS = 1000;
+
 /** A plain TCP connection; resolves the time the server closed it. */
 function tcp(port: number, send?: Uint8Array): { closedAt: Promise<number>; close(): void } {
   let sock: { end(): void } | null = null;
@@ -68,71 +73,79 @@ function tcp(port: number, send?: Uint8Array): { closedAt: Promise<number>; clos
   return h;
 }
 
-function closedWithin(c: SMPClient, ms: number): Promise<boolean> {
-  return Promise.race([c.closed.then(() => true), sleep(ms).then(() => false)]);
+/** The first connection attempt that the server accepts (a freed slot is noticed asynchronously). */
+async function clientOnceAccepted(address: string): Promise<SMPClient> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client(address);
+    } catch (e) {
+      if (attempt >= 100) throw e;
+      await sleep(20);
+    }
+  }
 }
 
 describe("timeouts", () => {
   test("SMP handshake: a client that completes TLS but never sends its hello is closed after timeouts.handshakeMs", async () => {
-    const s = await server({ timeouts: { handshakeMs: 300 } });
+    const s = await server({ timeouts: { handshakeMs: TIMEOUT_MS } });
     const t0 = Date.now();
     const r = await raw(s);
-    expect(await r.readBlock()).not.toBeNull(); // the server hello
-    expect(await r.closedWithin(3000)).toBe(true);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     // Half a hello block does not reset the timer either.
     const r2 = await raw(s);
-    await r2.readBlock();
+    expect(await r.readBlock()).not.toBeNull(); // the server hello
+    expect(await r2.readBlock()).not.toBeNull();
     r2.write(new Uint8Array(8000));
-    expect(await r2.closedWithin(3000)).toBe(true);
+    await Promise.all([r.closedAt, r2.closedAt]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
     // A client that completes the handshake in time is not affected by the timer afterwards.
     const c = await client(s.address);
-    await sleep(500);
+    await sleep(TIMEOUT_MS + 200);
     await c.ping();
   });
 
   test("TLS setup: a TCP connection without a TLS handshake (silent, or a partial ClientHello) is closed after timeouts.tlsSetupMs", async () => {
-    const s = await server({ timeouts: { tlsSetupMs: 300 } });
+    const s = await server({ timeouts: { tlsSetupMs: TIMEOUT_MS } });
     const t0 = Date.now();
     const silent = tcp(s.port);
     const partial = tcp(s.port, Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03));
     const [a, b] = await Promise.all([silent.closedAt, partial.closedAt]);
-    expect(a - t0).toBeGreaterThanOrEqual(250);
-    expect(a - t0).toBeLessThan(3000);
-    expect(b - t0).toBeGreaterThanOrEqual(250);
-    expect(b - t0).toBeLessThan(3000);
+    expect(a - t0).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(b - t0).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
     const c = await client(s.address);
     await c.ping();
   });
 });
 
 describe("inactive clients (Server.hs:disconnectTransport)", () => {
+  // The server's clock is moved instead of waiting (bun:test setSystemTime moves Date.now, which
+  // stamps activity and drives the check): a slow machine cannot make an active client look idle.
+  afterEach(() => void setSystemTime());
+  const TTL_S = 3600;
+
   test("a connection without subscriptions is closed after the ttl; a subscribed one and an active one are not", async () => {
-    const s = await server({ inactiveClients: { ttlSeconds: 0.4, checkIntervalSeconds: 0.1 } });
+    const s = await server({ inactiveClients: { ttlSeconds: TTL_S, checkIntervalSeconds: 0.05 } });
+    const t0 = Date.now();
     const idle = await client(s.address);
     const subscribed = await client(s.address);
     await subscribed.createQueue(); // subMode S: subscribed
     const active = await client(s.address);
-    let pinging = true;
-    const pinger = (async () => {
-      while (pinging) {
-        await active.ping();
-        await sleep(100);
-      }
-    })();
-    expect(await closedWithin(idle, 3000)).toBe(true);
-    await sleep(600);
-    pinging = false;
-    await pinger;
+    setSystemTime(t0 + (TTL_S / 2) * 1000);
+    await active.ping(); // active half a ttl later
+    setSystemTime(t0 + (TTL_S + 60) * 1000); // idle and subscribed are now past the ttl, active is not
+    await idle.closed;
+    // The check that closed `idle` examined every connection in the same pass.
     expect(subscribed.isOpen).toBe(true);
     expect(active.isOpen).toBe(true);
     await subscribed.ping();
+    await active.ping();
   });
 
   test("without [INACTIVE_CLIENTS] nobody is disconnected", async () => {
     const s = await server();
     const idle = await client(s.address);
-    expect(await closedWithin(idle, 800)).toBe(false);
+    setSystemTime(Date.now() + 30 * 86400_000);
+    await sleep(300);
+    expect(idle.isOpen).toBe(true);
     await idle.ping();
   });
 });
@@ -145,18 +158,17 @@ describe("maxConnections", () => {
     const c = await raw(s);
     expect(await b.readBlock()).not.toBeNull();
     expect(await c.readBlock()).not.toBeNull();
-    const t0 = Date.now();
+    // Closed without a server hello: admitted, it would get one and then wait out the 10 s
+    // handshake timeout (harness.ts) — long past its close here.
     const d = await raw(s);
-    expect(await d.closedWithin(2000)).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(1000);
-    expect(await d.readBlock(100)).toBeNull(); // no server hello
+    await d.closedAt;
+    expect(await d.readBlock(100)).toBeNull();
     await expect(client(s.address)).rejects.toThrow();
     await a.ping();
     // A slot frees when a connection ends.
     b.close();
     await b.closedAt;
-    await sleep(50);
-    const e = await client(s.address);
+    const e = await clientOnceAccepted(s.address);
     await e.ping();
   });
 });
@@ -170,7 +182,7 @@ describe("a client that stops reading (separate server process)", () => {
     if (dir !== "") rmSync(dir, { recursive: true, force: true });
   });
 
-  test("the server stops reading from it: bounded memory, other connections keep answering PING quickly", async () => {
+  test("the server stops reading from it: bounded memory, other connections keep answering PING meanwhile", async () => {
     dir = mkdtempSync(join(tmpdir(), "smp-slow-"));
     srv = await spawnServer(dir);
     const setup = await client(srv.address);
@@ -196,20 +208,23 @@ describe("a client that stops reading (separate server process)", () => {
     const observer = await client(srv.address);
     let written = 0;
     let stalled = 0;
-    let maxPing = 0;
     let pings = 0;
-    const until = Date.now() + 3000;
+    let pingsWhileStalled = 0;
+    let pingError: unknown = undefined;
+    let blocked = false;
+    let done = false;
     const pingLoop = (async () => {
-      while (Date.now() < until) {
-        const t = performance.now();
+      while (!done) {
         await observer.ping();
-        maxPing = Math.max(maxPing, performance.now() - t);
         pings++;
+        if (blocked) pingsWhileStalled++;
         await sleep(20);
       }
-    })();
-    let blocked = false;
-    while (Date.now() < until) {
+    })().catch((e) => (pingError = e));
+    // Counts, not a duration: run until the attacker has been held back for a while and the
+    // observer was answered 20 times meanwhile — or until the attacker got far more through than
+    // a server that stopped reading lets it (the assertions below then fail).
+    while ((stalled <= 5 || pingsWhileStalled < 20) && pingError === undefined && written < 1000) {
       if (blocked) {
         const drained = await Promise.race([attacker.handle.transport.drain().then(() => true), sleep(100).then(() => false)]);
         if (!drained) {
@@ -222,22 +237,23 @@ describe("a client that stops reading (separate server process)", () => {
       blocked = !attacker.handle.writePayload(payload);
       if (written % 4 === 0) await sleep(0);
     }
+    done = true;
     await pingLoop;
     const after = await srv.mem();
     const grew = after.rss - before.rss;
     // Unthrottled, every accepted block would cost the server ~2 MB: the server must have stopped
     // reading, so the attacker's writes stall, and the server holds a bounded amount for it.
+    expect(pingError).toBeUndefined();
     expect(stalled).toBeGreaterThan(5);
     expect(written).toBeLessThan(1000);
+    expect(pingsWhileStalled).toBeGreaterThanOrEqual(20);
     expect(grew).toBeLessThan(96 * 1024 * 1024);
-    expect(maxPing).toBeLessThan(1000);
-    expect(pings).toBeGreaterThan(20);
     expect(after.failures).toBe(0);
     // Dropping the attacker frees what the server held for it; a fresh connection works.
     attacker.close();
     await sleep(200);
     const fresh = await client(srv.address);
     await fresh.ping();
-    console.log(`slow reader: ${written} blocks written, ${stalled} stalls, server RSS +${(grew / 1048576).toFixed(1)} MiB, max PING ${maxPing.toFixed(0)} ms over ${pings}`);
-  }, 20_000);
+    console.log(`slow reader: ${written} blocks written, ${stalled} stalls, server RSS +${(grew / 1048576).toFixed(1)} MiB, ${pings} PINGs answered (${pingsWhileStalled} while it was held back)`);
+  });
 });
