@@ -7,6 +7,8 @@ export interface Answer {
   body?: string | Uint8Array | ReadableStream<Uint8Array>;
   headers?: Record<string, string>;
   delayMs?: number;
+  /** Answer only once this settles (a resolver that is slow for exactly as long as the test wants). */
+  until?: Promise<unknown>;
 }
 
 export interface RecordedRequest {
@@ -44,6 +46,7 @@ export function startResolver(handler: (segments: string[]) => Answer, prefix = 
       requests.push({ segments, rawPath, headers: Object.fromEntries(req.headers) });
       const a = handler(segments);
       if (a.delayMs) await Bun.sleep(a.delayMs);
+      if (a.until) await a.until;
       return new Response(a.body ?? "", { status: a.status, headers: { "content-type": "application/json", ...a.headers } });
     },
   });
