@@ -128,7 +128,7 @@ describe("responses are matched by corrId", () => {
     expect(rs[0]!.tag === "MSG" && new TextDecoder().decode(rs[0]!.body)).toBe("zero");
     expect(rs[1]).toEqual({ tag: "ERR", err: ERR.NO_MSG });
     expect(rs[2]!.tag === "MSG" && new TextDecoder().decode(rs[2]!.body)).toBe("two");
-    const e = await client.nextEvent(1000);
+    const e = await client.nextEvent(10_000);
     expect(e.type === "event" && e.msg.tag).toBe("END");
     expect(e.type === "event" && toHex(e.entityId)).toBe(toHex(rcvId));
   });
@@ -187,7 +187,7 @@ describe("server events", () => {
       { corrId: EMPTY, entityId: rcvId, msg: msg("third") },
       { corrId: EMPTY, entityId: rcvId, msg: MSG_.DELD },
     ]);
-    const first = await client.nextEvent(1000);
+    const first = await client.nextEvent(10_000);
     const rest: ServerEvent[] = [];
     for await (const e of client.events()) {
       rest.push(e);
@@ -217,9 +217,9 @@ describe("server events", () => {
     w.byte(0).short(EMPTY).short(rcvId).ascii("MSG"); // MSG without its fields
     server.writePayload(batch1(w.toBytes()));
     server.writePayload(new Uint8Array([2, 0, 0])); // count 2, one empty item: bad batch framing
-    const e1 = await client.nextEvent(1000);
+    const e1 = await client.nextEvent(10_000);
     expect(e1).toMatchObject({ type: "invalid", error: ERR.CMD_SYNTAX });
-    const e2 = await client.nextEvent(1000);
+    const e2 = await client.nextEvent(10_000);
     expect(e2).toMatchObject({ type: "invalid", error: ERR.BLOCK });
     const p = client.ping();
     const t = await server.next();
@@ -237,7 +237,7 @@ describe("server events", () => {
     void p.then(() => (answered = true));
     await Bun.sleep(30);
     expect(answered).toBe(false); // the PONG waits behind the unread events
-    for (let i = 0; i < 4; i++) await client.nextEvent(1000);
+    for (let i = 0; i < 4; i++) await client.nextEvent(10_000);
     await p;
     expect(answered).toBe(true);
   });
@@ -247,7 +247,7 @@ describe("server events", () => {
     const err = await client.nextEvent(20).catch((e) => e);
     expect(err.kind).toBe("timeout");
     server.respond(EMPTY, rcvId, MSG_.END);
-    const e = await client.nextEvent(1000);
+    const e = await client.nextEvent(10_000);
     expect(e.type === "event" && e.msg.tag).toBe("END");
   });
 });
@@ -263,7 +263,7 @@ describe("timeouts and closing", () => {
     expect(client.pendingRequests).toBe(0);
     const t = await server.next();
     server.respond(t.corrId, EMPTY, MSG_.PONG);
-    const late = await client.nextEvent(1000);
+    const late = await client.nextEvent(10_000);
     expect(late.type).toBe("late");
     expect(late.type === "late" && toHex(late.corrId)).toBe(toHex(t.corrId));
   });
@@ -292,7 +292,7 @@ describe("timeouts and closing", () => {
     await client.closed;
     expect(client.isOpen).toBe(false);
     expect((await client.ping().catch((e) => e)).kind).toBe("closed");
-    expect((await client.nextEvent(1000).catch((e) => e)).kind).toBe("closed");
+    expect((await client.nextEvent(10_000).catch((e) => e)).kind).toBe("closed");
     const all: ServerEvent[] = [];
     for await (const e of client.events()) all.push(e);
     expect(all).toEqual([]);

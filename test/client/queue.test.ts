@@ -79,7 +79,7 @@ describe("NEW", () => {
     const secret = x25519(req.rcvDhKey.raw, srvDh);
     const msgId = id(9);
     server.respond(EMPTY, q.rcvId, { tag: "MSG", msgId, body: serverEncryptMsg(secret, msgId, 1700000000, true, bytes("hi there")) });
-    const e = await client.nextEvent(1000);
+    const e = await client.nextEvent(10_000);
     if (e.type !== "event" || e.msg.tag !== "MSG") throw new Error("expected MSG");
     const body = SMPClient.decryptMessage(q, e.msg);
     expect(body).toMatchObject({ type: "message", ts: 1700000000, notification: true });
@@ -194,7 +194,7 @@ describe("queue commands", () => {
     const nonce = id(0x33);
     const meta = new Writer().short(id(9)).int64(1700000123).toBytes();
     server.respond(EMPTY, id(5), { tag: "NMSG", nonce, encMeta: cbEncrypt(secret, nonce, meta, 128) });
-    const e = await client.nextEvent(1000);
+    const e = await client.nextEvent(10_000);
     if (e.type !== "event" || e.msg.tag !== "NMSG") throw new Error("expected NMSG");
     const m = SMPClient.decryptNotification(n, e.msg);
     expect(toHex(m.msgId)).toBe(toHex(id(9)));
@@ -215,7 +215,7 @@ describe("queue commands", () => {
     const t = await server.next();
     server.respond(t.corrId, id(1), { tag: "MSG", msgId: id(8), body: bytes("queued") });
     expect(await p).toBeNull();
-    const e = await client.nextEvent(1000);
+    const e = await client.nextEvent(10_000);
     expect(e.type === "event" && e.msg.tag === "MSG" && text(e.msg.body)).toBe("queued");
   });
 

@@ -142,9 +142,11 @@ describe("bad clients are closed cleanly", () => {
 
   test("garbage → closed at once, handshake error reported", async () => {
     const err = short.nextHandshakeError();
-    const ms = await rawClient(short.port, new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    expect(ms).toBeLessThan(250);
-    expect(await err).toBeString();
+    await rawClient(short.port, new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    // Rejected for what it sent, not left to the setup timer (which would report its own reason).
+    const reason = await err;
+    expect(reason).toBeString();
+    expect(reason).not.toBe("TLS setup timeout");
     expect(short.connections).toHaveLength(0);
   });
 
@@ -153,8 +155,7 @@ describe("bad clients are closed cleanly", () => {
     // handshake record announcing 512 bytes, ClientHello header, then silence
     const partial = Uint8Array.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 1, 2, 3]);
     const ms = await rawClient(short.port, partial);
-    expect(ms).toBeGreaterThanOrEqual(280);
-    expect(ms).toBeLessThan(2000);
+    expect(ms).toBeGreaterThanOrEqual(280); // a timer never fires early; no upper bound on a busy machine
     expect(await err).toBe("TLS setup timeout");
   });
 
