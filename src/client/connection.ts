@@ -1,6 +1,6 @@
 /**
  * One SMP client connection after the handshake (Client.hs:ProtocolClient): sends transmissions,
- * matches responses to requests by corrId, and hands server-initiated transmissions (empty corrId:
+ * matches responses to the requests awaiting them (pending-requests.ts) by corrId, and hands server-initiated transmissions (empty corrId:
  * MSG, END, DELD, NMSG, ENDS, ALLS, pushed ERR) to an event handler or a bounded event queue.
  *
  * Memory is bounded: at most `maxPending` requests wait for a response (further senders wait for a
@@ -20,6 +20,7 @@ import type { ClientAuth, SmpHandle } from "../transport/handle.ts";
 import { TransmissionEncoder, type AuthKey, type ServiceAuth } from "./authorize.ts";
 import { SMPClientError, errorTypeText } from "./errors.ts";
 import { EventQueue } from "./event-queue.ts";
+import { PendingRequests } from "./pending-requests.ts";
 
 /** Something the server sent that is not the answer to a pending request. */
 export type ServerEvent =
@@ -73,24 +74,6 @@ const BLOCK_WRITER_SIZE = 16384;
 
 const EMPTY = new Uint8Array(0);
 
-interface Pending {
-  readonly corrId: Uint8Array;
-  readonly entityId: Uint8Array;
-  readonly deadline: number;
-  readonly resolve: (m: BrokerMsg) => void;
-  readonly reject: (e: Error) => void;
-  /** Next request whose corrId has the same map key. */
-  next: Pending | null;
-}
-
-/** Map key of a corrId: its first 6 bytes (random, so collisions are rare; they chain). */
-function corrKey(c: Uint8Array): number {
-  const n = c.length < 6 ? c.length : 6;
-  let k = 0;
-  for (let i = 0; i < n; i++) k = k * 256 + c[i]!;
-  return k;
-}
-
 /** Messages holding views into the received block (copied before they are handed out). */
 function hasViews(m: BrokerMsg): boolean {
   switch (m.tag) {
@@ -127,15 +110,11 @@ export class ClientConnection {
   private readonly out = new Writer(BLOCK_WRITER_SIZE);
   private readonly one = new Writer(BLOCK_WRITER_SIZE);
   private readonly packer = new BatchPacker();
-  private readonly pending = new Map<number, Pending>();
-  private pendingCount = 0;
+  private readonly pending: PendingRequests;
   private slotWaiters: (() => void)[] = [];
   private drainWait: Promise<void> | null = null;
   private isClosed = false;
   private closeReason = "connection closed";
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private timerAt = Infinity;
-  private readonly timerSlack: number;
   private resolveClosed!: () => void;
 
   constructor(
@@ -147,7 +126,7 @@ export class ClientConnection {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
     if (!(this.maxPending >= 1)) throw new RangeError("maxPending must be ≥ 1");
-    this.timerSlack = Math.min(250, Math.max(2, Math.floor(this.timeoutMs / 20)));
+    this.pending = new PendingRequests(this.timeoutMs, () => this.slotWaiters.shift()?.());
     this.maxPayload = handle.blockEncryption ? MAX_ENCRYPTED_PAYLOAD : MAX_PLAIN_PAYLOAD;
     this.onEvent = options.onEvent ?? null;
     this.queue = new EventQueue(options.eventQueueSize ?? DEFAULT_EVENT_QUEUE_SIZE);
@@ -172,7 +151,7 @@ export class ClientConnection {
 
   /** Requests currently awaiting a response. */
   get pendingRequests(): number {
-    return this.pendingCount;
+    return this.pending.size;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -184,7 +163,7 @@ export class ClientConnection {
    * response for another entity, or a transmission too large for a block.
    */
   sendCommand(entityId: Uint8Array, cmd: Command, key: AuthKey | null = null, opts?: SendOptions): Promise<BrokerMsg> {
-    if (this.isClosed || (this.pendingCount < this.maxPending && this.drainWait === null)) {
+    if (this.isClosed || (this.pending.size < this.maxPending && this.drainWait === null)) {
       return this.sendNow(entityId, cmd, key, opts);
     }
     return this.sendWhenReady(entityId, cmd, key, opts);
@@ -200,7 +179,7 @@ export class ClientConnection {
     for (;;) {
       if (this.isClosed) return;
       if (this.drainWait !== null) await this.drainWait;
-      else if (this.pendingCount >= this.maxPending) await new Promise<void>((r) => this.slotWaiters.push(r));
+      else if (this.pending.size >= this.maxPending) await new Promise<void>((r) => this.slotWaiters.push(r));
       else return;
     }
   }
@@ -222,7 +201,7 @@ export class ClientConnection {
     }
     w.buf[1] = len >> 8;
     w.buf[2] = len & 0xff;
-    const p = this.register(corrId, entityId, opts?.timeoutMs);
+    const p = this.pending.register(corrId, entityId, opts?.timeoutMs);
     this.write(w.view_());
     return p;
   }
@@ -243,7 +222,7 @@ export class ClientConnection {
     packer.reset();
     for (let i = 0; i < reqs.length; i++) {
       const r = reqs[i]!;
-      if (this.pendingCount >= this.maxPending || this.drainWait !== null) {
+      if (this.pending.size >= this.maxPending || this.drainWait !== null) {
         this.flushBatch();
         await this.ready();
       }
@@ -268,7 +247,7 @@ export class ClientConnection {
         results[i] = Promise.resolve(new SMPClientError("large-msg", `transmission of ${w.pos} bytes does not fit a block`));
         continue;
       }
-      results[i] = settle(this.register(corrId, r.entityId, r.timeoutMs));
+      results[i] = settle(this.pending.register(corrId, r.entityId, r.timeoutMs));
     }
     this.flushBatch();
     return Promise.all(results);
@@ -291,7 +270,7 @@ export class ClientConnection {
   expectResponse(corrId: Uint8Array, entityId: Uint8Array, timeoutMs?: number): Promise<BrokerMsg> {
     if (this.isClosed) return Promise.reject(this.closedError());
     if (corrId.length === 0) return Promise.reject(new RangeError("an empty corrId marks server events"));
-    return this.register(corrId, entityId, timeoutMs);
+    return this.pending.register(corrId, entityId, timeoutMs);
   }
 
   private write(payload: Uint8Array): void {
@@ -300,74 +279,6 @@ export class ClientConnection {
         this.drainWait = null;
       });
     }
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Pending requests
-
-  private register(corrId: Uint8Array, entityId: Uint8Array, timeoutMs: number | undefined): Promise<BrokerMsg> {
-    const key = corrKey(corrId);
-    let head = this.pending.get(key);
-    for (let q = head ?? null; q !== null; q = q.next) {
-      if (bytesEqual(q.corrId, corrId)) return Promise.reject(new RangeError("a request with this corrId is already pending"));
-    }
-    const deadline = Date.now() + (timeoutMs ?? this.timeoutMs);
-    return new Promise<BrokerMsg>((resolve, reject) => {
-      const p: Pending = { corrId, entityId, deadline, resolve, reject, next: head ?? null };
-      this.pending.set(key, p);
-      this.pendingCount++;
-      if (deadline < this.timerAt) this.armTimer(deadline);
-    });
-  }
-
-  private take(corrId: Uint8Array): Pending | null {
-    const key = corrKey(corrId);
-    let prev: Pending | null = null;
-    for (let q = this.pending.get(key) ?? null; q !== null; prev = q, q = q.next) {
-      if (!bytesEqual(q.corrId, corrId)) continue;
-      this.unlink(key, prev, q);
-      return q;
-    }
-    return null;
-  }
-
-  private unlink(key: number, prev: Pending | null, q: Pending): void {
-    if (prev !== null) prev.next = q.next;
-    else if (q.next !== null) this.pending.set(key, q.next);
-    else this.pending.delete(key);
-    this.pendingCount--;
-    const w = this.slotWaiters.shift();
-    w?.();
-  }
-
-  private armTimer(at: number): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    const when = Math.max(at, Date.now() + this.timerSlack);
-    this.timerAt = when;
-    this.timer = setTimeout(() => this.expire(), when - Date.now());
-  }
-
-  /** Rejects every request past its deadline, then re-arms for the earliest remaining one. */
-  private expire(): void {
-    this.timer = null;
-    this.timerAt = Infinity;
-    const now = Date.now();
-    let earliest = Infinity;
-    for (const [key, head] of this.pending) {
-      let prev: Pending | null = null;
-      for (let q: Pending | null = head; q !== null; ) {
-        const next: Pending | null = q.next;
-        if (q.deadline <= now) {
-          this.unlink(key, prev, q);
-          q.reject(new SMPClientError("timeout", "no response in time"));
-        } else {
-          if (q.deadline < earliest) earliest = q.deadline;
-          prev = q;
-        }
-        q = next;
-      }
-    }
-    if (earliest !== Infinity && !this.isClosed) this.armTimer(earliest);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -410,7 +321,7 @@ export class ClientConnection {
       if (t.msg !== null) return this.deliver({ type: "event", entityId, msg: t.msg });
       return this.deliver({ type: "invalid", corrId: EMPTY, entityId, error: t.error ?? ERR.BLOCK });
     }
-    const p = this.take(t.corrId);
+    const p = this.pending.take(t.corrId);
     if (p === null) {
       return this.deliver({ type: "late", corrId: t.corrId.slice(), entityId: t.entityId.slice(), msg: t.msg, error: t.error });
     }
@@ -484,13 +395,7 @@ export class ClientConnection {
     if (this.isClosed) return;
     this.isClosed = true;
     this.handle.close();
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    const err = this.closedError();
-    const all = [...this.pending.values()];
-    this.pending.clear();
-    this.pendingCount = 0;
-    for (const head of all) for (let q: Pending | null = head; q !== null; q = q.next) q.reject(err);
+    this.pending.rejectAll(this.closedError());
     const ws = this.slotWaiters;
     this.slotWaiters = [];
     for (const w of ws) w();
