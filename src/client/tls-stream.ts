@@ -9,6 +9,7 @@ import type { PemCredentials } from "../transport/tls/params.ts";
 import type { TransportStream } from "../transport/stream.ts";
 import { tlsStream } from "../transport/tls-stream.ts";
 import { encodePrivKey } from "../crypto/keys.ts";
+import { toPem } from "../crypto/x509/certificate.ts";
 import type { ServiceCredentials } from "../transport/client-handshake.ts";
 
 export interface TlsStreamOptions {
@@ -32,19 +33,13 @@ export async function connectTLSStream(host: string, port: number, opts: TlsStre
   return tlsStream(conn);
 }
 
-function pem(label: string, der: Uint8Array): string {
-  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
-  const lines = b64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
-}
-
 /** The TLS client credentials of a service: its chain and the leaf key as PEM. */
 export function servicePemCredentials(s: ServiceCredentials): PemCredentials {
   const [leaf, ...rest] = s.certChain;
   if (leaf === undefined) throw new RangeError("service certificate chain is empty");
   return {
-    certPem: pem("CERTIFICATE", leaf),
-    chainPem: rest.length > 0 ? rest.map((c) => pem("CERTIFICATE", c)).join("") : undefined,
-    keyPem: pem("PRIVATE KEY", encodePrivKey(s.certSignKey.alg, s.certSignKey.raw)),
+    certPem: toPem("CERTIFICATE", leaf),
+    chainPem: rest.length > 0 ? rest.map((c) => toPem("CERTIFICATE", c)).join("") : undefined,
+    keyPem: toPem("PRIVATE KEY", encodePrivKey(s.certSignKey.alg, s.certSignKey.raw)),
   };
 }
