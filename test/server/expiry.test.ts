@@ -39,8 +39,9 @@ async function serverWithJobs(o: TestOptions, dataDir?: string): Promise<{ s: Te
   };
 }
 
+/** Polls a condition on state (not on time); 20 s of polling is far beyond any loaded machine's need. */
 async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 4000; i++) {
     if (await cond()) return;
     await sleep(5);
   }
@@ -53,6 +54,7 @@ async function until(cond: () => Promise<boolean>, what: string): Promise<void> 
  */
 async function runToCompletion(s: TestServer, method: "expireMessages" | "expireNtfs", start: () => void, expectedOldSec: number): Promise<void> {
   const spy = spyOn(s.server.store, method);
+  const flush = spyOn(s.server.store, "flush");
   try {
     start();
     await until(async () => {
@@ -60,9 +62,12 @@ async function runToCompletion(s: TestServer, method: "expireMessages" | "expire
       return rs.length > 0 && (await (rs[rs.length - 1]!.value as Promise<{ done: boolean }>)).done;
     }, method);
     for (const [oldSec] of spy.mock.calls) expect(oldSec).toBe(expectedOldSec);
-    await sleep(10); // the job's commit after its last step
+    // The job commits after its last step (jobs.ts), then counts what it expired: wait for that commit.
+    await until(async () => flush.mock.results.length > 0, `${method} commit`);
+    await flush.mock.results[flush.mock.results.length - 1]!.value;
   } finally {
     spy.mockRestore();
+    flush.mockRestore();
   }
 }
 
