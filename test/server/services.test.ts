@@ -670,7 +670,8 @@ describe("notifier services", () => {
   });
 });
 
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
+/** Polls a condition on server state; the bound only turns a hang into a failure, so it is generous for a loaded machine. */
+async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
   const until = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > until) throw new Error("condition not reached");
