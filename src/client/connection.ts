@@ -1,7 +1,8 @@
 /**
  * One SMP client connection after the handshake (Client.hs:ProtocolClient): sends transmissions,
- * matches responses to the requests awaiting them (pending-requests.ts) by corrId, and hands server-initiated transmissions (empty corrId:
- * MSG, END, DELD, NMSG, ENDS, ALLS, pushed ERR) to an event handler or a bounded event queue.
+ * matches responses by corrId to the requests awaiting them (pending-requests.ts), and hands
+ * server-initiated transmissions (empty corrId: MSG, END, DELD, NMSG, ENDS, ALLS, pushed ERR) to an
+ * event handler or a bounded event queue.
  *
  * Memory is bounded: at most `maxPending` requests wait for a response (further senders wait for a
  * slot), events wait in a queue of `eventQueueSize` (when it is full the receive loop stops reading
