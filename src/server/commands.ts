@@ -1,7 +1,7 @@
 /**
  * What each verified command does (Server.hs:processCommand and its helpers). Responses go to
  * the connection's outbox in command order; events for other connections go through
- * `srv.push`. Everything written to the store here is committed before any of it is answered.
+ * `srv.push` and `srv.subscribers`. Everything written to the store here is committed before any of it is answered.
  */
 import { bytesEqual, constantTimeEqual } from "../encoding/bytes.ts";
 import { base64 } from "../encoding/base64.ts";
@@ -17,23 +17,14 @@ import type { QueueInfo } from "../protocol/queue-info.ts";
 import type { ReceivedTransmission } from "../protocol/transmission.ts";
 import { maxMessageLength } from "../protocol/versions.ts";
 import type { QueueRec, StoredMessage, NewQueue, NtfCreds } from "../store/types.ts";
-import type { Client, Sub } from "./client.ts";
+import { fail, reply, setDelivered, type Client, type Env, type Sub } from "./env.ts";
 import { idKey, randomId } from "./ids.ts";
-import { encryptMsg, encryptNtfMeta, type MsgToEncrypt } from "./message-encryption.ts";
-import type { SmpServer } from "./server.ts";
-import { isContactQueue, isSecuredMsgQueue } from "./verify.ts";
-import { noResolverReply } from "./names/index.ts";
-import { processPFWD, processPRXY, processRFWD } from "./proxy/index.ts";
-import {
-  deliveryTarget,
-  dissociateQueue,
-  notifierTarget,
-  serviceQueueDeleted,
-  subscribeNewServiceQueue,
-  subscribeService,
-  subscribeServiceNotifier,
-  subscribeServiceQueue,
-} from "./services.ts";
+import { encryptNtfMeta, msgOf } from "./message-encryption.ts";
+import { isSecuredMsgQueue } from "./verify.ts";
+import { noResolverReply } from "./names/service.ts";
+import { processPFWD, processPRXY } from "./proxy/proxy.ts";
+import { processRFWD } from "./proxy/relay.ts";
+import { dissociateQueue, subscribeService, subscribeServiceNotifier, subscribeServiceQueue } from "./services.ts";
 
 type Cmd<T extends Command["tag"]> = Extract<Command, { tag: T }>;
 
@@ -52,24 +43,7 @@ function blockedError(q: QueueRec): ErrorType {
   }
 }
 
-/** The answer to the transmission being processed: its corrId and entity. */
-function reply(c: Client, t: ReceivedTransmission, m: BrokerMsg): void {
-  c.outbox.push(t.corrId, t.entityId, m);
-}
-
-// ERR values of the shared error constants are built once, not per failed command.
-const errReplies = new WeakMap<ErrorType, BrokerMsg>();
-
-function fail(c: Client, t: ReceivedTransmission, e: ErrorType): void {
-  let m = errReplies.get(e);
-  if (m === undefined) {
-    m = errMsg(e);
-    if (Object.isFrozen(e)) errReplies.set(e, m);
-  }
-  c.outbox.push(t.corrId, t.entityId, m);
-}
-
-export async function processCommand(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec | null): Promise<void> {
+export async function processCommand(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec | null): Promise<void> {
   const cmd = t.command!;
 
   switch (cmd.tag) {
@@ -114,24 +88,14 @@ export async function processCommand(srv: SmpServer, c: Client, t: ReceivedTrans
       return getMessage(srv, c, t, qr);
     case "ACK":
       return acknowledgeMsg(srv, c, t, qr, cmd.msgId);
-    case "KEY": {
-      const r = await srv.store.secureQueue(qr, cmd.key.der);
-      if (r === "OK") srv.stats.qSecured++;
-      return r === "OK" ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
-    }
-    case "SKEY": {
+    case "KEY":
+      return (await secureQueue(srv, qr, cmd.key.der)) ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
+    case "SKEY":
       if (qr.queueMode !== "M") return fail(c, t, ERR.AUTH);
-      const r = await srv.store.secureQueue(qr, cmd.key.der);
-      if (r === "OK") srv.stats.qSecured++;
-      return r === "OK" ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
-    }
-    case "LKEY": {
+      return (await secureQueue(srv, qr, cmd.key.der)) ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
+    case "LKEY":
       if (qr.queueMode !== "M") return fail(c, t, ERR.AUTH);
-      const r = await srv.store.secureQueue(qr, cmd.key.der);
-      if (r !== "OK") return fail(c, t, ERR.AUTH);
-      srv.stats.qSecured++;
-      return replyLink(c, t, qr);
-    }
+      return (await secureQueue(srv, qr, cmd.key.der)) ? replyLink(c, t, qr) : fail(c, t, ERR.AUTH);
     case "LGET":
       return replyLink(c, t, qr);
     case "RKEY": {
@@ -169,7 +133,7 @@ const EMPTY = new Uint8Array(0);
  * Server.hs:resolveNameMsg runs on its own thread: the answer is sent when the resolver
  * replies, while the connection's other commands go on.
  */
-function resolveName(srv: SmpServer, c: Client, t: ReceivedTransmission, name: string): void {
+function resolveName(srv: Env, c: Client, t: ReceivedTransmission, name: string): void {
   const names = srv.names;
   if (names === undefined) {
     const r = noResolverReply(srv.namesStats);
@@ -182,18 +146,22 @@ function resolveName(srv: SmpServer, c: Client, t: ReceivedTransmission, name: s
   });
 }
 
+/** KEY, SKEY, LKEY (Server.hs:secureQueue_): the sender's key, once. */
+async function secureQueue(srv: Env, q: QueueRec, senderKey: Uint8Array): Promise<boolean> {
+  if ((await srv.store.secureQueue(q, senderKey)) !== "OK") return false;
+  srv.stats.qSecured++;
+  return true;
+}
+
 /** Server.hs:withQueue_ updates the queue's date once a day at most. */
-async function touchQueue(srv: SmpServer, q: QueueRec): Promise<void> {
+async function touchQueue(srv: Env, q: QueueRec): Promise<void> {
   const d = today();
   if (q.updatedAt !== d) await srv.store.updateQueueTime(q, d);
 }
 
 function replyLink(c: Client, t: ReceivedTransmission, q: QueueRec): void {
-  if (q.link === null) {
-    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.AUTH));
-    return;
-  }
-  c.outbox.push(t.corrId, t.entityId, {
+  if (q.link === null) return fail(c, t, ERR.AUTH);
+  reply(c, t, {
     tag: "LNK",
     senderId: q.senderId,
     data: { fixedData: q.link.fixed, userData: q.link.user },
@@ -202,7 +170,7 @@ function replyLink(c: Client, t: ReceivedTransmission, q: QueueRec): void {
 
 // ---- NEW (Server.hs:createQueue) ----
 
-async function createQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, req: NewQueueReq): Promise<void> {
+async function createQueue(srv: Env, c: Client, t: ReceivedTransmission, req: NewQueueReq): Promise<void> {
   const { allowNewQueues, createPassword } = srv.options.auth;
   const authOk =
     createPassword === undefined || (req.basicAuth !== null && constantTimeEqual(req.basicAuth, createPassword));
@@ -259,10 +227,10 @@ async function createQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, r
     srv.stats.qCreated++;
     if (notifier !== null) srv.stats.ntfCreated++;
     if (req.subMode === "S") {
-      if (serviceId === null) subscribe(srv, c, recipientId, r.recipientId);
-      else subscribeNewServiceQueue(srv, c, r.recipientId);
+      if (serviceId === null) subscribe(srv, c, idKey(recipientId), r.recipientId);
+      else srv.subscribers.subscribeServiceQueue("rcv", r.recipientId, c, serviceId);
     }
-    c.outbox.push(t.corrId, t.entityId, {
+    reply(c, t, {
       tag: "IDS",
       ids: {
         rcvId: recipientId,
@@ -281,56 +249,40 @@ async function createQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, r
 
 // ---- subscriptions and delivery (Server.hs:subscribeQueueAndDeliver, getMessage, acknowledgeMsg) ----
 
-/** Makes `c` the queue's subscriber; a previous subscriber connection gets END. */
-function subscribe(srv: SmpServer, c: Client, recipientId: Uint8Array, ownedId: Uint8Array): Sub {
-  const key = idKey(recipientId);
+/** Makes `c` the queue's subscriber (`key` = idKey of its recipient id); a previous subscriber connection gets END. */
+function subscribe(srv: Env, c: Client, key: string, ownedId: Uint8Array): Sub {
   const sub: Sub = { kind: "server", delivered: null };
   c.subs.set(key, sub);
-  const prev = srv.subscribers.get(key);
-  if (prev !== undefined && prev !== c) {
-    prev.subs.delete(key);
-    srv.push(prev, ownedId, MSG_.END);
-    srv.stats.qSubEnd++;
-  }
-  srv.subscribers.set(key, c);
+  srv.subscribers.subscribe("rcv", ownedId, c);
   return sub;
 }
 
-function toEncrypt(m: StoredMessage): MsgToEncrypt {
-  return m;
-}
-
-function msgOf(q: QueueRec, m: StoredMessage): BrokerMsg {
-  return { tag: "MSG", msgId: m.msgId, body: encryptMsg(q.rcvDhSecret, toEncrypt(m)) };
-}
-
-async function subscribeQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
-  if (c.serviceId !== null) return subscribeServiceQueue(srv, c, t, q);
+async function subscribeQueue(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
   const key = idKey(q.recipientId);
   let sub = c.subs.get(key);
   if (sub !== undefined && sub.kind === "prohibit") {
     srv.stats.qSubProhibited++;
-    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.CMD_PROHIBITED));
-    return;
+    return fail(c, t, ERR.CMD_PROHIBITED);
   }
+  if (c.serviceId !== null) return subscribeServiceQueue(srv, c, t, q, key, sub);
   if (sub !== undefined) {
     srv.stats.qSubDuplicate++;
     sub.delivered = null;
   } else {
     if (q.rcvServiceId !== null) await dissociateQueue(srv, "rcv", c, q);
-    sub = subscribe(srv, c, q.recipientId, q.recipientId);
+    sub = subscribe(srv, c, key, q.recipientId);
     srv.stats.qSub++;
   }
   const head = await srv.store.peekMsg(q);
-  c.outbox.push(t.corrId, t.entityId, { tag: "SOK", serviceId: c.serviceId });
+  reply(c, t, { tag: "SOK", serviceId: c.serviceId });
   // A SEND may have pushed the head while the peek was pending: one unacknowledged message at most.
   if (head !== null && sub.delivered === null) {
-    sub.delivered = { msgId: head.msgId, ts: nowSec() };
+    setDelivered(sub, head.msgId);
     c.outbox.push(EMPTY, q.recipientId, msgOf(q, head));
   }
 }
 
-async function getMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+async function getMessage(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
   const key = idKey(q.recipientId);
   let sub = c.subs.get(key);
   let duplicate = false;
@@ -339,8 +291,7 @@ async function getMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q:
     c.subs.set(key, sub);
   } else if (sub.kind === "server") {
     srv.stats.msgGetProhibited++;
-    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.CMD_PROHIBITED));
-    return;
+    return fail(c, t, ERR.CMD_PROHIBITED);
   } else {
     duplicate = sub.delivered !== null;
     sub.delivered = null;
@@ -348,53 +299,41 @@ async function getMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q:
   const head = await srv.store.peekMsg(q);
   if (head === null) {
     srv.stats.msgGetNoMsg++;
-    c.outbox.push(t.corrId, t.entityId, MSG_.OK);
-    return;
+    return reply(c, t, MSG_.OK);
   }
   if (duplicate) srv.stats.msgGetDuplicate++;
   else srv.stats.msgGet++;
-  sub.delivered = { msgId: head.msgId, ts: nowSec() };
-  c.outbox.push(t.corrId, t.entityId, msgOf(q, head));
+  setDelivered(sub, head.msgId);
+  reply(c, t, msgOf(q, head));
 }
 
-async function acknowledgeMsg(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec, msgId: Uint8Array): Promise<void> {
+async function acknowledgeMsg(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec, msgId: Uint8Array): Promise<void> {
   const sub = c.subs.get(idKey(q.recipientId));
   const d = sub?.delivered ?? null;
-  if (sub === undefined || d === null || (msgId.length > 0 && !bytesEqual(msgId, d.msgId))) {
-    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.NO_MSG));
-    return;
-  }
+  if (sub === undefined || d === null || (msgId.length > 0 && !bytesEqual(msgId, d.msgId))) return fail(c, t, ERR.NO_MSG);
   sub.delivered = null;
   if (sub.kind === "prohibit") {
     const deleted = await srv.store.tryDelMsg(q, msgId);
     if (deleted !== null) countReceived(srv, deleted, true);
-    c.outbox.push(t.corrId, t.entityId, MSG_.OK);
-    return;
+    return reply(c, t, MSG_.OK);
   }
   const { deleted, next } = await srv.store.tryDelPeekMsg(q, msgId);
   if (deleted !== null) countReceived(srv, deleted, false);
-  if (next === null) {
-    c.outbox.push(t.corrId, t.entityId, MSG_.OK);
-    return;
-  }
-  sub.delivered = { msgId: next.msgId, ts: nowSec() };
-  c.outbox.push(t.corrId, t.entityId, msgOf(q, next));
+  if (next === null) return reply(c, t, MSG_.OK);
+  setDelivered(sub, next.msgId);
+  reply(c, t, msgOf(q, next));
 }
 
-function countReceived(srv: SmpServer, m: StoredMessage, isGet: boolean): void {
+function countReceived(srv: Env, m: StoredMessage, isGet: boolean): void {
   if (m.quota) return;
   srv.stats.msgRecv++;
   if (isGet) srv.stats.msgRecvGet++;
   if (m.notification) srv.stats.msgRecvNtf++;
 }
 
-function nowSec(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
 // ---- SEND (Server.hs:sendMessage, tryDeliverMessage, enqueueNotification) ----
 
-async function sendMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec, cmd: Cmd<"SEND">): Promise<void> {
+async function sendMessage(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec, cmd: Cmd<"SEND">): Promise<void> {
   if (cmd.body.length > maxMessageLength(c.version)) {
     srv.stats.msgSentLarge++;
     return fail(c, t, ERR.LARGE_MSG);
@@ -411,7 +350,7 @@ async function sendMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q
   if (q.link !== null && isSecuredMsgQueue(q)) await srv.store.deleteQueueLink(q);
   const st = srv.options.store;
   if (st.expireMessagesOnSend) {
-    const expired = await srv.store.deleteExpiredMsgs(q, nowSec() - st.expireMessagesDays * DAY);
+    const expired = await srv.store.deleteExpiredMsgs(q, Math.floor(Date.now() / 1000) - st.expireMessagesDays * DAY);
     srv.stats.msgExpired += expired;
   }
   const tsMs = Date.now();
@@ -431,29 +370,29 @@ async function sendMessage(srv: SmpServer, c: Client, t: ReceivedTransmission, q
     srv.stats.msgSentNtf++;
     await notify(srv, q.notifier, stored);
   }
-  c.outbox.push(t.corrId, t.entityId, MSG_.OK);
+  reply(c, t, MSG_.OK);
 }
 
 /**
  * Push the message to the queue's subscriber if nothing is awaiting its ACK (at most one
  * unacknowledged message per subscription); otherwise it goes out as the answer to that ACK.
  */
-function tryDeliver(srv: SmpServer, q: QueueRec, m: StoredMessage): void {
+function tryDeliver(srv: Env, q: QueueRec, m: StoredMessage): void {
   const key = idKey(q.recipientId);
   // The queue's subscriber, or the connection of the service the queue is associated with.
-  const target = deliveryTarget(srv, q, key);
+  const target = srv.subscribers.deliverTo("rcv", key, q.rcvServiceId);
   if (target === undefined) return;
   const sub = target.subs.get(key);
   if (sub === undefined || sub.kind !== "server" || sub.delivered !== null) return;
-  sub.delivered = { msgId: m.msgId, ts: nowSec() };
+  setDelivered(sub, m.msgId);
   srv.push(target, q.recipientId, msgOf(q, m));
 }
 
 /** NMSG to the notifier's subscriber now, or kept for it (NtfStore.hs) until it subscribes. */
-async function notify(srv: SmpServer, n: NtfCreds, m: StoredMessage): Promise<void> {
+async function notify(srv: Env, n: NtfCreds, m: StoredMessage): Promise<void> {
   const nonce = randomNonce();
   const encMeta = encryptNtfMeta(n.rcvNtfDhSecret, nonce, m.msgId, m.ts);
-  const target = notifierTarget(srv, n.notifierId, n.serviceId);
+  const target = srv.subscribers.deliverTo("ntf", idKey(n.notifierId), n.serviceId);
   // A subscriber that is not reading gets it later from the store (Server.hs:deliverNtfsThread
   // keeps notifications when the send queue is full).
   if (target !== undefined && !target.outbox.backedUp) {
@@ -467,7 +406,7 @@ async function notify(srv: SmpServer, n: NtfCreds, m: StoredMessage): Promise<vo
 
 // ---- notifiers (Server.hs:addQueueNotifier_, deleteQueueNotifier_, subscribeNotifications) ----
 
-async function addNotifier(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec, cmd: Cmd<"NKEY">): Promise<void> {
+async function addNotifier(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec, cmd: Cmd<"NKEY">): Promise<void> {
   const k = DhPrivateKey.generate();
   const rcvNtfDhSecret = x25519(cmd.dhKey.raw, k);
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -476,60 +415,35 @@ async function addNotifier(srv: SmpServer, c: Client, t: ReceivedTransmission, q
     if (r === "DUPLICATE") continue;
     if (r === "AUTH") break;
     srv.stats.ntfCreated++;
-    if (r.prev !== null) endNotifier(srv, r.prev, true, c);
-    c.outbox.push(t.corrId, t.entityId, { tag: "NID", notifierId, dhKey: publicKey("x25519", k.publicRaw) });
-    return;
+    if (r.prev !== null) endNotifier(srv, r.prev, c);
+    return reply(c, t, { tag: "NID", notifierId, dhKey: publicKey("x25519", k.publicRaw) });
   }
-  c.outbox.push(t.corrId, t.entityId, errMsg(ERR.INTERNAL));
+  fail(c, t, ERR.INTERNAL);
 }
 
-async function deleteNotifier(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+async function deleteNotifier(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
   const r = await srv.store.deleteQueueNotifier(q);
-  if (r === "AUTH") {
-    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.AUTH));
-    return;
-  }
+  if (r === "AUTH") return fail(c, t, ERR.AUTH);
   if (r.prev !== null) {
     srv.stats.ntfDeleted++;
-    endNotifier(srv, r.prev, true, c);
+    endNotifier(srv, r.prev, c);
   }
-  c.outbox.push(t.corrId, t.entityId, MSG_.OK);
+  reply(c, t, MSG_.OK);
 }
 
-/** The notifier's subscriber loses it: DELD when deleted (END below v10, by the encoder). */
-function endNotifier(srv: SmpServer, n: NtfCreds, deleted: boolean, actor: Client): void {
-  const notifierId = n.notifierId;
-  serviceQueueDeleted(srv, "ntf", n.serviceId, notifierId, actor);
-  const key = idKey(notifierId);
-  const target = srv.ntfSubscribers.get(key);
-  if (target === undefined) return;
-  srv.ntfSubscribers.delete(key);
-  target.ntfSubs.delete(key);
-  // Server.hs:serverThread checkAnotherClient: the connection that deleted it gets no event.
-  if (target !== actor) srv.push(target, notifierId, deleted ? MSG_.DELD : MSG_.END);
+/** The notifier was deleted or replaced: its subscriber gets DELD (END below v10, by the encoder). */
+function endNotifier(srv: Env, n: NtfCreds, actor: Client): void {
+  srv.subscribers.end("ntf", n.notifierId, n.serviceId, MSG_.DELD, actor);
 }
 
-async function subscribeNotifications(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+async function subscribeNotifications(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
   const n = q.notifier;
-  if (n === null) {
-    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.INTERNAL));
-    return;
-  }
+  if (n === null) return fail(c, t, ERR.INTERNAL);
   if (c.serviceId !== null) return subscribeServiceNotifier(srv, c, t, q);
   if (n.serviceId !== null) await dissociateQueue(srv, "ntf", c, q);
-  const key = idKey(n.notifierId);
-  const prev = srv.ntfSubscribers.get(key);
-  if (prev === c) srv.stats.ntfSubDuplicate++;
-  else {
-    srv.stats.ntfSub++;
-    if (prev !== undefined) {
-      prev.ntfSubs.delete(key);
-      srv.push(prev, n.notifierId, MSG_.END);
-    }
-    srv.ntfSubscribers.set(key, c);
-    c.ntfSubs.add(key);
-  }
-  c.outbox.push(t.corrId, t.entityId, { tag: "SOK", serviceId: c.serviceId });
+  if (srv.subscribers.subscribe("ntf", n.notifierId, c)) srv.stats.ntfSub++;
+  else srv.stats.ntfSubDuplicate++;
+  reply(c, t, { tag: "SOK", serviceId: c.serviceId });
   // Notifications kept while nobody was subscribed follow the SOK, oldest first.
   const pending = await srv.store.takeNtfs([n.notifierId]);
   for (const p of pending) {
@@ -540,29 +454,17 @@ async function subscribeNotifications(srv: SmpServer, c: Client, t: ReceivedTran
 
 // ---- DEL, QUE ----
 
-async function deleteQueue(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+async function deleteQueue(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
   const r = await srv.store.deleteQueue(q);
-  if (r === "AUTH") {
-    c.outbox.push(t.corrId, t.entityId, errMsg(ERR.AUTH));
-    return;
-  }
+  if (r === "AUTH") return fail(c, t, ERR.AUTH);
   srv.stats.qDeletedAll++;
-  const key = idKey(q.recipientId);
-  c.subs.delete(key);
-  const sub = srv.subscribers.get(key);
-  if (sub !== undefined) {
-    srv.subscribers.delete(key);
-    if (sub !== c) {
-      sub.subs.delete(key);
-      srv.push(sub, q.recipientId, MSG_.DELD);
-    }
-  }
-  serviceQueueDeleted(srv, "rcv", r.queue.rcvServiceId, q.recipientId, c);
-  if (q.notifier !== null) endNotifier(srv, q.notifier, true, c);
-  c.outbox.push(t.corrId, t.entityId, MSG_.OK);
+  c.subs.delete(idKey(q.recipientId));
+  srv.subscribers.end("rcv", q.recipientId, r.queue.rcvServiceId, MSG_.DELD, c);
+  if (q.notifier !== null) endNotifier(srv, q.notifier, c);
+  reply(c, t, MSG_.OK);
 }
 
-async function queueInfo(srv: SmpServer, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
+async function queueInfo(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
   const sub = c.subs.get(idKey(q.recipientId));
   const head = await srv.store.peekMsg(q);
   const info: QueueInfo = {
@@ -578,5 +480,5 @@ async function queueInfo(srv: SmpServer, c: Client, t: ReceivedTransmission, q: 
     qiSize: await srv.store.queueSize(q),
     qiMsg: head === null ? null : { msgId: base64(head.msgId), msgTs: head.tsMs / 1000, msgType: head.quota ? "quota" : "message" },
   };
-  c.outbox.push(t.corrId, t.entityId, { tag: "INFO", info });
+  reply(c, t, { tag: "INFO", info });
 }

@@ -11,7 +11,7 @@ import { log } from "../util/log.ts";
 import type { ServerOptions } from "./options.ts";
 import { SmpServer } from "./server.ts";
 import { startJobs } from "./jobs.ts";
-import { createNamesService } from "./names/index.ts";
+import { createNamesService } from "./names/service.ts";
 
 export interface RunningServer {
   /** Bound ports, in the order of `options.transport.ports` (useful with port 0 in tests). */

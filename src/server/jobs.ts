@@ -4,9 +4,7 @@
  * stalls connections.
  */
 import { log } from "../util/log.ts";
-import type { SmpServer } from "./server.ts";
-import { notifierTarget } from "./services.ts";
-import type { Client } from "./client.ts";
+import type { Client, Env } from "./env.ts";
 import { idKey } from "./ids.ts";
 
 const MSG_EXPIRY_INTERVAL_MS = 7200_000; // Server.hs: expireMessagesThread checks every 2 hours
@@ -30,7 +28,7 @@ async function expireInSteps(step: () => Promise<{ expired: number; done: boolea
   }
 }
 
-export function startJobs(srv: SmpServer): Jobs {
+export function startJobs(srv: Env): Jobs {
   const o = srv.options;
   const timers: ReturnType<typeof setInterval>[] = [];
   let running = false;
@@ -66,7 +64,7 @@ export function startJobs(srv: SmpServer): Jobs {
   let ntfCursor: Uint8Array | null = null;
   let delivering = false;
   const deliverNtfs = async () => {
-    if (delivering || (srv.ntfSubscribers.size === 0 && srv.services.ntf.clients.size === 0)) return;
+    if (delivering || !srv.subscribers.anySubscribed("ntf")) return;
     delivering = true;
     try {
       for (let pageNo = 0; pageNo < NTF_PAGES_PER_TICK; pageNo++) {
@@ -74,8 +72,9 @@ export function startJobs(srv: SmpServer): Jobs {
         ntfCursor = page.length < NTF_PAGE ? null : page[page.length - 1]!.notifierId;
         const targets = new Map<string, Client>();
         for (const p of page) {
-          const t = notifierTarget(srv, p.notifierId, p.serviceId);
-          if (t !== undefined && !t.outbox.backedUp) targets.set(idKey(p.notifierId), t);
+          const key = idKey(p.notifierId);
+          const t = srv.subscribers.deliverTo("ntf", key, p.serviceId);
+          if (t !== undefined && !t.outbox.backedUp) targets.set(key, t);
         }
         if (targets.size > 0) {
           // Removed from the store here, committed before they are written (SmpServer.push).

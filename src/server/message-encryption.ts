@@ -6,6 +6,7 @@
 import { Writer } from "../encoding/writer.ts";
 import { padInto } from "../crypto/pad.ts";
 import { cbEncrypt, sealInPlace, TAG_LEN } from "../crypto/secretbox.ts";
+import type { BrokerMsg } from "../protocol/broker-messages.ts";
 
 /** MaxRcvMessageLen 16104 + 2 (Protocol.hs), independent of the version. */
 export const RCV_MSG_PADDED_LEN = 16106;
@@ -44,6 +45,11 @@ export function encryptMsg(rcvDhSecret: Uint8Array, msg: MsgToEncrypt): Uint8Arr
   padInto(encodeRcvMsgBody(msg), out, TAG_LEN, RCV_MSG_PADDED_LEN);
   sealInPlace(rcvDhSecret, msg.msgId, out, TAG_LEN, RCV_MSG_PADDED_LEN);
   return out;
+}
+
+/** MSG of a stored message, encrypted for the queue's recipient. */
+export function msgOf(q: { readonly rcvDhSecret: Uint8Array }, m: MsgToEncrypt): BrokerMsg {
+  return { tag: "MSG", msgId: m.msgId, body: encryptMsg(q.rcvDhSecret, m) };
 }
 
 /** Returns an `encryptMsg` result to the pool; the caller must hold no reference to it after. */

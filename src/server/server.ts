@@ -1,14 +1,14 @@
 /**
- * The SMP server's shared state and the per-connection loop (Server.hs:runClientTransport,
- * receive, client, send): read a block, parse and verify its transmissions, run the commands in
- * order, commit the store, then write the responses — so nothing is confirmed to a client before
- * it is durable.
+ * The SMP server's shared state (the `Env` of env.ts) and the per-connection loop
+ * (Server.hs:runClientTransport, receive, client, send): read a block, parse and verify its
+ * transmissions, run the commands in order, commit the store, then write the responses — so
+ * nothing is confirmed to a client before it is durable.
  */
 import { Reader } from "../encoding/reader.ts";
 import { SignPrivateKey } from "../crypto/sign.ts";
 import { decodePrivKey } from "../crypto/keys.ts";
 import { BatchCursor } from "../protocol/batch.ts";
-import { errMsg, MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
+import { errMsg, type BrokerMsg } from "../protocol/broker-messages.ts";
 import { ERR, type ErrorType, type TransportError } from "../protocol/errors.ts";
 import type { ServiceRole } from "../protocol/credentials.ts";
 import { commandParty } from "../protocol/credentials.ts";
@@ -20,27 +20,24 @@ import { serverHandshake, type ServerHandshakeConfig } from "../transport/server
 import type { TransportStream } from "../transport/stream.ts";
 import { StoreError, type QueueRec, type Store } from "../store/types.ts";
 import { log } from "../util/log.ts";
-import { Client } from "./client.ts";
 import { processCommand } from "./commands.ts";
-import { idKey, randomId } from "./ids.ts";
+import { Client, type Env } from "./env.ts";
+import { randomId } from "./ids.ts";
 import type { ServerOptions } from "./options.ts";
 import { ServerStats } from "./stats.ts";
-import { serviceDisconnected, ServiceSubscriptions } from "./services.ts";
+import { ServerSubscribers } from "./subscribers.ts";
 import { dummyVerify, verifyTransmission } from "./verify.ts";
-import { NamesStats, type NamesService } from "./names/index.ts";
+import type { NamesService } from "./names/service.ts";
+import { NamesStats } from "./names/stats.ts";
 import type { ProxyAgent } from "./proxy/agent.ts";
 
 const EMPTY = new Uint8Array(0);
 
-export class SmpServer {
+export class SmpServer implements Env {
   readonly stats = new ServerStats();
   readonly clients = new Set<Client>();
-  /** The connection subscribed to each queue (SUB), by recipient id key. */
-  readonly subscribers = new Map<string, Client>();
-  /** The connection subscribed to each notifier (NSUB), by notifier id key. */
-  readonly ntfSubscribers = new Map<string, Client>();
-  /** The connection subscribed for each service, per side (services.ts). */
-  readonly services = new ServiceSubscriptions();
+  /** Who is subscribed to each queue and each service (subscribers.ts). */
+  readonly subscribers = new ServerSubscribers(this.stats, (target, entityId, msg) => this.push(target, entityId, msg));
   readonly handshake: ServerHandshakeConfig;
   /** Connections with queued transmissions, written after the next commit. */
   private readonly dirty = new Set<Client>();
@@ -163,10 +160,6 @@ export class SmpServer {
     return ERR.INTERNAL;
   }
 
-  /**
-   * One parsed transmission through queue lookup, verification and its command, any failure
-   * answered on `c` — also for commands forwarded in RFWD, run on a virtual client (proxy/relay.ts).
-   */
   async runTransmission(c: Client, block: Uint8Array, t: ReceivedTransmission): Promise<void> {
     try {
       await this.processTransmission(c, block, t);
@@ -222,16 +215,10 @@ export class SmpServer {
     else if (tag === "GET") s.msgGetAuth++;
   }
 
-  /** Queues a server-initiated transmission (MSG, END, DELD, NMSG …) for another connection. */
   push(target: Client, entityId: Uint8Array, msg: BrokerMsg): void {
     this.sendLater(target, EMPTY, entityId, msg);
   }
 
-  /**
-   * Queues a transmission outside the connection's own block processing (pushed events, and
-   * answers of commands that finish later, such as RSLV); written after the next commit.
-   * The ids must be owned copies, not views into a block.
-   */
   sendLater(target: Client, corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg): void {
     if (!target.connected) return;
     target.outbox.push(corrId, entityId, msg);
@@ -290,11 +277,7 @@ export class SmpServer {
     c.connected = false;
     this.clients.delete(c);
     this.dirty.delete(c);
-    for (const k of c.subs.keys()) if (this.subscribers.get(k) === c) this.subscribers.delete(k);
-    for (const k of c.ntfSubs) if (this.ntfSubscribers.get(k) === c) this.ntfSubscribers.delete(k);
-    c.subs.clear();
-    c.ntfSubs.clear();
-    serviceDisconnected(this, c);
+    this.subscribers.disconnected(c);
   }
 
   /** Closes every connection (server stop). */
@@ -304,10 +287,4 @@ export class SmpServer {
     this.proxy?.close();
     for (const c of this.clients) c.handle.close();
   }
-
-  subscriberOf(recipientId: Uint8Array): Client | undefined {
-    return this.subscribers.get(idKey(recipientId));
-  }
 }
-
-export { MSG_ };

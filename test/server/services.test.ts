@@ -164,7 +164,7 @@ function hashOf(...ids: Uint8Array[]): Uint8Array {
 }
 
 function serviceState(s: TestServer, party: "rcv" | "ntf", serviceId: Uint8Array): { count: number; idsHash: Uint8Array } | null {
-  const c = s.server.services.side(party).subscriber(serviceId);
+  const c = s.server.subscribers.serviceSubscriber(party, serviceId);
   return c === undefined ? null : { count: c.serviceSubs.count, idsHash: c.serviceSubs.idsHash.slice() };
 }
 
@@ -381,7 +381,7 @@ describe("messaging services", () => {
   test("ServerTests.hs:testServiceSubsTotalCount — the server total follows SUBS, SUB and disconnects", async () => {
     const s = await server();
     const cert = selfSignedServiceCert();
-    const total = (): { count: number; idsHash: Uint8Array } => ({ count: s.server.services.rcv.total.count, idsHash: s.server.services.rcv.total.idsHash.slice() });
+    const total = (): { count: number; idsHash: Uint8Array } => ({ count: s.server.subscribers.totalServiceSubs("rcv").count, idsHash: s.server.subscribers.totalServiceSubs("rcv").idsHash.slice() });
     const sh = await serviceClient(s, cert);
     const serviceId = sh.serviceId!;
     const q1 = await sh.createQueue();
@@ -389,7 +389,7 @@ describe("messaging services", () => {
     expect(total()).toEqual({ count: 2, idsHash: hashOf(q1.rcvId, q2.rcvId) });
     sh.close();
     await sh.closed;
-    await waitFor(() => s.server.services.rcv.subscriber(serviceId) === undefined);
+    await waitFor(() => s.server.subscribers.serviceSubscriber("rcv", serviceId) === undefined);
     expect(total().count).toBe(0);
 
     const sh2 = await serviceClient(s, cert);
@@ -450,7 +450,7 @@ describe("messaging services", () => {
     expect(dec(q1, (await nextEvent(sh2)).msg)).toBe("to the new one");
     await expectNoEvent(sh1);
     expect(s.server.stats.rcvServices.subEnd).toBe(1);
-    expect(s.server.services.rcv.total.count).toBe(2);
+    expect(s.server.subscribers.totalServiceSubs("rcv").count).toBe(2);
   });
 
   test("moving a queue while both sides are connected: END to the service, then END to the client", async () => {
@@ -567,7 +567,7 @@ describe("notifier services", () => {
     expect(await nextEvent(nh2)).toEqual({ entityId: serviceId, msg: { tag: "ENDS", count: 2, idsHash } });
     await deliverMessage(rh, sh, q, sKey, nh1, "connection 1 one more", n1);
     await deliverMessage(rh, sh, qb, sKeyB, nh1, "connection 2 one more", nb);
-    expect(s.server.services.ntf.total).toEqual({ count: 2, idsHash });
+    expect(s.server.subscribers.totalServiceSubs("ntf")).toEqual({ count: 2, idsHash });
   });
 
   test("ServerTests.hs:testServiceNotificationsTwoRestarts — NSUBS after two restarts", async () => {
@@ -649,7 +649,7 @@ describe("notifier services", () => {
     expect(await nh.subscribeNotifications(n.notifierId, n.notifierKey)).toEqual(serviceId);
     nh.close();
     await nh.closed;
-    await waitFor(() => s.server.services.ntf.subscriber(serviceId) === undefined);
+    await waitFor(() => s.server.subscribers.serviceSubscriber("ntf", serviceId) === undefined);
     expect(await sr(sh, sKey, q.sndId, send("while away", true))).toEqual({ tag: "OK" });
     const m = await nextEvent(rh);
     expect(s.server.stats.msgNtfNoSub).toBe(1);

@@ -7,8 +7,7 @@
 import type { BrokerMsg } from "../../protocol/broker-messages.ts";
 import { errMsg } from "../../protocol/broker-messages.ts";
 import { ERR } from "../../protocol/errors.ts";
-import type { Client } from "../client.ts";
-import type { SmpServer } from "../server.ts";
+import type { Client, Env } from "../env.ts";
 
 class Slots {
   used = 0;
@@ -26,17 +25,12 @@ function slotsOf(c: Client): Slots {
   return s;
 }
 
-/** Commands of this connection currently running on their own. */
-export function runningCommands(c: Client): number {
-  return slots.get(c)?.used ?? 0;
-}
-
 /**
  * Resolves once the command has a slot and is started; its answer is sent with `corrId` and
  * `entityId` (owned copies) when `action` completes.
  */
 export async function forkCmd(
-  srv: SmpServer,
+  srv: Env,
   c: Client,
   limit: number,
   corrId: Uint8Array,

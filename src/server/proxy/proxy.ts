@@ -14,8 +14,7 @@ import { compatibleVRange, proxiedSMPRelayVRange, sendingProxySMPVersion } from 
 import type { ClientAuth } from "../../transport/handle.ts";
 import { SMPClient } from "../../client/client.ts";
 import { SMPError } from "../../client/errors.ts";
-import type { Client } from "../client.ts";
-import type { SmpServer } from "../server.ts";
+import { fail, reply, type Client, type Env } from "../env.ts";
 import { ProxyAgent } from "./agent.ts";
 import { PROXY_BASIC_AUTH, PROXY_NO_AUTH, PROXY_NO_SESSION, PROXY_VERSION, proxyError } from "./errors.ts";
 import { forkCmd } from "./fork.ts";
@@ -24,7 +23,7 @@ import type { ProxyCounters } from "./stats.ts";
 type Cmd<T extends Command["tag"]> = Extract<Command, { tag: T }>;
 
 /** The server's agent, created on first use. */
-export function proxyAgent(srv: SmpServer): ProxyAgent {
+export function proxyAgent(srv: Env): ProxyAgent {
   return (srv.proxy ??= new ProxyAgent(srv.options.proxy));
 }
 
@@ -54,20 +53,14 @@ function relayResponse(stats: ProxyCounters, r: SMPClient | ErrorType): BrokerMs
 }
 
 /** PRXY: allowed with the proxy on and, when the server has a password, with that password. */
-export async function processPRXY(srv: SmpServer, c: Client, t: ReceivedTransmission, cmd: Cmd<"PRXY">): Promise<void> {
+export async function processPRXY(srv: Env, c: Client, t: ReceivedTransmission, cmd: Cmd<"PRXY">): Promise<void> {
   const o = srv.options;
   const pw = o.auth.createPassword;
   const allowed = o.proxy.enabled && (pw === undefined || (cmd.basicAuth !== null && constantTimeEqual(cmd.basicAuth, pw)));
-  if (!allowed) {
-    c.outbox.push(t.corrId, t.entityId, errMsg(PROXY_BASIC_AUTH));
-    return;
-  }
+  if (!allowed) return fail(c, t, PROXY_BASIC_AUTH);
   const agent = proxyAgent(srv);
   const now = agent.connected(cmd.server);
-  if (now !== null) {
-    c.outbox.push(t.corrId, t.entityId, relayResponse(agent.stats.relays, now));
-    return;
-  }
+  if (now !== null) return reply(c, t, relayResponse(agent.stats.relays, now));
   const server = { hosts: [...cmd.server.hosts], port: cmd.server.port, keyHash: cmd.server.keyHash.slice() };
   await forkCmd(srv, c, o.proxy.clientConcurrency, t.corrId.slice(), t.entityId.slice(), async () =>
     relayResponse(agent.stats.relays, await agent.connect(server)),
@@ -75,7 +68,7 @@ export async function processPRXY(srv: SmpServer, c: Client, t: ReceivedTransmis
 }
 
 /** PFWD: the session named by the entity id must be one of this proxy's destination connections. */
-export async function processPFWD(srv: SmpServer, c: Client, t: ReceivedTransmission, cmd: Cmd<"PFWD">): Promise<void> {
+export async function processPFWD(srv: Env, c: Client, t: ReceivedTransmission, cmd: Cmd<"PFWD">): Promise<void> {
   const agent = srv.proxy;
   const smp = agent?.lookup(t.entityId);
   if (agent === undefined || smp === undefined) {
@@ -83,15 +76,13 @@ export async function processPFWD(srv: SmpServer, c: Client, t: ReceivedTransmis
       agent.stats.msgFwds.requests++;
       agent.stats.msgFwds.errorsConnect++;
     }
-    c.outbox.push(t.corrId, t.entityId, errMsg(PROXY_NO_SESSION));
-    return;
+    return fail(c, t, PROXY_NO_SESSION);
   }
   const stats = agent.stats.msgFwds;
   stats.requests++;
   if (smp.version < sendingProxySMPVersion) {
     stats.errorsCompat++;
-    c.outbox.push(t.corrId, t.entityId, errMsg(PROXY_VERSION));
-    return;
+    return fail(c, t, PROXY_VERSION);
   }
   // The client's corrId is the nonce of its sealed command: the destination needs it as sent.
   const fwd = {

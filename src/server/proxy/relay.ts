@@ -23,8 +23,7 @@ import { encodeFwdResponse, parseFwdTransmission, type FwdTransmission } from ".
 import { parseTransmission, withVersion, type ReceivedTransmission, type TransmissionParams } from "../../protocol/transmission.ts";
 import { paddedProxiedTLength } from "../../protocol/versions.ts";
 import { SmpHandle, type ServerAuth } from "../../transport/handle.ts";
-import { Client } from "../client.ts";
-import type { SmpServer } from "../server.ts";
+import { Client, type Env } from "../env.ts";
 import { PROXY_NO_AUTH } from "./errors.ts";
 import { proxyAgent } from "./proxy.ts";
 
@@ -122,7 +121,7 @@ function virtualClient(c: Client, params: TransmissionParams, reuse: boolean): V
  * proxy; the forwarded command's own answer (ERR included) travels sealed in RRES — now, or when
  * it completes (RSLV).
  */
-export async function processRFWD(srv: SmpServer, c: Client, t: ReceivedTransmission, encFwd: Uint8Array): Promise<void> {
+export async function processRFWD(srv: Env, c: Client, t: ReceivedTransmission, encFwd: Uint8Array): Promise<void> {
   const fail = (e: ErrorType) => c.outbox.push(t.corrId, EMPTY, errMsg(e));
   const auth = c.handle.auth;
   if (auth.sessSecret === null) return fail(PROXY_NO_AUTH);

@@ -1,0 +1,174 @@
+/**
+ * The server's state as the command handlers see it (Server/Env/STM.hs): one connection
+ * (`Client` and its per-queue `Sub`s), who is subscribed to what (`Subscribers`), and `Env` —
+ * store, options, counters, the proxy and names roles, and the ways to answer and to push.
+ *
+ * `SmpServer` (server.ts) implements `Env`; the handlers (commands.ts, services.ts, jobs.ts,
+ * proxy/) depend on this file, never on each other's callers, so the server's modules form a
+ * tree with this file at its root (test/architecture/imports.test.ts checks it).
+ */
+import { errMsg, type BrokerMsg } from "../protocol/broker-messages.ts";
+import type { ErrorType } from "../protocol/errors.ts";
+import type { ReceivedTransmission } from "../protocol/transmission.ts";
+import type { ServerAuth, SmpHandle } from "../transport/handle.ts";
+import { emptyIdsHash } from "../store/idsHash.ts";
+import type { ServiceParty, Store } from "../store/types.ts";
+import type { NamesService } from "./names/service.ts";
+import type { NamesStats } from "./names/stats.ts";
+import type { ServerOptions } from "./options.ts";
+import { Outbox } from "./outbox.ts";
+import type { ProxyAgent } from "./proxy/agent.ts";
+import type { ServerStats } from "./stats.ts";
+
+/** Per-queue delivery state of a connection (Server/Env/STM.hs:Sub). */
+export interface Sub {
+  /** "server" = SUB (delivery pushed), "prohibit" = GET was used: SUB is refused on this connection. */
+  readonly kind: "server" | "prohibit";
+  /** The message sent and not yet acknowledged: at most one per subscription. */
+  delivered: { msgId: Uint8Array; ts: number } | null;
+}
+
+/** Records `msgId` as sent on this subscription and awaiting its ACK. */
+export function setDelivered(sub: Sub, msgId: Uint8Array): void {
+  sub.delivered = { msgId, ts: Math.floor(Date.now() / 1000) };
+}
+
+/** Count and IdsHash of a set of queues (Protocol.hs: `(Int64, IdsHash)`). */
+export interface ServiceSubs {
+  count: number;
+  readonly idsHash: Uint8Array;
+}
+
+export function newServiceSubs(): ServiceSubs {
+  return { count: 0, idsHash: emptyIdsHash() };
+}
+
+let nextClientId = 1;
+
+/** One connected client (Server/Env/STM.hs:Client): its negotiated handle, its subscriptions and its outbox. */
+export class Client {
+  readonly id = nextClientId++;
+  /** Recipient subscriptions and GET states, by recipient id key. */
+  readonly subs = new Map<string, Sub>();
+  /** Notifier subscriptions (NSUB), by notifier id key. */
+  readonly ntfSubs = new Set<string>();
+  /** Service connections: SUBS/NSUBS received (services.ts). */
+  serviceSubscribed = false;
+  /** Service connections: count and IdsHash of the queues this connection serves for its service. */
+  serviceSubs: ServiceSubs = newServiceSubs();
+  readonly outbox: Outbox;
+  /** Where each transmission of the block being processed lies (a block holds at most 255). */
+  readonly transmissionStarts = new Uint16Array(255);
+  readonly transmissionEnds = new Uint16Array(255);
+  connected = true;
+  rcvActiveAt = Date.now();
+  sndActiveAt = Date.now();
+
+  constructor(readonly handle: SmpHandle<ServerAuth>) {
+    this.outbox = new Outbox(handle);
+  }
+
+  get version(): number {
+    return this.handle.params.version;
+  }
+
+  get serviceId(): Uint8Array | null {
+    return this.handle.auth.peerService?.serviceId ?? null;
+  }
+
+  hasSubscriptions(): boolean {
+    return this.subs.size > 0 || this.ntfSubs.size > 0 || this.serviceSubscribed || this.serviceSubs.count !== 0;
+  }
+}
+
+/** The answer to the transmission being processed: its corrId and entity. */
+export function reply(c: Client, t: ReceivedTransmission, m: BrokerMsg): void {
+  c.outbox.push(t.corrId, t.entityId, m);
+}
+
+// ERR values of the shared error constants are built once, not per failed command.
+const errReplies = new WeakMap<ErrorType, BrokerMsg>();
+
+/** ERR as the answer to the transmission being processed. */
+export function fail(c: Client, t: ReceivedTransmission, e: ErrorType): void {
+  let m = errReplies.get(e);
+  if (m === undefined) {
+    m = errMsg(e);
+    if (Object.isFrozen(e)) errReplies.set(e, m);
+  }
+  c.outbox.push(t.corrId, t.entityId, m);
+}
+
+/**
+ * Who receives what is sent to a queue (Server/Env/STM.hs:ServerSubscribers, both sides, with
+ * Server.hs:serverThread): per side — "rcv" for recipient queues (SUB, SUBS), "ntf" for notifiers
+ * (NSUB, NSUBS) — the connection subscribed to each queue, the connection subscribed for each
+ * service, and the total of all service subscriptions. The connections that lose a subscription
+ * are told here (END, DELD, ENDS), so an implementation that spans several nodes can tell a
+ * connection held by another node. `queueId` is the recipient id (rcv) or the notifier id (ntf).
+ */
+export interface Subscribers {
+  /**
+   * SUB / NSUB outside a service (serverThread CSClient): `c` becomes the queue's subscriber; a
+   * previous connection loses the queue and gets END. False when `c` already was its subscriber.
+   */
+  subscribe(party: ServiceParty, queueId: Uint8Array, c: Client): boolean;
+  /**
+   * SUB / NSUB / NEW in a service session (CSClient with the service): the queue is served by `c`
+   * for its service, counted in `c.serviceSubs`; an individual subscriber, and the connection of
+   * `prevServiceId` when that was another service, get END.
+   */
+  subscribeServiceQueue(party: ServiceParty, queueId: Uint8Array, c: Client, prevServiceId: Uint8Array | null): void;
+  /**
+   * SUBS / NSUBS (CSService): `c` becomes its service's subscriber holding `subs` (the store's
+   * count and IdsHash); a previous connection of the service gets ENDS with what it held.
+   */
+  subscribeService(party: ServiceParty, c: Client, subs: ServiceSubs): void;
+  /**
+   * The queue's subscriptions end (CSDeleted; or it moved): its subscriber and the connection of
+   * its service `serviceId` lose it, and get `event` (END or DELD) unless they are `actor`.
+   */
+  end(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, event: BrokerMsg, actor: Client): void;
+  /**
+   * The connected client a message (rcv) or notification (ntf) of the queue goes to now: its
+   * subscriber, or its service's connection — which gets a delivery Sub for a recipient queue on
+   * first use. `key` is idKey(queueId) (ids.ts), which the caller has already made.
+   */
+  deliverTo(party: ServiceParty, key: string, serviceId: Uint8Array | null): Client | undefined;
+  /** The connection subscribed for the service, if any. */
+  serviceSubscriber(party: ServiceParty, serviceId: Uint8Array): Client | undefined;
+  /** Subscriptions of all subscribed services together (Env/STM.hs:totalServiceSubs). */
+  totalServiceSubs(party: ServiceParty): ServiceSubs;
+  /** Whether any connection is subscribed on this side at all. */
+  anySubscribed(party: ServiceParty): boolean;
+  /** Server.hs:clientDisconnected: everything `c` held ends, nobody is told. */
+  disconnected(c: Client): void;
+}
+
+/** What the command handlers run with (Server/Env/STM.hs:Env). */
+export interface Env {
+  readonly options: ServerOptions;
+  readonly store: Store;
+  readonly stats: ServerStats;
+  readonly subscribers: Subscribers;
+  /** Connected clients (Env/STM.hs:ServerClients). */
+  readonly clients: ReadonlySet<Client>;
+  /** The names role (RSLV), when configured. */
+  readonly names: NamesService | undefined;
+  readonly namesStats: NamesStats;
+  /** The proxy role's connections to destination routers, created by the first PRXY (proxy/proxy.ts). */
+  proxy: ProxyAgent | undefined;
+  /** Queues a server-initiated transmission (MSG, END, DELD, NMSG …) for another connection. */
+  push(target: Client, entityId: Uint8Array, msg: BrokerMsg): void;
+  /**
+   * Queues a transmission outside the connection's own block processing (pushed events, and
+   * answers of commands that finish later, such as RSLV); written after the next commit.
+   * The ids must be owned copies, not views into a block.
+   */
+  sendLater(target: Client, corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg): void;
+  /**
+   * One parsed transmission through queue lookup, verification and its command, any failure
+   * answered on `c` — also for commands forwarded in RFWD, run on a virtual client (proxy/relay.ts).
+   */
+  runTransmission(c: Client, block: Uint8Array, t: ReceivedTransmission): Promise<void>;
+}

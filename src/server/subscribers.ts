@@ -1,0 +1,176 @@
+/**
+ * Subscribers of one server process, in memory (Server/Env/STM.hs:ServerSubscribers for both
+ * sides, and what Server.hs:serverThread does with CSClient / CSDeleted / CSService events).
+ * Connections hold their side of each subscription (`Client.subs`, `ntfSubs`, `serviceSubs`);
+ * the maps here say which connection holds each queue and each service. Events for the
+ * connections that lose something go out through `push`, committed before they are written.
+ */
+import { MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
+import { xorQueueId } from "../store/idsHash.ts";
+import type { ServiceParty } from "../store/types.ts";
+import { newServiceSubs, type Client, type ServiceSubs, type Subscribers } from "./env.ts";
+import { idKey, sameId } from "./ids.ts";
+import type { ServerStats, ServiceStats } from "./stats.ts";
+
+/** `addServiceSubs` / `subtractServiceSubs` for one queue: XOR makes both the same hash step. */
+function changeOne(s: ServiceSubs, queueId: Uint8Array, by: 1 | -1): void {
+  s.count += by;
+  xorQueueId(s.idsHash, queueId);
+}
+
+function changeBy(s: ServiceSubs, count: number, idsHash: Uint8Array, sign: 1 | -1): void {
+  s.count += sign * count;
+  for (let i = 0; i < s.idsHash.length; i++) s.idsHash[i]! ^= idsHash[i]!;
+}
+
+/** One side (Env/STM.hs:ServerSubscribers): queueSubscribers, serviceSubscribers, totalServiceSubs. */
+class Side {
+  /** The connection subscribed to each queue (SUB / NSUB), by queue id key. */
+  readonly queues = new Map<string, Client>();
+  /** The connection subscribed for each service, by service id key. */
+  readonly services = new Map<string, Client>();
+  readonly total: ServiceSubs = newServiceSubs();
+
+  constructor(readonly stats: ServiceStats) {}
+}
+
+export class ServerSubscribers implements Subscribers {
+  private readonly rcv: Side;
+  private readonly ntf: Side;
+
+  constructor(
+    private readonly stats: ServerStats,
+    private readonly push: (target: Client, entityId: Uint8Array, msg: BrokerMsg) => void,
+  ) {
+    this.rcv = new Side(stats.rcvServices);
+    this.ntf = new Side(stats.ntfServices);
+  }
+
+  private side(party: ServiceParty): Side {
+    return party === "rcv" ? this.rcv : this.ntf;
+  }
+
+  subscribe(party: ServiceParty, queueId: Uint8Array, c: Client): boolean {
+    const side = this.side(party);
+    const key = idKey(queueId);
+    const prev = side.queues.get(key);
+    if (prev === c) return false;
+    side.queues.set(key, c);
+    if (party === "ntf") c.ntfSubs.add(key);
+    if (prev !== undefined) this.lose(party, prev, key, queueId, MSG_.END);
+    return true;
+  }
+
+  /** An individual subscriber loses the queue; END to a recipient queue's subscriber is counted. */
+  private lose(party: ServiceParty, prev: Client, key: string, queueId: Uint8Array, event: BrokerMsg): void {
+    if (party === "rcv") prev.subs.delete(key);
+    else prev.ntfSubs.delete(key);
+    if (party === "rcv" && event === MSG_.END) this.stats.qSubEnd++;
+    this.push(prev, queueId, event);
+  }
+
+  subscribeServiceQueue(party: ServiceParty, queueId: Uint8Array, c: Client, prevServiceId: Uint8Array | null): void {
+    const serviceId = c.serviceId!;
+    const side = this.side(party);
+    changeOne(c.serviceSubs, queueId, 1);
+    changeOne(side.total, queueId, 1);
+    const key = idKey(queueId);
+    const prev = side.queues.get(key);
+    if (prev !== undefined) {
+      side.queues.delete(key);
+      if (prev !== c && prev.connected) this.lose(party, prev, key, queueId, MSG_.END);
+    }
+    this.setServiceSubscriber(side, serviceId, c);
+    if (prevServiceId !== null && !sameId(prevServiceId, serviceId)) this.endServiceQueue(party, prevServiceId, queueId, MSG_.END, c);
+  }
+
+  subscribeService(party: ServiceParty, c: Client, subs: ServiceSubs): void {
+    const side = this.side(party);
+    c.serviceSubscribed = true;
+    // The store's set replaces what the connection held: the total changes by the difference.
+    const held = c.serviceSubs;
+    changeBy(side.total, held.count, held.idsHash, -1);
+    changeBy(side.total, subs.count, subs.idsHash, 1);
+    c.serviceSubs = { count: subs.count, idsHash: subs.idsHash.slice() };
+    this.setServiceSubscriber(side, c.serviceId!, c);
+  }
+
+  /**
+   * `upsertSubscribedClient` + `cancelServiceSubs`: `c` becomes the service's connection; a
+   * previous connection of the same service gets ENDS with what it held and loses it.
+   */
+  private setServiceSubscriber(side: Side, serviceId: Uint8Array, c: Client): void {
+    const key = idKey(serviceId);
+    const prev = side.services.get(key);
+    side.services.set(key, c);
+    if (prev === undefined || prev === c || !prev.connected) return;
+    const held = prev.serviceSubs;
+    prev.serviceSubs = newServiceSubs();
+    prev.serviceSubscribed = false;
+    changeBy(side.total, held.count, held.idsHash, -1);
+    // Its delivery subscriptions go with it (the reference clears the whole map here).
+    if (side === this.rcv) prev.subs.clear();
+    side.stats.subEnd++;
+    this.push(prev, serviceId, { tag: "ENDS", count: held.count, idsHash: held.idsHash });
+  }
+
+  end(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, event: BrokerMsg, actor: Client): void {
+    const side = this.side(party);
+    const key = idKey(queueId);
+    const holder = side.queues.get(key);
+    if (holder !== undefined) {
+      side.queues.delete(key);
+      // Server.hs:serverThread checkAnotherClient: the connection that caused it gets no event.
+      if (holder !== actor) this.lose(party, holder, key, queueId, event);
+      else if (party === "ntf") holder.ntfSubs.delete(key);
+    }
+    if (serviceId !== null) this.endServiceQueue(party, serviceId, queueId, event, actor);
+  }
+
+  /** `endServiceSub`: the service's connection stops serving this queue. */
+  private endServiceQueue(party: ServiceParty, serviceId: Uint8Array, queueId: Uint8Array, event: BrokerMsg, actor: Client): void {
+    const side = this.side(party);
+    const target = side.services.get(idKey(serviceId));
+    if (target === undefined || !target.connected) return;
+    changeOne(target.serviceSubs, queueId, -1);
+    changeOne(side.total, queueId, -1);
+    if (party === "rcv") target.subs.delete(idKey(queueId));
+    if (target !== actor) this.push(target, queueId, event);
+  }
+
+  deliverTo(party: ServiceParty, key: string, serviceId: Uint8Array | null): Client | undefined {
+    const side = this.side(party);
+    const c = serviceId === null ? side.queues.get(key) : side.services.get(idKey(serviceId));
+    if (c === undefined || !c.connected) return undefined;
+    if (serviceId !== null && party === "rcv" && !c.subs.has(key)) c.subs.set(key, { kind: "server", delivered: null });
+    return c;
+  }
+
+  serviceSubscriber(party: ServiceParty, serviceId: Uint8Array): Client | undefined {
+    return this.side(party).services.get(idKey(serviceId));
+  }
+
+  totalServiceSubs(party: ServiceParty): ServiceSubs {
+    return this.side(party).total;
+  }
+
+  anySubscribed(party: ServiceParty): boolean {
+    const side = this.side(party);
+    return side.queues.size > 0 || side.services.size > 0;
+  }
+
+  disconnected(c: Client): void {
+    for (const k of c.subs.keys()) if (this.rcv.queues.get(k) === c) this.rcv.queues.delete(k);
+    for (const k of c.ntfSubs) if (this.ntf.queues.get(k) === c) this.ntf.queues.delete(k);
+    c.subs.clear();
+    c.ntfSubs.clear();
+    // Server.hs:clientDisconnected updateServiceSubs.
+    const s = c.handle.auth.peerService;
+    if (s === null || (s.role !== "M" && s.role !== "N")) return;
+    const side = s.role === "M" ? this.rcv : this.ntf;
+    const key = idKey(s.serviceId);
+    if (side.services.get(key) === c) side.services.delete(key);
+    changeBy(side.total, c.serviceSubs.count, c.serviceSubs.idsHash, -1);
+    c.serviceSubs = newServiceSubs();
+  }
+}
