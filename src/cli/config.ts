@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse as parseToml, TomlError } from "smol-toml";
-import { NAMES_DEFAULTS, parseResolverAuth, validateResolverUrl, type ResolverAuth } from "../server/names/index.ts";
+import { NAMES_DEFAULTS, parseResolverAuth, validateResolverUrl, type NamesConfig, type ResolverAuth } from "../server/names/index.ts";
 import { ConfigError, SectionReader, describe, isTable, rangeReason, type Table } from "./config-reader.ts";
 
 export { ConfigError } from "./config-reader.ts";
@@ -86,17 +86,11 @@ export interface ProxyConfig {
   clientConcurrency: number;
 }
 
-export type { ResolverAuth } from "../server/names/index.ts";
-export { parseResolverAuth, validateResolverUrl } from "../server/names/index.ts";
-
-export interface NamesConfig {
+/** [NAMES]: the names role's settings (server/names/config.ts), and whether it is on. */
+export interface NamesSection extends Omit<NamesConfig, "resolverEndpoint"> {
   enable: boolean;
   /** Validated and without a trailing "/"; set whenever enable is true. */
   resolverEndpoint?: string;
-  resolverAuth?: ResolverAuth;
-  resolverTimeoutMs: number;
-  resolverMaxResponseBytes: number;
-  resolverConcurrency: number;
 }
 
 export interface WebConfig {
@@ -112,7 +106,7 @@ export interface SmpConfig {
   auth: AuthConfig;
   transport: TransportConfig;
   proxy: ProxyConfig;
-  names: NamesConfig;
+  names: NamesSection;
   /** Present when `[INACTIVE_CLIENTS] disconnect` is on. */
   inactiveClients?: { ttlSeconds: number; checkIntervalSeconds: number };
   web: WebConfig;
@@ -404,7 +398,7 @@ function readProxy(s: SectionReader): ProxyConfig {
 
 // ---------------------------------------------------------------- [NAMES]
 
-function readNames(s: SectionReader): NamesConfig {
+function readNames(s: SectionReader): NamesSection {
   const enable = s.bool("enable", false);
   const authText = s.optString("resolver_auth");
   let resolverAuth: ResolverAuth | undefined;

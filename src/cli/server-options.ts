@@ -6,10 +6,10 @@ import { utf8 } from "../encoding/bytes.ts";
 import type { Credentials, ServerOptions } from "../server/options.ts";
 import type { LogLevel } from "../util/log.ts";
 import type { NamesConfig } from "../server/names/config.ts";
+import { TLS_SETUP_TIMEOUT_MS } from "../transport/tls/params.ts";
 import type { SmpConfig } from "./config.ts";
 
 export const MSG_QUEUE_QUOTA = 128; // Server/Env/STM.hs:defaultMsgQueueQuota
-export const TLS_SETUP_TIMEOUT_MS = 60_000; // Transport/Server.hs:mkTransportServerConfig
 export const SMP_HANDSHAKE_TIMEOUT_MS = 120_000; // Server/Main.hs:serverConfig smpHandshakeTimeout
 
 export function toServerOptions(cfg: SmpConfig, credentials: Credentials, run: { dataDir: string; logLevel: LogLevel }): ServerOptions {

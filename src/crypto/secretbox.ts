@@ -90,14 +90,14 @@ export function sbDecryptNoPad(key: Uint8Array, nonce: Uint8Array, packet: Uint8
   return openInto(key, nonce, packet, new Uint8Array(packet.length - TAG_LEN));
 }
 
-/** Crypto.hs:cbEncrypt — crypto_box keyed by the raw X25519 shared secret. */
+/** Crypto.hs:cbEncrypt — crypto_box keyed by the raw X25519 shared secret. @alias */
 export const cbEncrypt: (dhSecret: Uint8Array, nonce: Uint8Array, msg: Uint8Array, paddedLen: number) => Uint8Array =
   sbEncrypt;
-/** Crypto.hs:cbEncryptNoPad. */
+/** Crypto.hs:cbEncryptNoPad. @alias */
 export const cbEncryptNoPad: (dhSecret: Uint8Array, nonce: Uint8Array, msg: Uint8Array) => Uint8Array = sbEncryptNoPad;
-/** Crypto.hs:cbDecrypt. */
+/** Crypto.hs:cbDecrypt. @alias */
 export const cbDecrypt: (dhSecret: Uint8Array, nonce: Uint8Array, packet: Uint8Array) => Uint8Array | null = sbDecrypt;
-/** Crypto.hs:cbDecryptNoPad. */
+/** Crypto.hs:cbDecryptNoPad. @alias */
 export const cbDecryptNoPad: (dhSecret: Uint8Array, nonce: Uint8Array, packet: Uint8Array) => Uint8Array | null =
   sbDecryptNoPad;
 

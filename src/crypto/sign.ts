@@ -18,8 +18,6 @@ function ed448(): Ed448 {
 
 export type SignAlg = "ed25519" | "ed448";
 
-export const SIGNATURE_LEN = { ed25519: 64, ed448: 114 } as const;
-
 /** Crypto.hs:decodeSignature: the signature length decides its algorithm. */
 export function signatureAlg(sig: Uint8Array): SignAlg | null {
   return sig.length === 64 ? "ed25519" : sig.length === 114 ? "ed448" : null;

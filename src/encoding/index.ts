@@ -1,4 +1,4 @@
-export { Reader, ParseError } from "./reader.ts";
+export { Reader } from "./reader.ts";
 export { Writer } from "./writer.ts";
 export * from "./bytes.ts";
 export * from "./base64.ts";

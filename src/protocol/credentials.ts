@@ -68,11 +68,6 @@ export function partyClientRole(p: Party): ServiceRole | null {
   }
 }
 
-/** Commands whose entity is looked up as a queue (Protocol.hs:queueParty): Recipient, Sender, LinkClient, Notifier. */
-export function isQueueParty(p: Party): boolean {
-  return p === "Recipient" || p === "Sender" || p === "LinkClient" || p === "Notifier";
-}
-
 /** NEW, SUB and NSUB carry the service signature in service sessions (Protocol.hs:useServiceAuth). */
 export function useServiceAuth(tag: CommandTag): boolean {
   return tag === "NEW" || tag === "SUB" || tag === "NSUB";

@@ -226,11 +226,6 @@ function word(r: Reader): string {
   return ascii(r.token());
 }
 
-/** `_smpP`-style: exactly one SP before the next field. */
-function sp(r: Reader): void {
-  r.space();
-}
-
 function restUtf8Lenient(r: Reader): string {
   // safeDecodeUtf8: invalid sequences become U+FFFD instead of failing.
   return new TextDecoder("utf-8", { fatal: false }).decode(r.tail());
@@ -246,7 +241,7 @@ export function parseTransportError(r: Reader): TransportError {
     case "NO_AUTH":
       return { type: w };
     case "HANDSHAKE": {
-      sp(r);
+      r.space();
       // parseRead1: the word up to SP or LF, read as a HandshakeError constructor.
       const start = r.pos;
       while (r.pos < r.end && r.buf[r.pos] !== SP && r.buf[r.pos] !== 0x0a) r.pos++;
@@ -265,7 +260,7 @@ function parseNetworkError(r: Reader): NetworkError {
     case "CONNECT":
     case "TLS":
     case "SUBSCRIBE":
-      sp(r);
+      r.space();
       return { type: w, err: ascii(r.short()) };
     case "UNKNOWNCA":
     case "FAILED":
@@ -281,16 +276,16 @@ function parseBrokerError(r: Reader): BrokerErrorType {
   switch (w) {
     case "RESPONSE":
     case "UNEXPECTED":
-      sp(r);
+      r.space();
       return { type: w, err: ascii(r.short()) };
     case "TRANSPORT":
-      sp(r);
+      r.space();
       return { type: "TRANSPORT", err: parseTransportError(r) };
     case "NETWORK": {
       // `_smpP <|> pure NEFailedError`: a detail is optional and backtracks on failure.
       const save = r.pos;
       try {
-        sp(r);
+        r.space();
         return { type: "NETWORK", err: parseNetworkError(r) };
       } catch (e) {
         if (!(e instanceof ParseError)) throw e;
@@ -311,10 +306,10 @@ function parseProxyError(r: Reader): ProxyError {
   const w = word(r);
   switch (w) {
     case "PROTOCOL":
-      sp(r);
+      r.space();
       return { type: "PROTOCOL", err: parseErrorType(r) };
     case "BROKER":
-      sp(r);
+      r.space();
       return { type: "BROKER", err: parseBrokerError(r) };
     case "BASIC_AUTH":
     case "NO_SESSION":
@@ -393,15 +388,15 @@ export function parseErrorType(r: Reader): ErrorType {
     case "SESSION":
       return ERR.SESSION;
     case "CMD":
-      sp(r);
+      r.space();
       return cmdError(parseCommandError(r));
     case "PROXY":
-      sp(r);
+      r.space();
       return { type: "PROXY", err: parseProxyError(r) };
     case "AUTH":
       return ERR.AUTH;
     case "BLOCKED":
-      sp(r);
+      r.space();
       return { type: "BLOCKED", info: parseBlockingInfo(r) };
     case "SERVICE":
       return ERR.SERVICE;
@@ -410,7 +405,7 @@ export function parseErrorType(r: Reader): ErrorType {
     case "QUOTA":
       return ERR.QUOTA;
     case "STORE":
-      sp(r);
+      r.space();
       return { type: "STORE", err: restUtf8Lenient(r) };
     case "EXPIRED":
       return ERR.EXPIRED;
@@ -421,12 +416,12 @@ export function parseErrorType(r: Reader): ErrorType {
     case "INTERNAL":
       return ERR.INTERNAL;
     case "NAME": {
-      sp(r);
+      r.space();
       const n = word(r);
       if (n === "NO_RESOLVER") return ERR.NAME_NO_RESOLVER;
       if (n === "NOT_FOUND") return ERR.NAME_NOT_FOUND;
       if (n === "RESOLVER") {
-        sp(r);
+        r.space();
         return { type: "NAME", err: { type: "RESOLVER", err: restUtf8Lenient(r) } };
       }
       throw new ParseError("bad NameErrorType");

@@ -11,10 +11,6 @@ export function emptyIdsHash(): Uint8Array {
   return new Uint8Array(IDS_HASH_LENGTH);
 }
 
-export function queueIdHash(queueId: Uint8Array): Uint8Array {
-  return md5(queueId);
-}
-
 /** acc ^= h in place (Semigroup IdsHash zips to the shorter length; both are 16 bytes in practice). */
 export function xorIdsHashInto(acc: Uint8Array, h: Uint8Array): Uint8Array {
   const n = Math.min(acc.length, h.length);

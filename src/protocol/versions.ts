@@ -8,7 +8,7 @@ import type { Writer } from "../encoding/writer.ts";
 
 export type Version = number;
 
-export const subModeSMPVersion = 6;
+// subModeSMPVersion = 6 is the lowest version spoken: nothing depends on it.
 export const authCmdsSMPVersion = 7;
 export const sendingProxySMPVersion = 8;
 export const sndAuthKeySMPVersion = 9;
@@ -79,10 +79,6 @@ export function compatibleVRangeTo(range: VersionRange, v: Version): VersionRang
 export function compatibleVersion(a: VersionRange, b: VersionRange): Version | null {
   const r = compatibleVRange(a, b);
   return r === null ? null : r.max;
-}
-
-export function isCompatible(v: Version, r: VersionRange): boolean {
-  return v >= r.min && v <= r.max;
 }
 
 /** Maximum SEND body length at version v (Protocol.hs:maxMessageLength). */

@@ -1,12 +1,10 @@
 /** The names role (SMP v20 RSLV → RNAME): what the server and the CLI use. */
-export { type NamesConfig, type ResolverAuth, NAMES_DEFAULTS, describeNamesConfig, describeResolverAuth } from "./config.ts";
+export { type NamesConfig, type ResolverAuth, NAMES_DEFAULTS, describeNamesConfig } from "./config.ts";
 export { parseResolverAuth, validateResolverUrl } from "./endpoint.ts";
-export { type NameRecord, decodeNameRecord, encodeNameRecord } from "./record.ts";
 export { NamesStats } from "./stats.ts";
 export {
   type NamesReply,
   type NamesService,
-  type NamesServiceOptions,
   NamesStartupError,
   createNamesService,
   noResolverReply,
