@@ -21,7 +21,7 @@ import type { TransportStream } from "../transport/stream.ts";
 import { StoreError, type QueueRec, type Store } from "../store/types.ts";
 import { log } from "../util/log.ts";
 import { processCommand } from "./commands.ts";
-import { Client, type Env } from "./env.ts";
+import { Client, fail, type Env } from "./env.ts";
 import { randomId } from "./ids.ts";
 import type { ServerOptions } from "./options.ts";
 import { ServerStats } from "./stats.ts";
@@ -140,13 +140,13 @@ export class SmpServer implements Env {
     for (let i = 0; i < n; i++) {
       const t = parseTransmission(payload, starts[i]!, ends[i]!, c.handle.params, this.reader);
       if (t.error !== null) {
-        c.outbox.push(t.corrId, t.entityId, errMsg(t.error));
+        fail(c, t, t.error);
         continue;
       }
       try {
         await this.processTransmission(c, payload, t);
       } catch (e) {
-        c.outbox.push(t.corrId, t.entityId, errMsg(this.internalError(e)));
+        fail(c, t, this.internalError(e));
       }
     }
   }
@@ -164,7 +164,7 @@ export class SmpServer implements Env {
     try {
       await this.processTransmission(c, block, t);
     } catch (e) {
-      c.outbox.push(t.corrId, t.entityId, errMsg(this.internalError(e)));
+      fail(c, t, this.internalError(e));
     }
   }
 
@@ -191,7 +191,7 @@ export class SmpServer implements Env {
       // Same work as a real verification, then AUTH (Server.hs:verifyLoadedQueue).
       dummyVerify(c.handle.auth, t);
       this.countAuthError(cmd.tag);
-      c.outbox.push(t.corrId, t.entityId, errMsg(ERR.AUTH));
+      fail(c, t, ERR.AUTH);
       return;
     }
     return this.verifyAndRun(c, block, t, q);
@@ -201,7 +201,7 @@ export class SmpServer implements Env {
     const e = verifyTransmission(c.handle.auth, block, t, q);
     if (e !== null) {
       if (e === ERR.AUTH) this.countAuthError(t.command!.tag);
-      c.outbox.push(t.corrId, t.entityId, errMsg(e));
+      fail(c, t, e);
       return;
     }
     await processCommand(this, c, t, q);

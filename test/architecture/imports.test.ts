@@ -13,7 +13,7 @@ const ROOT = resolve(import.meta.dir, "../..");
 const SRC = join(ROOT, "src");
 
 /** Relative module specifiers of one file, as written. */
-export function importsOf(fileName: string, text: string): string[] {
+function importsOf(fileName: string, text: string): string[] {
   const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const out: string[] = [];
   const visit = (n: ts.Node): void => {
@@ -44,7 +44,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Module graph: file (relative to the repository) → files it imports. */
-export function importGraph(files: readonly string[], read: (f: string) => string = (f) => readFileSync(f, "utf8")): Map<string, string[]> {
+function importGraph(files: readonly string[], read: (f: string) => string = (f) => readFileSync(f, "utf8")): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const f of files) {
     const deps = importsOf(f, read(f)).map((s) => relative(ROOT, resolve(dirname(f), s)));
@@ -54,13 +54,13 @@ export function importGraph(files: readonly string[], read: (f: string) => strin
 }
 
 /** A set of files that import each other, and the shortest cycle through its first file. */
-export interface Cycle {
+interface Cycle {
   readonly files: string[];
   readonly cycle: string[];
 }
 
 /** Every strongly connected component with a cycle (Tarjan), each with one concrete cycle. */
-export function findCycles(graph: ReadonlyMap<string, readonly string[]>): Cycle[] {
+function findCycles(graph: ReadonlyMap<string, readonly string[]>): Cycle[] {
   let index = 0;
   const idx = new Map<string, number>();
   const low = new Map<string, number>();
@@ -135,7 +135,7 @@ function layerOf(file: string): string {
   return file.split("/")[1]!;
 }
 
-export function layerViolations(graph: ReadonlyMap<string, readonly string[]>): string[] {
+function layerViolations(graph: ReadonlyMap<string, readonly string[]>): string[] {
   const out: string[] = [];
   for (const [from, deps] of graph) {
     for (const to of deps) {

@@ -23,7 +23,7 @@ import { encodeFwdResponse, parseFwdTransmission, type FwdTransmission } from ".
 import { parseTransmission, withVersion, type ReceivedTransmission, type TransmissionParams } from "../../protocol/transmission.ts";
 import { paddedProxiedTLength } from "../../protocol/versions.ts";
 import { SmpHandle, type ServerAuth } from "../../transport/handle.ts";
-import { Client, type Env } from "../env.ts";
+import { Client, fail, type Env } from "../env.ts";
 import { PROXY_NO_AUTH } from "./errors.ts";
 import { proxyAgent } from "./proxy.ts";
 
@@ -122,12 +122,13 @@ function virtualClient(c: Client, params: TransmissionParams, reuse: boolean): V
  * it completes (RSLV).
  */
 export async function processRFWD(srv: Env, c: Client, t: ReceivedTransmission, encFwd: Uint8Array): Promise<void> {
-  const fail = (e: ErrorType) => c.outbox.push(t.corrId, EMPTY, errMsg(e));
+  // Outer failures go to the proxy with an empty entity.
+  const refuse = (e: ErrorType) => c.outbox.push(t.corrId, EMPTY, errMsg(e));
   const auth = c.handle.auth;
-  if (auth.sessSecret === null) return fail(PROXY_NO_AUTH);
+  if (auth.sessSecret === null) return refuse(PROXY_NO_AUTH);
   const sessSecret = auth.sessSecret;
   const opened = openForwarded(sessSecret, auth.serverPrivKey, t.corrId, encFwd);
-  if (!("block" in opened)) return fail(opened);
+  if (!("block" in opened)) return refuse(opened);
   const { fwd, clientSecret, block } = opened;
 
   // Protocol.hs:tParse with the forwarded version: one transmission only.
@@ -135,7 +136,7 @@ export async function processRFWD(srv: Env, c: Client, t: ReceivedTransmission, 
   const cursor = new BatchCursor();
   let inner: ReceivedTransmission | null = null;
   if (cursor.open(block)) {
-    if (cursor.count !== 1) return fail(ERR.BLOCK);
+    if (cursor.count !== 1) return refuse(ERR.BLOCK);
     cursor.next();
     inner = parseTransmission(block, cursor.start, cursor.end, params, new Reader(EMPTY));
   }
@@ -154,8 +155,8 @@ export async function processRFWD(srv: Env, c: Client, t: ReceivedTransmission, 
   handle.deliver = deliver;
 
   if (inner === null) vc.outbox.push(EMPTY, EMPTY, errMsg(ERR.BLOCK));
-  else if (inner.error !== null) vc.outbox.push(inner.corrId, inner.entityId, errMsg(inner.error));
-  else if (!forwardingAllowed(inner.command!.tag)) vc.outbox.push(inner.corrId, inner.entityId, errMsg(ERR.CMD_PROHIBITED));
+  else if (inner.error !== null) fail(vc, inner, inner.error);
+  else if (!forwardingAllowed(inner.command!.tag)) fail(vc, inner, ERR.CMD_PROHIBITED);
   else await srv.runTransmission(vc, block, inner);
   proxyAgent(srv).stats.msgFwdsRecv++;
 
@@ -163,5 +164,5 @@ export async function processRFWD(srv: Env, c: Client, t: ReceivedTransmission, 
   vc.outbox.flush();
   now = false;
   // The answer did not fit a block (TELargeMsg in batchTransmissions): ERR BLOCK to the proxy.
-  if (pending && !answered) fail(ERR.BLOCK);
+  if (pending && !answered) refuse(ERR.BLOCK);
 }
