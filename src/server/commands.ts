@@ -1,7 +1,8 @@
 /**
  * What each verified command does (Server.hs:processCommand and its helpers). Responses go to
  * the connection's outbox in command order; events for other connections go through
- * `srv.push` and `srv.subscribers`. Everything written to the store here is committed before any of it is answered.
+ * `srv.push` and `srv.subscribers`. Everything written to the store here is committed before
+ * any of it is answered.
  */
 import { bytesEqual, constantTimeEqual } from "../encoding/bytes.ts";
 import { base64 } from "../encoding/base64.ts";
