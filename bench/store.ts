@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openSqliteStore } from "../src/store/sqlite/store.ts";
+import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { NewQueue } from "../src/store/types.ts";
 
 const args = process.argv.slice(2);
@@ -73,7 +73,7 @@ async function create(path: string): Promise<void> {
   for (let i = 0; i < N; ) {
     const end = Math.min(N, i + BATCH);
     for (; i < end; i++) {
-      const r = await s.createQueue(queue(i));
+      const r = await s.queues.createQueue(queue(i));
       if (r === "DUPLICATE") throw new Error("duplicate id");
     }
     await s.flush();
@@ -99,7 +99,7 @@ async function lookup(path: string): Promise<void> {
   for (let k = 0; k < LOOKUPS; k++) {
     const id = idOf(1, Math.floor(Math.random() * N));
     const a = Bun.nanoseconds();
-    const q = await s.getQueueByRecipientId(id);
+    const q = await s.queues.getQueueByRecipientId(id);
     lat[k] = (Bun.nanoseconds() - a) / 1000;
     if (q !== null) found++;
   }
@@ -115,9 +115,9 @@ async function lookup(path: string): Promise<void> {
   let t = performance.now();
   for (let k = 0; k < M; ) {
     for (const end = Math.min(M, k + 100); k < end; k++) {
-      const q = (await s.getQueueBySenderId(idOf(2, Math.floor(Math.random() * N))))!;
+      const q = (await s.queues.getQueueBySenderId(idOf(2, Math.floor(Math.random() * N))))!;
       const msgId = crypto.getRandomValues(new Uint8Array(24));
-      await s.writeMsg(q, { msgId, tsMs: Date.now(), notification: false, body });
+      await s.messages.writeMsg(q, { msgId, tsMs: Date.now(), notification: false, body });
       if (k % 10 === 0) sent.push({ q, id: msgId });
     }
     await s.flush();
@@ -126,7 +126,7 @@ async function lookup(path: string): Promise<void> {
   console.log(`SEND (lookup by sender id + 1 KB writeMsg, 100 per commit): ${(M / secs).toFixed(0)}/s`);
   t = performance.now();
   for (let k = 0; k < sent.length; ) {
-    for (const end = Math.min(sent.length, k + 100); k < end; k++) await s.tryDelPeekMsg(sent[k]!.q, sent[k]!.id);
+    for (const end = Math.min(sent.length, k + 100); k < end; k++) await s.messages.tryDelPeekMsg(sent[k]!.q, sent[k]!.id);
     await s.flush();
   }
   secs = (performance.now() - t) / 1000;
@@ -134,7 +134,7 @@ async function lookup(path: string): Promise<void> {
   const e0 = performance.now();
   let expired = 0;
   for (;;) {
-    const p = await s.expireMessages(Math.floor(Date.now() / 1000) + 10, 5000);
+    const p = await s.messages.expireMessages(Math.floor(Date.now() / 1000) + 10, 5000);
     expired += p.expired;
     if (p.done) break;
     await s.flush();

@@ -56,7 +56,7 @@ export async function processCommand(srv: Env, c: Client, t: ReceivedTransmissio
     case "SEND":
       return sendMessage(srv, c, t, q!, cmd);
     case "OFF": {
-      const r = await srv.store.suspendQueue(q!);
+      const r = await srv.store.queues.suspendQueue(q!);
       return r === "OK" ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
     }
     case "DEL":
@@ -101,13 +101,13 @@ export async function processCommand(srv: Env, c: Client, t: ReceivedTransmissio
       return replyLink(c, t, qr);
     case "RKEY": {
       if (qr.queueMode !== "C") return fail(c, t, ERR.AUTH);
-      const r = await srv.store.updateRecipientKeys(qr, cmd.keys.map((k) => k.der));
+      const r = await srv.store.queues.updateRecipientKeys(qr, cmd.keys.map((k) => k.der));
       return r === "OK" ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
     }
     case "LSET": {
       if (isSecuredMsgQueue(qr)) return fail(c, t, ERR.AUTH);
       if (qr.link !== null && !bytesEqual(qr.link.linkId, cmd.linkId)) return fail(c, t, ERR.AUTH);
-      const r = await srv.store.setQueueLink(qr, {
+      const r = await srv.store.queues.setQueueLink(qr, {
         linkId: cmd.linkId.slice(),
         fixed: cmd.data.fixedData.slice(),
         user: cmd.data.userData.slice(),
@@ -116,7 +116,7 @@ export async function processCommand(srv: Env, c: Client, t: ReceivedTransmissio
     }
     case "LDEL": {
       if (qr.link === null) return reply(c, t, MSG_.OK);
-      const r = await srv.store.deleteQueueLink(qr);
+      const r = await srv.store.queues.deleteQueueLink(qr);
       return r === "OK" ? reply(c, t, MSG_.OK) : fail(c, t, ERR.AUTH);
     }
     case "NKEY":
@@ -149,7 +149,7 @@ function resolveName(srv: Env, c: Client, t: ReceivedTransmission, name: string)
 
 /** KEY, SKEY, LKEY (Server.hs:secureQueue_): the sender's key, once. */
 async function secureQueue(srv: Env, q: QueueRec, senderKey: Uint8Array): Promise<boolean> {
-  if ((await srv.store.secureQueue(q, senderKey)) !== "OK") return false;
+  if ((await srv.store.queues.secureQueue(q, senderKey)) !== "OK") return false;
   srv.stats.qSecured++;
   return true;
 }
@@ -157,7 +157,7 @@ async function secureQueue(srv: Env, q: QueueRec, senderKey: Uint8Array): Promis
 /** Server.hs:withQueue_ updates the queue's date once a day at most. */
 async function touchQueue(srv: Env, q: QueueRec): Promise<void> {
   const d = today();
-  if (q.updatedAt !== d) await srv.store.updateQueueTime(q, d);
+  if (q.updatedAt !== d) await srv.store.queues.updateQueueTime(q, d);
 }
 
 function replyLink(c: Client, t: ReceivedTransmission, q: QueueRec): void {
@@ -207,7 +207,7 @@ async function createQueue(srv: Env, c: Client, t: ReceivedTransmission, req: Ne
     const recipientId = randomId();
     const notifier: NtfCreds | null =
       ntfKeys === null ? null : { notifierId: randomId(), notifierKey: ntfKeys.notifierKey.der, rcvNtfDhSecret: ntfKeys.secret, serviceId: null };
-    const r = await srv.store.createQueue({
+    const r = await srv.store.queues.createQueue({
       recipientId,
       recipientKeys: [req.rcvAuthKey.der],
       rcvDhSecret,
@@ -274,7 +274,7 @@ async function subscribeQueue(srv: Env, c: Client, t: ReceivedTransmission, q: Q
     sub = subscribe(srv, c, key, q.recipientId);
     srv.stats.qSub++;
   }
-  const head = await srv.store.peekMsg(q);
+  const head = await srv.store.messages.peekMsg(q);
   reply(c, t, { tag: "SOK", serviceId: c.serviceId });
   // A SEND may have pushed the head while the peek was pending: one unacknowledged message at most.
   if (head !== null && sub.delivered === null) {
@@ -297,7 +297,7 @@ async function getMessage(srv: Env, c: Client, t: ReceivedTransmission, q: Queue
     duplicate = sub.delivered !== null;
     sub.delivered = null;
   }
-  const head = await srv.store.peekMsg(q);
+  const head = await srv.store.messages.peekMsg(q);
   if (head === null) {
     srv.stats.msgGetNoMsg++;
     return reply(c, t, MSG_.OK);
@@ -314,11 +314,11 @@ async function acknowledgeMsg(srv: Env, c: Client, t: ReceivedTransmission, q: Q
   if (sub === undefined || d === null || (msgId.length > 0 && !bytesEqual(msgId, d.msgId))) return fail(c, t, ERR.NO_MSG);
   sub.delivered = null;
   if (sub.kind === "prohibit") {
-    const deleted = await srv.store.tryDelMsg(q, msgId);
+    const deleted = await srv.store.messages.tryDelMsg(q, msgId);
     if (deleted !== null) countReceived(srv, deleted, true);
     return reply(c, t, MSG_.OK);
   }
-  const { deleted, next } = await srv.store.tryDelPeekMsg(q, msgId);
+  const { deleted, next } = await srv.store.messages.tryDelPeekMsg(q, msgId);
   if (deleted !== null) countReceived(srv, deleted, false);
   if (next === null) return reply(c, t, MSG_.OK);
   setDelivered(sub, next.msgId);
@@ -348,17 +348,17 @@ async function sendMessage(srv: Env, c: Client, t: ReceivedTransmission, q: Queu
     return fail(c, t, blockedError(q));
   }
   await touchQueue(srv, q);
-  if (q.link !== null && isSecuredMsgQueue(q)) await srv.store.deleteQueueLink(q);
+  if (q.link !== null && isSecuredMsgQueue(q)) await srv.store.queues.deleteQueueLink(q);
   const st = srv.options.store;
   if (st.expireMessagesOnSend) {
-    const expired = await srv.store.deleteExpiredMsgs(q, Math.floor(Date.now() / 1000) - st.expireMessagesDays * DAY);
+    const expired = await srv.store.messages.deleteExpiredMsgs(q, Math.floor(Date.now() / 1000) - st.expireMessagesDays * DAY);
     srv.stats.msgExpired += expired;
   }
   const tsMs = Date.now();
   // The body stays a view into the received block: the store takes it while this block is
   // processed, and the pushed MSG is encrypted into a new buffer — no 16 KB copy per SEND.
   const msg = { msgId: randomId(), tsMs, notification: cmd.flags.notification, body: cmd.body };
-  const r = await srv.store.writeMsg(q, msg);
+  const r = await srv.store.messages.writeMsg(q, msg);
   if (r === "AUTH") return fail(c, t, ERR.AUTH);
   if (r === "QUOTA") {
     srv.stats.msgSentQuota++;
@@ -402,7 +402,7 @@ async function notify(srv: Env, n: NtfCreds, m: StoredMessage): Promise<void> {
     return;
   }
   srv.stats.msgNtfNoSub++;
-  await srv.store.addNtf(n.notifierId, { msgId: m.msgId, tsMs: m.tsMs, nonce, encMeta });
+  await srv.store.ntfs.addNtf(n.notifierId, { msgId: m.msgId, tsMs: m.tsMs, nonce, encMeta });
 }
 
 // ---- notifiers (Server.hs:addQueueNotifier_, deleteQueueNotifier_, subscribeNotifications) ----
@@ -412,7 +412,7 @@ async function addNotifier(srv: Env, c: Client, t: ReceivedTransmission, q: Queu
   const rcvNtfDhSecret = x25519(cmd.dhKey.raw, k);
   for (let attempt = 0; attempt < 3; attempt++) {
     const notifierId = randomId();
-    const r = await srv.store.setQueueNotifier(q, { notifierId, notifierKey: cmd.notifierKey.der, rcvNtfDhSecret, serviceId: null });
+    const r = await srv.store.queues.setQueueNotifier(q, { notifierId, notifierKey: cmd.notifierKey.der, rcvNtfDhSecret, serviceId: null });
     if (r === "DUPLICATE") continue;
     if (r === "AUTH") break;
     srv.stats.ntfCreated++;
@@ -423,7 +423,7 @@ async function addNotifier(srv: Env, c: Client, t: ReceivedTransmission, q: Queu
 }
 
 async function deleteNotifier(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
-  const r = await srv.store.deleteQueueNotifier(q);
+  const r = await srv.store.queues.deleteQueueNotifier(q);
   if (r === "AUTH") return fail(c, t, ERR.AUTH);
   if (r.prev !== null) {
     srv.stats.ntfDeleted++;
@@ -446,7 +446,7 @@ async function subscribeNotifications(srv: Env, c: Client, t: ReceivedTransmissi
   else srv.stats.ntfSubDuplicate++;
   reply(c, t, { tag: "SOK", serviceId: c.serviceId });
   // Notifications kept while nobody was subscribed follow the SOK, oldest first.
-  const pending = await srv.store.takeNtfs([n.notifierId]);
+  const pending = await srv.store.ntfs.takeNtfs([n.notifierId]);
   for (const p of pending) {
     srv.stats.msgNtfs++;
     c.outbox.push(EMPTY, n.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
@@ -456,7 +456,7 @@ async function subscribeNotifications(srv: Env, c: Client, t: ReceivedTransmissi
 // ---- DEL, QUE ----
 
 async function deleteQueue(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
-  const r = await srv.store.deleteQueue(q);
+  const r = await srv.store.queues.deleteQueue(q);
   if (r === "AUTH") return fail(c, t, ERR.AUTH);
   srv.stats.qDeletedAll++;
   c.subs.delete(idKey(q.recipientId));
@@ -467,7 +467,7 @@ async function deleteQueue(srv: Env, c: Client, t: ReceivedTransmission, q: Queu
 
 async function queueInfo(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
   const sub = c.subs.get(idKey(q.recipientId));
-  const head = await srv.store.peekMsg(q);
+  const head = await srv.store.messages.peekMsg(q);
   const info: QueueInfo = {
     qiSnd: q.senderKey !== null,
     qiNtf: q.notifier !== null,
@@ -478,7 +478,7 @@ async function queueInfo(srv: Env, c: Client, t: ReceivedTransmission, q: QueueR
             qSubThread: sub.kind === "prohibit" ? "prohibitSub" : "noSub",
             qDelivered: sub.delivered === null ? null : base64(sub.delivered.msgId),
           },
-    qiSize: await srv.store.queueSize(q),
+    qiSize: await srv.store.messages.queueSize(q),
     qiMsg: head === null ? null : { msgId: base64(head.msgId), msgTs: head.tsMs / 1000, msgType: head.quota ? "quota" : "message" },
   };
   reply(c, t, { tag: "INFO", info });

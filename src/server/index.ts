@@ -3,8 +3,8 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { openSqliteStore } from "../store/sqlite/store.ts";
-import type { Store } from "../store/types.ts";
+import { openSqliteStore } from "../store/sqlite/open.ts";
+import type { Store } from "../store/store.ts";
 import { listenTLS, type TlsServer } from "../transport/tls/index.ts";
 import { tlsStream } from "../transport/tls-stream.ts";
 import { log } from "../util/log.ts";

@@ -38,7 +38,7 @@ export function startJobs(srv: Env): Jobs {
     running = true;
     try {
       const old = Math.floor(Date.now() / 1000) - o.store.expireMessagesDays * 86400;
-      const n = await expireInSteps(() => srv.store.expireMessages(old, EXPIRY_BUDGET));
+      const n = await expireInSteps(() => srv.store.messages.expireMessages(old, EXPIRY_BUDGET));
       await srv.store.flush();
       srv.stats.msgExpired += n;
       if (n > 0) log.info(`expired ${n} messages`);
@@ -51,7 +51,7 @@ export function startJobs(srv: Env): Jobs {
   const expireNtfs = async () => {
     try {
       const old = Math.floor(Date.now() / 1000) - o.store.expireNtfsHours * 3600;
-      await expireInSteps(() => srv.store.expireNtfs(old, EXPIRY_BUDGET));
+      await expireInSteps(() => srv.store.ntfs.expireNtfs(old, EXPIRY_BUDGET));
       await srv.store.flush();
     } catch (e) {
       log.error(`notification expiry failed: ${(e as Error).message}`);
@@ -68,7 +68,7 @@ export function startJobs(srv: Env): Jobs {
     delivering = true;
     try {
       for (let pageNo = 0; pageNo < NTF_PAGES_PER_TICK; pageNo++) {
-        const page = await srv.store.pendingNtfNotifiers(ntfCursor, NTF_PAGE);
+        const page = await srv.store.ntfs.pendingNtfNotifiers(ntfCursor, NTF_PAGE);
         ntfCursor = page.length < NTF_PAGE ? null : page[page.length - 1]!.notifierId;
         const targets = new Map<string, Client>();
         for (const p of page) {
@@ -78,7 +78,7 @@ export function startJobs(srv: Env): Jobs {
         }
         if (targets.size > 0) {
           // Removed from the store here, committed before they are written (SmpServer.push).
-          const taken = await srv.store.takeNtfs(page.filter((p) => targets.has(idKey(p.notifierId))).map((p) => p.notifierId));
+          const taken = await srv.store.ntfs.takeNtfs(page.filter((p) => targets.has(idKey(p.notifierId))).map((p) => p.notifierId));
           for (const n of taken) {
             const t = targets.get(idKey(n.notifierId))!;
             srv.stats.msgNtfs++;

@@ -18,7 +18,8 @@ import { BlockTransport } from "../transport/block.ts";
 import type { ServerAuth, SmpHandle } from "../transport/handle.ts";
 import { serverHandshake, type ServerHandshakeConfig } from "../transport/server-handshake.ts";
 import type { TransportStream } from "../transport/stream.ts";
-import { StoreError, type QueueRec, type Store } from "../store/types.ts";
+import type { Store } from "../store/store.ts";
+import { StoreError, type QueueRec } from "../store/types.ts";
 import { log } from "../util/log.ts";
 import { processCommand } from "./commands.ts";
 import { Client, fail, type Env } from "./env.ts";
@@ -69,7 +70,7 @@ export class SmpServer implements Env {
 
   private async getService(role: ServiceRole, chain: readonly Uint8Array[], certHash: Uint8Array): Promise<Uint8Array | TransportError> {
     for (let i = 0; i < 3; i++) {
-      const r = await this.store.getCreateService({ serviceId: randomId(), role, certChain: chain, certHash, createdAt: Math.floor(Date.now() / 1000) });
+      const r = await this.store.services.getCreateService({ serviceId: randomId(), role, certChain: chain, certHash, createdAt: Math.floor(Date.now() / 1000) });
       if (r === "SERVICE") return { type: "HANDSHAKE", err: "BAD_SERVICE" };
       if (r !== "DUPLICATE") {
         await this.store.flush();
@@ -173,16 +174,16 @@ export class SmpServer implements Env {
     let q: QueueRec | null = null;
     switch (commandParty(cmd.tag)) {
       case "Recipient":
-        q = await this.store.getQueueByRecipientId(t.entityId);
+        q = await this.store.queues.getQueueByRecipientId(t.entityId);
         break;
       case "Sender":
-        q = await this.store.getQueueBySenderId(t.entityId);
+        q = await this.store.queues.getQueueBySenderId(t.entityId);
         break;
       case "LinkClient":
-        q = await this.store.getQueueByLinkId(t.entityId);
+        q = await this.store.queues.getQueueByLinkId(t.entityId);
         break;
       case "Notifier":
-        q = await this.store.getQueueByNotifierId(t.entityId);
+        q = await this.store.queues.getQueueByNotifierId(t.entityId);
         break;
       default:
         return this.verifyAndRun(c, block, t, null);

@@ -69,7 +69,7 @@ async function associate(srv: Env, party: ServiceParty, c: Client, q: QueueRec, 
     st.assocDuplicate++;
     return true;
   }
-  if ((await srv.store.setQueueService(q, party, serviceId)) !== "OK") return false;
+  if ((await srv.store.services.setQueueService(q, party, serviceId)) !== "OK") return false;
   srv.subscribers.subscribeServiceQueue(party, queueId, c, current);
   if (!hadSubs) st.subCount++;
   st.subQueues++;
@@ -86,7 +86,7 @@ export async function dissociateQueue(srv: Env, party: ServiceParty, c: Client, 
   const serviceId = party === "rcv" ? q.rcvServiceId : (q.notifier?.serviceId ?? null);
   if (serviceId === null) return;
   const queueId = party === "rcv" ? q.recipientId : q.notifier!.notifierId;
-  if ((await srv.store.setQueueService(q, party, null)) !== "OK") return;
+  if ((await srv.store.services.setQueueService(q, party, null)) !== "OK") return;
   statsOf(srv, party).assocRemoved++;
   srv.subscribers.end(party, queueId, serviceId, MSG_.END, c);
 }
@@ -102,7 +102,7 @@ export async function subscribeServiceQueue(srv: Env, c: Client, t: ReceivedTran
     srv.stats.qSubDuplicate++;
     sub.delivered = null;
   } else if (!(await associate(srv, "rcv", c, q, q.recipientId, q.rcvServiceId))) return fail(c, t, ERR.AUTH);
-  const head = await srv.store.peekMsg(q);
+  const head = await srv.store.messages.peekMsg(q);
   reply(c, t, { tag: "SOK", serviceId: c.serviceId });
   if (head === null) return;
   // A SEND may have created the Sub and pushed the head while the peek was pending.
@@ -123,7 +123,7 @@ export async function subscribeServiceNotifier(srv: Env, c: Client, t: ReceivedT
   if (!(await associate(srv, "ntf", c, q, n.notifierId, n.serviceId))) return fail(c, t, ERR.AUTH);
   reply(c, t, { tag: "SOK", serviceId: c.serviceId });
   // Notifications kept while the service was away follow the SOK, oldest first.
-  for (const p of await srv.store.takeNtfs([n.notifierId])) {
+  for (const p of await srv.store.ntfs.takeNtfs([n.notifierId])) {
     srv.stats.msgNtfs++;
     c.outbox.push(EMPTY, n.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
   }
@@ -141,7 +141,7 @@ export async function subscribeService(srv: Env, c: Client, t: ReceivedTransmiss
     st.subDuplicate++;
     return reply(c, t, { tag: "SOKS", count: c.serviceSubs.count, idsHash: c.serviceSubs.idsHash.slice() });
   }
-  const info = await srv.store.getServiceQueuesInfo(serviceId, party);
+  const info = await srv.store.services.getServiceQueuesInfo(serviceId, party);
   if (info === null) return fail(c, t, ERR.AUTH);
   srv.subscribers.subscribeService(party, c, info);
   // Drift between what the service expects and what the server has (count -1: pre-v19 clients).
@@ -186,12 +186,12 @@ async function deliverServiceMessages(srv: Env, c: Client, serviceId: Uint8Array
   let duplicates = 0;
   try {
     for (;;) {
-      const page = await srv.store.serviceQueues(serviceId, "rcv", after, PAGE);
+      const page = await srv.store.services.serviceQueues(serviceId, "rcv", after, PAGE);
       for (const q of page) {
         if (!stillSubscribed(srv, "rcv", c, serviceId)) return;
         queues++;
         if (q.status === "blocked") continue;
-        const head = await srv.store.peekMsg(q);
+        const head = await srv.store.messages.peekMsg(q);
         if (head === null) continue;
         const key = idKey(q.recipientId);
         // A Sub here means a message went out since SUBS (tryDeliverMessage): nothing to add.
@@ -229,12 +229,12 @@ async function deliverServiceNtfs(srv: Env, c: Client, serviceId: Uint8Array): P
   let after: Uint8Array | null = null;
   try {
     for (;;) {
-      const page = await srv.store.pendingNtfNotifiers(after, PAGE);
+      const page = await srv.store.ntfs.pendingNtfNotifiers(after, PAGE);
       const ids: Uint8Array[] = [];
       for (const p of page) if (sameId(p.serviceId, serviceId)) ids.push(p.notifierId);
       if (ids.length > 0) {
         if (!stillSubscribed(srv, "ntf", c, serviceId)) return;
-        for (const p of await srv.store.takeNtfs(ids)) {
+        for (const p of await srv.store.ntfs.takeNtfs(ids)) {
           srv.stats.msgNtfs++;
           srv.push(c, p.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
         }

@@ -6,7 +6,7 @@
  * connections that lose something go out through `push`, committed before they are written.
  */
 import { MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
-import { xorQueueId } from "../store/idsHash.ts";
+import { xorQueueId } from "../protocol/ids-hash.ts";
 import type { ServiceParty } from "../store/types.ts";
 import { newServiceSubs, type Client, type ServiceSubs, type Subscribers } from "./env.ts";
 import { idKey, sameId } from "./ids.ts";

@@ -1,24 +1,12 @@
 /**
- * The store's domain types and the `Store` interface the server programs against
- * (QueueStore.hs:`QueueRec`, `NtfCreds`, `ServiceRec`; MsgStore/Types.hs; NtfStore.hs).
- *
- * Why every operation returns a Promise: the bun:sqlite backend is synchronous, but a
- * PostgreSQL backend (the reference's `server_postgres`) can only answer asynchronously, and
- * the server must not change when the backend does. The SQLite implementation runs each
- * operation to completion before returning an already-resolved Promise, so the cost on the hot
- * path is one microtask hop per call (tens of ns, next to µs for the SQL and far more for the
- * signature check), and every operation stays atomic even when connections interleave at
- * `await` points — the same guarantee STM transactions give the reference.
- *
- * Durability is a separate step, `flush()`: see its comment. Expected protocol outcomes
- * (AUTH, QUOTA, DUPLICATE …) are returned as string constants, never thrown; only storage
- * failures throw (`StoreError`).
+ * The store's domain types, shared by the per-concern interfaces (`queue-store.ts`,
+ * `message-store.ts`, `ntf-store.ts`, `service-store.ts`, composed in `store.ts`) and by every
+ * backend (QueueStore.hs:`QueueRec`, `NtfCreds`, `ServiceRec`; MsgStore/Types.hs; NtfStore.hs).
+ * Nothing here is backend-specific: the one backend value a record carries, `QueueRec.key`, is
+ * opaque to everyone but the backend that issued it.
  */
-
-export type QueueMode = "M" | "C";
-
-/** `SMPServiceRole` (Transport.hs): messaging, notifier, proxy. */
-export type ServiceRole = "M" | "N" | "P";
+import type { QueueMode } from "../protocol/commands.ts";
+import type { ServiceRole } from "../protocol/credentials.ts";
 
 /** Which kind of service association: the recipient side (SUB) or the notifier side (NSUB). */
 export type ServiceParty = "rcv" | "ntf";
@@ -69,8 +57,10 @@ export interface NewQueue {
  */
 export interface QueueRec extends NewQueue {
   /**
-   * Backend-private fast key (SQLite: the never-reused row id). The server passes the record
-   * back unchanged; it must not interpret the value.
+   * Backend-private fast key (SQLite: the never-reused row id; another backend may use its own
+   * row id or a counter). The server passes the record back unchanged and must not interpret,
+   * compare across stores, or persist the value; a backend must never reuse one, so a stale
+   * record can only miss (AUTH), never address another queue.
    */
   readonly key: number;
 }
@@ -198,143 +188,4 @@ export class StoreError extends Error {
   ) {
     super(message, options);
   }
-}
-
-export interface Store {
-  // ---- durability ----
-
-  /**
-   * Resolves once everything the store has done so far is durable (committed; fsynced per
-   * the `synchronous` setting). The server calls it after processing a batch of commands and
-   * BEFORE writing their responses: the writes of one event-loop turn share one commit (group
-   * commit). Rejects with `StoreError` if that commit failed; then every write since the
-   * previous commit is undone, and responses computed from them must not be sent as success.
-   * Resolves immediately when nothing is pending.
-   */
-  flush(): Promise<void>;
-  /** Commits pending writes and closes. */
-  close(): Promise<void>;
-
-  // ---- queues (QueueStore/STM.hs) ----
-
-  /** `addQueue_`: any of recipientId / senderId / linkId / notifierId already used → DUPLICATE. */
-  createQueue(q: NewQueue): Promise<QueueRec | "DUPLICATE">;
-  getQueueByRecipientId(id: Uint8Array): Promise<QueueRec | null>;
-  getQueueBySenderId(id: Uint8Array): Promise<QueueRec | null>;
-  getQueueByLinkId(id: Uint8Array): Promise<QueueRec | null>;
-  getQueueByNotifierId(id: Uint8Array): Promise<QueueRec | null>;
-  /** `getQueues_` (SUB/NSUB batches): results in the order of `ids`. */
-  getQueues(party: ServiceParty, ids: readonly Uint8Array[]): Promise<(QueueRec | null)[]>;
-  /** `secureQueue` (KEY/SKEY/LKEY): same key again → OK, a different existing key → AUTH. */
-  secureQueue(q: QueueRef, senderKey: Uint8Array): Promise<Ok | Auth>;
-  /** `updateKeys` (RKEY). */
-  updateRecipientKeys(q: QueueRef, keys: readonly Uint8Array[]): Promise<Ok | Auth>;
-  /**
-   * `addQueueLinkData` (LSET): AUTH if the queue has another link id, or the same id with a
-   * different fixed part, or the link id belongs to another queue. (The "secured messaging
-   * queue" rule is checked by the server on the record it holds.)
-   */
-  setQueueLink(q: QueueRef, link: QueueLink): Promise<Ok | Auth>;
-  /** `deleteQueueLinkData` (LDEL, and SEND to a secured messaging queue): OK also when none. */
-  deleteQueueLink(q: QueueRef): Promise<Ok | Auth>;
-  /**
-   * `addQueueNotifier` (NKEY): notifier id used by any queue → DUPLICATE (retry with a new id).
-   * Replaces an existing notifier (its pending notifications are dropped); returns the old one.
-   */
-  setQueueNotifier(q: QueueRef, creds: NtfCreds): Promise<{ readonly prev: NtfCreds | null } | "DUPLICATE" | Auth>;
-  /** `deleteQueueNotifier` (NDEL): removes it and its pending notifications; returns it (null if none). */
-  deleteQueueNotifier(q: QueueRef): Promise<{ readonly prev: NtfCreds | null; readonly ntfCount: number } | Auth>;
-  /** `suspendQueue` (OFF). */
-  suspendQueue(q: QueueRef): Promise<Ok | Auth>;
-  /** `blockQueue` (control port). */
-  blockQueue(q: QueueRef, blockingInfo: Uint8Array): Promise<Ok | Auth>;
-  unblockQueue(q: QueueRef): Promise<Ok | Auth>;
-  /** `updateQueueTime`: writes only when `date` differs from the stored one. */
-  updateQueueTime(q: QueueRef, date: number): Promise<Ok | Auth>;
-  /** `deleteQueueSize` (DEL): the queue, its messages, notifier, notifications and service links. */
-  deleteQueue(q: QueueRef): Promise<DeletedQueue | Auth>;
-
-  // ---- messages (MsgStore/STM.hs, MsgStore/Types.hs) ----
-
-  /**
-   * `writeMsg` with the queue's quota state (`canWrite`, size): while writable (or empty) the
-   * message is stored if size < quota, else a quota marker is stored and the queue stops
-   * accepting messages until it is completely drained.
-   */
-  writeMsg(q: QueueRef, msg: NewMessage): Promise<WriteMsgResult>;
-  /** `tryPeekMsg`: the head message or marker. */
-  peekMsg(q: QueueRef): Promise<StoredMessage | null>;
-  /** `tryDelMsg` (GET-mode ACK): deletes the head iff its id is `msgId`; returns it. */
-  tryDelMsg(q: QueueRef, msgId: Uint8Array): Promise<StoredMessage | null>;
-  /**
-   * `tryDelPeekMsg` (SUB-mode ACK): if the head has `msgId` it is deleted and the new head
-   * returned as `next`; otherwise nothing is deleted and `next` is the current head.
-   * `deleted` may come back with an empty body (an implementation need not read it).
-   */
-  tryDelPeekMsg(
-    q: QueueRef,
-    msgId: Uint8Array,
-  ): Promise<{ readonly deleted: StoredMessage | null; readonly next: StoredMessage | null }>;
-  /** `getQueueSize` (QUE): messages incl. a quota marker. */
-  queueSize(q: QueueRef): Promise<number>;
-  /**
-   * `deleteExpiredMsgs`: deletes from the head while the message's seconds < `oldSec`, stopping
-   * at the first newer message or at a quota marker (MsgStore/Types.hs:`deleteExpireMsgs_`).
-   */
-  deleteExpiredMsgs(q: QueueRef, oldSec: number): Promise<number>;
-  /** `expireOldMessages` over all queues, doing at most about `budget` rows of work per call. */
-  expireMessages(oldSec: number, budget: number): Promise<ExpiryProgress>;
-
-  // ---- notifications (NtfStore.hs) ----
-
-  /** `storeNtf`. */
-  addNtf(notifierId: Uint8Array, ntf: MsgNtf): Promise<void>;
-  /**
-   * Notifiers with pending notifications and their ntf service, ordered by notifier id, after
-   * `after` (exclusive; null = from the start), at most `limit`: page through them.
-   */
-  pendingNtfNotifiers(after: Uint8Array | null, limit: number): Promise<PendingNotifier[]>;
-  /** Removes and returns the pending notifications of these notifiers, oldest first. */
-  takeNtfs(notifierIds: readonly Uint8Array[]): Promise<NotifierNtf[]>;
-  /** `deleteExpiredNtfs`: bounded by `budget` deletions per call. */
-  expireNtfs(oldSec: number, budget: number): Promise<ExpiryProgress>;
-
-  // ---- services (QueueStore/STM.hs) ----
-
-  /**
-   * `getCreateService`: the service with this cert hash if its role matches, SERVICE if the
-   * role differs, else a new service with `rec.serviceId` (DUPLICATE if that id is taken).
-   */
-  getCreateService(rec: ServiceRec): Promise<Uint8Array | "SERVICE" | "DUPLICATE">;
-  getService(serviceId: Uint8Array): Promise<ServiceRec | null>;
-  /** `setQueueService`: associate (or with null dissociate); ntf side without notifier → AUTH. */
-  setQueueService(q: QueueRef, party: ServiceParty, serviceId: Uint8Array | null): Promise<Ok | Auth>;
-  /** `getServiceQueueCountHash`: null if there is no such service. */
-  getServiceQueuesInfo(serviceId: Uint8Array, party: ServiceParty): Promise<ServiceQueuesInfo | null>;
-  /**
-   * Queues associated with a service, ordered by recipient id (rcv) or notifier id (ntf),
-   * after `after` (exclusive; null = from the start), at most `limit`.
-   */
-  serviceQueues(
-    serviceId: Uint8Array,
-    party: ServiceParty,
-    after: Uint8Array | null,
-    limit: number,
-  ): Promise<QueueRec[]>;
-
-  // ---- housekeeping ----
-
-  stats(): Promise<StoreStats>;
-  /**
-   * Deletes queues whose `updatedAt` is older than `beforeDate` (never done by the reference;
-   * opt-in), at most `budget` per call. Returns the deleted records so the server can end
-   * subscriptions.
-   */
-  expireInactiveQueues(
-    beforeDate: number,
-    budget: number,
-  ): Promise<{ readonly deleted: DeletedQueue[]; readonly done: boolean }>;
-  /** Small named blobs kept with the data (e.g. the server's stats backup). */
-  getBlob(name: string): Promise<Uint8Array | null>;
-  putBlob(name: string, value: Uint8Array | null): Promise<void>;
 }

@@ -54,7 +54,7 @@ test("SUB racing a SEND into the empty queue delivers the message once", async (
     const S = await SMPClient.connect({ server: s.address });
     const q = await A.createQueue({ subMode: "C" });
     const store = s.server.store;
-    const peek = store.peekMsg.bind(store);
+    const peek = store.messages.peekMsg.bind(store.messages);
     // Drive the interleaving instead of widening it with sleeps: SUB has registered the
     // subscription and is reading the queue head when the SEND arrives, is stored and is pushed to
     // the new subscriber; only then does SUB's read of the head go on (and finds that message).
@@ -64,7 +64,7 @@ test("SUB racing a SEND into the empty queue delivers the message once", async (
     const sendDone = new Promise<void>((r) => (release = r));
     let held = false;
     let headSeenBySub: Awaited<ReturnType<typeof peek>> | undefined;
-    store.peekMsg = async (ref) => {
+    store.messages.peekMsg = async (ref) => {
       if (held) return peek(ref);
       held = true;
       entered();

@@ -21,7 +21,7 @@ afterAll(async () => {
 async function block(rcvId: Uint8Array, info: BlockingInfo): Promise<void> {
   const w = new Writer();
   encodeBlockingInfo(w, info);
-  expect(await srv.server.store.blockQueue(await queueRec(srv, rcvId), w.toBytes())).toBe("OK");
+  expect(await srv.server.store.queues.blockQueue(await queueRec(srv, rcvId), w.toBytes())).toBe("OK");
   await srv.server.store.flush();
 }
 
@@ -79,7 +79,7 @@ describe("blocked queues by version (Server.hs:withQueue_, sendMessage; OFF, DEL
         expect(await sr(n, nKey, "13", nid.notifierId, CMD.NSUB)).toEqual(sokNone(v));
 
         // Unblocked, the queue works again and the message sent before is still there.
-        expect(await srv.server.store.unblockQueue(await queueRec(srv, q.rcvId))).toBe("OK");
+        expect(await srv.server.store.queues.unblockQueue(await queueRec(srv, q.rcvId))).toBe("OK");
         expect(await sr(r, rKey, "14", q.rcvId, CMD.SUB)).toEqual(sokNone(v));
         const m = await r.nextEvent(3000);
         expect(m.type === "event" && m.msg.tag).toBe("MSG");

@@ -53,7 +53,7 @@ async function until(cond: () => Promise<boolean>, what: string): Promise<void> 
  * (now − TTL, in seconds).
  */
 async function runToCompletion(s: TestServer, method: "expireMessages" | "expireNtfs", start: () => void, expectedOldSec: number): Promise<void> {
-  const spy = spyOn(s.server.store, method);
+  const spy = method === "expireMessages" ? spyOn(s.server.store.messages, method) : spyOn(s.server.store.ntfs, method);
   const flush = spyOn(s.server.store, "flush");
   try {
     start();
@@ -71,7 +71,7 @@ async function runToCompletion(s: TestServer, method: "expireMessages" | "expire
   }
 }
 
-const queueSize = async (s: TestServer, rcvId: Uint8Array) => s.server.store.queueSize(await queueRec(s, rcvId));
+const queueSize = async (s: TestServer, rcvId: Uint8Array) => s.server.store.messages.queueSize(await queueRec(s, rcvId));
 
 describe("ServerTests.hs:testMsgExpireOnSend — messages older than the TTL expire on SEND", () => {
   test("expireMessagesOnSend, TTL 1 day; the clock moves 2 days between the two SENDs", async () => {

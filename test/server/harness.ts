@@ -8,7 +8,7 @@ import { generateCa, generateServerCert } from "../../src/crypto/x509/certificat
 import { sha256 } from "../../src/crypto/digest.ts";
 import { startServer, type RunningServer } from "../../src/server/index.ts";
 import type { Credentials, ServerOptions } from "../../src/server/options.ts";
-import { openSqliteStore } from "../../src/store/sqlite/store.ts";
+import { openSqliteStore } from "../../src/store/sqlite/open.ts";
 
 let cached: Credentials | null = null;
 

@@ -174,7 +174,7 @@ export async function createAndSecureQueue(c: SMPClient, sPub: PublicKey, alg: A
 }
 
 export async function queueRec(s: TestServer, rcvId: Uint8Array) {
-  const q = await s.server.store.getQueueByRecipientId(rcvId);
+  const q = await s.server.store.queues.getQueueByRecipientId(rcvId);
   if (q === null) throw new Error("no such queue");
   return q;
 }

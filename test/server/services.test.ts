@@ -23,7 +23,7 @@ import { fromUtf8, utf8 } from "../../src/encoding/bytes.ts";
 import { Writer } from "../../src/encoding/writer.ts";
 import type { BrokerMsg } from "../../src/protocol/broker-messages.ts";
 import type { Command } from "../../src/protocol/commands.ts";
-import { queueIdsHash } from "../../src/store/idsHash.ts";
+import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
 import { versionRange } from "../../src/protocol/versions.ts";
 import { startTestServer, type TestServer } from "./harness.ts";
 
@@ -180,7 +180,7 @@ describe("service handshake (Transport.hs:smpServerHandshake getClientService)",
     expect(a.serviceId!.length).toBe(24);
     const other = await serviceClient(s, selfSignedServiceCert());
     expect(other.serviceId).not.toEqual(a.serviceId!);
-    const rec = await s.server.store.getService(a.serviceId!);
+    const rec = await s.server.store.services.getService(a.serviceId!);
     expect(rec?.role).toBe("M");
     expect(rec?.certHash).toEqual(sha256(cert.chain[0]!));
   });
@@ -218,7 +218,7 @@ describe("service handshake (Transport.hs:smpServerHandshake getClientService)",
     const a = await serviceClient(s, { chain: [leaf1.der, ca.der], key: signKeyOf(leaf1.keyPem) });
     const b = await serviceClient(s, { chain: [leaf2.der, ca.der], key: signKeyOf(leaf2.keyPem) });
     expect(b.serviceId).toEqual(a.serviceId!);
-    expect((await s.server.store.getService(a.serviceId!))?.certHash).toEqual(sha256(ca.der));
+    expect((await s.server.store.services.getService(a.serviceId!))?.certHash).toEqual(sha256(ca.der));
   });
 
   test("service ids survive a server restart on the same data", async () => {
@@ -262,7 +262,7 @@ describe("messaging services", () => {
     // "2": with it, the queue is created associated with the service.
     const q = await sh.createQueue({ rcvAuthKey: rKey });
     expect(q.serviceId).toEqual(serviceId);
-    expect((await s.server.store.getQueueByRecipientId(q.rcvId))?.rcvServiceId).toEqual(serviceId);
+    expect((await s.server.store.queues.getQueueByRecipientId(q.rcvId))?.rcvServiceId).toEqual(serviceId);
     expect(await sr(h, sKey, q.sndId, { tag: "SKEY", key: authPublicKey(sKey) })).toEqual({ tag: "OK" });
     expect(await sr(h, sKey, q.sndId, send("hello"))).toEqual({ tag: "OK" });
     expect(await sr(h, sKey, q.sndId, send("hello 2"))).toEqual({ tag: "OK" });
@@ -373,8 +373,8 @@ describe("messaging services", () => {
     const m6 = await nextEvent(rc);
     expect(dec(q1, m6.msg)).toBe("hello 6");
     expect(await sr(rc, q1.rcvAuthKey, q1.rcvId, { tag: "ACK", msgId: asMsg(m6.msg).msgId })).toEqual({ tag: "OK" });
-    expect((await s.server.store.getQueueByRecipientId(q1.rcvId))?.rcvServiceId).toBeNull();
-    expect(await s.server.store.getServiceQueuesInfo(serviceId, "rcv")).toEqual({ count: 1, idsHash: hashOf(q3.rcvId) });
+    expect((await s.server.store.queues.getQueueByRecipientId(q1.rcvId))?.rcvServiceId).toBeNull();
+    expect(await s.server.store.services.getServiceQueuesInfo(serviceId, "rcv")).toEqual({ count: 1, idsHash: hashOf(q3.rcvId) });
     expect(s.server.stats.rcvServices.assocRemoved).toBe(2);
   });
 
@@ -487,7 +487,7 @@ describe("messaging services", () => {
     expect(await sr(rc, q1.rcvAuthKey, q1.rcvId, { tag: "DEL" })).toEqual({ tag: "OK" });
     expect(await nextEvent(sh)).toEqual({ entityId: q1.rcvId, msg: { tag: "DELD" } });
     expect(serviceState(s, "rcv", serviceId)).toEqual({ count: 0, idsHash: hashOf() });
-    expect(await s.server.store.getServiceQueuesInfo(serviceId, "rcv")).toEqual({ count: 0, idsHash: hashOf() });
+    expect(await s.server.store.services.getServiceQueuesInfo(serviceId, "rcv")).toEqual({ count: 0, idsHash: hashOf() });
   });
 
   test("a notifier-role session cannot use recipient commands, nor a messaging one NSUB: CMD PROHIBITED", async () => {
@@ -664,7 +664,7 @@ describe("notifier services", () => {
     const plain = await client(s);
     expect(await plain.subscribeNotifications(n.notifierId, n.notifierKey)).toBeNull();
     expect(await nextEvent(nh2)).toEqual({ entityId: n.notifierId, msg: { tag: "END" } });
-    expect((await s.server.store.getQueueByNotifierId(n.notifierId))?.notifier?.serviceId).toBeNull();
+    expect((await s.server.store.queues.getQueueByNotifierId(n.notifierId))?.notifier?.serviceId).toBeNull();
     expect(s.server.stats.ntfServices.assocRemoved).toBe(1);
     expect(serviceState(s, "ntf", serviceId)).toEqual({ count: 0, idsHash: hashOf() });
   });

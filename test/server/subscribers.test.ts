@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { MSG_, type BrokerMsg } from "../../src/protocol/broker-messages.ts";
-import { queueIdsHash } from "../../src/store/idsHash.ts";
+import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
 import type { ServerAuth, SmpHandle } from "../../src/transport/handle.ts";
 import { Client, type ServiceSubs } from "../../src/server/env.ts";
 import { idKey } from "../../src/server/ids.ts";

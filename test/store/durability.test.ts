@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { hex } from "../../src/encoding/bytes.ts";
-import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.ts";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/open.ts";
 import { StoreError, type QueueRec } from "../../src/store/types.ts";
 import { created, newMsg, newQueue, randomId, spki, tempDir } from "./helpers.ts";
 
@@ -13,9 +13,9 @@ const BUN = process.execPath;
 
 async function drainIds(s: SqliteStore, q: QueueRec): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
-  for (let m = await s.peekMsg(q); m !== null; ) {
+  for (let m = await s.messages.peekMsg(q); m !== null; ) {
     out.push(m.body);
-    m = (await s.tryDelPeekMsg(q, m.msgId)).next;
+    m = (await s.messages.tryDelPeekMsg(q, m.msgId)).next;
   }
   return out;
 }
@@ -42,11 +42,11 @@ describe("group commit", () => {
       await s.flush();
       expect(s.commitCount).toBe(c0);
       const pending = [];
-      for (let i = 0; i < 50; i++) pending.push(s.writeMsg(q, newMsg()));
+      for (let i = 0; i < 50; i++) pending.push(s.messages.writeMsg(q, newMsg()));
       await Promise.all(pending);
       await s.flush();
       expect(s.commitCount).toBe(c0 + 1);
-      expect(await s.queueSize(q)).toBe(50);
+      expect(await s.messages.queueSize(q)).toBe(50);
       await s.close();
     } finally {
       cleanup();
@@ -58,7 +58,7 @@ describe("group commit", () => {
     try {
       const s = openSqliteStore({ path: join(dir, "smp.db"), maxOpsPerCommit: 10 });
       const q = await created(s);
-      for (let i = 0; i < 25; i++) await s.writeMsg(q, newMsg());
+      for (let i = 0; i < 25; i++) await s.messages.writeMsg(q, newMsg());
       expect(s.commitCount).toBe(2); // 26 writes → 2 forced commits, the rest pending
       await new Promise((r) => setImmediate(r));
       await new Promise((r) => setImmediate(r));
@@ -77,12 +77,12 @@ describe("group commit", () => {
       const a = newQueue();
       const q = await created(s, a);
       const m = newMsg();
-      expect(await s.writeMsg(q, m)).toBe("OK_EMPTY");
-      expect(await s.createQueue(newQueue({ senderId: a.senderId }))).toBe("DUPLICATE");
+      expect(await s.messages.writeMsg(q, m)).toBe("OK_EMPTY");
+      expect(await s.queues.createQueue(newQueue({ senderId: a.senderId }))).toBe("DUPLICATE");
       await s.flush();
       await s.close();
       const r = openSqliteStore({ path });
-      expect(await drainIds(r, (await r.getQueueByRecipientId(a.recipientId))!)).toEqual([m.body]);
+      expect(await drainIds(r, (await r.queues.getQueueByRecipientId(a.recipientId))!)).toEqual([m.body]);
       expect((await r.stats()).queueCount).toBe(1);
       await r.close();
     } finally {
@@ -96,17 +96,17 @@ describe("group commit", () => {
     try {
       const s = openSqliteStore({ path });
       const svc = { serviceId: randomId(), role: "N" as const, certChain: [randomId(100)], certHash: randomId(32), createdAt: 1 };
-      await s.getCreateService(svc);
+      await s.services.getCreateService(svc);
       const n = { notifierId: randomId(), notifierKey: spki("ntf-auth-ed25519"), rcvNtfDhSecret: randomId(32), serviceId: svc.serviceId };
       const nq = newQueue({ notifier: n, senderKey: spki("snd-auth-ed25519") });
       const q = await created(s, nq);
       const others = [];
       for (let i = 0; i < 10; i++) others.push(await created(s));
       const msgs = [newMsg(), newMsg({ notification: true })];
-      for (const m of msgs) await s.writeMsg(q, m);
+      for (const m of msgs) await s.messages.writeMsg(q, m);
       const ntf = { msgId: randomId(), tsMs: 5, nonce: randomId(), encMeta: randomId(144) };
-      await s.addNtf(n.notifierId, ntf);
-      await s.deleteQueue(others[3]!);
+      await s.ntfs.addNtf(n.notifierId, ntf);
+      await s.queues.deleteQueue(others[3]!);
       await s.flush();
       const stats = await s.stats();
       await s.close();
@@ -114,12 +114,12 @@ describe("group commit", () => {
       const r = openSqliteStore({ path });
       expect(await r.stats()).toEqual(stats);
       expect(recount(r)).toEqual({ queueCount: 10, notifierCount: 1, messageCount: 2, ntfCount: 1 });
-      const got = (await r.getQueueByNotifierId(n.notifierId))!;
+      const got = (await r.queues.getQueueByNotifierId(n.notifierId))!;
       expect(got.senderKey).toEqual(nq.senderKey);
-      expect(await r.getServiceQueuesInfo(svc.serviceId, "ntf")).toMatchObject({ count: 1 });
-      expect(await r.takeNtfs([n.notifierId])).toEqual([{ notifierId: n.notifierId, ntf }]);
+      expect(await r.services.getServiceQueuesInfo(svc.serviceId, "ntf")).toMatchObject({ count: 1 });
+      expect(await r.ntfs.takeNtfs([n.notifierId])).toEqual([{ notifierId: n.notifierId, ntf }]);
       const stored = [];
-      for (let m = await r.peekMsg(got); m !== null; m = (await r.tryDelPeekMsg(got, m.msgId)).next) stored.push(m);
+      for (let m = await r.messages.peekMsg(got); m !== null; m = (await r.messages.tryDelPeekMsg(got, m.msgId)).next) stored.push(m);
       expect(stored.map((m) => [m.msgId, m.tsMs, m.notification, m.body])).toEqual(
         msgs.map((m) => [m.msgId, m.tsMs, m.notification, m.body]),
       );
@@ -168,7 +168,7 @@ describe("kill -9", () => {
       expect(lastAck).toBeGreaterThan(40);
 
       const s = openSqliteStore({ path });
-      const q = (await s.getQueueByRecipientId(rid))!;
+      const q = (await s.queues.getQueueByRecipientId(rid))!;
       expect(q).not.toBeNull();
       const bodies = (await drainIds(s, q)).map((b) => new TextDecoder().decode(b));
       // a prefix 0..k with k ≥ the last ACK: nothing acknowledged lost, nothing reordered
@@ -207,7 +207,7 @@ describe("disk full", () => {
         try {
           for (let k = 0; k < 3; k++) {
             const m = newMsg({ body: randomId(8000) });
-            expect(await s.writeMsg(q, m)).toMatch(/^OK/);
+            expect(await s.messages.writeMsg(q, m)).toMatch(/^OK/);
             turn.push(m.body);
           }
           await s.flush();
@@ -220,15 +220,15 @@ describe("disk full", () => {
       expect((failure as StoreError).kind).toBe("full");
       expect(acked.length).toBeGreaterThan(10);
       // the store still answers, and the rejected turn left nothing behind
-      expect(await s.queueSize(q)).toBe(acked.length);
+      expect(await s.messages.queueSize(q)).toBe(acked.length);
       await s.close(); // a checkpoint that fails for lack of space leaves the data in the WAL
       const r = openSqliteStore({ path });
-      const rq = (await r.getQueueByRecipientId(a.recipientId))!;
+      const rq = (await r.queues.getQueueByRecipientId(a.recipientId))!;
       expect((r.db.query("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check).toBe("ok");
       // read without deleting: the disk is still full
       const rows = r.db.query("SELECT body FROM messages WHERE qid = ? ORDER BY seq").all(rq.key) as { body: Uint8Array }[];
       expect(rows.map((x) => x.body)).toEqual(acked);
-      expect((await r.peekMsg(rq))!.body).toEqual(acked[0]!);
+      expect((await r.messages.peekMsg(rq))!.body).toEqual(acked[0]!);
       await r.close();
     } finally {
       try {

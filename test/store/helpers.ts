@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from "../../src/store/sqlite/store.ts";
+import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from "../../src/store/sqlite/open.ts";
 import type { NewMessage, NewQueue, QueueRec } from "../../src/store/types.ts";
 import { hex, loadVectors } from "../vectors.ts";
 
@@ -54,7 +54,7 @@ export function memStore(opts: Partial<SqliteStoreOptions> = {}): SqliteStore {
 }
 
 export async function created(s: SqliteStore, q: NewQueue = newQueue()): Promise<QueueRec> {
-  const r = await s.createQueue(q);
+  const r = await s.queues.createQueue(q);
   if (r === "DUPLICATE") throw new Error("unexpected DUPLICATE");
   return r;
 }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { encodeKeys } from "../../src/store/sqlite/codec.ts";
 import { migrate, schemaVersion } from "../../src/store/sqlite/migrate.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/sqlite/schema.ts";
-import { openSqliteStore } from "../../src/store/sqlite/store.ts";
+import { openSqliteStore } from "../../src/store/sqlite/open.ts";
 import { StoreError } from "../../src/store/types.ts";
 import { randomId, spki, tempDir } from "./helpers.ts";
 
@@ -39,13 +39,13 @@ describe("migrations", () => {
 
       const s = openSqliteStore({ path });
       expect(schemaVersion(s.db)).toBe(SCHEMA_VERSION);
-      const q = (await s.getQueueByRecipientId(rid))!;
+      const q = (await s.queues.getQueueByRecipientId(rid))!;
       expect(q.recipientKeys).toEqual([spki("rcv-auth-ed25519")]);
-      expect((await s.peekMsg(q))!.body).toEqual(new Uint8Array([7]));
+      expect((await s.messages.peekMsg(q))!.body).toEqual(new Uint8Array([7]));
       expect(await s.stats()).toMatchObject({ queueCount: 1, messageCount: 1, ntfCount: 0 });
       // version-2 tables work
-      await s.addNtf(randomId(), { msgId: randomId(), tsMs: 1, nonce: randomId(), encMeta: randomId(144) });
-      expect(await s.expireMessages(10, 100)).toEqual({ expired: 1, done: false });
+      await s.ntfs.addNtf(randomId(), { msgId: randomId(), tsMs: 1, nonce: randomId(), encMeta: randomId(144) });
+      expect(await s.messages.expireMessages(10, 100)).toEqual({ expired: 1, done: false });
       await s.close();
       // opening again is a no-op migration
       const again = new Database(path);

@@ -27,14 +27,14 @@ describe("notifications — NtfStore.hs:storeNtf, deleteNtfs, deleteExpiredNtfs"
     const a = ntf(1000);
     const b = ntf(2000);
     const c = ntf(3000);
-    await s.addNtf(n1.notifierId, a);
-    await s.addNtf(n2.notifierId, b);
-    await s.addNtf(n1.notifierId, c);
+    await s.ntfs.addNtf(n1.notifierId, a);
+    await s.ntfs.addNtf(n2.notifierId, b);
+    await s.ntfs.addNtf(n1.notifierId, c);
     expect((await s.stats()).ntfCount).toBe(3);
-    const got = await s.takeNtfs([n2.notifierId, n1.notifierId]);
+    const got = await s.ntfs.takeNtfs([n2.notifierId, n1.notifierId]);
     expect(got.map((x) => x.ntf)).toEqual([a, b, c]);
     expect(got.map((x) => x.notifierId)).toEqual([n1.notifierId, n2.notifierId, n1.notifierId]);
-    expect(await s.takeNtfs([n1.notifierId, n2.notifierId])).toEqual([]);
+    expect(await s.ntfs.takeNtfs([n1.notifierId, n2.notifierId])).toEqual([]);
     expect((await s.stats()).ntfCount).toBe(0);
   });
 
@@ -47,14 +47,14 @@ describe("notifications — NtfStore.hs:storeNtf, deleteNtfs, deleteExpiredNtfs"
       ns.push(n);
       await created(s, newQueue({ notifier: n }));
       if (i !== 3) {
-        await s.addNtf(n.notifierId, ntf(i));
-        await s.addNtf(n.notifierId, ntf(i + 10));
+        await s.ntfs.addNtf(n.notifierId, ntf(i));
+        await s.ntfs.addNtf(n.notifierId, ntf(i + 10));
       }
     }
     const seen = [];
     let after: Uint8Array | null = null;
     for (;;) {
-      const page = await s.pendingNtfNotifiers(after, 2);
+      const page = await s.ntfs.pendingNtfNotifiers(after, 2);
       if (page.length === 0) break;
       expect(page.length).toBeLessThanOrEqual(2);
       seen.push(...page);
@@ -72,14 +72,14 @@ describe("notifications — NtfStore.hs:storeNtf, deleteNtfs, deleteExpiredNtfs"
     const s = memStore();
     const n1 = notifier();
     const q = await created(s, newQueue({ notifier: n1 }));
-    await s.addNtf(n1.notifierId, ntf(1));
-    await s.addNtf(n1.notifierId, ntf(2));
+    await s.ntfs.addNtf(n1.notifierId, ntf(1));
+    await s.ntfs.addNtf(n1.notifierId, ntf(2));
     const n2 = notifier();
-    expect(await s.setQueueNotifier(q, n2)).toEqual({ prev: n1 });
-    expect(await s.takeNtfs([n1.notifierId])).toEqual([]);
-    await s.addNtf(n2.notifierId, ntf(3));
-    expect(await s.deleteQueueNotifier(q)).toEqual({ prev: n2, ntfCount: 1 });
-    expect(await s.takeNtfs([n2.notifierId])).toEqual([]);
+    expect(await s.queues.setQueueNotifier(q, n2)).toEqual({ prev: n1 });
+    expect(await s.ntfs.takeNtfs([n1.notifierId])).toEqual([]);
+    await s.ntfs.addNtf(n2.notifierId, ntf(3));
+    expect(await s.queues.deleteQueueNotifier(q)).toEqual({ prev: n2, ntfCount: 1 });
+    expect(await s.ntfs.takeNtfs([n2.notifierId])).toEqual([]);
     expect((await s.stats()).ntfCount).toBe(0);
   });
 
@@ -87,13 +87,13 @@ describe("notifications — NtfStore.hs:storeNtf, deleteNtfs, deleteExpiredNtfs"
     const s = memStore();
     const n = notifier();
     await created(s, newQueue({ notifier: n }));
-    for (let i = 0; i < 5; i++) await s.addNtf(n.notifierId, ntf(i * 1000)); // 0..4 s
+    for (let i = 0; i < 5; i++) await s.ntfs.addNtf(n.notifierId, ntf(i * 1000)); // 0..4 s
     const fresh = ntf(10_000);
-    await s.addNtf(n.notifierId, fresh);
-    const p1 = await s.expireNtfs(5, 3);
+    await s.ntfs.addNtf(n.notifierId, fresh);
+    const p1 = await s.ntfs.expireNtfs(5, 3);
     expect(p1).toEqual({ expired: 3, done: false });
-    const p2 = await s.expireNtfs(5, 3);
+    const p2 = await s.ntfs.expireNtfs(5, 3);
     expect(p2).toEqual({ expired: 2, done: true });
-    expect((await s.takeNtfs([n.notifierId])).map((x) => x.ntf)).toEqual([fresh]);
+    expect((await s.ntfs.takeNtfs([n.notifierId])).map((x) => x.ntf)).toEqual([fresh]);
   });
 });

@@ -1,8 +1,8 @@
 // Services and their queue counts/IdsHash, mirrored from QueueStore/STM.hs and Protocol.hs:IdsHash.
 import { describe, expect, test } from "bun:test";
 import { hex as toHexStr } from "../../src/encoding/bytes.ts";
-import { emptyIdsHash, queueIdsHash } from "../../src/store/idsHash.ts";
-import type { SqliteStore } from "../../src/store/sqlite/store.ts";
+import { emptyIdsHash, queueIdsHash } from "../../src/protocol/ids-hash.ts";
+import type { SqliteStore } from "../../src/store/sqlite/open.ts";
 import type { QueueRec, ServiceParty, ServiceRec } from "../../src/store/types.ts";
 import { hex, loadVectors } from "../vectors.ts";
 import { created, memStore, newQueue, randomId, spki } from "./helpers.ts";
@@ -32,15 +32,15 @@ describe("getCreateService — QueueStore/STM.hs:getCreateService", () => {
   test("same cert hash + role → existing id; other role → SERVICE; new hash with a taken id → DUPLICATE", async () => {
     const s = memStore();
     const m = service("M");
-    expect(await s.getCreateService(m)).toEqual(m.serviceId);
-    expect(await s.getCreateService({ ...m, serviceId: randomId() })).toEqual(m.serviceId);
-    expect(await s.getCreateService({ ...m, role: "N", serviceId: randomId() })).toBe("SERVICE");
-    expect(await s.getCreateService(service("N", { serviceId: m.serviceId }))).toBe("DUPLICATE");
+    expect(await s.services.getCreateService(m)).toEqual(m.serviceId);
+    expect(await s.services.getCreateService({ ...m, serviceId: randomId() })).toEqual(m.serviceId);
+    expect(await s.services.getCreateService({ ...m, role: "N", serviceId: randomId() })).toBe("SERVICE");
+    expect(await s.services.getCreateService(service("N", { serviceId: m.serviceId }))).toBe("DUPLICATE");
     const n = service("N");
-    expect(await s.getCreateService(n)).toEqual(n.serviceId);
-    expect(await s.getCreateService(service("P"))).not.toBe("DUPLICATE");
-    expect(await s.getService(m.serviceId)).toEqual(m);
-    expect(await s.getService(randomId())).toBeNull();
+    expect(await s.services.getCreateService(n)).toEqual(n.serviceId);
+    expect(await s.services.getCreateService(service("P"))).not.toBe("DUPLICATE");
+    expect(await s.services.getService(m.serviceId)).toEqual(m);
+    expect(await s.services.getService(randomId())).toBeNull();
     const st = await s.stats();
     expect(st.rcvServiceCount).toBe(1);
     expect(st.ntfServiceCount).toBe(1);
@@ -51,18 +51,18 @@ describe("service associations — QueueStore/STM.hs:setQueueService, addService
   test("ntf association needs a notifier; unknown service info is null", async () => {
     const s = memStore();
     const n = service("N");
-    await s.getCreateService(n);
+    await s.services.getCreateService(n);
     const q = await created(s);
-    expect(await s.setQueueService(q, "ntf", n.serviceId)).toBe("AUTH");
-    expect(await s.getServiceQueuesInfo(randomId(), "rcv")).toBeNull();
-    expect(await s.getServiceQueuesInfo(n.serviceId, "ntf")).toEqual({ count: 0, idsHash: emptyIdsHash() });
+    expect(await s.services.setQueueService(q, "ntf", n.serviceId)).toBe("AUTH");
+    expect(await s.services.getServiceQueuesInfo(randomId(), "rcv")).toBeNull();
+    expect(await s.services.getServiceQueuesInfo(n.serviceId, "ntf")).toEqual({ count: 0, idsHash: emptyIdsHash() });
   });
 
   test("incrementally kept count and IdsHash equal the ones recomputed from the associated queues", async () => {
     const s = memStore();
     const svcM = [service("M"), service("M")];
     const svcN = [service("N"), service("N")];
-    for (const x of [...svcM, ...svcN]) await s.getCreateService(x);
+    for (const x of [...svcM, ...svcN]) await s.services.getCreateService(x);
 
     // model: which service each queue is associated with, per party
     const rcvOf = new Map<number, Uint8Array | null>();
@@ -91,35 +91,35 @@ describe("service associations — QueueStore/STM.hs:setQueueService, addService
     }
     for (let step = 0; step < 300; step++) {
       const q = pick([...live.values()]);
-      const cur = (await s.getQueueByRecipientId(q.recipientId))!;
+      const cur = (await s.queues.getQueueByRecipientId(q.recipientId))!;
       switch (rnd(6)) {
         case 0:
         case 1: {
           const to = rnd(3) === 0 ? null : pick(svcM).serviceId;
-          expect(await s.setQueueService(q, "rcv", to)).toBe("OK");
+          expect(await s.services.setQueueService(q, "rcv", to)).toBe("OK");
           rcvOf.set(q.key, to);
           break;
         }
         case 2: {
           const to = rnd(3) === 0 ? null : pick(svcN).serviceId;
-          expect(await s.setQueueService(q, "ntf", to)).toBe(cur.notifier ? "OK" : "AUTH");
+          expect(await s.services.setQueueService(q, "ntf", to)).toBe(cur.notifier ? "OK" : "AUTH");
           if (cur.notifier) ntfOf.set(q.key, to);
           break;
         }
         case 3: {
           // NKEY: a new notifier without service (Server.hs:addQueueNotifier_) replaces the old one
-          expect(await s.setQueueNotifier(q, ntfCreds(null))).toHaveProperty("prev");
+          expect(await s.queues.setQueueNotifier(q, ntfCreds(null))).toHaveProperty("prev");
           ntfOf.set(q.key, null);
           break;
         }
         case 4: {
-          expect(await s.deleteQueueNotifier(q)).toHaveProperty("prev");
+          expect(await s.queues.deleteQueueNotifier(q)).toHaveProperty("prev");
           ntfOf.set(q.key, null);
           break;
         }
         case 5: {
           if (live.size < 10) break;
-          expect(await s.deleteQueue(q)).toHaveProperty("queue");
+          expect(await s.queues.deleteQueue(q)).toHaveProperty("queue");
           live.delete(q.key);
           rcvOf.delete(q.key);
           ntfOf.delete(q.key);
@@ -136,14 +136,14 @@ describe("service associations — QueueStore/STM.hs:setQueueService, addService
       const stored: QueueRec[] = [];
       let after: Uint8Array | null = null;
       for (;;) {
-        const page = await s.serviceQueues(svc.serviceId, party, after, 7);
+        const page = await s.services.serviceQueues(svc.serviceId, party, after, 7);
         if (page.length === 0) break;
         stored.push(...page);
         after = party === "rcv" ? page[page.length - 1]!.recipientId : page[page.length - 1]!.notifier!.notifierId;
       }
       expect(stored.map((q) => q.key).sort()).toEqual(model.map(([k]) => k).sort());
       const ids = stored.map((q) => (party === "rcv" ? q.recipientId : q.notifier!.notifierId));
-      const info = (await s.getServiceQueuesInfo(svc.serviceId, party))!;
+      const info = (await s.services.getServiceQueuesInfo(svc.serviceId, party))!;
       expect(info.count).toBe(ids.length);
       expect(toHexStr(info.idsHash)).toBe(toHexStr(queueIdsHash(ids)));
       return ids.length;

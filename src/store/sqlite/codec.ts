@@ -4,7 +4,8 @@
  * with a Word32 length because a DER certificate is not bounded by 64 KiB.
  */
 import { Reader, Writer } from "../../encoding/index.ts";
-import { StoreError, type NtfCreds, type QueueRec, type QueueStatus, type ServiceRec, type ServiceRole } from "../types.ts";
+import type { ServiceRole } from "../../protocol/credentials.ts";
+import { StoreError, type NtfCreds, type QueueRec, type QueueStatus, type ServiceRec } from "../types.ts";
 
 export function encodeKeys(keys: readonly Uint8Array[]): Uint8Array {
   if (keys.length === 0) throw new StoreError("internal", "a queue needs at least one recipient key");

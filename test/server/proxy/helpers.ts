@@ -5,8 +5,8 @@ import { memoryStreamPair, type MemoryEnd } from "../../transport/memory-stream.
 import { deliverEarly } from "../../client/fake-server.ts";
 import { testCredentials, testOptions, type TestOptions } from "../harness.ts";
 import { SmpServer } from "../../../src/server/server.ts";
-import { openSqliteStore } from "../../../src/store/sqlite/store.ts";
-import type { Store } from "../../../src/store/types.ts";
+import { openSqliteStore } from "../../../src/store/sqlite/open.ts";
+import type { Store } from "../../../src/store/store.ts";
 import { SMPClient, type SMPClientConfig } from "../../../src/client/client.ts";
 import { DhPrivateKey, x25519 } from "../../../src/crypto/dh.ts";
 import { publicKey } from "../../../src/crypto/keys.ts";

@@ -77,7 +77,7 @@ describe("through the connection loop", () => {
     const m = await memoryServer({}, relayPriv());
     cleanup.push(() => m.close());
     // The queue of the vector's SEND: sender id and key from transmissions.json / proxy.json.
-    await m.store.createQueue({
+    await m.store.queues.createQueue({
       recipientId: hex(T.ids.rcvId),
       recipientKeys: [hex(key("rcv-auth-ed25519").public_spki_der)],
       rcvDhSecret: new Uint8Array(32).fill(7),
@@ -107,8 +107,8 @@ describe("through the connection loop", () => {
     expect(r.tag).toBe("RRES");
     const payloads = writtenPayloads(serverEnd);
     expect(toHex(payloads[payloads.length - 1]!)).toBe(S["7_RRES"].block_payload);
-    const q = await m.store.getQueueBySenderId(hex(T.ids.sndId));
-    const msg = await m.store.peekMsg(q!);
+    const q = await m.store.queues.getQueueBySenderId(hex(T.ids.sndId));
+    const msg = await m.store.messages.peekMsg(q!);
     expect(new TextDecoder().decode(msg!.body)).toBe("hello via proxy");
     expect(msg!.notification).toBe(true);
   });

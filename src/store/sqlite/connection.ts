@@ -1,0 +1,230 @@
+/**
+ * The one SQLite connection every concern of the store shares, and the one write bracket they
+ * all use. Sharing the connection is what makes an operation that spans concerns (deleting a
+ * queue with its messages and notifications, a notifier with its notifications) atomic: the
+ * owning concern calls the others' in-transaction helpers inside its own bracket.
+ *
+ * A write runs as `write(op, body, a, b, c)`: `body` is a function created once per store (an
+ * instance field), never a per-call closure, so the hot path (SEND, ACK) allocates nothing for
+ * the bracket. Inside, a failing statement undoes that operation alone (`GroupCommit`
+ * savepoint) and surfaces as `StoreError`; its counter changes are dropped with it.
+ *
+ * Incremental counters (`schema.ts:COUNTERS`) live here too: a concern adds to them inside its
+ * bracket (`count`), they are persisted at each group commit and read by `stats()`.
+ */
+import { Database, type Statement } from "bun:sqlite";
+import { StoreError } from "../types.ts";
+import { isUniqueViolation, toStoreError } from "./errors.ts";
+import { GroupCommit } from "./group-commit.ts";
+import { migrate } from "./migrate.ts";
+import { COUNTERS } from "./schema.ts";
+
+export interface SqliteStoreOptions {
+  /** Database file (created if missing), or ":memory:" (tests). */
+  path: string;
+  /**
+   * "normal" (default): a commit survives a crash or kill of the process; the last commits
+   * before a power loss / kernel crash may be lost (never corrupted). "full": fsync at every
+   * commit, survives power loss too, at the cost of one fsync per group commit.
+   */
+  synchronous?: "normal" | "full";
+  /** Messages per queue before ERR QUOTA (Server/Env/STM.hs:`defaultMsgQueueQuota` = 128). */
+  msgQueueQuota?: number;
+  /** SQLite page cache per connection, KiB (default 64 MiB): the bound on cached data. */
+  cacheSizeKiB?: number;
+  /** A group commit happens at the latest after this many writes (default 10000). */
+  maxOpsPerCommit?: number;
+  /** Wait this long for a lock held by another process (e.g. a CLI command), ms (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+/** Indexes into `COUNTERS` (same order). */
+export const C_QUEUES = 0;
+export const C_NOTIFIERS = 1;
+export const C_MESSAGES = 2;
+export const C_NTFS = 3;
+export const C_RCV_SERVICES = 4;
+export const C_NTF_SERVICES = 5;
+export const C_RCV_SERVICE_QUEUES = 6;
+export const C_NTF_SERVICE_QUEUES = 7;
+
+export class SqliteConnection {
+  readonly db: Database;
+  private readonly tx: GroupCommit;
+  /** Counter values as committed, pending (uncommitted) deltas, and deltas of the running operation. */
+  private readonly committed = new Float64Array(COUNTERS.length);
+  private readonly pending = new Float64Array(COUNTERS.length);
+  private readonly delta = new Float64Array(COUNTERS.length);
+  private closed = false;
+  /** Finalized at close so the file is released at once (not when the GC gets to them). */
+  private readonly statements: Statement[] = [];
+  private readonly sAddCounter: Statement;
+  /** In-memory state of the concerns derived from uncommitted writes, reset when they are undone. */
+  private readonly rollbackListeners: (() => void)[] = [];
+
+  constructor(opts: SqliteStoreOptions) {
+    let db: Database;
+    try {
+      db = new Database(opts.path, { create: true, readwrite: true });
+    } catch (e) {
+      throw toStoreError(e, "open");
+    }
+    this.db = db;
+    try {
+      db.run(`PRAGMA busy_timeout = ${(opts.busyTimeoutMs ?? 5000) | 0}`);
+      // The version check comes before anything that writes (journal_mode=WAL writes the header).
+      migrate(db);
+      db.run("PRAGMA journal_mode = WAL");
+      db.run(`PRAGMA synchronous = ${opts.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      db.run(`PRAGMA cache_size = ${-((opts.cacheSizeKiB ?? 65536) | 0)}`);
+      db.run("PRAGMA foreign_keys = OFF");
+      db.run("PRAGMA temp_store = MEMORY");
+      for (const r of db.query("SELECT name, value FROM counters").all() as { name: string; value: number }[]) {
+        const i = (COUNTERS as readonly string[]).indexOf(r.name);
+        if (i >= 0) this.committed[i] = r.value;
+      }
+    } catch (e) {
+      db.close();
+      throw toStoreError(e, "open");
+    }
+    this.sAddCounter = this.prepare("UPDATE counters SET value = value + ? WHERE name = ?");
+    this.tx = new GroupCommit(
+      db,
+      {
+        beforeCommit: () => {
+          for (let i = 0; i < COUNTERS.length; i++) if (this.pending[i] !== 0) this.sAddCounter.run(this.pending[i]!, COUNTERS[i]!);
+        },
+        committed: () => {
+          for (let i = 0; i < COUNTERS.length; i++) this.committed[i]! += this.pending[i]!;
+          this.pending.fill(0);
+        },
+        rolledBack: () => {
+          this.pending.fill(0);
+          for (const f of this.rollbackListeners) f();
+        },
+      },
+      opts.maxOpsPerCommit ?? 10000,
+    );
+  }
+
+  /** A statement prepared once for the life of the connection. */
+  prepare<R = unknown>(sql: string): Statement<R> {
+    const st = this.db.prepare<R, any[]>(sql);
+    this.statements.push(st);
+    return st;
+  }
+
+  /** `f` runs whenever uncommitted writes are undone (a failed group commit). */
+  onRollback(f: () => void): void {
+    this.rollbackListeners.push(f);
+  }
+
+  // ---------------------------------------------------------------- the bracket
+
+  /** Runs `body` as one atomic write; storage failures undo it and throw `StoreError`. */
+  write<R, A>(op: string, body: (a: A) => R, a: A): R;
+  write<R, A, B>(op: string, body: (a: A, b: B) => R, a: A, b: B): R;
+  write<R, A, B, C>(op: string, body: (a: A, b: B, c: C) => R, a: A, b: B, c: C): R;
+  write(op: string, body: (a: unknown, b: unknown, c: unknown) => unknown, a: unknown, b?: unknown, c?: unknown): unknown {
+    this.begin(op);
+    try {
+      const r = body(a, b, c);
+      this.end();
+      return r;
+    } catch (e) {
+      throw this.tx.fail(e, op);
+    }
+  }
+
+  /** `write`, except that a UNIQUE violation (an id already taken) undoes it and answers DUPLICATE. */
+  writeUnique<R, A, B>(op: string, body: (a: A, b: B) => R, a: A, b: B): R | "DUPLICATE" {
+    this.begin(op);
+    try {
+      const r = body(a, b);
+      this.end();
+      return r;
+    } catch (e) {
+      const err = this.tx.fail(e, op);
+      if (isUniqueViolation(e)) return "DUPLICATE";
+      throw err;
+    }
+  }
+
+  /** Runs a read; storage failures throw `StoreError`. */
+  read<R, A>(op: string, body: (a: A) => R, a: A): R;
+  read<R, A, B>(op: string, body: (a: A, b: B) => R, a: A, b: B): R;
+  read<R, A, B, C>(op: string, body: (a: A, b: B, c: C) => R, a: A, b: B, c: C): R;
+  read<R, A, B, C, D>(op: string, body: (a: A, b: B, c: C, d: D) => R, a: A, b: B, c: C, d: D): R;
+  read(
+    op: string,
+    body: (a: unknown, b: unknown, c: unknown, d: unknown) => unknown,
+    a: unknown,
+    b?: unknown,
+    c?: unknown,
+    d?: unknown,
+  ): unknown {
+    if (this.closed) throw new StoreError("internal", `store: closed (${op})`);
+    try {
+      return body(a, b, c, d);
+    } catch (e) {
+      throw toStoreError(e, op);
+    }
+  }
+
+  /** Adds `n` to counter `c` as part of the running write (dropped if it fails). */
+  count(c: number, n: number): void {
+    this.delta[c]! += n;
+  }
+
+  private begin(op: string): void {
+    if (this.closed) throw new StoreError("internal", `store: closed (${op})`);
+    this.tx.begin(op);
+    this.delta.fill(0);
+  }
+
+  private end(): void {
+    for (let i = 0; i < COUNTERS.length; i++) this.pending[i]! += this.delta[i]!;
+    this.tx.end();
+  }
+
+  // ---------------------------------------------------------------- durability, counters, close
+
+  flush(): Promise<void> {
+    return this.tx.flush();
+  }
+
+  /** Commits now instead of at the end of the turn (tests, shutdown). */
+  commitNow(): void {
+    this.tx.commit();
+  }
+
+  /** Group commits made so far. */
+  get commitCount(): number {
+    return this.tx.commits;
+  }
+
+  /** Counter `c` including writes not committed yet. */
+  counter(c: number): number {
+    return this.committed[c]! + this.pending[c]!;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.tx.commit();
+    this.closed = true;
+    try {
+      this.db.run("PRAGMA optimize");
+    } catch {
+      // advisory only
+    }
+    for (const st of this.statements) st.finalize();
+    this.tx.dispose();
+    // throwOnError = true: sqlite3_close, which releases the files now (close_v2 may leave them open)
+    try {
+      this.db.close(true);
+    } catch (e) {
+      this.db.close(false);
+      throw toStoreError(e, "close");
+    }
+  }
+}

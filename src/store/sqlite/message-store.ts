@@ -1,0 +1,235 @@
+/**
+ * `MessageStore` on SQLite: the `messages` table, one row per message or quota marker, in `seq`
+ * order per queue. Size and quota state are derived from the rows (see `writeMsg`), so a SEND
+ * or ACK writes only the message row, never the queue's.
+ */
+import type { Statement } from "bun:sqlite";
+import { bytesEqual } from "../../encoding/bytes.ts";
+import type { MessageStore } from "../message-store.ts";
+import type { ExpiryProgress, NewMessage, QueueRef, StoredMessage, WriteMsgResult } from "../types.ts";
+import { C_MESSAGES, type SqliteConnection } from "./connection.ts";
+
+const F_NTF = 1;
+const F_QUOTA = 2;
+
+const EMPTY = new Uint8Array(0);
+
+interface MsgRow {
+  seq: number;
+  msg_id: Uint8Array;
+  ts_ms: number;
+  flags: number;
+  body: Uint8Array;
+}
+
+type MsgMeta = Omit<MsgRow, "body">;
+
+function messageFromRow(r: MsgRow): StoredMessage {
+  return {
+    msgId: r.msg_id,
+    ts: Math.floor(r.ts_ms / 1000),
+    tsMs: r.ts_ms,
+    quota: (r.flags & F_QUOTA) !== 0,
+    notification: (r.flags & F_NTF) !== 0,
+    body: r.body,
+  };
+}
+
+export class SqliteMessageStore implements MessageStore {
+  private readonly quota: number;
+  /** Resume point of the message expiry scan (ts_ms, seq). */
+  private expireCursorTs = -1;
+  private expireCursorSeq = -1;
+
+  private readonly sWriteCheck: Statement<{ recipient_id: Uint8Array; tail: number | null; size: number }>;
+  private readonly sCount: Statement<{ n: number }>;
+  private readonly sInsertMsg: Statement;
+  private readonly sHead: Statement<MsgRow>;
+  /** The head without its body: an ACK only compares the id before deleting it. */
+  private readonly sHeadMeta: Statement<MsgMeta>;
+  private readonly sDeleteMsg: Statement;
+  private readonly sFirstKept: Statement<{ seq: number }>;
+  private readonly sDeleteBefore: Statement;
+  private readonly sDeleteAllMsgs: Statement;
+  private readonly sExpiredMsgs: Statement<{ seq: number; qid: number; ts_ms: number }>;
+
+  constructor(
+    private readonly conn: SqliteConnection,
+    msgQueueQuota: number,
+  ) {
+    this.quota = msgQueueQuota;
+    // What writeMsg needs, in one statement: the queue still exists, its tail's flags, its size.
+    this.sWriteCheck = conn.prepare(
+      "SELECT recipient_id, (SELECT flags FROM messages WHERE qid = ?1 ORDER BY seq DESC LIMIT 1) AS tail, " +
+        "(SELECT count(*) FROM messages WHERE qid = ?1) AS size FROM queues WHERE qid = ?1",
+    );
+    this.sCount = conn.prepare("SELECT count(*) AS n FROM messages WHERE qid = ?");
+    this.sInsertMsg = conn.prepare("INSERT INTO messages(qid, msg_id, ts_ms, flags, body) VALUES (?,?,?,?,?)");
+    this.sHead = conn.prepare("SELECT seq, msg_id, ts_ms, flags, body FROM messages WHERE qid = ? ORDER BY seq LIMIT 1");
+    this.sHeadMeta = conn.prepare("SELECT seq, msg_id, ts_ms, flags FROM messages WHERE qid = ? ORDER BY seq LIMIT 1");
+    this.sDeleteMsg = conn.prepare("DELETE FROM messages WHERE seq = ?");
+    this.sFirstKept = conn.prepare(
+      "SELECT seq FROM messages WHERE qid = ? AND (flags & 2 != 0 OR ts_ms >= ?) ORDER BY seq LIMIT 1",
+    );
+    this.sDeleteBefore = conn.prepare("DELETE FROM messages WHERE qid = ? AND seq < ?");
+    this.sDeleteAllMsgs = conn.prepare("DELETE FROM messages WHERE qid = ?");
+    this.sExpiredMsgs = conn.prepare(
+      "SELECT seq, qid, ts_ms FROM messages WHERE flags & 2 = 0 AND ts_ms < ? AND (ts_ms, seq) > (?, ?) " +
+        "ORDER BY ts_ms, seq LIMIT ?",
+    );
+    conn.onRollback(() => {
+      this.expireCursorTs = -1;
+      this.expireCursorSeq = -1;
+    });
+  }
+
+  // ---------------------------------------------------------------- MessageStore
+
+  /**
+   * MsgStore/STM.hs:`writeMsg`. The reference keeps `canWrite` and `size` per queue; here they
+   * are derived from the stored messages, which is equivalent: `canWrite` turns False exactly
+   * when the quota marker is appended, the marker is then the tail until the queue is drained
+   * (nothing is written after it and expiry stops at it), and the next write into the empty
+   * queue turns `canWrite` True again. So "not writable" ⇔ "the tail is a quota marker".
+   */
+  async writeMsg(ref: QueueRef, msg: NewMessage): Promise<WriteMsgResult> {
+    return this.conn.write("writeMsg", this.writeTx, ref, msg);
+  }
+
+  private readonly writeTx = (ref: QueueRef, msg: NewMessage): WriteMsgResult => {
+    const qr = this.sWriteCheck.get(ref.key);
+    if (qr === null || !bytesEqual(qr.recipient_id, ref.recipientId)) return "AUTH";
+    if (qr.tail !== null && (qr.tail & F_QUOTA) !== 0) return "QUOTA";
+    let res: WriteMsgResult = "QUOTA";
+    const size = qr.size;
+    if (this.quota > size) {
+      this.sInsertMsg.run(ref.key, msg.msgId, msg.tsMs, msg.notification ? F_NTF : 0, msg.body);
+      res = size === 0 ? "OK_EMPTY" : "OK";
+    } else {
+      // MessageQuota carries the rejected message's id and time, nothing else.
+      this.sInsertMsg.run(ref.key, msg.msgId, msg.tsMs, F_QUOTA, EMPTY);
+    }
+    this.conn.count(C_MESSAGES, 1);
+    return res;
+  };
+
+  /** MsgStore/Types.hs:`tryPeekMsg`. */
+  async peekMsg(ref: QueueRef): Promise<StoredMessage | null> {
+    const h = this.conn.read("peekMsg", this.head, ref);
+    return h === null ? null : messageFromRow(h);
+  }
+
+  /** MsgStore/Types.hs:`tryDelMsg`. */
+  async tryDelMsg(ref: QueueRef, msgId: Uint8Array): Promise<StoredMessage | null> {
+    const h = this.conn.read("tryDelMsg", this.head, ref);
+    if (h === null || !bytesEqual(h.msg_id, msgId)) return null;
+    this.conn.write("tryDelMsg", this.deleteHead, h.seq);
+    return messageFromRow(h);
+  }
+
+  /**
+   * MsgStore/Types.hs:`tryDelPeekMsg`. The deleted message comes back without its body (EMPTY):
+   * not reading a 16 KB body just to delete it is what keeps an ACK cheap.
+   */
+  async tryDelPeekMsg(
+    ref: QueueRef,
+    msgId: Uint8Array,
+  ): Promise<{ readonly deleted: StoredMessage | null; readonly next: StoredMessage | null }> {
+    const h = this.conn.read("tryDelPeekMsg", this.headMeta, ref);
+    if (h === null) return { deleted: null, next: null };
+    if (!bytesEqual(h.msg_id, msgId)) {
+      const cur = this.conn.read("tryDelPeekMsg", this.head, ref);
+      return { deleted: null, next: cur === null ? null : messageFromRow(cur) };
+    }
+    const n = this.conn.write("tryDelPeekMsg", this.delPeekTx, ref, h.seq);
+    return { deleted: messageFromRow({ ...h, body: EMPTY }), next: n === null ? null : messageFromRow(n) };
+  }
+
+  private readonly delPeekTx = (ref: QueueRef, seq: number): MsgRow | null => {
+    this.deleteHead(seq);
+    return this.sHead.get(ref.key);
+  };
+
+  async queueSize(ref: QueueRef): Promise<number> {
+    return this.conn.read("queueSize", this.size, ref);
+  }
+
+  private readonly size = (ref: QueueRef): number => this.sCount.get(ref.key)!.n;
+
+  /** MsgStore/Types.hs:`deleteExpiredMsgs` / `deleteExpireMsgs_`. */
+  async deleteExpiredMsgs(ref: QueueRef, oldSec: number): Promise<number> {
+    const oldMs = oldSec * 1000;
+    // The cheap check first, on the head's time and flags only: this runs on every SEND when
+    // expire-on-send is on, and the body is 16 KB.
+    const h = this.conn.read("deleteExpiredMsgs", this.headMeta, ref);
+    if (h === null || (h.flags & F_QUOTA) !== 0 || h.ts_ms >= oldMs) return 0;
+    return this.conn.write("deleteExpiredMsgs", this.expireQueue, ref.key, oldMs);
+  }
+
+  /**
+   * MsgStore/STM.hs:`expireOldMessages`, driven by the ts index so the work is proportional to
+   * the expired messages, not to the number of queues. A message that is expired but kept (a
+   * newer message before it, after a clock step back) is passed over by the cursor.
+   */
+  async expireMessages(oldSec: number, budget: number): Promise<ExpiryProgress> {
+    const oldMs = oldSec * 1000;
+    const rows = this.conn.read("expireMessages", this.expiredRows, oldMs, Math.max(1, budget | 0));
+    if (rows.length === 0) {
+      this.expireCursorTs = -1;
+      this.expireCursorSeq = -1;
+      return { expired: 0, done: true };
+    }
+    const expired = this.conn.write("expireMessages", this.expireRowsTx, rows, oldMs);
+    const last = rows[rows.length - 1]!;
+    this.expireCursorTs = last.ts_ms;
+    this.expireCursorSeq = last.seq;
+    return { expired, done: false };
+  }
+
+  private readonly expiredRows = (oldMs: number, limit: number): { seq: number; qid: number; ts_ms: number }[] =>
+    this.sExpiredMsgs.all(oldMs, this.expireCursorTs, this.expireCursorSeq, limit);
+
+  private readonly expireRowsTx = (rows: readonly { qid: number }[], oldMs: number): number => {
+    let expired = 0;
+    const seen = new Set<number>();
+    for (const r of rows) {
+      if (seen.has(r.qid)) continue;
+      seen.add(r.qid);
+      expired += this.expireQueue(r.qid, oldMs);
+    }
+    return expired;
+  };
+
+  // ---------------------------------------------------------------- statement bodies
+
+  /**
+   * The head message. Queue keys are never reused and a deleted queue has no messages, so
+   * the key alone is a safe address here.
+   */
+  private readonly head = (ref: QueueRef): MsgRow | null => this.sHead.get(ref.key);
+
+  private readonly headMeta = (ref: QueueRef): MsgMeta | null => this.sHeadMeta.get(ref.key);
+
+  /** MsgStore/STM.hs:`tryDeleteMsg_`. */
+  private readonly deleteHead = (seq: number): void => {
+    this.sDeleteMsg.run(seq);
+    this.conn.count(C_MESSAGES, -1);
+  };
+
+  /** Deletes the head run of messages older than `oldMs`, up to the first newer one or a quota marker. */
+  private readonly expireQueue = (qid: number, oldMs: number): number => {
+    const kept = this.sFirstKept.get(qid, oldMs);
+    const n = kept === null ? this.sDeleteAllMsgs.run(qid).changes : this.sDeleteBefore.run(qid, kept.seq).changes;
+    this.conn.count(C_MESSAGES, -n);
+    return n;
+  };
+
+  // ---------------------------------------------------------------- for the queue store
+
+  /** Deletes every message of a queue, inside the caller's write bracket (queue deletion). */
+  deleteQueueMessages(qid: number): number {
+    const n = this.sDeleteAllMsgs.run(qid).changes;
+    this.conn.count(C_MESSAGES, -n);
+    return n;
+  }
+}

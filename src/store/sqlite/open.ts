@@ -1,0 +1,106 @@
+/**
+ * `Store` on bun:sqlite: one database file in WAL mode, one connection shared by the four
+ * concerns, prepared statements created once. SQLite's page cache (bounded by `cacheSizeKiB`)
+ * is the only cache. Semantics mirror the reference STM stores (cited per method); durability
+ * is `GroupCommit`.
+ */
+import type { Database, Statement } from "bun:sqlite";
+import type { Store } from "../store.ts";
+import type { StoreStats } from "../types.ts";
+import {
+  C_MESSAGES,
+  C_NOTIFIERS,
+  C_NTF_SERVICE_QUEUES,
+  C_NTF_SERVICES,
+  C_NTFS,
+  C_QUEUES,
+  C_RCV_SERVICE_QUEUES,
+  C_RCV_SERVICES,
+  SqliteConnection,
+  type SqliteStoreOptions,
+} from "./connection.ts";
+import { SqliteMessageStore } from "./message-store.ts";
+import { SqliteNtfStore } from "./ntf-store.ts";
+import { SqliteQueueStore } from "./queue-store.ts";
+import { SqliteServiceStore } from "./service-store.ts";
+
+export type { SqliteStoreOptions } from "./connection.ts";
+
+export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(new SqliteConnection(opts), opts.msgQueueQuota ?? 128);
+}
+
+export class SqliteStore implements Store {
+  readonly queues: SqliteQueueStore;
+  readonly messages: SqliteMessageStore;
+  readonly ntfs: SqliteNtfStore;
+  readonly services: SqliteServiceStore;
+  private readonly sGetBlob: Statement<{ value: Uint8Array }>;
+  private readonly sPutBlob: Statement;
+  private readonly sDeleteBlob: Statement;
+
+  constructor(
+    private readonly conn: SqliteConnection,
+    msgQueueQuota: number,
+  ) {
+    this.messages = new SqliteMessageStore(conn, msgQueueQuota);
+    this.ntfs = new SqliteNtfStore(conn);
+    this.services = new SqliteServiceStore(conn);
+    this.queues = new SqliteQueueStore(conn, this.messages, this.ntfs, this.services);
+    this.sGetBlob = conn.prepare("SELECT value FROM blobs WHERE name = ?");
+    this.sPutBlob = conn.prepare("INSERT INTO blobs(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+    this.sDeleteBlob = conn.prepare("DELETE FROM blobs WHERE name = ?");
+  }
+
+  /** The connection (tests inspect the file through it). */
+  get db(): Database {
+    return this.conn.db;
+  }
+
+  flush(): Promise<void> {
+    return this.conn.flush();
+  }
+
+  /** Commits now instead of at the end of the turn (tests, shutdown). */
+  commitNow(): void {
+    this.conn.commitNow();
+  }
+
+  /** Group commits made so far. */
+  get commitCount(): number {
+    return this.conn.commitCount;
+  }
+
+  async close(): Promise<void> {
+    this.conn.close();
+  }
+
+  async stats(): Promise<StoreStats> {
+    const c = this.conn;
+    return {
+      queueCount: c.counter(C_QUEUES),
+      notifierCount: c.counter(C_NOTIFIERS),
+      messageCount: c.counter(C_MESSAGES),
+      ntfCount: c.counter(C_NTFS),
+      rcvServiceCount: c.counter(C_RCV_SERVICES),
+      ntfServiceCount: c.counter(C_NTF_SERVICES),
+      rcvServiceQueuesCount: c.counter(C_RCV_SERVICE_QUEUES),
+      ntfServiceQueuesCount: c.counter(C_NTF_SERVICE_QUEUES),
+    };
+  }
+
+  async getBlob(name: string): Promise<Uint8Array | null> {
+    return this.conn.read("getBlob", this.blob, name);
+  }
+
+  private readonly blob = (name: string): Uint8Array | null => this.sGetBlob.get(name)?.value ?? null;
+
+  async putBlob(name: string, value: Uint8Array | null): Promise<void> {
+    this.conn.write("putBlob", this.putTx, name, value);
+  }
+
+  private readonly putTx = (name: string, value: Uint8Array | null): void => {
+    if (value === null) this.sDeleteBlob.run(name);
+    else this.sPutBlob.run(name, value);
+  };
+}

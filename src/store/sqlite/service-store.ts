@@ -1,0 +1,148 @@
+/**
+ * `ServiceStore` on SQLite: the `services` table with each service's queue count and IdsHash
+ * per side (kept incrementally, never recomputed from the queues), and the queues' service
+ * columns.
+ */
+import type { Statement } from "bun:sqlite";
+import { bytesEqual } from "../../encoding/bytes.ts";
+import { emptyIdsHash, IDS_HASH_LENGTH, xorQueueId } from "../../protocol/ids-hash.ts";
+import type { ServiceStore } from "../service-store.ts";
+import type { Auth, Ok, QueueRec, QueueRef, ServiceParty, ServiceQueuesInfo, ServiceRec } from "../types.ts";
+import { encodeCertChain, QUEUE_COLUMNS, queueFromRow, serviceFromRow, type QueueRow, type ServiceRow } from "./codec.ts";
+import {
+  C_NTF_SERVICE_QUEUES,
+  C_NTF_SERVICES,
+  C_RCV_SERVICE_QUEUES,
+  C_RCV_SERVICES,
+  type SqliteConnection,
+} from "./connection.ts";
+
+const EMPTY = new Uint8Array(0);
+
+interface AggRow {
+  count: number;
+  hash: Uint8Array;
+}
+
+interface QueueServicesRow {
+  recipient_id: Uint8Array;
+  notifier_id: Uint8Array | null;
+  rcv_service_id: Uint8Array | null;
+  ntf_service_id: Uint8Array | null;
+}
+
+export class SqliteServiceStore implements ServiceStore {
+  private readonly sServiceByHash: Statement<{ service_id: Uint8Array; role: string }>;
+  private readonly sServiceById: Statement<ServiceRow>;
+  private readonly sInsertService: Statement;
+  private readonly sRcvAgg: Statement<AggRow>;
+  private readonly sNtfAgg: Statement<AggRow>;
+  private readonly sSetRcvAgg: Statement;
+  private readonly sSetNtfAgg: Statement;
+  private readonly sQueueServices: Statement<QueueServicesRow>;
+  private readonly sSetRcvService: Statement;
+  private readonly sSetNtfService: Statement;
+  private readonly sRcvServiceQueues: Statement<QueueRow>;
+  private readonly sNtfServiceQueues: Statement<QueueRow>;
+
+  constructor(private readonly conn: SqliteConnection) {
+    this.sServiceByHash = conn.prepare("SELECT service_id, role FROM services WHERE cert_hash = ?");
+    this.sServiceById = conn.prepare("SELECT service_id, role, cert_chain, cert_hash, created_at FROM services WHERE service_id = ?");
+    this.sInsertService = conn.prepare("INSERT INTO services(service_id, role, cert_chain, cert_hash, created_at) VALUES (?,?,?,?,?)");
+    this.sRcvAgg = conn.prepare("SELECT rcv_count AS count, rcv_hash AS hash FROM services WHERE service_id = ?");
+    this.sNtfAgg = conn.prepare("SELECT ntf_count AS count, ntf_hash AS hash FROM services WHERE service_id = ?");
+    this.sSetRcvAgg = conn.prepare("UPDATE services SET rcv_count = ?, rcv_hash = ? WHERE service_id = ?");
+    this.sSetNtfAgg = conn.prepare("UPDATE services SET ntf_count = ?, ntf_hash = ? WHERE service_id = ?");
+    this.sQueueServices = conn.prepare("SELECT recipient_id, notifier_id, rcv_service_id, ntf_service_id FROM queues WHERE qid = ?");
+    this.sSetRcvService = conn.prepare("UPDATE queues SET rcv_service_id = ? WHERE qid = ?");
+    this.sSetNtfService = conn.prepare("UPDATE queues SET ntf_service_id = ? WHERE qid = ?");
+    const sel = `SELECT ${QUEUE_COLUMNS} FROM queues`;
+    this.sRcvServiceQueues = conn.prepare(`${sel} WHERE rcv_service_id = ? AND recipient_id > ? ORDER BY recipient_id LIMIT ?`);
+    this.sNtfServiceQueues = conn.prepare(`${sel} WHERE ntf_service_id = ? AND notifier_id > ? ORDER BY notifier_id LIMIT ?`);
+  }
+
+  /** QueueStore/STM.hs:`getCreateService`. */
+  async getCreateService(rec: ServiceRec): Promise<Uint8Array | "SERVICE" | "DUPLICATE"> {
+    const existing = this.conn.read("getCreateService", this.byHash, rec.certHash);
+    if (existing !== null) return existing.role === rec.role ? existing.service_id : "SERVICE";
+    return this.conn.writeUnique("getCreateService", this.insertTx, rec, encodeCertChain(rec.certChain));
+  }
+
+  private readonly byHash = (certHash: Uint8Array) => this.sServiceByHash.get(certHash);
+
+  private readonly insertTx = (rec: ServiceRec, certChain: Uint8Array): Uint8Array => {
+    this.sInsertService.run(rec.serviceId, rec.role, certChain, rec.certHash, rec.createdAt);
+    if (rec.role === "M") this.conn.count(C_RCV_SERVICES, 1);
+    else if (rec.role === "N") this.conn.count(C_NTF_SERVICES, 1);
+    return rec.serviceId;
+  };
+
+  async getService(serviceId: Uint8Array): Promise<ServiceRec | null> {
+    const r = this.conn.read("getService", this.byId, serviceId);
+    return r === null ? null : serviceFromRow(r);
+  }
+
+  private readonly byId = (serviceId: Uint8Array) => this.sServiceById.get(serviceId);
+
+  /** QueueStore/STM.hs:`setQueueService`. */
+  async setQueueService(ref: QueueRef, party: ServiceParty, serviceId: Uint8Array | null): Promise<Ok | Auth> {
+    return this.conn.write("setQueueService", this.setTx, ref, party, serviceId);
+  }
+
+  private readonly setTx = (ref: QueueRef, party: ServiceParty, serviceId: Uint8Array | null): Ok | Auth => {
+    const r = this.sQueueServices.get(ref.key);
+    if (r === null || !bytesEqual(r.recipient_id, ref.recipientId)) return "AUTH";
+    if (party === "rcv") {
+      const prev = r.rcv_service_id;
+      if (!sameId(prev, serviceId)) {
+        if (prev !== null) this.changeServiceQueues("rcv", prev, r.recipient_id, -1);
+        if (serviceId !== null) this.changeServiceQueues("rcv", serviceId, r.recipient_id, 1);
+        this.sSetRcvService.run(serviceId, ref.key);
+      }
+      return "OK";
+    }
+    if (r.notifier_id === null) return "AUTH";
+    const prev = r.ntf_service_id;
+    if (!sameId(prev, serviceId)) {
+      if (prev !== null) this.changeServiceQueues("ntf", prev, r.notifier_id, -1);
+      if (serviceId !== null) this.changeServiceQueues("ntf", serviceId, r.notifier_id, 1);
+      this.sSetNtfService.run(serviceId, ref.key);
+    }
+    return "OK";
+  };
+
+  /** QueueStore/STM.hs:`getServiceQueueCountHash`. */
+  async getServiceQueuesInfo(serviceId: Uint8Array, party: ServiceParty): Promise<ServiceQueuesInfo | null> {
+    const agg = this.conn.read("getServiceQueuesInfo", this.agg, serviceId, party);
+    return agg === null ? null : { count: agg.count, idsHash: agg.hash.length === IDS_HASH_LENGTH ? agg.hash : emptyIdsHash() };
+  }
+
+  private readonly agg = (serviceId: Uint8Array, party: ServiceParty): AggRow | null =>
+    (party === "rcv" ? this.sRcvAgg : this.sNtfAgg).get(serviceId);
+
+  async serviceQueues(serviceId: Uint8Array, party: ServiceParty, after: Uint8Array | null, limit: number): Promise<QueueRec[]> {
+    return this.conn.read("serviceQueues", this.queuesPage, serviceId, party, after ?? EMPTY, Math.max(1, limit | 0));
+  }
+
+  private readonly queuesPage = (serviceId: Uint8Array, party: ServiceParty, after: Uint8Array, limit: number): QueueRec[] =>
+    (party === "rcv" ? this.sRcvServiceQueues : this.sNtfServiceQueues).all(serviceId, after, limit).map(queueFromRow);
+
+  // ---------------------------------------------------------------- for the queue store
+
+  /**
+   * QueueStore/STM.hs:`addServiceQueue` / `removeServiceQueue`, inside the caller's write
+   * bracket: count ± 1 and the id's MD5 XORed into the hash. Like the reference, a service id
+   * with no service record changes nothing.
+   */
+  changeServiceQueues(party: ServiceParty, serviceId: Uint8Array, queueId: Uint8Array, change: 1 | -1): void {
+    const agg = this.agg(serviceId, party);
+    if (agg === null) return;
+    const hash = xorQueueId(Uint8Array.from(agg.hash), queueId);
+    (party === "rcv" ? this.sSetRcvAgg : this.sSetNtfAgg).run(agg.count + change, hash, serviceId);
+    this.conn.count(party === "rcv" ? C_RCV_SERVICE_QUEUES : C_NTF_SERVICE_QUEUES, change);
+  }
+}
+
+function sameId(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  return a === null ? b === null : b !== null && bytesEqual(a, b);
+}
