@@ -53,6 +53,21 @@ describe("group commit", () => {
     }
   });
 
+  test("updateQueueTime writes only a different date (QueueStore/STM.hs:updateQueueTime)", async () => {
+    const s = openSqliteStore({ path: ":memory:" });
+    const q = await created(s, newQueue({ updatedAt: 86400 * 5 }));
+    await s.flush();
+    const commits = s.commitCount;
+    expect(await s.queues.updateQueueTime(q, 86400 * 5)).toBe("OK");
+    await s.flush();
+    expect(s.commitCount).toBe(commits); // nothing written
+    expect(await s.queues.updateQueueTime(q, 86400 * 6)).toBe("OK");
+    await s.flush();
+    expect(s.commitCount).toBe(commits + 1);
+    expect((await s.queues.getQueueByRecipientId(q.recipientId))!.updatedAt).toBe(86400 * 6);
+    await s.close();
+  });
+
   test("commits also without flush (end of turn) and after maxOpsPerCommit writes", async () => {
     const { dir, cleanup } = tempDir();
     try {

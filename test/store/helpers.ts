@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from "../../src/store/sqlite/open.ts";
+import type { Store } from "../../src/store/store.ts";
 import type { NewMessage, NewQueue, QueueRec } from "../../src/store/types.ts";
 import { hex, loadVectors } from "../vectors.ts";
 
@@ -49,11 +49,7 @@ export function newMsg(over: Partial<NewMessage> = {}): NewMessage {
   };
 }
 
-export function memStore(opts: Partial<SqliteStoreOptions> = {}): SqliteStore {
-  return openSqliteStore({ path: ":memory:", ...opts });
-}
-
-export async function created(s: SqliteStore, q: NewQueue = newQueue()): Promise<QueueRec> {
+export async function created(s: Store, q: NewQueue = newQueue()): Promise<QueueRec> {
   const r = await s.queues.createQueue(q);
   if (r === "DUPLICATE") throw new Error("unexpected DUPLICATE");
   return r;

@@ -2,10 +2,10 @@
 import { describe, expect, test } from "bun:test";
 import { hex as toHexStr } from "../../src/encoding/bytes.ts";
 import { emptyIdsHash, queueIdsHash } from "../../src/protocol/ids-hash.ts";
-import type { SqliteStore } from "../../src/store/sqlite/open.ts";
 import type { QueueRec, ServiceParty, ServiceRec } from "../../src/store/types.ts";
 import { hex, loadVectors } from "../vectors.ts";
-import { created, memStore, newQueue, randomId, spki } from "./helpers.ts";
+import { describeEachStore } from "./backends.ts";
+import { created, newQueue, randomId, spki } from "./helpers.ts";
 
 function service(role: ServiceRec["role"], over: Partial<ServiceRec> = {}): ServiceRec {
   return { serviceId: randomId(), role, certChain: [randomId(300), randomId(200)], certHash: randomId(32), createdAt: 86400 * 20000, ...over };
@@ -28,147 +28,139 @@ describe("IdsHash — Protocol.hs:queueIdHash, Semigroup/Monoid IdsHash", () => 
   });
 });
 
-describe("getCreateService — QueueStore/STM.hs:getCreateService", () => {
-  test("same cert hash + role → existing id; other role → SERVICE; new hash with a taken id → DUPLICATE", async () => {
-    const s = memStore();
-    const m = service("M");
-    expect(await s.services.getCreateService(m)).toEqual(m.serviceId);
-    expect(await s.services.getCreateService({ ...m, serviceId: randomId() })).toEqual(m.serviceId);
-    expect(await s.services.getCreateService({ ...m, role: "N", serviceId: randomId() })).toBe("SERVICE");
-    expect(await s.services.getCreateService(service("N", { serviceId: m.serviceId }))).toBe("DUPLICATE");
-    const n = service("N");
-    expect(await s.services.getCreateService(n)).toEqual(n.serviceId);
-    expect(await s.services.getCreateService(service("P"))).not.toBe("DUPLICATE");
-    expect(await s.services.getService(m.serviceId)).toEqual(m);
-    expect(await s.services.getService(randomId())).toBeNull();
-    const st = await s.stats();
-    expect(st.rcvServiceCount).toBe(1);
-    expect(st.ntfServiceCount).toBe(1);
-  });
-});
-
-describe("service associations — QueueStore/STM.hs:setQueueService, addServiceQueue, removeServiceQueue", () => {
-  test("ntf association needs a notifier; unknown service info is null", async () => {
-    const s = memStore();
-    const n = service("N");
-    await s.services.getCreateService(n);
-    const q = await created(s);
-    expect(await s.services.setQueueService(q, "ntf", n.serviceId)).toBe("AUTH");
-    expect(await s.services.getServiceQueuesInfo(randomId(), "rcv")).toBeNull();
-    expect(await s.services.getServiceQueuesInfo(n.serviceId, "ntf")).toEqual({ count: 0, idsHash: emptyIdsHash() });
+describeEachStore((stores) => {
+  describe("getCreateService — QueueStore/STM.hs:getCreateService", () => {
+    test("same cert hash + role → existing id; other role → SERVICE; new hash with a taken id → DUPLICATE", async () => {
+      const s = await stores.open();
+      const m = service("M");
+      expect(await s.services.getCreateService(m)).toEqual(m.serviceId);
+      expect(await s.services.getCreateService({ ...m, serviceId: randomId() })).toEqual(m.serviceId);
+      expect(await s.services.getCreateService({ ...m, role: "N", serviceId: randomId() })).toBe("SERVICE");
+      expect(await s.services.getCreateService(service("N", { serviceId: m.serviceId }))).toBe("DUPLICATE");
+      const n = service("N");
+      expect(await s.services.getCreateService(n)).toEqual(n.serviceId);
+      expect(await s.services.getCreateService(service("P"))).not.toBe("DUPLICATE");
+      expect(await s.services.getService(m.serviceId)).toEqual(m);
+      expect(await s.services.getService(randomId())).toBeNull();
+      const st = await s.stats();
+      expect(st.rcvServiceCount).toBe(1);
+      expect(st.ntfServiceCount).toBe(1);
+    });
   });
 
-  test("incrementally kept count and IdsHash equal the ones recomputed from the associated queues", async () => {
-    const s = memStore();
-    const svcM = [service("M"), service("M")];
-    const svcN = [service("N"), service("N")];
-    for (const x of [...svcM, ...svcN]) await s.services.getCreateService(x);
-
-    // model: which service each queue is associated with, per party
-    const rcvOf = new Map<number, Uint8Array | null>();
-    const ntfOf = new Map<number, Uint8Array | null>();
-    const live = new Map<number, QueueRec>();
-    let seed = 12345;
-    const rnd = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
-    const pick = <T>(xs: T[]) => xs[rnd(xs.length)]!;
-    const ntfCreds = (serviceId: Uint8Array | null) => ({
-      notifierId: randomId(),
-      notifierKey: spki("ntf-auth-ed25519"),
-      rcvNtfDhSecret: randomId(32),
-      serviceId,
+  describe("service associations — QueueStore/STM.hs:setQueueService, addServiceQueue, removeServiceQueue", () => {
+    test("ntf association needs a notifier; unknown service info is null", async () => {
+      const s = await stores.open();
+      const n = service("N");
+      await s.services.getCreateService(n);
+      const q = await created(s);
+      expect(await s.services.setQueueService(q, "ntf", n.serviceId)).toBe("AUTH");
+      expect(await s.services.getServiceQueuesInfo(randomId(), "rcv")).toBeNull();
+      expect(await s.services.getServiceQueuesInfo(n.serviceId, "ntf")).toEqual({ count: 0, idsHash: emptyIdsHash() });
     });
 
-    for (let i = 0; i < 40; i++) {
-      const rcv = rnd(3) === 0 ? pick(svcM).serviceId : null;
-      const ntf = rnd(2) === 0 ? ntfCreds(rnd(2) === 0 ? pick(svcN).serviceId : null) : null;
-      const q = await created(s, newQueue({ rcvServiceId: rcv, notifier: ntf }));
-      live.set(q.key, q);
-      rcvOf.set(q.key, rcv);
-      ntfOf.set(q.key, ntf?.serviceId ?? null);
-    }
-    for (let step = 0; step < 300; step++) {
-      const q = pick([...live.values()]);
-      const cur = (await s.queues.getQueueByRecipientId(q.recipientId))!;
-      switch (rnd(6)) {
-        case 0:
-        case 1: {
-          const to = rnd(3) === 0 ? null : pick(svcM).serviceId;
-          expect(await s.services.setQueueService(q, "rcv", to)).toBe("OK");
-          rcvOf.set(q.key, to);
-          break;
-        }
-        case 2: {
-          const to = rnd(3) === 0 ? null : pick(svcN).serviceId;
-          expect(await s.services.setQueueService(q, "ntf", to)).toBe(cur.notifier ? "OK" : "AUTH");
-          if (cur.notifier) ntfOf.set(q.key, to);
-          break;
-        }
-        case 3: {
-          // NKEY: a new notifier without service (Server.hs:addQueueNotifier_) replaces the old one
-          expect(await s.queues.setQueueNotifier(q, ntfCreds(null))).toHaveProperty("prev");
-          ntfOf.set(q.key, null);
-          break;
-        }
-        case 4: {
-          expect(await s.queues.deleteQueueNotifier(q)).toHaveProperty("prev");
-          ntfOf.set(q.key, null);
-          break;
-        }
-        case 5: {
-          if (live.size < 10) break;
-          expect(await s.queues.deleteQueue(q)).toHaveProperty("queue");
-          live.delete(q.key);
-          rcvOf.delete(q.key);
-          ntfOf.delete(q.key);
-          break;
-        }
-      }
-    }
+    test("incrementally kept count and IdsHash equal the ones recomputed from the associated queues", async () => {
+      const s = await stores.open();
+      const svcM = [service("M"), service("M")];
+      const svcN = [service("N"), service("N")];
+      for (const x of [...svcM, ...svcN]) await s.services.getCreateService(x);
 
-    const check = async (party: ServiceParty, svc: ServiceRec) => {
-      const model = [...(party === "rcv" ? rcvOf : ntfOf).entries()].filter(
-        ([, sid]) => sid !== null && toHexStr(sid) === toHexStr(svc.serviceId),
-      );
-      // recompute from the stored queues (paging through them)
-      const stored: QueueRec[] = [];
-      let after: Uint8Array | null = null;
-      for (;;) {
-        const page = await s.services.serviceQueues(svc.serviceId, party, after, 7);
-        if (page.length === 0) break;
-        stored.push(...page);
-        after = party === "rcv" ? page[page.length - 1]!.recipientId : page[page.length - 1]!.notifier!.notifierId;
+      // model: which service each queue is associated with, per party
+      const rcvOf = new Map<number, Uint8Array | null>();
+      const ntfOf = new Map<number, Uint8Array | null>();
+      const live = new Map<number, QueueRec>();
+      let seed = 12345;
+      const rnd = (n: number) => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed % n;
+      };
+      const pick = <T>(xs: T[]) => xs[rnd(xs.length)]!;
+      const ntfCreds = (serviceId: Uint8Array | null) => ({
+        notifierId: randomId(),
+        notifierKey: spki("ntf-auth-ed25519"),
+        rcvNtfDhSecret: randomId(32),
+        serviceId,
+      });
+
+      for (let i = 0; i < 40; i++) {
+        const rcv = rnd(3) === 0 ? pick(svcM).serviceId : null;
+        const ntf = rnd(2) === 0 ? ntfCreds(rnd(2) === 0 ? pick(svcN).serviceId : null) : null;
+        const q = await created(s, newQueue({ rcvServiceId: rcv, notifier: ntf }));
+        live.set(q.key, q);
+        rcvOf.set(q.key, rcv);
+        ntfOf.set(q.key, ntf?.serviceId ?? null);
       }
-      expect(stored.map((q) => q.key).sort()).toEqual(model.map(([k]) => k).sort());
-      const ids = stored.map((q) => (party === "rcv" ? q.recipientId : q.notifier!.notifierId));
-      const info = (await s.services.getServiceQueuesInfo(svc.serviceId, party))!;
-      expect(info.count).toBe(ids.length);
-      expect(toHexStr(info.idsHash)).toBe(toHexStr(queueIdsHash(ids)));
-      return ids.length;
-    };
-    let rcvTotal = 0;
-    let ntfTotal = 0;
-    for (const x of svcM) rcvTotal += await check("rcv", x);
-    for (const x of svcN) ntfTotal += await check("ntf", x);
-    expect(rcvTotal).toBeGreaterThan(0);
-    expect(ntfTotal).toBeGreaterThan(0);
-    const st = await s.stats();
-    expect(st.rcvServiceQueuesCount).toBe(rcvTotal);
-    expect(st.ntfServiceQueuesCount).toBe(ntfTotal);
-    await persistAndCompare(s);
+      for (let step = 0; step < 300; step++) {
+        const q = pick([...live.values()]);
+        const cur = (await s.queues.getQueueByRecipientId(q.recipientId))!;
+        switch (rnd(6)) {
+          case 0:
+          case 1: {
+            const to = rnd(3) === 0 ? null : pick(svcM).serviceId;
+            expect(await s.services.setQueueService(q, "rcv", to)).toBe("OK");
+            rcvOf.set(q.key, to);
+            break;
+          }
+          case 2: {
+            const to = rnd(3) === 0 ? null : pick(svcN).serviceId;
+            expect(await s.services.setQueueService(q, "ntf", to)).toBe(cur.notifier ? "OK" : "AUTH");
+            if (cur.notifier) ntfOf.set(q.key, to);
+            break;
+          }
+          case 3: {
+            // NKEY: a new notifier without service (Server.hs:addQueueNotifier_) replaces the old one
+            expect(await s.queues.setQueueNotifier(q, ntfCreds(null))).toHaveProperty("prev");
+            ntfOf.set(q.key, null);
+            break;
+          }
+          case 4: {
+            expect(await s.queues.deleteQueueNotifier(q)).toHaveProperty("prev");
+            ntfOf.set(q.key, null);
+            break;
+          }
+          case 5: {
+            if (live.size < 10) break;
+            expect(await s.queues.deleteQueue(q)).toHaveProperty("queue");
+            live.delete(q.key);
+            rcvOf.delete(q.key);
+            ntfOf.delete(q.key);
+            break;
+          }
+        }
+      }
+
+      const check = async (party: ServiceParty, svc: ServiceRec) => {
+        const model = [...(party === "rcv" ? rcvOf : ntfOf).entries()].filter(
+          ([, sid]) => sid !== null && toHexStr(sid) === toHexStr(svc.serviceId),
+        );
+        // recompute from the stored queues (paging through them)
+        const stored: QueueRec[] = [];
+        let after: Uint8Array | null = null;
+        for (;;) {
+          const page = await s.services.serviceQueues(svc.serviceId, party, after, 7);
+          if (page.length === 0) break;
+          stored.push(...page);
+          after = party === "rcv" ? page[page.length - 1]!.recipientId : page[page.length - 1]!.notifier!.notifierId;
+        }
+        expect(stored.map((q) => q.key).sort()).toEqual(model.map(([k]) => k).sort());
+        const ids = stored.map((q) => (party === "rcv" ? q.recipientId : q.notifier!.notifierId));
+        const info = (await s.services.getServiceQueuesInfo(svc.serviceId, party))!;
+        expect(info.count).toBe(ids.length);
+        expect(toHexStr(info.idsHash)).toBe(toHexStr(queueIdsHash(ids)));
+        return ids.length;
+      };
+      let rcvTotal = 0;
+      let ntfTotal = 0;
+      for (const x of svcM) rcvTotal += await check("rcv", x);
+      for (const x of svcN) ntfTotal += await check("ntf", x);
+      expect(rcvTotal).toBeGreaterThan(0);
+      expect(ntfTotal).toBeGreaterThan(0);
+      const st = await s.stats();
+      expect(st.rcvServiceQueuesCount).toBe(rcvTotal);
+      expect(st.ntfServiceQueuesCount).toBe(ntfTotal);
+      // what a restart loads (the persisted counters) equals what was counted in memory
+      const before = await s.stats();
+      expect(await (await stores.reopen(s)).stats()).toEqual(before);
+    });
   });
 });
-
-/** The counters written at commit equal the in-memory ones (they are what a restart loads). */
-async function persistAndCompare(s: SqliteStore) {
-  const before = await s.stats();
-  await s.flush();
-  const rows = s.db.query("SELECT name, value FROM counters").all() as { name: string; value: number }[];
-  const c = Object.fromEntries(rows.map((r) => [r.name, r.value]));
-  expect(c.rcv_service_queues).toBe(before.rcvServiceQueuesCount);
-  expect(c.ntf_service_queues).toBe(before.ntfServiceQueuesCount);
-  expect(c.queues).toBe(before.queueCount);
-  expect(c.notifiers).toBe(before.notifierCount);
-}

@@ -1,0 +1,87 @@
+// The store backends the backend-neutral store tests run against. Each test file calls
+// `describeEachStore` once; a new backend (PostgreSQL) adds one factory here and runs the same
+// tests unchanged. Only what the `Store` interface offers may be used through it: tests of one
+// backend's internals (SQLite's group commit, files, migrations) live in their own files.
+import { afterAll, afterEach, describe } from "bun:test";
+import { join } from "node:path";
+import { openSqliteStore } from "../../src/store/sqlite/open.ts";
+import type { Store } from "../../src/store/store.ts";
+import { tempDir } from "./helpers.ts";
+
+export interface StoreTestOptions {
+  /** Messages per queue before QUOTA (the server's `msgQueueQuota`; default 128). */
+  readonly msgQueueQuota?: number;
+}
+
+/** One backend: opens empty stores and reopens their data as a restarted server would. */
+export interface StoreFactory {
+  readonly name: string;
+  open(opts: StoreTestOptions): Promise<Store>;
+  /** Closes `s` and opens the same data again, with the same options. */
+  reopen(s: Store): Promise<Store>;
+  /** Removes everything `open` created. */
+  cleanup(): Promise<void>;
+}
+
+/** A database file per store in one temp directory (a file, so that `reopen` can find it). */
+function sqliteFactory(): StoreFactory {
+  let tmp: ReturnType<typeof tempDir> | undefined;
+  const opened = new Map<Store, { path: string; opts: StoreTestOptions }>();
+  let n = 0;
+  const openAt = (path: string, opts: StoreTestOptions): Store => {
+    const s = openSqliteStore({ path, ...opts });
+    opened.set(s, { path, opts });
+    return s;
+  };
+  return {
+    name: "sqlite",
+    open: async (opts) => {
+      tmp ??= tempDir();
+      return openAt(join(tmp.dir, `store-${++n}.sqlite`), opts);
+    },
+    reopen: async (s) => {
+      const at = opened.get(s);
+      if (at === undefined) throw new Error("not a store of this factory");
+      await s.close();
+      return openAt(at.path, at.opts);
+    },
+    cleanup: async () => {
+      for (const s of opened.keys()) await s.close();
+      tmp?.cleanup();
+    },
+  };
+}
+
+export const STORE_FACTORIES: readonly (() => StoreFactory)[] = [sqliteFactory];
+
+/** What a suite gets: stores that are closed after each test. */
+export interface TestStores {
+  open(opts?: StoreTestOptions): Promise<Store>;
+  reopen(s: Store): Promise<Store>;
+}
+
+/** Defines `suite` once per backend, under a `describe` named after it. */
+export function describeEachStore(suite: (stores: TestStores) => void): void {
+  for (const make of STORE_FACTORIES) {
+    const f = make();
+    describe(f.name, () => {
+      const live: Store[] = [];
+      afterEach(async () => {
+        for (const s of live.splice(0)) await s.close();
+      });
+      afterAll(() => f.cleanup());
+      suite({
+        open: async (opts = {}) => {
+          const s = await f.open(opts);
+          live.push(s);
+          return s;
+        },
+        reopen: async (s) => {
+          const r = await f.reopen(s);
+          live.push(r);
+          return r;
+        },
+      });
+    });
+  }
+}
