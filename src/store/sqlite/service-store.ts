@@ -92,21 +92,13 @@ export class SqliteServiceStore implements ServiceStore {
   private readonly setTx = (ref: QueueRef, party: ServiceParty, serviceId: Uint8Array | null): Ok | Auth => {
     const r = this.sQueueServices.get(ref.key);
     if (r === null || !bytesEqual(r.recipient_id, ref.recipientId)) return "AUTH";
-    if (party === "rcv") {
-      const prev = r.rcv_service_id;
-      if (!sameId(prev, serviceId)) {
-        if (prev !== null) this.changeServiceQueues("rcv", prev, r.recipient_id, -1);
-        if (serviceId !== null) this.changeServiceQueues("rcv", serviceId, r.recipient_id, 1);
-        this.sSetRcvService.run(serviceId, ref.key);
-      }
-      return "OK";
-    }
-    if (r.notifier_id === null) return "AUTH";
-    const prev = r.ntf_service_id;
+    const queueId = party === "rcv" ? r.recipient_id : r.notifier_id;
+    if (queueId === null) return "AUTH";
+    const prev = party === "rcv" ? r.rcv_service_id : r.ntf_service_id;
     if (!sameId(prev, serviceId)) {
-      if (prev !== null) this.changeServiceQueues("ntf", prev, r.notifier_id, -1);
-      if (serviceId !== null) this.changeServiceQueues("ntf", serviceId, r.notifier_id, 1);
-      this.sSetNtfService.run(serviceId, ref.key);
+      if (prev !== null) this.changeServiceQueues(party, prev, queueId, -1);
+      if (serviceId !== null) this.changeServiceQueues(party, serviceId, queueId, 1);
+      (party === "rcv" ? this.sSetRcvService : this.sSetNtfService).run(serviceId, ref.key);
     }
     return "OK";
   };
