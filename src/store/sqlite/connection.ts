@@ -193,11 +193,6 @@ export class SqliteConnection {
     return this.tx.flush();
   }
 
-  /** Commits now instead of at the end of the turn (tests, shutdown). */
-  commitNow(): void {
-    this.tx.commit();
-  }
-
   /** Group commits made so far. */
   get commitCount(): number {
     return this.tx.commits;

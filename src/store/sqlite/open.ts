@@ -24,8 +24,6 @@ import { SqliteNtfStore } from "./ntf-store.ts";
 import { SqliteQueueStore } from "./queue-store.ts";
 import { SqliteServiceStore } from "./service-store.ts";
 
-export type { SqliteStoreOptions } from "./connection.ts";
-
 export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   return new SqliteStore(new SqliteConnection(opts), opts.msgQueueQuota ?? 128);
 }
@@ -59,11 +57,6 @@ export class SqliteStore implements Store {
 
   flush(): Promise<void> {
     return this.conn.flush();
-  }
-
-  /** Commits now instead of at the end of the turn (tests, shutdown). */
-  commitNow(): void {
-    this.conn.commitNow();
   }
 
   /** Group commits made so far. */
