@@ -105,6 +105,36 @@ describe("group commit", () => {
     }
   });
 
+  test("a queue deletion that fails part-way leaves its messages, notifications and service counts as they were", async () => {
+    // The queue row is deleted last, after its messages, notifications and service counts
+    // (sqlite/queue-store.ts:deleteRow): a trigger refusing that last step shows the earlier
+    // steps of the other concerns are undone with it — one atomic operation across concerns.
+    const s = openSqliteStore({ path: ":memory:" });
+    const svc = { serviceId: randomId(), role: "N" as const, certChain: [randomId(100)], certHash: randomId(32), createdAt: 1 };
+    await s.services.getCreateService(svc);
+    const n = { notifierId: randomId(), notifierKey: spki("ntf-auth-ed25519"), rcvNtfDhSecret: randomId(32), serviceId: svc.serviceId };
+    const q = await created(s, newQueue({ notifier: n }));
+    for (let i = 0; i < 3; i++) await s.messages.writeMsg(q, newMsg());
+    const ntf = { msgId: randomId(), tsMs: 1, nonce: randomId(), encMeta: randomId(144) };
+    await s.ntfs.addNtf(n.notifierId, ntf);
+    await s.flush();
+    const before = await s.stats();
+    const info = await s.services.getServiceQueuesInfo(svc.serviceId, "ntf");
+    expect(info?.count).toBe(1);
+    s.db.run("CREATE TEMP TRIGGER refuse_delete BEFORE DELETE ON queues BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    await expect(s.queues.deleteQueue(q)).rejects.toBeInstanceOf(StoreError);
+    await s.flush();
+    expect(await s.stats()).toEqual(before);
+    expect(await s.services.getServiceQueuesInfo(svc.serviceId, "ntf")).toEqual(info);
+    expect(await s.messages.queueSize(q)).toBe(3);
+    expect((await s.ntfs.takeNtfs([n.notifierId])).map((x) => x.ntf)).toEqual([ntf]);
+    s.db.run("DROP TRIGGER refuse_delete");
+    const d = await s.queues.deleteQueue(q);
+    expect(d).toMatchObject({ msgCount: 3, ntfCount: 0 });
+    expect(await s.services.getServiceQueuesInfo(svc.serviceId, "ntf")).toEqual({ count: 0, idsHash: new Uint8Array(16) });
+    await s.close();
+  });
+
   test("everything is there after reopen; counters equal a recount", async () => {
     const { dir, cleanup } = tempDir();
     const path = join(dir, "smp.db");
