@@ -6,36 +6,12 @@
 import { readFileSync } from "node:fs";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { NAMES_DEFAULTS, parseResolverAuth, validateResolverUrl, type NamesConfig, type ResolverAuth } from "../server/names/index.ts";
+import { HOSTING_TYPES, type Contacts, type Entity, type InformationConfig } from "../web/info.ts";
 import { ConfigError, SectionReader, describe, isTable, rangeReason, type Table } from "./config-reader.ts";
 
 export { ConfigError } from "./config-reader.ts";
 
-export const HOSTING_TYPES = ["virtual", "dedicated", "colocation", "owned"] as const;
-export type HostingType = (typeof HOSTING_TYPES)[number];
-
-export interface Entity {
-  name: string;
-  country?: string;
-}
-
-export interface Contacts {
-  simplex?: string;
-  email?: string;
-  pgp?: { keyUri: string; fingerprint: string };
-}
-
-/** Public server information (Server/Information.hs:ServerPublicInfo); present only with source_code. */
-export interface InformationConfig {
-  sourceCode: string;
-  usageConditions?: { conditions: string; amendments?: string };
-  serverCountry?: string;
-  operator?: Entity;
-  website?: string;
-  adminContacts?: Contacts;
-  complaintsContacts?: Contacts;
-  hosting?: Entity;
-  hostingType?: HostingType;
-}
+export { HOSTING_TYPES, type Contacts, type Entity, type HostingType, type InformationConfig } from "../web/info.ts";
 
 export interface StoreLogConfig {
   /** Persist queues and messages in the SQLite database in the data directory (off = in memory only). */

@@ -43,6 +43,7 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
           port,
           credentials: { certPem: c.certPem, chainPem: c.caPem, keyPem: c.keyPem },
           tlsSetupTimeoutMs: options.timeouts.tlsSetupMs,
+          ...(options.transport.web?.port === port && { sniHandoff: options.transport.web.handoff }),
           onConnection: (conn) => {
             // Counted from TLS setup, not from the SMP handshake: connections that never send
             // their hello must count too, or they could be opened without limit.

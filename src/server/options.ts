@@ -2,6 +2,7 @@
  * Everything the running server needs, already validated. The CLI builds this from
  * smp-server.toml (src/cli/config) and the certificate files; tests build it directly.
  */
+import type { SniHandoff } from "../transport/tls/index.ts";
 import type { NamesConfig } from "./names/config.ts";
 
 export interface TransportOptions {
@@ -14,6 +15,8 @@ export interface TransportOptions {
   logTlsErrors: boolean;
   /** Upper bound on simultaneous client connections (ours; the reference has none). */
   maxConnections: number;
+  /** The port (as configured) shared with the web site: ClientHellos with SNI go to `handoff`. */
+  web?: { port: number; handoff: SniHandoff };
 }
 
 export interface Credentials {

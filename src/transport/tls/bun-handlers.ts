@@ -1,25 +1,33 @@
 /**
  * Bun socket callbacks shared by every connection (one object per listener/connector, not per
- * connection): each socket's `data` is its TlsConn.
+ * connection): each socket's `data` is the object that owns its bytes — a TlsConn, or on a port
+ * shared with the web site first a ClientHello sniffer, then whichever side the hello chose.
  */
 import type { Socket, SocketHandler } from "bun";
-import type { TlsConn } from "./connection.ts";
 
-export const tlsConnHandlers: SocketHandler<TlsConn> = {
-  open(socket: Socket<TlsConn>) {
+/** What a raw TCP socket's events are delivered to. */
+export interface SocketSink {
+  attach(socket: Socket<unknown>): void;
+  socketData(chunk: Uint8Array): void;
+  socketDrained(): void;
+  socketClosed(reason?: string): void;
+}
+
+export const tlsConnHandlers: SocketHandler<SocketSink> = {
+  open(socket: Socket<SocketSink>) {
     socket.setNoDelay(true); // 16 KB blocks are complete messages: do not wait to coalesce
     socket.data.attach(socket as Socket<unknown>);
   },
-  data(socket: Socket<TlsConn>, chunk: Uint8Array) {
+  data(socket: Socket<SocketSink>, chunk: Uint8Array) {
     socket.data.socketData(chunk);
   },
-  drain(socket: Socket<TlsConn>) {
+  drain(socket: Socket<SocketSink>) {
     socket.data.socketDrained();
   },
-  close(socket: Socket<TlsConn>, error?: Error) {
+  close(socket: Socket<SocketSink>, error?: Error) {
     socket.data.socketClosed(error?.message);
   },
-  error(socket: Socket<TlsConn>, error: Error) {
+  error(socket: Socket<SocketSink>, error: Error) {
     socket.data.socketClosed(error.message);
   },
 };

@@ -8,7 +8,7 @@
  * a rejected server gets our Finished but never a byte of application data.
  */
 import { SMP_ALPN } from "./alpn.ts";
-import { tlsConnHandlers } from "./bun-handlers.ts";
+import { tlsConnHandlers, type SocketSink } from "./bun-handlers.ts";
 import { validateServerChain } from "./chain-validation.ts";
 import { TlsConn, type TlsConnection } from "./connection.ts";
 import { MAX_HANDSHAKE_BYTES, TLS_SETUP_TIMEOUT_MS, clientSecureContext, type PemCredentials } from "./params.ts";
@@ -54,7 +54,7 @@ export function connectTLS(config: TlsClientConfig): Promise<TlsConnection> {
       ready: (c) => resolve(c),
       failed: (reason) => reject(new TlsConnectError(reason)),
     });
-    Bun.connect<TlsConn>({ hostname: config.host, port: config.port, data: conn, socket: tlsConnHandlers }).catch((e: Error) =>
+    Bun.connect<SocketSink>({ hostname: config.host, port: config.port, data: conn, socket: tlsConnHandlers }).catch((e: Error) =>
       conn.socketClosed(`connect: ${e.message}`),
     );
   });

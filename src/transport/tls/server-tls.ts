@@ -7,12 +7,14 @@
  * Bun, with one shared handler object instead of per-socket EventEmitters.
  */
 import { SERVER_ALPN, selectAlpn } from "./alpn.ts";
-import { tlsConnHandlers } from "./bun-handlers.ts";
+import { tlsConnHandlers, type SocketSink } from "./bun-handlers.ts";
 import { validateClientChain } from "./chain-validation.ts";
 import { TlsConn, type TlsConnection, type TlsSetup } from "./connection.ts";
 import { MAX_HANDSHAKE_BYTES, TLS_SETUP_TIMEOUT_MS, serverSecureContext, type PemCredentials } from "./params.ts";
+import { HelloSniffer, type SniHandoff } from "./sni-split.ts";
 
 export type { TlsConnection } from "./connection.ts";
+export type { SniHandoff } from "./sni-split.ts";
 
 export interface TlsServerConfig {
   hostname: string;
@@ -29,6 +31,8 @@ export interface TlsServerConfig {
   onConnection: (conn: TlsConnection) => void;
   /** Why a connection never got established (for `log_tls_errors`); carries no peer address. */
   onHandshakeError?: (reason: string) => void;
+  /** The port is shared with the web site: ClientHellos with SNI are handed over here (sni-split.ts). */
+  sniHandoff?: SniHandoff;
 }
 
 export interface TlsServer {
@@ -56,13 +60,14 @@ export function listenTLS(config: TlsServerConfig): TlsServer {
     ready: (conn) => config.onConnection(conn),
     failed: (reason) => config.onHandshakeError?.(reason),
   };
-  const listener = Bun.listen<TlsConn>({
+  const sniHandoff = config.sniHandoff;
+  const listener = Bun.listen<SocketSink>({
     hostname: config.hostname,
     port: config.port,
     socket: {
       ...tlsConnHandlers,
       open(socket) {
-        socket.data = new TlsConn(setup);
+        socket.data = sniHandoff === undefined ? new TlsConn(setup) : new HelloSniffer(setup, sniHandoff);
         tlsConnHandlers.open!(socket);
       },
     },

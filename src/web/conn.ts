@@ -1,0 +1,78 @@
+/**
+ * One web connection on a raw Bun socket: plain HTTP, or TLS with the web certificate (node:tls
+ * over the same socket pipe SMP uses, so a connection handed over from a shared SMP port after
+ * its ClientHello continues seamlessly). Connections are counted against one limit for all web
+ * listeners; beyond it new ones are closed at once.
+ */
+import type { SecureContext } from "node:tls";
+import { TLSSocket } from "node:tls";
+import type { Socket } from "bun";
+import type { SocketSink } from "../transport/tls/bun-handlers.ts";
+import { SocketDuplex } from "../transport/tls/socket-duplex.ts";
+import { HTTP_LIMITS, HttpSession, type HttpLimits } from "./http.ts";
+
+/** Simultaneous web connections over all web listeners (the SMP connections are not counted here). */
+export const MAX_WEB_CONNECTIONS = 256;
+
+export class WebConnections {
+  open = 0;
+
+  constructor(
+    readonly root: string,
+    readonly maxConnections: number = MAX_WEB_CONNECTIONS,
+    readonly limits: HttpLimits = HTTP_LIMITS,
+  ) {}
+
+  /** A sink for a new socket, or null when the limit is reached (the caller closes the socket). */
+  connection(tls: SecureContext | null): WebConn | null {
+    if (this.open >= this.maxConnections) return null;
+    this.open++;
+    return new WebConn(this, tls);
+  }
+}
+
+/** ALPN: HTTP/1.1 only (the reference also offers h2; a client that insists on h2 alone is refused). */
+const selectHttp11 = (info: { protocols: string[] }): string | undefined => (info.protocols.includes("http/1.1") ? "http/1.1" : undefined);
+
+export class WebConn implements SocketSink {
+  private readonly duplex = new SocketDuplex();
+  private closed = false;
+
+  constructor(
+    private readonly owner: WebConnections,
+    tls: SecureContext | null,
+  ) {
+    let stream: SocketDuplex | TLSSocket = this.duplex;
+    if (tls !== null) {
+      stream = new TLSSocket(this.duplex, { isServer: true, secureContext: tls, ALPNCallback: selectHttp11 } as ConstructorParameters<typeof TLSSocket>[1]);
+    }
+    new HttpSession(stream, owner.root, owner.limits);
+    stream.on("close", () => {
+      this.duplex.destroy(); // the TCP socket goes with the stream on top of it
+      this.release();
+    });
+  }
+
+  attach(socket: Socket<unknown>): void {
+    this.duplex.attach(socket);
+  }
+
+  socketData(chunk: Uint8Array): void {
+    this.duplex.fromSocket(chunk);
+  }
+
+  socketDrained(): void {
+    this.duplex.socketDrained();
+  }
+
+  socketClosed(reason?: string): void {
+    this.duplex.socketClosed(reason ?? "connection closed");
+    this.release();
+  }
+
+  private release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.owner.open--;
+  }
+}
