@@ -10,6 +10,7 @@ import { constantTimeEqual } from "../encoding/bytes.ts";
 import { sha256 } from "../crypto/digest.ts";
 import { CertificateError, generateCa, generateServerCert, parseCertificate, pemToDer } from "../crypto/x509/certificate.ts";
 import type { Credentials } from "../server/options.ts";
+import { generateWebCertificate } from "../crypto/x509/web-certificate.ts";
 import { FILES } from "./paths.ts";
 
 export class CertFileError extends Error {
@@ -66,6 +67,16 @@ export function regenerateServerCert(configDir: string, commonName?: string): st
   }
   writeServerCert(configDir, { der: caDer, keyPem: read(caKeyPath) }, cn);
   return cn;
+}
+
+/** The web certificate files `init` writes and its [WEB] section names. */
+export const WEB_FILES = { cert: "web.crt", key: "web.key" } as const;
+
+/** `init --web-cert self-signed`: web.crt/web.key for the HTTPS pages (callers check they do not exist). */
+export function createWebCertificate(configDir: string, hosts: string[]): void {
+  const cert = generateWebCertificate([...new Set(hosts)]);
+  writePrivate(join(configDir, WEB_FILES.key), cert.keyPem);
+  writeFileSync(join(configDir, WEB_FILES.cert), cert.pem);
 }
 
 /** Server/CLI.hs:checkSavedFingerprint — the stored fingerprint must match ca.crt; returns it. */

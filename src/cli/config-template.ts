@@ -32,6 +32,8 @@ export interface InitValues extends ServerInformation {
   controlPort?: number;
   controlPortPasswords?: { admin: string; user: string };
   webStaticPath?: string;
+  /** `[WEB] https` (with cert/key in the config directory); undefined leaves them commented. */
+  webHttpsPort?: number;
 }
 
 /** TOML basic string: JSON string escapes are a subset of TOML's. */
@@ -187,12 +189,23 @@ ttl = ${DEFAULTS.inactiveTtl}
 check_interval = ${DEFAULTS.inactiveCheckInterval}
 
 [WEB]
-# The embedded web server is not implemented yet; these settings have no effect.
-# Path to generate static mini-site for server information and qr codes/links
-# static_path = ${q(v.webStaticPath ?? join(v.dataDir, "www"))}
+# The static mini-site, generated into static_path at every start: the server information page
+# (from [INFORMATION] and the settings above), the pages for short links the apps build with this
+# server's host (/a, /c, /g, /i, /r, /contact, /invitation) and app links (/.well-known/).
+# Other web servers can serve that directory too.
+static_path = ${q(v.webStaticPath ?? join(v.dataDir, "www"))}
+
+# Plain HTTP on this port (onion sites can use any port and register it in the hidden service config).
+# Ports below 1024 need root or CAP_NET_BIND_SERVICE.
 # http = 8000
-# https = 443
-# cert = ${q(join(v.configDir, "web.crt"))}
-# key = ${q(join(v.configDir, "web.key"))}
+
+# HTTPS with the certificate and key below. If \`https\` is also an SMP port ([TRANSPORT] port),
+# that port is shared: browsers (they send SNI) get the web site, SMP clients (no SNI) get SMP.
+# Use a certificate browsers accept (RSA or ECDSA), e.g. from Let's Encrypt:
+#   certbot certonly --standalone -d <your domain>
+# A missing or unreadable certificate only disables HTTPS, with a warning at start.
+${opt("https", v.webHttpsPort === undefined ? undefined : String(v.webHttpsPort), "443")}
+${opt("cert", v.webHttpsPort === undefined ? undefined : q(join(v.configDir, "web.crt")), q(join(v.configDir, "web.crt")))}
+${opt("key", v.webHttpsPort === undefined ? undefined : q(join(v.configDir, "web.key")), q(join(v.configDir, "web.key")))}
 `;
 }

@@ -430,7 +430,6 @@ function readWeb(s: SectionReader, warnings: string[]): WebConfig {
     if (cert === undefined || key === undefined) s.fail("https", "requires both cert and key");
     web.https = { port, cert, key };
   }
-  if (Object.keys(web).length > 0 || cert !== undefined || key !== undefined)
-    warnings.push("the embedded web server ([WEB]) is not implemented yet; these settings have no effect");
+  if (web.https === undefined && (cert !== undefined || key !== undefined)) warnings.push("[WEB] cert and key are used only with https; they are ignored");
   return web;
 }

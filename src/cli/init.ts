@@ -7,12 +7,13 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { base64url } from "../encoding/base64.ts";
-import { createCertificates } from "./certs.ts";
+import { createCertificates, createWebCertificate, WEB_FILES } from "./certs.ts";
 import { basicAuthProblem, parseSocksProxy } from "./config.ts";
 import { renderConfig, type InitValues, type ServerInformation } from "./config-template.ts";
 import { serverAddress } from "./address.ts";
 import { CliError, type Out } from "./errors.ts";
 import { configFile, configPath, type Paths } from "./paths.ts";
+import { terminalQr } from "./qr.ts";
 import { SERVER_VERSION_LINE } from "./version.ts";
 
 export type PasswordChoice = { kind: "random" } | { kind: "none" } | { kind: "set"; value: string };
@@ -27,6 +28,10 @@ export interface InitOptions extends ServerInformation {
   logStats: boolean;
   controlPort?: number;
   webPath?: string;
+  /** Do not serve HTTPS (the reference's --disable-web: https/cert/key are left commented). */
+  disableWeb?: boolean;
+  /** Create web.crt/web.key (self-signed, ECDSA) so the HTTPS pages work at once. */
+  webCert?: "self-signed";
 }
 
 export const DEFAULT_INIT: InitOptions = {
@@ -54,6 +59,7 @@ function checkInitOptions(o: InitOptions): void {
     const problem = basicAuthProblem(o.password.value);
     if (problem !== undefined) throw new CliError(`Error: --password: ${problem}`);
   }
+  if (o.disableWeb === true && o.webCert !== undefined) throw new CliError("Error: --web-cert cannot be used with --disable-web");
   if (o.socksProxy !== undefined) {
     const p = parseSocksProxy(o.socksProxy);
     if (typeof p === "string") throw new CliError(`Error: --socks-proxy: ${p}`);
@@ -79,12 +85,19 @@ export function initialize(paths: Paths, o: InitOptions, isRoot: boolean, out: O
   if (existsSync(join(paths.configDir, "smp-server.ini")))
     out(`Note: ${join(paths.configDir, "smp-server.ini")} (reference server configuration) is not read; see docs/configuration.md to carry its settings over.`);
 
+  if (o.webCert !== undefined)
+    for (const f of Object.values(WEB_FILES)) {
+      const path = join(paths.configDir, f);
+      // An operator's own (CA-issued) web certificate is never replaced.
+      if (existsSync(path)) throw new CliError(`Error: ${path} already exists; remove it or omit --web-cert`);
+    }
   const fingerprint = createCertificates(paths.configDir, o.fqdn ?? o.ip);
   const password = o.password.kind === "random" ? randomBase64url(32) : o.password.kind === "set" ? o.password.value : undefined;
   // Server/Main.hs:initialize: control port passwords are base64url of 18 random bytes.
   const controlPortPasswords = o.controlPort === undefined ? undefined : { admin: randomBase64url(18), user: randomBase64url(18) };
   const ports = o.ports ?? defaultPorts(isRoot);
   const host = o.fqdn ?? (o.ip === "127.0.0.1" ? undefined : o.ip);
+  if (o.webCert !== undefined) createWebCertificate(paths.configDir, o.fqdn === undefined ? [o.ip] : [o.fqdn, o.ip]);
   const values: InitValues = {
     configDir: paths.configDir,
     dataDir: paths.dataDir,
@@ -105,6 +118,9 @@ export function initialize(paths: Paths, o: InitOptions, isRoot: boolean, out: O
     hostingCountry: o.hostingCountry,
     hostingType: o.hostingType,
     webStaticPath: o.webPath,
+    // Server/Main/Init.hs writes https = 443 unless --disable-web; without 443 among our ports
+    // (not root) the first SMP port is shared instead, so the pages need no privileged port.
+    ...(o.disableWeb !== true && { webHttpsPort: ports.includes(443) ? 443 : ports[0] }),
   };
   // The file holds the queue-creation and control-port passwords.
   writeFileSync(file, renderConfig(values), { mode: 0o600 });
@@ -114,6 +130,8 @@ export function initialize(paths: Paths, o: InitOptions, isRoot: boolean, out: O
   out("Run `smp-server start` to start server.");
   if (o.ports === undefined && !isRoot)
     out("Note: listening on port 5223 only, because binding port 443 needs root (or CAP_NET_BIND_SERVICE); add 443 to [TRANSPORT] port if this server can bind it.");
+  if (o.webCert !== undefined)
+    out(`Self-signed web certificate: ${join(paths.configDir, WEB_FILES.cert)} (browsers warn about it; replace it with a CA-issued one, e.g. from Let's Encrypt).`);
   warnCAPrivateKeyFile(paths, out);
   printServiceInfo(fingerprint, address, out);
   printSourceCode(o.sourceCode, out);
@@ -136,6 +154,8 @@ export function printServiceInfo(fingerprint: Uint8Array, address: string, out: 
   out(SERVER_VERSION_LINE);
   out(`Fingerprint: ${base64url(fingerprint)}`);
   out(`Server address: ${address}`);
+  // A QR code of a placeholder host would only mislead: shown once the host is known.
+  if (!address.includes("<hostnames>")) out(terminalQr(address));
 }
 
 /** Server/Main.hs:printSourceCode. */

@@ -46,7 +46,8 @@ const INIT: OptionSpec[] = [
   { name: "server-country", kind: "value", metavar: "SERVER_COUNTRY", help: "Server datacenter country" },
   { name: "operator-website", kind: "value", metavar: "WEBSITE", help: "Operator public website" },
   { name: "web-path", kind: "value", metavar: "PATH", help: "Directory to store generated static site with server information" },
-  { name: "disable-web", kind: "flag", help: "Disable starting static web server with server information (the web server is not implemented yet)" },
+  { name: "disable-web", kind: "flag", help: "Disable starting static web server with server information (HTTPS stays commented out in the configuration)" },
+  { name: "web-cert", kind: "value", metavar: "self-signed", help: "Create a self-signed web certificate (web.crt, web.key) so the HTTPS pages work at once" },
   { name: "yes", short: "y", kind: "flag", help: "Non-interactive initialization (init never prompts; accepted for compatibility)" },
   ...COMMON,
 ];
@@ -113,6 +114,12 @@ function country(opts: ParsedOptions, name: string): string | undefined {
   return v.toUpperCase();
 }
 
+function webCert(opts: ParsedOptions): "self-signed" | undefined {
+  const v = stringOpt(opts, "web-cert");
+  if (v === undefined || v === "self-signed") return v;
+  throw new UsageError(`--web-cert: expected "self-signed" (or put your own certificate in web.crt/web.key), got ${JSON.stringify(v)}`);
+}
+
 function initOptions(opts: ParsedOptions): InitOptions {
   signAlgorithm(opts);
   const pw = stringOpt(opts, "password");
@@ -147,6 +154,8 @@ function initOptions(opts: ParsedOptions): InitOptions {
     hostingCountry: country(opts, "hosting-country"),
     hostingType: hostingType as HostingType | undefined,
     webPath: stringOpt(opts, "web-path"),
+    disableWeb: opts.has("disable-web") ? true : undefined,
+    webCert: webCert(opts),
   };
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as unknown as InitOptions;
 }

@@ -13,6 +13,8 @@ import { CliError, type Out } from "./errors.ts";
 import { DEFAULT_INIT, initialize, printServiceInfo, printSourceCode } from "./init.ts";
 import { configFile, type Paths } from "./paths.ts";
 import { toServerOptions } from "./server-options.ts";
+import { webOptions } from "./web-options.ts";
+import { startWeb } from "../web/server.ts";
 
 /** Expiration.hs:showTTL. */
 export function showTTL(seconds: number): string {
@@ -78,13 +80,26 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     throw e;
   }
   printStartSummary(cfg, fingerprint, paths, out);
+  // Before SMP: a port shared with the web site needs the web side ready when it starts listening.
+  const web = startWeb(webOptions(cfg, fingerprint));
+  for (const n of web.notes) out(n);
+  for (const w of web.warnings) out(`Warning: ${w}`);
   const options = toServerOptions(cfg, credentials, { dataDir: paths.dataDir, logLevel: o.logLevel });
-  let server: RunningServer;
+  if (web.shared !== undefined) options.transport.web = web.shared;
+  let smp: RunningServer;
   try {
-    server = await startServer(options);
+    smp = await startServer(options);
   } catch (e) {
+    web.stop();
     throw new CliError(startFailure(e, paths));
   }
+  const server: RunningServer = {
+    ...smp,
+    close: () => {
+      web.stop();
+      return smp.close();
+    },
+  };
   // One full collection of what start-up left (configuration, certificates, migrations) before
   // the server settles: on a small board an idle relay should hold only what it serves with.
   Bun.gc(true);

@@ -117,7 +117,7 @@ export function startWeb(o: WebOptions): RunningWeb {
   };
 
   if (o.http !== undefined) {
-    if (o.smpPorts.includes(o.http)) warnings.push(`[WEB] http = ${o.http} is an SMP port: plain HTTP is not served there`);
+    if (o.http !== 0 && o.smpPorts.includes(o.http)) warnings.push(`[WEB] http = ${o.http} is an SMP port: plain HTTP is not served there`);
     else running.httpPort = listen(o.http, null, "[WEB] http");
   }
   if (o.https !== undefined) {

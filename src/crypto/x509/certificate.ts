@@ -91,19 +91,19 @@ export function pemToDer(pem: string, label = "CERTIFICATE"): Uint8Array {
 
 // ---------------------------------------------------------------- building
 
-function name(cn: string, o?: string): Uint8Array {
+export function name(cn: string, o?: string): Uint8Array {
   // openssl (default string_mask utf8only) writes each RDN as its own SET with a UTF8String;
   // matching that keeps issuer/subject byte-identical to certificates the reference made.
   const rdn = (type: string, value: string) => set(sequence(oid(type), utf8String(value)));
   return o === undefined ? sequence(rdn(OID.commonName, cn)) : sequence(rdn(OID.commonName, cn), rdn(OID.organizationName, o));
 }
 
-function extension(id: string, critical: boolean, value: Uint8Array): Uint8Array {
+export function extension(id: string, critical: boolean, value: Uint8Array): Uint8Array {
   return critical ? sequence(oid(id), boolean(true), octetString(value)) : sequence(oid(id), octetString(value));
 }
 
 /** RFC 5280 4.2.1.2 method (1), as openssl's `subjectKeyIdentifier = hash`: SHA-1 of the subjectPublicKey bits. */
-function keyIdentifier(spki: Uint8Array): Uint8Array {
+export function keyIdentifier(spki: Uint8Array): Uint8Array {
   const [, keyBits] = children(readElement(spki).content);
   if (keyBits === undefined || keyBits.tag !== TAG.BIT_STRING) throw new CertificateError("malformed SubjectPublicKeyInfo");
   return new Uint8Array(new Bun.CryptoHasher("sha1").update(keyBits.content.subarray(1)).digest());
@@ -116,22 +116,32 @@ function serialNumber(): Uint8Array {
   return unsignedInteger(b);
 }
 
-function spkiOf(key: KeyObject): Uint8Array {
+export function spkiOf(key: KeyObject): Uint8Array {
   return new Uint8Array(createPublicKey(key).export({ type: "spki", format: "der" }));
 }
 
-interface TbsInput {
+export interface TbsInput {
   issuer: Uint8Array;
   subject: Uint8Array;
   spki: Uint8Array;
   extensions: Uint8Array[];
   now: Date;
+  /** Default VALIDITY_DAYS. */
+  validityDays?: number;
 }
 
-function signCertificate(tbsInput: TbsInput, signer: KeyObject): Uint8Array {
+/** How the signer signs: its AlgorithmIdentifier and the digest node:crypto `sign` takes (null for EdDSA). */
+export interface SignatureAlgorithm {
+  oid: string;
+  digest: string | null;
+}
+
+const ED25519_SIGNATURE: SignatureAlgorithm = { oid: OID.ed25519, digest: null };
+
+export function signCertificate(tbsInput: TbsInput, signer: KeyObject, alg: SignatureAlgorithm = ED25519_SIGNATURE): Uint8Array {
   const notBefore = new Date(tbsInput.now.getTime() - CLOCK_SKEW_MS);
-  const notAfter = new Date(tbsInput.now.getTime() + VALIDITY_DAYS * 86400_000);
-  const algorithm = sequence(oid(OID.ed25519));
+  const notAfter = new Date(tbsInput.now.getTime() + (tbsInput.validityDays ?? VALIDITY_DAYS) * 86400_000);
+  const algorithm = sequence(oid(alg.oid));
   const tbs = sequence(
     explicit(0, smallInteger(2)), // v3
     serialNumber(),
@@ -142,7 +152,7 @@ function signCertificate(tbsInput: TbsInput, signer: KeyObject): Uint8Array {
     tbsInput.spki,
     explicit(3, sequence(...tbsInput.extensions)),
   );
-  const signature = new Uint8Array(sign(null, tbs, signer));
+  const signature = new Uint8Array(sign(alg.digest, tbs, signer));
   return sequence(tbs, algorithm, bitString(signature));
 }
 
