@@ -12,9 +12,10 @@ import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext, type SecureContext } from "node:tls";
 import type { Socket, TCPSocketListener } from "bun";
-import { tlsConnHandlers, type SocketSink } from "../transport/tls/bun-handlers.ts";
+import { DISCARD, tlsConnHandlers, type SocketSink } from "../transport/tls/bun-handlers.ts";
 import type { SniHandoff } from "../transport/tls/sni-split.ts";
 import { WebConnections } from "./conn.ts";
+import type { HttpLimits } from "./http.ts";
 import type { SiteInput } from "./info.ts";
 import { buildSite, writeSite } from "./site.ts";
 
@@ -27,6 +28,7 @@ export interface WebOptions {
   smpPorts: readonly number[];
   site: SiteInput;
   maxConnections?: number;
+  httpLimits?: HttpLimits;
 }
 
 export interface RunningWeb {
@@ -88,7 +90,7 @@ export function startWeb(o: WebOptions): RunningWeb {
     warnings.push(`cannot write the web site to [WEB] static_path ${o.staticPath}: ${(e as Error).message}; the web site is not served`);
     return running;
   }
-  const conns = new WebConnections(o.staticPath, o.maxConnections);
+  const conns = new WebConnections(o.staticPath, o.maxConnections, o.httpLimits);
   const listen = (port: number, tls: SecureContext | null, label: string): number | undefined => {
     try {
       const l = Bun.listen<SocketSink>({
@@ -99,6 +101,7 @@ export function startWeb(o: WebOptions): RunningWeb {
           open(socket) {
             const conn = conns.connection(tls);
             if (conn === null) {
+              socket.data = DISCARD;
               socket.terminate();
               return;
             }
@@ -141,6 +144,7 @@ function sniHandoff(conns: WebConnections, tls: SecureContext): SniHandoff {
   return (socket: Socket<SocketSink>, hello: Uint8Array) => {
     const conn = conns.connection(tls);
     if (conn === null) {
+      socket.data = DISCARD;
       socket.terminate();
       return;
     }

@@ -31,3 +31,11 @@ export const tlsConnHandlers: SocketHandler<SocketSink> = {
     socket.data.socketClosed(error.message);
   },
 };
+
+/** The sink of a socket being refused: its remaining events go nowhere. */
+export const DISCARD: SocketSink = {
+  attach() {},
+  socketData() {},
+  socketDrained() {},
+  socketClosed() {},
+};
