@@ -3,7 +3,7 @@
  * SMPWeb.hs:smpLinkPages). The same page under each path; what it says depends on the path, what
  * it shows (the link, its QR code, the app button) comes from the fragment, read by media/link.js.
  */
-import { page } from "./layout.ts";
+import { APP_LINKS, page } from "./layout.ts";
 
 /** Path → what kind of link it is (Agent/Protocol.hs ContactConnType letters, plus the legacy full links). */
 export const LINK_PAGES: Readonly<Record<string, { title: string; what: string }>> = {
@@ -33,7 +33,7 @@ export function linkPage(path: string): string {
 </div>
 <div class="card">
 <h2>Not using SimpleX Chat yet?</h2>
-<p>Install the app, then open this link again — or paste it into the app with the “Connect” button.</p>
+<p>Install the app (${APP_LINKS}), then open this link again — or paste it into the app with the “Connect” button.</p>
 </div>
 </div>
 <div class="card qr-box" id="qr">
