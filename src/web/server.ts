@@ -99,14 +99,7 @@ export function startWeb(o: WebOptions): RunningWeb {
         socket: {
           ...tlsConnHandlers,
           open(socket) {
-            const conn = conns.connection(tls);
-            if (conn === null) {
-              socket.data = DISCARD;
-              socket.terminate();
-              return;
-            }
-            socket.data = conn;
-            tlsConnHandlers.open!(socket);
+            if (adopt(socket, conns, tls)) tlsConnHandlers.open!(socket);
           },
         },
       });
@@ -139,17 +132,23 @@ export function startWeb(o: WebOptions): RunningWeb {
   return running;
 }
 
+/** Makes the socket a web connection, or closes it when the web connection limit is reached. */
+function adopt(socket: Socket<SocketSink>, conns: WebConnections, tls: SecureContext | null): boolean {
+  const conn = conns.connection(tls);
+  if (conn === null) {
+    socket.data = DISCARD;
+    socket.terminate();
+    return false;
+  }
+  socket.data = conn;
+  return true;
+}
+
 /** Takes a connection whose ClientHello carried SNI, with the bytes already read from it. */
 function sniHandoff(conns: WebConnections, tls: SecureContext): SniHandoff {
   return (socket: Socket<SocketSink>, hello: Uint8Array) => {
-    const conn = conns.connection(tls);
-    if (conn === null) {
-      socket.data = DISCARD;
-      socket.terminate();
-      return;
-    }
-    socket.data = conn;
-    conn.attach(socket as Socket<unknown>);
-    conn.socketData(hello);
+    if (!adopt(socket, conns, tls)) return;
+    socket.data.attach(socket as Socket<unknown>);
+    socket.data.socketData(hello);
   };
 }

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Subprocess } from "bun";
-import { b, closeAll, connect, nextMsg, send, sr, OK } from "../server/helpers.ts";
+import { sendMsgRoundTrip } from "./fixtures.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ZBARIMG = Bun.which("zbarimg");
@@ -101,17 +101,6 @@ function httpsGet(port: number, path: string): Promise<{ status: number; body: s
   });
 }
 
-async function roundTrip(address: string): Promise<void> {
-  const [rcv, snd] = [await connect({ address }), await connect({ address })];
-  try {
-    const q = await rcv.createQueue({ authAlg: "ed25519", corrId: b("abcd") });
-    expect(await sr(snd, null, "bcda", q.sndId, send("hi"))).toEqual(OK);
-    expect((await nextMsg(rcv, q)).text).toBe("hi");
-  } finally {
-    closeAll([rcv, snd]);
-  }
-}
-
 const line = (out: string, prefix: string) => out.split("\n").find((l) => l.startsWith(prefix))?.slice(prefix.length);
 
 describe("init --web-cert self-signed, then start on a shared port", () => {
@@ -162,7 +151,7 @@ describe("init --web-cert self-signed, then start on a shared port", () => {
       // The address on the page is the one clients use (no password was set).
       const fp = line(s.out(), "Fingerprint: ")!;
       expect(page.body).toContain(`smp://${fp}@localhost:${port}</code>`);
-      await roundTrip(`smp://${fp}@127.0.0.1:${port}`);
+      await sendMsgRoundTrip({ address: `smp://${fp}@127.0.0.1:${port}` }, "hi");
       expect(readFileSync(join(d.data, "www", "a", "index.html"), "utf8")).toContain("media/link.js");
     } finally {
       s.proc.kill("SIGTERM");
@@ -195,7 +184,7 @@ describe("start without the web certificate", () => {
       expect(warnings[0]).toStartWith(`Warning: cannot read the web certificate ${join(d.cfg, "web.crt")} / key ${join(d.cfg, "web.key")}: `);
       expect(warnings[0]).toContain(`the web site is not served over HTTPS on port ${port} (SMP on that port is not affected)`);
       const fp = line(s.out(), "Fingerprint: ")!;
-      await roundTrip(`smp://${fp}@127.0.0.1:${port}`);
+      await sendMsgRoundTrip({ address: `smp://${fp}@127.0.0.1:${port}` }, "hi");
     } finally {
       s.proc.kill("SIGTERM");
       await s.proc.exited;

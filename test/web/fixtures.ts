@@ -1,5 +1,7 @@
 // The site's input for the web tests: every [INFORMATION] key, with text that must stay text.
+import { expect } from "bun:test";
 import { parseConfig } from "../../src/cli/config.ts";
+import { b, closeAll, connect, nextMsg, send, sr, OK } from "../server/helpers.ts";
 import type { SiteInput } from "../../src/web/info.ts";
 
 export const EVIL = `<script>alert("x")</script> & 'co'`;
@@ -44,4 +46,16 @@ export function siteInput(over: Partial<SiteInput> = {}): SiteInput {
     fingerprint: "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=",
     ...over,
   };
+}
+
+/** Two SMP clients on the server: a queue, a SEND and its MSG (ServerTests.hs:testDuplex, first step). */
+export async function sendMsgRoundTrip(server: { address: string }, text: string): Promise<void> {
+  const [rcv, snd] = [await connect(server), await connect(server)];
+  try {
+    const q = await rcv.createQueue({ authAlg: "ed25519", corrId: b("abcd") });
+    expect(await sr(snd, null, "bcda", q.sndId, send(text))).toEqual(OK);
+    expect((await nextMsg(rcv, q)).text).toBe(text);
+  } finally {
+    closeAll([rcv, snd]);
+  }
 }
