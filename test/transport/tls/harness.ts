@@ -95,3 +95,23 @@ export async function pyClient(
   if (p.exitCode !== 0) throw new Error(`py_client failed: ${err}`);
   return JSON.parse(out) as PyResult[];
 }
+
+/** Raw TCP client: sends `bytes`, resolves with the ms until the server closed the connection. */
+export async function rawClient(port: number, bytes: Uint8Array): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        open(s) {
+          if (bytes.length > 0) s.write(bytes);
+        },
+        data() {},
+        close() {
+          resolve(performance.now() - t0);
+        },
+      },
+    }).catch(reject);
+  });
+}

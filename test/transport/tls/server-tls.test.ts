@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { hex } from "../../../src/encoding/bytes.ts";
 import { CertDir, OPENSSL, serverCredentials, type Issued } from "./certs.ts";
-import { opensslConf, pyClient, startEchoServer, type EchoServer } from "./harness.ts";
+import { opensslConf, pyClient, rawClient, startEchoServer, type EchoServer } from "./harness.ts";
 
 let certs: CertDir;
 let ca: Issued;
@@ -119,26 +119,6 @@ describe("bad clients are closed cleanly", () => {
     short = startEchoServer({ credentials, tlsSetupTimeoutMs: 300 });
   });
   afterAll(() => short.stop());
-
-  /** Raw TCP client: sends `bytes`, resolves with the ms until the server closed the connection. */
-  async function rawClient(port: number, bytes: Uint8Array): Promise<number> {
-    const t0 = performance.now();
-    return new Promise((resolve, reject) => {
-      Bun.connect({
-        hostname: "127.0.0.1",
-        port,
-        socket: {
-          open(s) {
-            if (bytes.length > 0) s.write(bytes);
-          },
-          data() {},
-          close() {
-            resolve(performance.now() - t0);
-          },
-        },
-      }).catch(reject);
-    });
-  }
 
   test("garbage → closed at once, handshake error reported", async () => {
     const err = short.nextHandshakeError();
