@@ -31,8 +31,12 @@ export class WebConnections {
   }
 }
 
-/** ALPN: HTTP/1.1 only (the reference also offers h2; a client that insists on h2 alone is refused). */
-const selectHttp11 = (info: { protocols: string[] }): string | undefined => (info.protocols.includes("http/1.1") ? "http/1.1" : undefined);
+/**
+ * ALPN: HTTP/1.x only (the reference also offers h2; a client that offers h2 alone gets the
+ * no_application_protocol alert). Clients without ALPN are served HTTP/1.1 as well.
+ */
+const HTTP_ALPN = ["http/1.1", "http/1.0"];
+const selectHttp1 = (info: { protocols: string[] }): string | undefined => HTTP_ALPN.find((p) => info.protocols.includes(p));
 
 export class WebConn implements SocketSink {
   private readonly duplex = new SocketDuplex();
@@ -44,7 +48,7 @@ export class WebConn implements SocketSink {
   ) {
     let stream: SocketDuplex | TLSSocket = this.duplex;
     if (tls !== null) {
-      stream = new TLSSocket(this.duplex, { isServer: true, secureContext: tls, ALPNCallback: selectHttp11 } as ConstructorParameters<typeof TLSSocket>[1]);
+      stream = new TLSSocket(this.duplex, { isServer: true, secureContext: tls, ALPNCallback: selectHttp1 } as ConstructorParameters<typeof TLSSocket>[1]);
     }
     new HttpSession(stream, owner.root, owner.limits);
     stream.on("close", () => {

@@ -88,6 +88,18 @@ function raw(port: number, request: string | Buffer, servername?: string): Promi
   });
 }
 
+/** The protocol the server picked for these ALPN offers, or the handshake error. */
+function alpnOutcome(port: number, offers: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    const c = tlsConnect({ host: "127.0.0.1", port, servername: "localhost", rejectUnauthorized: false, ALPNProtocols: offers });
+    c.on("secureConnect", () => {
+      resolve(String(c.alpnProtocol));
+      c.destroy();
+    });
+    c.on("error", (e) => resolve(e.message));
+  });
+}
+
 const statusOf = (response: string): number => Number(/^HTTP\/1\.1 (\d{3}) /.exec(response)?.[1] ?? 0);
 
 /** Every path the site serves, with its file under the root and its content type. */
@@ -129,11 +141,15 @@ describe("every page over HTTP, HTTPS and HTTPS on the shared SMP port", () => {
     });
   }
 
-  test("HTTPS presents the web certificate and HTTP/1.1 (h2 is not served)", async () => {
+  test("HTTPS presents the web certificate and HTTP/1.x (h2 is not served)", async () => {
     for (const port of [web.httpsPort!, smp.port]) {
       const r = await httpsGet(port, "/");
       expect(r.certDer!.equals(Buffer.from(webCert.der))).toBe(true);
       expect(r.alpn === false || r.alpn === "http/1.1").toBe(true);
+      // A client that offers only h2 is refused in the handshake; HTTP/1.0 is fine.
+      expect(await alpnOutcome(port, ["h2"])).toMatch(/no[ _]application[ _]protocol/i);
+      expect(await alpnOutcome(port, ["http/1.0"])).toBe("http/1.0");
+      expect(await alpnOutcome(port, ["h2", "http/1.1"])).toBe("http/1.1");
     }
   });
 
