@@ -71,7 +71,12 @@ describe("defaults", () => {
     expect(c.information).toEqual({ sourceCode: "https://example.com/src", operator: { name: "Op", country: "DE" }, hostingType: "dedicated" });
     expect(c.proxy.ownServerDomains).toEqual(["example.com", "example.net"]);
     expect(c.names.enable).toBe(false);
-    expect(c.web).toEqual({});
+    // static_path = <log>/www as Init.hs writes it; https/cert/key commented unless init chose a port.
+    expect(c.web).toEqual({ staticPath: "/d/www" });
+    const withHttps = parse(renderConfig({ configDir: "/c", dataDir: "/d", enableStoreLog: true, logStats: false, ports: [5223, 443], webHttpsPort: 443 }));
+    expect(withHttps.web).toEqual({ staticPath: "/d/www", https: { port: 443, cert: "/c/web.crt", key: "/c/web.key" } });
+    expect(withHttps.warnings).toEqual([]);
+    expect(parse(minimal() + '[WEB]\ncert = "/c/web.crt"\n').warnings).toContain("[WEB] cert and key are used only with https; they are ignored");
   });
 
   test("init without password/host leaves those keys commented out", () => {

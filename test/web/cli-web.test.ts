@@ -159,6 +159,25 @@ describe("init --web-cert self-signed, then start on a shared port", () => {
     }
   });
 
+  test("--web-cert takes only self-signed, and not with --disable-web", () => {
+    const d2 = paths();
+    const bad = run(["init", ...d2.flags, "--web-cert", "letsencrypt"]);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain('--web-cert: expected "self-signed"');
+    const both = run(["init", ...d2.flags, "--web-cert", "self-signed", "--disable-web"]);
+    expect(both.code).toBe(1);
+    expect(both.out).toContain("--web-cert cannot be used with --disable-web");
+    expect(existsSync(join(d2.cfg, "smp-server.toml"))).toBe(false);
+  });
+
+  test("--disable-web leaves https commented out", () => {
+    const d2 = paths();
+    expect(run(["init", ...d2.flags, "--port", "5223", "--disable-web"]).code).toBe(0);
+    const toml = readFileSync(join(d2.cfg, "smp-server.toml"), "utf8");
+    expect(toml).toContain("\n# https = 443\n");
+    expect(toml).not.toMatch(/^https =/m);
+  });
+
   test("an existing web certificate is never replaced by --web-cert", () => {
     const d2 = paths();
     run(["init", ...d2.flags, "--port", String(freePort()), "--disable-web"]);
