@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of a compiled binary: --version, init in a temporary directory, start on
-# 127.0.0.1, a TLS handshake plus the SMP server hello, SIGTERM, clean exit.
+# 127.0.0.1, a TLS handshake plus the SMP server hello, the web pages (embedded assets) on the
+# same port by SNI, SIGTERM, clean exit.
 # Usage: [SMOKE_RUNNER="qemu-aarch64 -L …"] .ci/smoke.sh path/to/smp-server
 set -euo pipefail
 bin=$(realpath "$1")
@@ -21,7 +22,7 @@ run() { env -i HOME="$work" PATH=/nonexistent $runner "$bin" "$@"; }
 run --version | tee "$work/version.txt"
 grep -q "SMP" "$work/version.txt"
 
-run init --config-dir "$work/etc" --data-dir "$work/var" --ip 127.0.0.1 --port "$port" --no-password --yes | tee "$work/init.txt"
+run init --config-dir "$work/etc" --data-dir "$work/var" --ip 127.0.0.1 --port "$port" --no-password --web-cert self-signed --yes | tee "$work/init.txt"
 grep -q "smp://" "$work/init.txt"
 
 # Started directly (not through the function) so that $! is the server process itself.
@@ -58,6 +59,25 @@ assert sid == s.get_channel_binding("tls-unique"), "session id != tls-unique"
 chain = s._sslobj.get_unverified_chain() if hasattr(s._sslobj, "get_unverified_chain") else None
 print(f"server hello: versions {vmin}-{vmax}, session id {len(sid)} bytes = tls-unique, {s.version()}")
 assert (vmin, vmax) == (6, 20)
+
+# The same port with SNI: the web site, its files embedded in the binary.
+def get(path):
+    w = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    w.check_hostname = False
+    w.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as r, w.wrap_socket(r, server_hostname="localhost") as t:
+        t.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := t.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), head[:40]
+    return body
+assert b"Server information" in get("/")
+assert b"media/link.js" in get("/a")
+assert len(get("/media/qrcode.js")) > 10000
+assert b"chat.simplex.app" in get("/.well-known/assetlinks.json")
+print("web pages served on the SMP port by SNI")
 PY
 kill -TERM "$pid"
 rc=0
