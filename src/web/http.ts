@@ -101,8 +101,8 @@ export class HttpSession {
         }
         this.served++;
         const keepAlive = !this.peerEnded && req.keepAlive && this.served < this.limits.maxRequestsPerConnection;
-        await this.respond(req, keepAlive);
-        if (!keepAlive || this.peerEnded) {
+        const kept = await this.respond(req, keepAlive);
+        if (!kept || this.peerEnded) {
           this.close();
           break;
         }
@@ -116,25 +116,25 @@ export class HttpSession {
     }
   }
 
-  private async respond(req: Request, keepAlive: boolean): Promise<void> {
-    if (req.method !== "GET" && req.method !== "HEAD") {
+  /** Answers one request; false when the connection must close after it. */
+  private async respond(req: Request, keepAlive: boolean): Promise<boolean> {
+    const head = req.method === "HEAD";
+    if (req.method !== "GET" && !head) {
       this.send(405, keepAlive, "text/plain; charset=utf-8", Buffer.from("Only GET and HEAD are served.\n"), false, "Allow: GET, HEAD\r\n");
-      return;
+      return keepAlive;
     }
     const r = await resolveStaticFile(this.root, req.target);
-    if ("status" in r) {
-      this.send(r.status, keepAlive && r.status === 404, "text/plain; charset=utf-8", Buffer.from(`${REASONS[r.status]}\n`), req.method === "HEAD");
-      return;
+    let body: Uint8Array | null = null;
+    if (!("status" in r)) body = await Bun.file(r.path).bytes().catch(() => null);
+    if (body === null || "status" in r) {
+      // A malformed path (400) ends the connection; a missing file (404) does not.
+      const status = "status" in r ? r.status : 404;
+      const kept = keepAlive && status === 404;
+      this.send(status, kept, "text/plain; charset=utf-8", Buffer.from(`${REASONS[status]}\n`), head);
+      return kept;
     }
-    let body: Uint8Array;
-    try {
-      body = await Bun.file(r.path).bytes();
-    } catch {
-      this.send(404, keepAlive, "text/plain; charset=utf-8", Buffer.from("Not Found\n"), req.method === "HEAD");
-      return;
-    }
-    if (this.ended) return;
-    this.send(200, keepAlive, r.contentType, body, req.method === "HEAD", "Cache-Control: no-cache\r\n");
+    this.send(200, keepAlive, r.contentType, body, head, "Cache-Control: no-cache\r\n");
+    return keepAlive;
   }
 
   private send(status: number, keepAlive: boolean, type: string, body: Uint8Array, headOnly: boolean, extra = ""): void {

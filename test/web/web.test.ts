@@ -235,6 +235,8 @@ describe("what a client cannot do to the web side", () => {
     for (const req of ["GARBAGE\r\n\r\n", "GET /\r\n\r\n", "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "GET / HTTP/1.1\r\nBad Header\r\n\r\n"])
       expect([req, statusOf(await raw(web.httpPort!, req))]).toEqual([req, 400]);
     expect(statusOf(await raw(web.httpPort!, "GET / HTTP/2.0\r\n\r\n"))).toBe(505);
+    // A malformed path ends even a keep-alive connection (raw() resolves only on the server's close).
+    expect(statusOf(await raw(web.httpPort!, "GET /%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n"))).toBe(400);
   });
 });
 
