@@ -11,7 +11,7 @@ import { ConfigError, SectionReader, describe, isTable, rangeReason, type Table 
 
 export { ConfigError } from "./config-reader.ts";
 
-export { HOSTING_TYPES, type Contacts, type Entity, type HostingType, type InformationConfig } from "../web/info.ts";
+export { HOSTING_TYPES, type HostingType, type InformationConfig } from "../web/info.ts";
 
 export interface StoreLogConfig {
   /** Persist queues and messages in the SQLite database in the data directory (off = in memory only). */
