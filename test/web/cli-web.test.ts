@@ -144,6 +144,10 @@ describe("init --web-cert self-signed, then start on a shared port", () => {
     const s = await startServer(d.flags, /Serving static site on port \d+ \(TLS, shared with SMP/, port);
     try {
       expect(s.out()).not.toContain("Warning: cannot");
+      // start prints the address and its QR code too (the same as init's, here without a password)
+      const lines = s.out().split("\n");
+      const at = lines.findIndex((l) => l.startsWith("Server address: "));
+      expect(lines[at + 1]).toMatch(/^█+$/);
       const page = await httpsGet(port, "/");
       expect(page.status).toBe(200);
       expect(page.body).toContain("<th>Operator:</th><td>&lt;b&gt;Op&lt;/b&gt;</td>");
