@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { startServer, type RunningServer } from "../server/index.ts";
 import { StoreError } from "../store/types.ts";
 import { log, setLogLevel, type LogLevel } from "../util/log.ts";
+import { startWeb } from "../web/server.ts";
 import { addressPort, serverAddress } from "./address.ts";
 import { CertFileError, checkSavedFingerprint, loadCredentials } from "./certs.ts";
 import { loadConfig, type SmpConfig } from "./config.ts";
@@ -14,7 +15,6 @@ import { DEFAULT_INIT, initialize, printServiceInfo, printSourceCode } from "./i
 import { configFile, type Paths } from "./paths.ts";
 import { toServerOptions } from "./server-options.ts";
 import { webOptions } from "./web-options.ts";
-import { startWeb } from "../web/server.ts";
 
 /** Expiration.hs:showTTL. */
 export function showTTL(seconds: number): string {

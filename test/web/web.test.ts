@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { generateWebCertificate } from "../../src/crypto/x509/web-certificate.ts";
 import { startWeb, type RunningWeb } from "../../src/web/server.ts";
-import { startTestServer, testOptions, type TestServer } from "../server/harness.ts";
+import { startTestServer, testCredentials, testOptions, type TestServer } from "../server/harness.ts";
 import { connect } from "../server/helpers.ts";
 import { EVIL_ESCAPED, sendMsgRoundTrip, siteInput } from "./fixtures.ts";
 
@@ -320,6 +320,18 @@ describe("web certificate problems never stop SMP", () => {
       expect(w.warnings[0]).toContain(c);
       w.stop();
     }
+  });
+
+  test("an Ed25519 web certificate (the SMP kind) is served, with a warning that browsers refuse it", () => {
+    const creds = testCredentials();
+    const cert = join(dir, "ed.crt");
+    const key = join(dir, "ed.key");
+    writeFileSync(cert, creds.certPem);
+    writeFileSync(key, creds.keyPem);
+    const w = startWeb({ staticPath: join(dir, "www4"), https: { port: 0, cert, key }, bindHost: "127.0.0.1", smpPorts: [0], site: siteInput() });
+    expect(w.shared).toBeDefined();
+    expect(w.warnings).toEqual([expect.stringContaining(`the web key ${key} is ed25519: browsers do not accept such certificates`)]);
+    w.stop();
   });
 
   test("static_path not writable: a warning, nothing served", () => {
