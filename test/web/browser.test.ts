@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { startWeb, type RunningWeb } from "../../src/web/server.ts";
-import { siteInput } from "./fixtures.ts";
+import { generateWebCertificate } from "../../src/crypto/x509/web-certificate.ts";
+import { startTestServer, testOptions, type TestServer } from "../server/harness.ts";
+import { EVIL, sendMsgRoundTrip, siteInput } from "./fixtures.ts";
 
 const CHROMIUM = Bun.which("chromium") ?? Bun.which("chromium-browser");
 const ZBARIMG = Bun.which("zbarimg");
@@ -90,9 +92,11 @@ class Page {
   }
 }
 
-describe.skipIf(CHROMIUM === null && !IN_CI)("short-link pages in headless chromium", () => {
+describe.skipIf(CHROMIUM === null && !IN_CI)("the pages in headless chromium", () => {
   let dir: string;
   let web: RunningWeb;
+  let sharedWeb: RunningWeb;
+  let smp: TestServer;
   let chromium: Subprocess | undefined;
   let wsUrl: string;
 
@@ -100,8 +104,14 @@ describe.skipIf(CHROMIUM === null && !IN_CI)("short-link pages in headless chrom
     if (CHROMIUM === null) throw new Error("chromium is required in CI (.ci/run installs it)");
     dir = mkdtempSync(join(tmpdir(), "smp-browser-"));
     web = startWeb({ staticPath: join(dir, "www"), http: 0, bindHost: "127.0.0.1", smpPorts: [], site: siteInput() });
+    // The same site behind an SMP port: the browser reaches it by host name, so it sends SNI.
+    const c = generateWebCertificate(["smp.test"]);
+    writeFileSync(join(dir, "web.crt"), c.pem);
+    writeFileSync(join(dir, "web.key"), c.keyPem);
+    sharedWeb = startWeb({ staticPath: join(dir, "www"), https: { port: 0, cert: join(dir, "web.crt"), key: join(dir, "web.key") }, bindHost: "127.0.0.1", smpPorts: [0], site: siteInput() });
+    smp = await startTestServer({ transport: { ...testOptions().transport, web: sharedWeb.shared } });
     chromium = Bun.spawn(
-      [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions", "--disable-background-networking", "--remote-debugging-port=0", `--user-data-dir=${join(dir, "profile")}`, "about:blank"],
+      [CHROMIUM, "--headless=new", "--no-sandbox", "--ignore-certificate-errors", "--host-resolver-rules=MAP smp.test 127.0.0.1", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions", "--disable-background-networking", "--remote-debugging-port=0", `--user-data-dir=${join(dir, "profile")}`, "about:blank"],
       { stdout: "ignore", stderr: "pipe" },
     );
     let err = "";
@@ -121,6 +131,8 @@ describe.skipIf(CHROMIUM === null && !IN_CI)("short-link pages in headless chrom
     chromium?.kill();
     await chromium?.exited;
     web?.stop();
+    sharedWeb?.stop();
+    await smp?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -170,6 +182,27 @@ describe.skipIf(CHROMIUM === null && !IN_CI)("short-link pages in headless chrom
       }
     });
   }
+
+  test("on the SMP port (SNI): the information page shows configured text as text, the link page its QR code; SMP still serves", async () => {
+    const page = await Page.open(wsUrl);
+    try {
+      await page.goto(`https://smp.test:${smp.port}/`);
+      const info = await page.eval<{ operator: string; scripts: number }>(`({
+        operator: [...document.querySelectorAll("th")].find((th) => th.textContent === "Operator:").nextElementSibling.textContent,
+        scripts: document.scripts.length })`);
+      expect(info).toEqual({ operator: `${EVIL} (CH)`, scripts: 0 });
+      await page.goto(`https://smp.test:${smp.port}/i#/?v=2-7&smp=abc`);
+      const qr = await page.eval<{ w: number; link: string }>(
+        `({ w: document.querySelector("#qr svg").getBoundingClientRect().width, link: document.getElementById("conn-link").textContent })`,
+      );
+      expect(page.errors).toEqual([]);
+      expect(qr.w).toBeGreaterThanOrEqual(200);
+      expect(qr.link).toBe(`https://smp.test:${smp.port}/i#/?v=2-7&smp=abc`);
+    } finally {
+      page.close();
+    }
+    await sendMsgRoundTrip(smp, "after the browser");
+  });
 
   test("a link page without a fragment explains that the link is incomplete, without errors", async () => {
     const page = await Page.open(wsUrl);
