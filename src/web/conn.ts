@@ -2,7 +2,7 @@
  * One web connection on a raw Bun socket: plain HTTP, or TLS with the web certificate (node:tls
  * over the same socket pipe SMP uses, so a connection handed over from a shared SMP port after
  * its ClientHello continues seamlessly). Connections are counted against one limit for all web
- * listeners; beyond it new ones are closed at once.
+ * listeners and one per client address; beyond them new ones are closed at once.
  */
 import type { SecureContext } from "node:tls";
 import { TLSSocket } from "node:tls";
@@ -13,21 +13,35 @@ import { HTTP_LIMITS, HttpSession, type HttpLimits } from "./http.ts";
 
 /** Simultaneous web connections over all web listeners (the SMP connections are not counted here). */
 export const MAX_WEB_CONNECTIONS = 256;
+/** …and from one address, so that one client cannot take all of them. */
+export const MAX_WEB_CONNECTIONS_PER_ADDRESS = 16;
 
 export class WebConnections {
   open = 0;
+  /** Open connections by peer address: counted in memory only, never logged. */
+  private readonly perAddress = new Map<string, number>();
 
   constructor(
     readonly root: string,
     readonly maxConnections: number = MAX_WEB_CONNECTIONS,
     readonly limits: HttpLimits = HTTP_LIMITS,
+    readonly maxPerAddress: number = MAX_WEB_CONNECTIONS_PER_ADDRESS,
   ) {}
 
-  /** A sink for a new socket, or null when the limit is reached (the caller closes the socket). */
-  connection(tls: SecureContext | null): WebConn | null {
-    if (this.open >= this.maxConnections) return null;
+  /** A sink for a new socket, or null when a limit is reached (the caller closes the socket). */
+  connection(tls: SecureContext | null, address: string): WebConn | null {
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    if (this.open >= this.maxConnections || fromAddress >= this.maxPerAddress) return null;
     this.open++;
-    return new WebConn(this, tls);
+    this.perAddress.set(address, fromAddress + 1);
+    return new WebConn(this, tls, address);
+  }
+
+  released(address: string): void {
+    this.open--;
+    const n = (this.perAddress.get(address) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(address);
+    else this.perAddress.set(address, n);
   }
 }
 
@@ -45,6 +59,7 @@ export class WebConn implements SocketSink {
   constructor(
     private readonly owner: WebConnections,
     tls: SecureContext | null,
+    private readonly address: string,
   ) {
     let stream: SocketDuplex | TLSSocket = this.duplex;
     if (tls !== null) {
@@ -77,6 +92,6 @@ export class WebConn implements SocketSink {
   private release(): void {
     if (this.closed) return;
     this.closed = true;
-    this.owner.open--;
+    this.owner.released(this.address);
   }
 }

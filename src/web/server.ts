@@ -28,6 +28,7 @@ export interface WebOptions {
   smpPorts: readonly number[];
   site: SiteInput;
   maxConnections?: number;
+  maxConnectionsPerAddress?: number;
   httpLimits?: HttpLimits;
 }
 
@@ -90,7 +91,7 @@ export function startWeb(o: WebOptions): RunningWeb {
     warnings.push(`cannot write the web site to [WEB] static_path ${o.staticPath}: ${(e as Error).message}; the web site is not served`);
     return running;
   }
-  const conns = new WebConnections(o.staticPath, o.maxConnections, o.httpLimits);
+  const conns = new WebConnections(o.staticPath, o.maxConnections, o.httpLimits, o.maxConnectionsPerAddress);
   const listen = (port: number, tls: SecureContext | null, label: string): number | undefined => {
     try {
       const l = Bun.listen<SocketSink>({
@@ -134,7 +135,7 @@ export function startWeb(o: WebOptions): RunningWeb {
 
 /** Makes the socket a web connection, or closes it when the web connection limit is reached. */
 function adopt(socket: Socket<SocketSink>, conns: WebConnections, tls: SecureContext | null): boolean {
-  const conn = conns.connection(tls);
+  const conn = conns.connection(tls, socket.remoteAddress);
   if (conn === null) {
     socket.data = DISCARD;
     socket.terminate();

@@ -274,6 +274,23 @@ describe("bounds (a separate site with small limits)", () => {
     }
   });
 
+  test("one address cannot take more than its share of the web connections", async () => {
+    const d = mkdtempSync(join(tmpdir(), "smp-web-addr-"));
+    const w = startWeb({ staticPath: join(d, "www"), http: 0, bindHost: "127.0.0.1", smpPorts: [], site: siteInput(), maxConnections: 10, maxConnectionsPerAddress: 1 });
+    const held = netConnect({ host: "127.0.0.1", port: w.httpPort! });
+    try {
+      await new Promise((r) => held.once("connect", r));
+      // The held connection has the address's only slot once the server saw it.
+      for (;;) if ((await raw(w.httpPort!, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) === "") break;
+      held.destroy();
+      for (;;) if (statusOf(await raw(w.httpPort!, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) === 200) break;
+    } finally {
+      held.destroy();
+      w.stop();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   test("a client that sends no complete request is closed after the request timeout (here 300 ms)", async () => {
     const d = mkdtempSync(join(tmpdir(), "smp-web-slow-"));
     const w = startWeb({ staticPath: join(d, "www"), http: 0, bindHost: "127.0.0.1", smpPorts: [], site: siteInput(), httpLimits: { maxHeaderBytes: 8192, requestTimeoutMs: 300, maxRequestsPerConnection: 100 } });
