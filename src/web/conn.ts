@@ -32,9 +32,15 @@ export class WebConnections {
   connection(tls: SecureContext | null, address: string): WebConn | null {
     const fromAddress = this.perAddress.get(address) ?? 0;
     if (this.open >= this.maxConnections || fromAddress >= this.maxPerAddress) return null;
+    let conn: WebConn;
+    try {
+      conn = new WebConn(this, tls, address);
+    } catch {
+      return null; // node:tls refused to set up; the socket is closed like one over the limit
+    }
     this.open++;
     this.perAddress.set(address, fromAddress + 1);
-    return new WebConn(this, tls, address);
+    return conn;
   }
 
   released(address: string): void {

@@ -6,7 +6,7 @@
  * the TCP connection, across both stages.
  */
 import type { Socket } from "bun";
-import type { SocketSink } from "./bun-handlers.ts";
+import { DISCARD, type SocketSink } from "./bun-handlers.ts";
 import { MAX_CLIENT_HELLO, sniVerdict } from "./client-hello.ts";
 import { TlsConn, type TlsSetup } from "./connection.ts";
 
@@ -47,7 +47,14 @@ export class HelloSniffer implements SocketSink {
     const socket = this.socket!;
     this.held = new Uint8Array(0);
     if (verdict === "sni") {
-      this.handoff(socket, held);
+      try {
+        this.handoff(socket, held);
+      } catch (e) {
+        // The web side failed to take it: that connection ends, the listener and SMP go on.
+        socket.data = DISCARD;
+        socket.terminate();
+        this.setup.failed(`web handoff: ${(e as Error).message}`);
+      }
       return;
     }
     const remaining = Math.max(1, this.setup.timeoutMs - (performance.now() - this.startedAt));

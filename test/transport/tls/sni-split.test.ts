@@ -107,3 +107,26 @@ test("SNI → handed over with the complete ClientHello; no SMP connection and n
   expect(new TextDecoder().decode(hello)).toContain("smp.example.com");
   expect(srv.connections.length).toBe(before);
 });
+
+test("a web side that throws ends only that connection: reported as a handshake error, SMP goes on", async () => {
+  const broken = startEchoServer({
+    credentials,
+    sniHandoff: () => {
+      throw new Error("boom");
+    },
+  });
+  try {
+    const err = broken.nextHandshakeError();
+    const c = connect({ host: "127.0.0.1", port: broken.port, servername: "smp.example.com", rejectUnauthorized: false });
+    const closed = new Promise((r) => c.on("close", r));
+    c.on("error", () => {});
+    expect(await err).toBe("web handoff: boom");
+    await closed;
+    const next = broken.nextConnection();
+    const [r] = await pyClient(broken.port, { version: "1.3", alpn: "smp/1", caFile: ca.certPath });
+    expect(r.echo).toBe("ping\n");
+    expect(hex((await next).sessionId)).toBe(r.tls_unique!);
+  } finally {
+    broken.stop();
+  }
+});
