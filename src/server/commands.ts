@@ -226,7 +226,8 @@ async function createQueue(srv: Env, c: Client, t: ReceivedTransmission, req: Ne
       continue;
     }
     srv.stats.qCreated++;
-    if (notifier !== null) srv.stats.ntfCreated++;
+    srv.stats.qCount++;
+    if (notifier !== null) srv.stats.ntfNewCreated++;
     if (req.subMode === "S") {
       if (serviceId === null) subscribe(srv, c, idKey(recipientId), r.recipientId);
       else srv.subscribers.subscribeServiceQueue("rcv", r.recipientId, c, serviceId);
@@ -266,18 +267,21 @@ async function subscribeQueue(srv: Env, c: Client, t: ReceivedTransmission, q: Q
     return fail(c, t, ERR.CMD_PROHIBITED);
   }
   if (c.serviceId !== null) return subscribeServiceQueue(srv, c, t, q, key, sub);
+  const isNew = sub === undefined;
   if (sub !== undefined) {
     srv.stats.qSubDuplicate++;
     sub.delivered = null;
   } else {
     if (q.rcvServiceId !== null) await dissociateQueue(srv, "rcv", c, q);
     sub = subscribe(srv, c, key, q.recipientId);
-    srv.stats.qSub++;
   }
   const head = await srv.store.messages.peekMsg(q);
   reply(c, t, { tag: "SOK", serviceId: c.serviceId });
   // A SEND may have pushed the head while the peek was pending: one unacknowledged message at most.
   if (head !== null && sub.delivered === null) {
+    // Server.hs:subscribeQueueAndDeliver counts qSub only for a new subscription with a message
+    // to deliver (Stats.hs: "only includes subscriptions when there were pending messages").
+    if (isNew) srv.stats.qSub++;
     setDelivered(sub, head.msgId);
     c.outbox.push(EMPTY, q.recipientId, msgOf(q, head));
   }
@@ -315,21 +319,34 @@ async function acknowledgeMsg(srv: Env, c: Client, t: ReceivedTransmission, q: Q
   sub.delivered = null;
   if (sub.kind === "prohibit") {
     const deleted = await srv.store.messages.tryDelMsg(q, msgId);
-    if (deleted !== null) countReceived(srv, deleted, true);
+    if (deleted !== null) countReceived(srv, q.recipientId, deleted, true, d.ts);
     return reply(c, t, MSG_.OK);
   }
   const { deleted, next } = await srv.store.messages.tryDelPeekMsg(q, msgId);
-  if (deleted !== null) countReceived(srv, deleted, false);
+  if (deleted !== null) countReceived(srv, q.recipientId, deleted, false, d.ts);
   if (next === null) return reply(c, t, MSG_.OK);
   setDelivered(sub, next.msgId);
   reply(c, t, msgOf(q, next));
 }
 
-function countReceived(srv: Env, m: StoredMessage, isGet: boolean): void {
+/** Server.hs:acknowledgeMsg updateStats. */
+function countReceived(srv: Env, recipientId: Uint8Array, m: StoredMessage, isGet: boolean, deliveredAt: number): void {
   if (m.quota) return;
-  srv.stats.msgRecv++;
-  if (isGet) srv.stats.msgRecvGet++;
-  if (m.notification) srv.stats.msgRecvNtf++;
+  const s = srv.stats;
+  s.msgRecv++;
+  if (isGet) s.msgRecvGet++;
+  s.msgCount--;
+  s.activeQueues.add(recipientId);
+  if (m.notification) {
+    s.msgRecvNtf++;
+    s.activeQueuesNtf.add(recipientId);
+  }
+  s.msgRecvAckTimes.add(nowSec() - deliveredAt);
+}
+
+
+function nowSec(): number {
+  return Math.floor(Date.now() / 1000);
 }
 
 // ---- SEND (Server.hs:sendMessage, tryDeliverMessage, enqueueNotification) ----
@@ -364,12 +381,17 @@ async function sendMessage(srv: Env, c: Client, t: ReceivedTransmission, q: Queu
     srv.stats.msgSentQuota++;
     return fail(c, t, ERR.QUOTA);
   }
-  srv.stats.msgSent++;
+  const s = srv.stats;
+  s.msgSent++;
+  s.msgCount++;
+  s.activeQueues.add(q.recipientId);
   const stored: StoredMessage = { msgId: msg.msgId, ts: Math.floor(tsMs / 1000), tsMs, quota: false, notification: msg.notification, body: msg.body };
   if (r === "OK_EMPTY") tryDeliver(srv, q, stored);
-  if (msg.notification && q.notifier !== null) {
-    srv.stats.msgSentNtf++;
-    await notify(srv, q.notifier, stored);
+  if (msg.notification) {
+    // Counted with or without a notifier, as Server.hs:sendMessage does.
+    s.msgSentNtf++;
+    s.activeQueuesNtf.add(q.recipientId);
+    if (q.notifier !== null) await notify(srv, q.notifier, stored);
   }
   reply(c, t, MSG_.OK);
 }
@@ -397,10 +419,11 @@ async function notify(srv: Env, n: NtfCreds, m: StoredMessage): Promise<void> {
   // A subscriber that is not reading gets it later from the store (Server.hs:deliverNtfsThread
   // keeps notifications when the send queue is full).
   if (target !== undefined && !target.outbox.backedUp) {
-    srv.stats.msgNtfs++;
+    srv.stats.countNtfsDelivered(1);
     srv.push(target, n.notifierId, { tag: "NMSG", nonce, encMeta });
     return;
   }
+  // Declared but never incremented by the reference (Stats.hs: "no subscriber to notifications"); we count it.
   srv.stats.msgNtfNoSub++;
   await srv.store.ntfs.addNtf(n.notifierId, { msgId: m.msgId, tsMs: m.tsMs, nonce, encMeta });
 }
@@ -433,7 +456,7 @@ async function deleteNotifier(srv: Env, c: Client, t: ReceivedTransmission, q: Q
 }
 
 /** The notifier was deleted or replaced: its subscriber gets DELD (END below v10, by the encoder). */
-function endNotifier(srv: Env, n: NtfCreds, actor: Client): void {
+function endNotifier(srv: Env, n: NtfCreds, actor: Client | null): void {
   srv.subscribers.end("ntf", n.notifierId, n.serviceId, MSG_.DELD, actor);
 }
 
@@ -447,10 +470,8 @@ async function subscribeNotifications(srv: Env, c: Client, t: ReceivedTransmissi
   reply(c, t, { tag: "SOK", serviceId: c.serviceId });
   // Notifications kept while nobody was subscribed follow the SOK, oldest first.
   const pending = await srv.store.ntfs.takeNtfs([n.notifierId]);
-  for (const p of pending) {
-    srv.stats.msgNtfs++;
-    c.outbox.push(EMPTY, n.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
-  }
+  for (const p of pending) c.outbox.push(EMPTY, n.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
+  srv.stats.countNtfsDelivered(pending.length);
 }
 
 // ---- DEL, QUE ----
@@ -458,11 +479,23 @@ async function subscribeNotifications(srv: Env, c: Client, t: ReceivedTransmissi
 async function deleteQueue(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
   const r = await srv.store.queues.deleteQueue(q);
   if (r === "AUTH") return fail(c, t, ERR.AUTH);
-  srv.stats.qDeletedAll++;
-  c.subs.delete(idKey(q.recipientId));
-  srv.subscribers.end("rcv", q.recipientId, r.queue.rcvServiceId, MSG_.DELD, c);
-  if (q.notifier !== null) endNotifier(srv, q.notifier, c);
+  queueDeleted(srv, r.queue, c);
   reply(c, t, MSG_.OK);
+}
+
+/**
+ * After a queue is deleted (DEL, or `delete` on the control port with actor null): its
+ * subscribers get DELD and the counters move (Server.hs:updateDeletedStats).
+ */
+export function queueDeleted(srv: Env, q: QueueRec, actor: Client | null): void {
+  const s = srv.stats;
+  if (q.senderKey === null) s.qDeletedNew++;
+  else s.qDeletedSecured++;
+  s.qDeletedAll++;
+  s.qCount--;
+  actor?.subs.delete(idKey(q.recipientId));
+  srv.subscribers.end("rcv", q.recipientId, q.rcvServiceId, MSG_.DELD, actor);
+  if (q.notifier !== null) endNotifier(srv, q.notifier, actor);
 }
 
 async function queueInfo(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {

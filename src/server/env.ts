@@ -62,6 +62,7 @@ export class Client {
   readonly transmissionStarts = new Uint16Array(255);
   readonly transmissionEnds = new Uint16Array(255);
   connected = true;
+  readonly createdAt = Date.now();
   rcvActiveAt = Date.now();
   sndActiveAt = Date.now();
 
@@ -127,9 +128,10 @@ export interface Subscribers {
   subscribeService(party: ServiceParty, c: Client, subs: ServiceSubs): void;
   /**
    * The queue's subscriptions end (CSDeleted; or it moved): its subscriber and the connection of
-   * its service `serviceId` lose it, and get `event` (END or DELD) unless they are `actor`.
+   * its service `serviceId` lose it, and get `event` (END or DELD) unless they are `actor`
+   * (null: an operator's action, e.g. the control port's `delete`).
    */
-  end(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, event: BrokerMsg, actor: Client): void;
+  end(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, event: BrokerMsg, actor: Client | null): void;
   /**
    * The connected client a message (rcv) or notification (ntf) of the queue goes to now: its
    * subscriber, or its service's connection — which gets a delivery Sub for a recipient queue on
@@ -140,6 +142,11 @@ export interface Subscribers {
   serviceSubscriber(party: ServiceParty, serviceId: Uint8Array): Client | undefined;
   /** Subscriptions of all subscribed services together (Env/STM.hs:totalServiceSubs). */
   totalServiceSubs(party: ServiceParty): ServiceSubs;
+  /**
+   * Queue subscriptions on this side, the distinct connections holding them, and the services
+   * subscribed (Prometheus.hs:RTSubscriberMetrics; the control port's server-info). Cold path.
+   */
+  counts(party: ServiceParty): { queues: number; clients: number; services: number };
   /** Whether any connection is subscribed on this side at all. */
   anySubscribed(party: ServiceParty): boolean;
   /** Server.hs:clientDisconnected: everything `c` held ends, nobody is told. */

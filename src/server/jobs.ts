@@ -41,6 +41,8 @@ export function startJobs(srv: Env): Jobs {
       const n = await expireInSteps(() => srv.store.messages.expireMessages(old, EXPIRY_BUDGET));
       await srv.store.flush();
       srv.stats.msgExpired += n;
+      // Server.hs:expireMessagesThread resets the gauge to what the store holds.
+      srv.stats.msgCount = (await srv.store.stats()).messageCount;
       if (n > 0) log.info(`expired ${n} messages`);
     } catch (e) {
       log.error(`message expiry failed: ${(e as Error).message}`);
@@ -51,8 +53,9 @@ export function startJobs(srv: Env): Jobs {
   const expireNtfs = async () => {
     try {
       const old = Math.floor(Date.now() / 1000) - o.store.expireNtfsHours * 3600;
-      await expireInSteps(() => srv.store.ntfs.expireNtfs(old, EXPIRY_BUDGET));
+      const n = await expireInSteps(() => srv.store.ntfs.expireNtfs(old, EXPIRY_BUDGET));
       await srv.store.flush();
+      srv.stats.msgNtfExpired += n;
     } catch (e) {
       log.error(`notification expiry failed: ${(e as Error).message}`);
     }
@@ -79,11 +82,13 @@ export function startJobs(srv: Env): Jobs {
         if (targets.size > 0) {
           // Removed from the store here, committed before they are written (SmpServer.push).
           const taken = await srv.store.ntfs.takeNtfs(page.filter((p) => targets.has(idKey(p.notifierId))).map((p) => p.notifierId));
+          const perClient = new Map<Client, number>();
           for (const n of taken) {
             const t = targets.get(idKey(n.notifierId))!;
-            srv.stats.msgNtfs++;
+            perClient.set(t, (perClient.get(t) ?? 0) + 1);
             srv.push(t, n.notifierId, { tag: "NMSG", nonce: n.ntf.nonce, encMeta: n.ntf.encMeta });
           }
+          for (const n of perClient.values()) srv.stats.countNtfsDelivered(n);
         }
         if (ntfCursor === null) break;
       }

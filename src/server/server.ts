@@ -12,6 +12,7 @@ import { errMsg, type BrokerMsg } from "../protocol/broker-messages.ts";
 import { ERR, type ErrorType, type TransportError } from "../protocol/errors.ts";
 import type { ServiceRole } from "../protocol/credentials.ts";
 import { commandParty } from "../protocol/credentials.ts";
+import type { CommandTag } from "../protocol/commands.ts";
 import { parseTransmission, type ReceivedTransmission } from "../protocol/transmission.ts";
 import { supportedServerSMPRelayVRange } from "../protocol/versions.ts";
 import { BlockTransport } from "../transport/block.ts";
@@ -138,18 +139,28 @@ export class SmpServer implements Env {
       starts[i] = cursor.start;
       ends[i] = cursor.end;
     }
+    // Server.hs:receive updateBatchStats: a block of 2+ parsed transmissions of one party counts
+    // as a batch of the first one's command.
+    let first: CommandTag | null = null;
+    let parsed = 0;
+    let oneParty = true;
     for (let i = 0; i < n; i++) {
       const t = parseTransmission(payload, starts[i]!, ends[i]!, c.handle.params, this.reader);
       if (t.error !== null) {
         fail(c, t, t.error);
         continue;
       }
+      const tag = t.command!.tag;
+      if (first === null) first = tag;
+      else if (oneParty && commandParty(tag) !== commandParty(first)) oneParty = false;
+      parsed++;
       try {
         await this.processTransmission(c, payload, t);
       } catch (e) {
         fail(c, t, this.internalError(e));
       }
     }
+    if (parsed > 1 && oneParty) this.stats.countBatch(first!);
   }
 
   private internalError(e: unknown): ErrorType {
@@ -238,8 +249,10 @@ export class SmpServer implements Env {
    * then do the responses that confirm it leave the server.
    */
   private async commitAndFlush(c: Client | null): Promise<void> {
+    const t0 = performance.now();
     try {
       await this.store.flush();
+      this.stats.commitTimes.observe((performance.now() - t0) / 1000);
     } catch (e) {
       // The commit failed: the writes of this turn are undone, so nothing may be confirmed —
       // including answers held by a connection that is still mid-block (waiting for a proxy

@@ -123,10 +123,9 @@ export async function subscribeServiceNotifier(srv: Env, c: Client, t: ReceivedT
   if (!(await associate(srv, "ntf", c, q, n.notifierId, n.serviceId))) return fail(c, t, ERR.AUTH);
   reply(c, t, { tag: "SOK", serviceId: c.serviceId });
   // Notifications kept while the service was away follow the SOK, oldest first.
-  for (const p of await srv.store.ntfs.takeNtfs([n.notifierId])) {
-    srv.stats.msgNtfs++;
-    c.outbox.push(EMPTY, n.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
-  }
+  const pending = await srv.store.ntfs.takeNtfs([n.notifierId]);
+  for (const p of pending) c.outbox.push(EMPTY, n.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
+  srv.stats.countNtfsDelivered(pending.length);
 }
 
 // ---- SUBS / NSUBS (Server.hs:sharedSubscribeService) ----
@@ -234,10 +233,9 @@ async function deliverServiceNtfs(srv: Env, c: Client, serviceId: Uint8Array): P
       for (const p of page) if (sameId(p.serviceId, serviceId)) ids.push(p.notifierId);
       if (ids.length > 0) {
         if (!stillSubscribed(srv, "ntf", c, serviceId)) return;
-        for (const p of await srv.store.ntfs.takeNtfs(ids)) {
-          srv.stats.msgNtfs++;
-          srv.push(c, p.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
-        }
+        const taken = await srv.store.ntfs.takeNtfs(ids);
+        for (const p of taken) srv.push(c, p.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
+        srv.stats.countNtfsDelivered(taken.length);
       }
       if (page.length < PAGE) return;
       after = page[page.length - 1]!.notifierId;

@@ -46,6 +46,15 @@ export class ServerSubscribers implements Subscribers {
     this.ntf = new Side(stats.ntfServices);
   }
 
+  /**
+   * END, DELD or ENDS to a connection that loses a subscription. Server.hs:sendPendingEvtsThread
+   * counts every one of them, on both sides, in qSubEnd (each sent at once here: one batch each).
+   */
+  private tell(target: Client, entityId: Uint8Array, msg: BrokerMsg): void {
+    this.push(target, entityId, msg);
+    this.stats.countEnd();
+  }
+
   private side(party: ServiceParty): Side {
     return party === "rcv" ? this.rcv : this.ntf;
   }
@@ -61,12 +70,11 @@ export class ServerSubscribers implements Subscribers {
     return true;
   }
 
-  /** An individual subscriber loses the queue; END to a recipient queue's subscriber is counted. */
+  /** An individual subscriber loses the queue. */
   private lose(party: ServiceParty, prev: Client, key: string, queueId: Uint8Array, event: BrokerMsg): void {
     if (party === "rcv") prev.subs.delete(key);
     else prev.ntfSubs.delete(key);
-    if (party === "rcv" && event === MSG_.END) this.stats.qSubEnd++;
-    this.push(prev, queueId, event);
+    this.tell(prev, queueId, event);
   }
 
   subscribeServiceQueue(party: ServiceParty, queueId: Uint8Array, c: Client, prevServiceId: Uint8Array | null): void {
@@ -111,10 +119,10 @@ export class ServerSubscribers implements Subscribers {
     // Its delivery subscriptions go with it (the reference clears the whole map here).
     if (side === this.rcv) prev.subs.clear();
     side.stats.subEnd++;
-    this.push(prev, serviceId, { tag: "ENDS", count: held.count, idsHash: held.idsHash });
+    this.tell(prev, serviceId, { tag: "ENDS", count: held.count, idsHash: held.idsHash });
   }
 
-  end(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, event: BrokerMsg, actor: Client): void {
+  end(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, event: BrokerMsg, actor: Client | null): void {
     const side = this.side(party);
     const key = idKey(queueId);
     const holder = side.queues.get(key);
@@ -128,14 +136,14 @@ export class ServerSubscribers implements Subscribers {
   }
 
   /** `endServiceSub`: the service's connection stops serving this queue. */
-  private endServiceQueue(party: ServiceParty, serviceId: Uint8Array, queueId: Uint8Array, event: BrokerMsg, actor: Client): void {
+  private endServiceQueue(party: ServiceParty, serviceId: Uint8Array, queueId: Uint8Array, event: BrokerMsg, actor: Client | null): void {
     const side = this.side(party);
     const target = side.services.get(idKey(serviceId));
     if (target === undefined || !target.connected) return;
     changeOne(target.serviceSubs, queueId, -1);
     changeOne(side.total, queueId, -1);
     if (party === "rcv") target.subs.delete(idKey(queueId));
-    if (target !== actor) this.push(target, queueId, event);
+    if (target !== actor) this.tell(target, queueId, event);
   }
 
   deliverTo(party: ServiceParty, key: string, serviceId: Uint8Array | null): Client | undefined {
@@ -152,6 +160,11 @@ export class ServerSubscribers implements Subscribers {
 
   totalServiceSubs(party: ServiceParty): ServiceSubs {
     return this.side(party).total;
+  }
+
+  counts(party: ServiceParty): { queues: number; clients: number; services: number } {
+    const side = this.side(party);
+    return { queues: side.queues.size, clients: new Set(side.queues.values()).size, services: side.services.size };
   }
 
   anySubscribed(party: ServiceParty): boolean {

@@ -44,7 +44,7 @@ describe("queue subscribers (SUB / NSUB)", () => {
     expect(subs.deliverTo("rcv", idKey(q), null)).toBe(b);
   });
 
-  test("notifiers: the connection records what it holds, END is not counted as a queue's", () => {
+  test("notifiers: the connection records what it holds; their END counts too (Server.hs:sendPendingEvtsThread)", () => {
     const { stats, events, subs } = setup();
     const [a, b] = [client(), client()];
     const n = id(2);
@@ -52,7 +52,7 @@ describe("queue subscribers (SUB / NSUB)", () => {
     expect(a.ntfSubs.size).toBe(1);
     subs.subscribe("ntf", n, b);
     expect(events).toEqual([{ to: a, entityId: n, msg: MSG_.END }]);
-    expect([a.ntfSubs.size, b.ntfSubs.size, stats.qSubEnd]).toEqual([0, 1, 0]);
+    expect([a.ntfSubs.size, b.ntfSubs.size, stats.qSubEnd]).toEqual([0, 1, 1]);
   });
 
   test("end: DELD to the subscriber, nothing to the connection that deleted it", () => {
@@ -96,7 +96,8 @@ describe("service subscribers (SUBS / NSUBS)", () => {
       { to: a, entityId: q1, msg: MSG_.END },
       { to: s2, entityId: q2, msg: MSG_.END },
     ]);
-    expect(stats.qSubEnd).toBe(1);
+    // Both ENDs: the reference counts every event it sends to a connection that lost something.
+    expect(stats.qSubEnd).toBe(2);
     sameSubs(s.serviceSubs, [q1, q2]);
     sameSubs(s2.serviceSubs, []);
     sameSubs(subs.totalServiceSubs("rcv"), [q1, q2]);

@@ -57,7 +57,6 @@ export function chooseRelayHost(o: ProxyOptions, hosts: readonly string[]): stri
 }
 
 export class ProxyAgent {
-  readonly stats = new ProxyStats();
   /** The RFWD corrId (= nonce of the proxy↔relay layer); fixed in tests reproducing reference bytes. */
   nonce: () => Uint8Array = randomNonce;
   private readonly relays = new Map<string, Entry>();
@@ -69,6 +68,8 @@ export class ProxyAgent {
   constructor(
     private readonly options: ProxyOptions,
     connector?: RelayConnector,
+    /** The server's counters (ServerStats.proxy), so they outlive the agent and survive restarts. */
+    readonly stats: ProxyStats = new ProxyStats(),
   ) {
     this.connector = connector ?? ((s) => this.open(s));
     // SocksIsolateByAuth with the reference's session mode: one user name per agent lifetime.

@@ -18,13 +18,13 @@ import { fail, reply, type Client, type Env } from "../env.ts";
 import { ProxyAgent } from "./agent.ts";
 import { PROXY_BASIC_AUTH, PROXY_NO_AUTH, PROXY_NO_SESSION, PROXY_VERSION, proxyError } from "./errors.ts";
 import { forkCmd } from "./fork.ts";
-import type { ProxyCounters } from "./stats.ts";
+import { countProxy, isOwnServer, type ProxyCounters } from "./stats.ts";
 
 type Cmd<T extends Command["tag"]> = Extract<Command, { tag: T }>;
 
 /** The server's agent, created on first use. */
 export function proxyAgent(srv: Env): ProxyAgent {
-  return (srv.proxy ??= new ProxyAgent(srv.options.proxy));
+  return (srv.proxy ??= new ProxyAgent(srv.options.proxy, undefined, srv.stats.proxy));
 }
 
 /** Server.hs:proxyResp: the destination's session, its version range capped to 8..20, and its key. */
@@ -37,18 +37,20 @@ export function relayKey(smp: SMPClient): BrokerMsg {
   return { tag: "PKEY", sessionId: smp.sessionId, versionRange: vr, certKey: auth.peerServerCertKey };
 }
 
-function relayResponse(stats: ProxyCounters, r: SMPClient | ErrorType): BrokerMsg {
-  stats.requests++;
+/** Server.hs:proxyServerResponse and its counting (pRelays, and pRelaysOwn for own destinations). */
+function relayResponse(srv: Env, hosts: readonly string[], r: SMPClient | ErrorType): BrokerMsg {
+  const ps = srv.stats.proxy;
+  const own = isOwnServer(srv.options.proxy.ownServerDomains, hosts) ? ps.relaysOwn : null;
+  const inc = (f: keyof ProxyCounters) => countProxy(ps.relays, own, f);
+  inc("requests");
   if (!(r instanceof SMPClient)) {
     // Client.hs:temporaryClientError: network, timeout and IO errors count as connection errors.
     const b = r.type === "PROXY" && r.err.type === "BROKER" ? r.err.err.type : null;
-    if (b === "NETWORK" || b === "TIMEOUT" || r.type === "INTERNAL") stats.errorsConnect++;
-    else stats.errorsOther++;
+    inc(b === "NETWORK" || b === "TIMEOUT" || r.type === "INTERNAL" ? "errorsConnect" : "errorsOther");
     return errMsg(r);
   }
   const m = relayKey(r);
-  if (m.tag === "PKEY") stats.successes++;
-  else stats.errorsCompat++;
+  inc(m.tag === "PKEY" ? "successes" : "errorsCompat");
   return m;
 }
 
@@ -60,10 +62,10 @@ export async function processPRXY(srv: Env, c: Client, t: ReceivedTransmission, 
   if (!allowed) return fail(c, t, PROXY_BASIC_AUTH);
   const agent = proxyAgent(srv);
   const now = agent.connected(cmd.server);
-  if (now !== null) return reply(c, t, relayResponse(agent.stats.relays, now));
+  if (now !== null) return reply(c, t, relayResponse(srv, cmd.server.hosts, now));
   const server = { hosts: [...cmd.server.hosts], port: cmd.server.port, keyHash: cmd.server.keyHash.slice() };
   await forkCmd(srv, c, o.proxy.clientConcurrency, t.corrId.slice(), t.entityId.slice(), async () =>
-    relayResponse(agent.stats.relays, await agent.connect(server)),
+    relayResponse(srv, server.hosts, await agent.connect(server)),
   );
 }
 
@@ -71,17 +73,17 @@ export async function processPRXY(srv: Env, c: Client, t: ReceivedTransmission, 
 export async function processPFWD(srv: Env, c: Client, t: ReceivedTransmission, cmd: Cmd<"PFWD">): Promise<void> {
   const agent = srv.proxy;
   const smp = agent?.lookup(t.entityId);
+  const ps = srv.stats.proxy;
   if (agent === undefined || smp === undefined) {
-    if (agent !== undefined) {
-      agent.stats.msgFwds.requests++;
-      agent.stats.msgFwds.errorsConnect++;
-    }
+    countProxy(ps.msgFwds, null, "requests");
+    countProxy(ps.msgFwds, null, "errorsConnect");
     return fail(c, t, PROXY_NO_SESSION);
   }
-  const stats = agent.stats.msgFwds;
-  stats.requests++;
+  const own = isOwnServer(srv.options.proxy.ownServerDomains, smp.server.hosts) ? ps.msgFwdsOwn : null;
+  const inc = (f: keyof ProxyCounters) => countProxy(ps.msgFwds, own, f);
+  inc("requests");
   if (smp.version < sendingProxySMPVersion) {
-    stats.errorsCompat++;
+    inc("errorsCompat");
     return fail(c, t, PROXY_VERSION);
   }
   // The client's corrId is the nonce of its sealed command: the destination needs it as sent.
@@ -94,12 +96,11 @@ export async function processPFWD(srv: Env, c: Client, t: ReceivedTransmission, 
   await forkCmd(srv, c, srv.options.proxy.clientConcurrency, fwd.fwdCorrId, t.entityId.slice(), async () => {
     try {
       const encResponse = await smp.forwardTransmission(fwd, { corrId: agent.nonce() });
-      stats.successes++;
+      inc("successes");
       return { tag: "PRES", encResponse };
     } catch (e) {
       // The destination's own ERR is still a delivered answer (Server.hs counts it as success).
-      if (e instanceof SMPError) stats.successes++;
-      else stats.errorsOther++;
+      inc(e instanceof SMPError ? "successes" : "errorsOther");
       return errMsg(proxyError(e));
     }
   });

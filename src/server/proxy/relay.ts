@@ -25,7 +25,6 @@ import { paddedProxiedTLength } from "../../protocol/versions.ts";
 import { SmpHandle, type ServerAuth } from "../../transport/handle.ts";
 import { Client, fail, type Env } from "../env.ts";
 import { PROXY_NO_AUTH } from "./errors.ts";
-import { proxyAgent } from "./proxy.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -158,7 +157,7 @@ export async function processRFWD(srv: Env, c: Client, t: ReceivedTransmission, 
   else if (inner.error !== null) fail(vc, inner, inner.error);
   else if (!forwardingAllowed(inner.command!.tag)) fail(vc, inner, ERR.CMD_PROHIBITED);
   else await srv.runTransmission(vc, block, inner);
-  proxyAgent(srv).stats.msgFwdsRecv++;
+  srv.stats.proxy.msgFwdsRecv++;
 
   const pending = vc.outbox.size > 0;
   vc.outbox.flush();
