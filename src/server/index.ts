@@ -12,11 +12,19 @@ import type { ServerOptions } from "./options.ts";
 import { SmpServer } from "./server.ts";
 import { startJobs } from "./jobs.ts";
 import { createNamesService } from "./names/service.ts";
+import { Monitor, SocketCounters } from "./monitor/index.ts";
+import { startControlServer, type ControlServer } from "./control/server.ts";
+import type { Admission } from "./control/session.ts";
 
 export interface RunningServer {
   /** Bound ports, in the order of `options.transport.ports` (useful with port 0 in tests). */
   readonly ports: number[];
   readonly server: SmpServer;
+  readonly monitor: Monitor;
+  /** The control port, when configured and it could be opened. */
+  readonly control: ControlServer | null;
+  /** `suspend` / `resume` on the control port. */
+  readonly admission: Admission;
   close(): Promise<void>;
 }
 
@@ -34,9 +42,14 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
   const c = options.credentials;
   const listeners: TlsServer[] = [];
   let openConnections = 0;
+  const sockets = options.transport.ports.map(() => new SocketCounters());
+  const admission: Admission = { suspended: false };
+  const monitor = new Monitor(srv, options.dataDir, options.monitor ?? { logStats: false, version: "" }, sockets, () => openConnections);
   try {
+    await monitor.restore();
     if (options.names !== undefined) srv.names = await createNamesService(options.names, { stats: srv.namesStats });
-    for (const port of options.transport.ports) {
+    for (const [i, port] of options.transport.ports.entries()) {
+      const counters = sockets[i]!;
       listeners.push(
         listenTLS({
           hostname: options.transport.bindHost,
@@ -45,14 +58,19 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
           tlsSetupTimeoutMs: options.timeouts.tlsSetupMs,
           ...(options.transport.web?.port === port && { sniHandoff: options.transport.web.handoff }),
           onConnection: (conn) => {
+            counters.accepted++;
             // Counted from TLS setup, not from the SMP handshake: connections that never send
             // their hello must count too, or they could be opened without limit.
-            if (openConnections >= options.transport.maxConnections) {
+            if (openConnections >= options.transport.maxConnections || admission.suspended) {
+              counters.closed++;
               conn.destroy();
               return;
             }
             openConnections++;
-            void srv.runConnection(tlsStream(conn)).finally(() => openConnections--);
+            void srv.runConnection(tlsStream(conn)).finally(() => {
+              openConnections--;
+              counters.closed++;
+            });
           },
           onHandshakeError: (reason) => {
             if (options.transport.logTlsErrors) log.warn(`TLS handshake failed: ${reason}`);
@@ -65,18 +83,35 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
     await db.close();
     throw e;
   }
+  listeners.forEach((l, i) => (sockets[i]!.port = l.port));
   const jobs = startJobs(srv);
+  await monitor.start();
+  let control: ControlServer | null = null;
+  if (options.control !== undefined) {
+    try {
+      control = startControlServer({ srv, monitor, options: options.control, admission });
+      log.info(`control port on 127.0.0.1:${control.port}`);
+    } catch (e) {
+      // Optional: SMP keeps running without it.
+      log.error(`control port 127.0.0.1:${options.control.port} not opened: ${(e as Error).message}`);
+    }
+  }
   let closed = false;
   return {
     ports: listeners.map((l) => l.port),
     server: srv,
+    monitor,
+    control,
+    admission,
     async close() {
       if (closed) return;
       closed = true;
+      control?.stop();
       jobs.stop();
       for (const l of listeners) l.stop(false);
       srv.closeAll();
       for (const l of listeners) l.stop(true);
+      await monitor.stop();
       await db.close();
     },
   };

@@ -43,6 +43,8 @@ export interface ProxyOptions {
   requiredHostMode?: boolean;
   /** SOCKS5 proxy for outgoing connections (INI `socks_proxy`); auth undefined = isolate by session, null = none. */
   socksProxy?: { host: string; port: number; auth?: { username: string; password: string } | null };
+  /** Destinations counted apart in the "own" proxy statistics (INI `own_server_domains`). */
+  ownServerDomains?: readonly string[];
   /** "onion" (default): SOCKS only for .onion hosts; "always". */
   socksMode?: "onion" | "always";
   /** TLS + SMP handshake with a destination (reference background tcpConnectTimeout 45 s). */
@@ -51,6 +53,28 @@ export interface ProxyOptions {
   commandTimeoutMs?: number;
   /** How long a failed connection's error is answered before connecting again (reference 30 s). */
   persistErrorMs?: number;
+}
+
+/** Statistics over time (src/server/monitor): [STORE_LOG] log_stats, prometheus_interval; [PROMETHEUS]. */
+export interface MonitorOptions {
+  /** Write `smp-server-stats.daily.log` at 00:00 UTC. */
+  logStats: boolean;
+  /** Rewrite `smp-server-metrics.txt` every this many seconds. */
+  prometheusIntervalSeconds?: number;
+  /** Serve GET /metrics here (ours; off unless configured). */
+  http?: { host: string; port: number };
+  /** Printed in simplex_smp_info. */
+  version: string;
+}
+
+/** The control port (src/server/control): [TRANSPORT] control_port, [AUTH] control_port_*_password. */
+export interface ControlOptions {
+  /** Always bound to 127.0.0.1; 0 = any free port (tests). */
+  port: number;
+  adminPassword?: string;
+  userPassword?: string;
+  /** `[AUTH] daily_block_queue_quota`: 0 = unlimited, negative = blocking refused. */
+  dailyBlockQueueQuota: number;
 }
 
 export interface ServerOptions {
@@ -77,6 +101,9 @@ export interface ServerOptions {
   /** SMP handshake timeout (reference 120 s) and TLS setup timeout (reference 60 s). */
   timeouts: { tlsSetupMs: number; handshakeMs: number };
   proxy: ProxyOptions;
+  monitor?: MonitorOptions;
+  /** Undefined = no control port. */
+  control?: ControlOptions;
   /** The names role (RSLV); undefined = no resolver, RSLV answers ERR NAME NO_RESOLVER. */
   names?: NamesConfig;
   logLevel: "trace" | "debug" | "info" | "note" | "warn" | "error";

@@ -1,0 +1,172 @@
+/**
+ * The control port's listener (Transport/Server.hs:runLocalTCPServer): TCP on 127.0.0.1 only,
+ * one line per command, CR LF or LF. Beyond the reference, so that nothing sent here can touch
+ * the SMP listeners: a line longer than 4 KB, more than 8 sessions at once, three wrong
+ * passwords in a session, more than 64 unanswered commands or 1 MB of unread replies, or 10 idle
+ * minutes close the session.
+ */
+import type { Socket, TCPSocketListener } from "bun";
+import { log } from "../../util/log.ts";
+import { ControlParseError, parseControlLine } from "./protocol.ts";
+import { ControlSession, GREETING, type ControlContext } from "./session.ts";
+
+export const MAX_LINE = 4096;
+export const MAX_SESSIONS = 8;
+export const MAX_FAILED_AUTHS = 3;
+/** Commands read but not yet answered, and reply bytes the client has not read yet. */
+export const MAX_PENDING_LINES = 64;
+const MAX_OUTPUT = 1 << 20;
+const IDLE_MS = 600_000;
+
+interface State {
+  session: ControlSession;
+  buf: string;
+  /** Lines waiting while a command runs: one command at a time, in order. */
+  queue: string[];
+  busy: boolean;
+  out: string;
+  closing: boolean;
+  /** Holds one of the MAX_SESSIONS places. */
+  counted: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+export interface ControlServer {
+  readonly port: number;
+  stop(): void;
+}
+
+export function startControlServer(ctx: ControlContext): ControlServer {
+  let sessions = 0;
+  const listener: TCPSocketListener<State> = Bun.listen<State>({
+    hostname: "127.0.0.1",
+    port: ctx.options.port,
+    socket: {
+      open(s) {
+        s.data = { session: new ControlSession(ctx), buf: "", queue: [], busy: false, out: "", closing: false, counted: false, timer: undefined };
+        if (sessions >= MAX_SESSIONS) {
+          s.data.closing = true;
+          s.end("error: too many control port sessions\n");
+          return;
+        }
+        sessions++;
+        s.data.counted = true;
+        touch(s);
+        write(s, GREETING);
+      },
+      data(s, chunk) {
+        const st = s.data;
+        if (st.closing) return;
+        touch(s);
+        // Latin-1 keeps one character per byte: line length is counted in bytes, garbage stays harmless.
+        st.buf += Buffer.from(chunk).toString("latin1");
+        for (;;) {
+          const nl = st.buf.indexOf("\n");
+          if (nl < 0) break;
+          st.queue.push(st.buf.slice(0, nl).replace(/\r$/, ""));
+          st.buf = st.buf.slice(nl + 1);
+        }
+        if (st.buf.length > MAX_LINE || st.queue.some((l) => l.length > MAX_LINE)) {
+          st.queue.length = 0;
+          close(s, "error: line too long");
+          return;
+        }
+        if (st.queue.length > MAX_PENDING_LINES) {
+          st.queue.length = 0;
+          close(s, "error: too many commands at once");
+          return;
+        }
+        void drainQueue(s);
+      },
+      drain(s) {
+        flush(s);
+      },
+      close(s) {
+        release(s);
+        s.data.closing = true;
+      },
+      error(s, e) {
+        log.debug(`control port connection error: ${e.message}`);
+      },
+    },
+  });
+
+  function release(s: Socket<State>): void {
+    clearTimeout(s.data.timer);
+    s.data.timer = undefined;
+    if (s.data.counted) {
+      s.data.counted = false;
+      sessions--;
+    }
+  }
+
+  function touch(s: Socket<State>): void {
+    clearTimeout(s.data.timer);
+    s.data.timer = setTimeout(() => close(s, "error: idle timeout"), IDLE_MS);
+    s.data.timer.unref?.();
+  }
+
+  async function drainQueue(s: Socket<State>): Promise<void> {
+    const st = s.data;
+    if (st.busy) return;
+    st.busy = true;
+    try {
+      while (st.queue.length > 0 && !st.closing) {
+        const line = st.queue.shift()!;
+        let reply: string[];
+        try {
+          const cmd = parseControlLine(line);
+          if (cmd.cmd === "quit") {
+            close(s);
+            return;
+          }
+          reply = await st.session.run(cmd);
+        } catch (e) {
+          if (e instanceof ControlParseError) reply = [`error: ${e.message}`];
+          else {
+            log.error(`control port command failed: ${(e as Error).message}`);
+            reply = [`error: ${(e as Error).message}`];
+          }
+        }
+        write(s, reply);
+        if (st.session.failedAuths >= MAX_FAILED_AUTHS) close(s, "error: too many failed authentication attempts");
+      }
+    } finally {
+      st.busy = false;
+    }
+  }
+
+  function write(s: Socket<State>, lines: string[]): void {
+    if (lines.length === 0 || s.data.closing) return;
+    s.data.out += lines.join("\n") + "\n";
+    flush(s);
+    if (s.data.out.length > MAX_OUTPUT) {
+      s.data.out = "";
+      close(s);
+    }
+  }
+
+  function flush(s: Socket<State>): void {
+    const st = s.data;
+    if (st.out.length === 0) return;
+    const n = s.write(st.out);
+    st.out = n > 0 ? st.out.slice(n) : st.out;
+  }
+
+  function close(s: Socket<State>, lastLine?: string): void {
+    const st = s.data;
+    if (st.closing) return;
+    if (lastLine !== undefined) st.out += lastLine + "\n";
+    st.closing = true;
+    release(s);
+    const rest = st.out;
+    st.out = "";
+    if (rest.length > 0) s.end(rest);
+    else s.end();
+  }
+
+  return {
+    port: listener.port,
+    stop: () => listener.stop(true),
+  };
+}
