@@ -108,10 +108,10 @@ expire_messages_on_start = true
 expire_messages_on_send = false
 expire_ntfs_hours = ${DEFAULTS.expireNtfsHours}
 
-# Log daily server statistics to CSV file (not implemented yet)
+# Log daily server statistics to CSV file smp-server-stats.daily.log in the data directory (at 00:00 UTC).
 log_stats = ${v.logStats}
 
-# Log interval for real-time Prometheus metrics, seconds (not implemented yet)
+# Write real-time Prometheus metrics to smp-server-metrics.txt in the data directory every N seconds.
 # prometheus_interval = 60
 
 [AUTH]
@@ -126,7 +126,7 @@ new_queues = true
 # with the users who you want to allow creating messaging queues on your server.
 ${opt("create_password", v.password && q(v.password), "\"password to create new queues and forward messages (any printable ASCII characters without whitespace, '@', ':' and '/')\"")}
 
-# Control port passwords (the control port is not implemented yet).
+# Control port passwords: \`auth <password>\` gives the admin or the user role (smp-server control …).
 ${opt("control_port_admin_password", v.controlPortPasswords && q(v.controlPortPasswords.admin), '""')}
 ${opt("control_port_user_password", v.controlPortPasswords && q(v.controlPortPasswords.user), '""')}
 
@@ -207,5 +207,10 @@ static_path = ${q(v.webStaticPath ?? join(v.dataDir, "www"))}
 ${opt("https", v.webHttpsPort === undefined ? undefined : String(v.webHttpsPort), "443")}
 ${opt("cert", v.webHttpsPort === undefined ? undefined : q(join(v.configDir, "web.crt")), q(join(v.configDir, "web.crt")))}
 ${opt("key", v.webHttpsPort === undefined ? undefined : q(join(v.configDir, "web.key")), q(join(v.configDir, "web.key")))}
+
+[PROMETHEUS]
+# Serve the Prometheus metrics (the text of smp-server-metrics.txt plus runtime figures) at GET /metrics.
+# It has no authentication: use 127.0.0.1 or a private address. Off unless set.
+# http = "127.0.0.1:9464"
 `;
 }

@@ -69,6 +69,11 @@ export interface NamesSection extends Omit<NamesConfig, "resolverEndpoint"> {
   resolverEndpoint?: string;
 }
 
+export interface PrometheusConfig {
+  /** `http = "host:port"`: serve GET /metrics there. */
+  http?: { host: string; port: number };
+}
+
 export interface WebConfig {
   staticPath?: string;
   http?: number;
@@ -86,6 +91,7 @@ export interface SmpConfig {
   /** Present when `[INACTIVE_CLIENTS] disconnect` is on. */
   inactiveClients?: { ttlSeconds: number; checkIntervalSeconds: number };
   web: WebConfig;
+  prometheus: PrometheusConfig;
   /** Settings that are valid but ignored or not yet effective; printed at start. */
   warnings: string[];
 }
@@ -106,7 +112,7 @@ export const DEFAULTS = {
 const MAX = Number.MAX_SAFE_INTEGER;
 /** Timer intervals become setInterval delays in ms, which must stay below 2^31. */
 const MAX_INTERVAL_SECONDS = 2147483;
-const SECTIONS = ["INFORMATION", "STORE_LOG", "AUTH", "TRANSPORT", "PROXY", "NAMES", "INACTIVE_CLIENTS", "WEB"] as const;
+const SECTIONS = ["INFORMATION", "STORE_LOG", "AUTH", "TRANSPORT", "PROXY", "NAMES", "INACTIVE_CLIENTS", "WEB", "PROMETHEUS"] as const;
 
 export function loadConfig(file: string): SmpConfig {
   let text: string;
@@ -150,13 +156,13 @@ export function parseConfig(text: string, file: string): SmpConfig {
     names: readNames(section("NAMES")),
     inactiveClients: readInactiveClients(section("INACTIVE_CLIENTS")),
     web: readWeb(section("WEB"), warnings),
+    prometheus: readPrometheus(section("PROMETHEUS")),
     warnings,
   };
   for (const s of sections.values()) s.finish();
-  if (cfg.auth.controlPortAdminPassword !== undefined || cfg.auth.controlPortUserPassword !== undefined || cfg.transport.controlPort !== undefined)
-    warnings.push("the control port ([TRANSPORT] control_port, [AUTH] control_port_*_password) is not implemented yet; it is not opened");
-  if (cfg.storeLog.logStats || cfg.storeLog.prometheusIntervalSeconds !== undefined)
-    warnings.push("statistics files ([STORE_LOG] log_stats, prometheus_interval) are not implemented yet");
+  const a = cfg.auth;
+  if (cfg.transport.controlPort !== undefined && a.controlPortAdminPassword === undefined && a.controlPortUserPassword === undefined)
+    warnings.push("[TRANSPORT] control_port is set without [AUTH] control_port_admin_password or control_port_user_password: every command but help, stats-rts and quit will answer AUTH");
   return cfg;
 }
 
@@ -412,6 +418,24 @@ function readInactiveClients(s: SectionReader): SmpConfig["inactiveClients"] {
     ttlSeconds: s.requiredInt("ttl", 1, MAX, "when disconnect = true (seconds without activity, e.g. 21600)"),
     checkIntervalSeconds: s.requiredInt("check_interval", 1, MAX_INTERVAL_SECONDS, "when disconnect = true (seconds between checks, e.g. 3600)"),
   };
+}
+
+// ---------------------------------------------------------------- [PROMETHEUS]
+
+/** `host:port` or `[v6]:port`. */
+export function parseHostPort(v: string): { host: string; port: number } | string {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(v);
+  if (m === null) return `expected "host:port" (e.g. "127.0.0.1:9464"), got ${JSON.stringify(v)}`;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return rangeReason(port, 1, 65535);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+function readPrometheus(s: SectionReader): PrometheusConfig {
+  const v = s.optString("http");
+  if (v === undefined) return {};
+  const r = parseHostPort(v);
+  return typeof r === "string" ? s.fail("http", r) : { http: r };
 }
 
 // ---------------------------------------------------------------- [WEB]

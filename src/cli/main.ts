@@ -8,6 +8,7 @@ import { optionsHelp, parseOptions, portOpt, stringOpt, UsageError, type OptionS
 import { CertFileError, regenerateServerCert } from "./certs.ts";
 import { ConfigError, HOSTING_TYPES, type HostingType } from "./config.ts";
 import { deleteServer } from "./delete.ts";
+import { printStats, runControl, type ControlRole } from "./control.ts";
 import { CliError, type Out } from "./errors.ts";
 import { DEFAULT_INIT, initialize, warnCAPrivateKeyFile, type InitOptions, type PasswordChoice } from "./init.ts";
 import { configFile, currentPathEnv, resolvePaths, type PathEnv, type Paths } from "./paths.ts";
@@ -59,6 +60,15 @@ const START: OptionSpec[] = [
   ...COMMON,
 ];
 
+const ROLE: OptionSpec = { name: "role", kind: "value", metavar: "ROLE", help: "Control port role: admin or user (default: admin if its password is set, else user)" };
+const CONTROL: OptionSpec[] = [ROLE, ...COMMON];
+const STATS: OptionSpec[] = [
+  ROLE,
+  { name: "watch", short: "w", kind: "value", metavar: "SECONDS", help: "Live view: redraw every SECONDS with each counter's change per second" },
+  { name: "count", kind: "value", metavar: "N", help: "With --watch: stop after N tables" },
+  ...COMMON,
+];
+
 const DELETE: OptionSpec[] = [{ name: "yes", short: "y", kind: "flag", help: "Delete without asking for confirmation" }, ...COMMON];
 
 interface Verb {
@@ -71,6 +81,8 @@ const VERBS: Record<string, Verb> = {
   cert: { specs: CERT, describe: (p) => `Generate new online TLS server credentials (configuration: ${configFile(p)})` },
   start: { specs: START, describe: (p) => `Start server (configuration: ${configFile(p)}; initializes it first when missing)` },
   delete: { specs: DELETE, describe: () => "Delete configuration and log files" },
+  control: { specs: CONTROL, describe: () => "Send a command to the running server's control port, e.g. `control stats`, `control block <id> reason=spam` (`control help`)" },
+  stats: { specs: STATS, describe: () => "Print the running server's statistics as a table, or a live view with --watch (through the control port)" },
 };
 
 function versionText(): string {
@@ -160,6 +172,30 @@ function initOptions(opts: ParsedOptions): InitOptions {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as unknown as InitOptions;
 }
 
+function positiveInt(opts: ParsedOptions, name: string): number | undefined {
+  const v = stringOpt(opts, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 86400) throw new UsageError(`--${name}: expected a whole number from 1 to 86400, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+function roleOpt(opts: ParsedOptions): ControlRole | undefined {
+  const r = stringOpt(opts, "role");
+  if (r === undefined || r === "admin" || r === "user") return r;
+  throw new UsageError(`--role: expected admin or user, got ${JSON.stringify(r)}`);
+}
+
+/** Index of the first argument that is neither an option nor an option's value. */
+function commandStart(args: readonly string[], specs: readonly OptionSpec[]): number {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith("-")) return i;
+    const spec = specs.find((s) => `--${s.name}` === a || (s.short !== undefined && `-${s.short}` === a));
+    if (spec !== undefined && spec.kind === "value") i++;
+  }
+  return args.length;
+}
+
 export interface MainContext {
   pathEnv: PathEnv;
   stdinIsTTY: boolean;
@@ -194,7 +230,9 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
     return 1;
   }
   try {
-    const opts = parseOptions(rest, VERBS[verb].specs);
+    // `control` ends its options at the first word of the command it sends.
+    const split = verb === "control" ? commandStart(rest, VERBS[verb].specs) : rest.length;
+    const opts = parseOptions(rest.slice(0, split), VERBS[verb].specs);
     const paths = resolvePaths({ configDir: stringOpt(opts, "config-dir"), dataDir: stringOpt(opts, "data-dir") }, ctx.pathEnv);
     if (opts.has("help")) {
       out(verbHelp(verb, paths));
@@ -222,6 +260,17 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
       case "delete":
         await deleteServer(paths, { yes: opts.has("yes"), stdinIsTTY: ctx.stdinIsTTY }, out);
         return 0;
+      case "control": {
+        const words = rest.slice(split);
+        if (words.length === 0) throw new UsageError("a control port command is required (e.g. stats, help)");
+        return await runControl(paths, words.join(" "), roleOpt(opts), out);
+      }
+      case "stats": {
+        const watch = positiveInt(opts, "watch");
+        const count = positiveInt(opts, "count");
+        if (count !== undefined && watch === undefined) throw new UsageError("--count needs --watch");
+        return await printStats(paths, roleOpt(opts), out, { ...(watch !== undefined && { watchSeconds: watch }), ...(count !== undefined && { count }) });
+      }
     }
     return 1;
   } catch (e) {

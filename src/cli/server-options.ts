@@ -8,6 +8,7 @@ import type { LogLevel } from "../util/log.ts";
 import type { NamesConfig } from "../server/names/config.ts";
 import { TLS_SETUP_TIMEOUT_MS } from "../transport/tls/params.ts";
 import type { SmpConfig } from "./config.ts";
+import { PRODUCT_VERSION } from "./version.ts";
 
 export const MSG_QUEUE_QUOTA = 128; // Server/Env/STM.hs:defaultMsgQueueQuota
 export const SMP_HANDSHAKE_TIMEOUT_MS = 120_000; // Server/Main.hs:serverConfig smpHandshakeTimeout
@@ -44,9 +45,24 @@ export function toServerOptions(cfg: SmpConfig, credentials: Credentials, run: {
       hostMode: cfg.proxy.hostMode,
       requiredHostMode: cfg.proxy.requiredHostMode,
       socksMode: cfg.proxy.socksMode,
+      ...(cfg.proxy.ownServerDomains.length > 0 && { ownServerDomains: [...cfg.proxy.ownServerDomains] }),
       ...(cfg.proxy.socksProxy !== undefined && { socksProxy: cfg.proxy.socksProxy }),
     },
     ...(cfg.names.enable && { names: namesOptions(cfg.names) }),
+    monitor: {
+      logStats: cfg.storeLog.logStats,
+      ...(cfg.storeLog.prometheusIntervalSeconds !== undefined && { prometheusIntervalSeconds: cfg.storeLog.prometheusIntervalSeconds }),
+      ...(cfg.prometheus.http !== undefined && { http: { ...cfg.prometheus.http } }),
+      version: PRODUCT_VERSION,
+    },
+    ...(cfg.transport.controlPort !== undefined && {
+      control: {
+        port: cfg.transport.controlPort,
+        ...(cfg.auth.controlPortAdminPassword !== undefined && { adminPassword: cfg.auth.controlPortAdminPassword }),
+        ...(cfg.auth.controlPortUserPassword !== undefined && { userPassword: cfg.auth.controlPortUserPassword }),
+        dailyBlockQueueQuota: cfg.auth.dailyBlockQueueQuota,
+      },
+    }),
     logLevel: run.logLevel,
   };
 }
