@@ -195,3 +195,44 @@ test("toServerOptions maps the config and the fixed reference values", () => {
   expect(o.dataDir).toBe("/d");
   expect(o.logLevel).toBe("warn");
 });
+
+describe("operations: control port, statistics, [PROMETHEUS]", () => {
+  test("control port, passwords, quota, log_stats, prometheus_interval and [PROMETHEUS] http reach the server options", () => {
+    const c = parse(
+      minimal('control_port = 5224\n[AUTH]\ncontrol_port_admin_password = "a"\ncontrol_port_user_password = "u"\ndaily_block_queue_quota = -1\n[STORE_LOG]\nlog_stats = true\nprometheus_interval = 60\n[PROMETHEUS]\nhttp = "127.0.0.1:9464"\n'),
+    );
+    expect(c.warnings).toEqual([]);
+    expect(c.prometheus).toEqual({ http: { host: "127.0.0.1", port: 9464 } });
+    const credentials = { chainDer: [], certPem: "", caPem: "", keyPem: "", serverKeyPkcs8: new Uint8Array(), fingerprint: new Uint8Array(32) };
+    const o = toServerOptions(c, credentials, { dataDir: "/d", logLevel: "warn" });
+    expect(o.control).toEqual({ port: 5224, adminPassword: "a", userPassword: "u", dailyBlockQueueQuota: -1 });
+    expect(o.monitor).toMatchObject({ logStats: true, prometheusIntervalSeconds: 60, http: { host: "127.0.0.1", port: 9464 } });
+  });
+
+  test("defaults: no control port, no HTTP endpoint, no statistics files", () => {
+    const c = parse(minimal());
+    expect(c.prometheus).toEqual({});
+    const o = toServerOptions(c, { chainDer: [], certPem: "", caPem: "", keyPem: "", serverKeyPkcs8: new Uint8Array(), fingerprint: new Uint8Array(32) }, { dataDir: "/d", logLevel: "warn" });
+    expect(o.control).toBeUndefined();
+    expect(o.monitor).toMatchObject({ logStats: false });
+    expect(o.monitor!.http).toBeUndefined();
+    expect(o.monitor!.prometheusIntervalSeconds).toBeUndefined();
+  });
+
+  test("[PROMETHEUS] http = [::1]:9464; a control port without passwords is accepted with a warning", () => {
+    expect(parse(minimal('[PROMETHEUS]\nhttp = "[::1]:9464"\n')).prometheus.http).toEqual({ host: "::1", port: 9464 });
+    expect(parse(minimal("control_port = 5224\n")).warnings.join("\n")).toContain("every command but help");
+  });
+
+  for (const [value, reason] of [
+    ['"9464"', /expected "host:port"/],
+    ['"127.0.0.1:0"', /between 1 and 65535/],
+    ['"localhost:99999"', /between 1 and 65535/],
+    ["9464", /expected a string/],
+  ] as const)
+    test(`[PROMETHEUS] http = ${value} is refused`, () => {
+      const e = configError(minimal(`[PROMETHEUS]\nhttp = ${value}\n`));
+      expect(e.message).toContain("[PROMETHEUS] http");
+      expect(e.message).toMatch(reason);
+    });
+});

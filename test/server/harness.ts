@@ -51,6 +51,8 @@ export function testOptions(o: TestOptions = {}, dataDir = ""): ServerOptions {
     },
     inactiveClients: o.inactiveClients,
     ...(o.names !== undefined && { names: o.names }),
+    ...(o.control !== undefined && { control: o.control }),
+    ...(o.monitor !== undefined && { monitor: o.monitor }),
     timeouts: { tlsSetupMs: 10_000, handshakeMs: 10_000, ...o.timeouts },
     proxy: { enabled: false, clientConcurrency: 32, ...o.proxy },
     logLevel: "error",

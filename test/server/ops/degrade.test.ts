@@ -1,0 +1,91 @@
+// Optional parts degrade: a metrics endpoint or control port that cannot be opened, or saved
+// statistics that cannot be read, are reported and SMP runs on. Plus the pieces the end-to-end
+// tests cannot reach by waiting: the time of the daily write and the statistics blob's format.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { msUntilDailyWrite } from "../../../src/server/monitor/daily.ts";
+import { decodeStats, encodeStats, STATS_BLOB } from "../../../src/server/monitor/persist.ts";
+import { NamesStats } from "../../../src/server/names/index.ts";
+import { ServerStats } from "../../../src/server/stats.ts";
+import { setLogLevel } from "../../../src/util/log.ts";
+import { openSqliteStore } from "../../../src/store/sqlite/store.ts";
+import { startTestServer } from "../harness.ts";
+import { CMD, connect, sr } from "../helpers.ts";
+
+// Quiet while these run; other test files in this process expect the default level.
+beforeAll(() => setLogLevel("error"));
+afterAll(() => setLogLevel("info"));
+
+test("the daily write is at 00:00 UTC (Server/Main.hs logStatsStartTime = 0, Server.hs:logServerStats initialDelay)", () => {
+  const at = (iso: string) => msUntilDailyWrite(Date.parse(iso));
+  expect(at("2026-12-06T23:59:00Z")).toBe(60_000);
+  expect(at("2026-12-06T12:00:00Z")).toBe(12 * 3600_000);
+  expect(at("2026-12-06T00:00:00.001Z")).toBe(86_400_000 - 1);
+  expect(at("2026-12-06T00:00:00Z")).toBe(86_400_000);
+});
+
+test("statistics blob: round trip; another format is refused", () => {
+  const s = new ServerStats();
+  const names = new NamesStats();
+  s.qCreated = 7;
+  s.proxy.relaysOwn.successes = 3;
+  s.activeQueues.add(new Uint8Array(24).fill(1));
+  names.succ = 2;
+  const s2 = new ServerStats();
+  const n2 = new NamesStats();
+  decodeStats(encodeStats(s, names), s2, n2);
+  expect([s2.qCreated, s2.proxy.relaysOwn.successes, s2.activeQueues.month.size, n2.succ]).toEqual([7, 3, 1, 2]);
+  expect(() => decodeStats(new TextEncoder().encode('{"format":99}'), new ServerStats(), new NamesStats())).toThrow("unknown statistics format");
+});
+
+test("unreadable saved statistics: the server starts, counting from zero", async () => {
+  const s1 = await startTestServer();
+  const dir = s1.dataDir;
+  s1.server.stats.qCreated = 5;
+  await s1.stop(true); // saves qCreated = 5; then the blob is damaged through a fresh store
+
+  const st = openSqliteStore({ path: `${dir}/smp-server.sqlite` });
+  await st.putBlob(STATS_BLOB, new TextEncoder().encode("not json"));
+  await st.close();
+  const s2 = await startTestServer({}, dir);
+  try {
+    expect(s2.server.stats.qCreated).toBe(0);
+    const c = await connect(s2);
+    expect(await sr(c, null, "1", new Uint8Array(0), CMD.PING)).toEqual({ tag: "PONG" });
+    c.close();
+  } finally {
+    await s2.stop();
+  }
+});
+
+test("a metrics port or control port already in use: logged, SMP serves", async () => {
+  const squat = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    const s = await startTestServer({
+      monitor: { logStats: false, version: "t", http: { host: "127.0.0.1", port: squat.port } },
+      control: { port: squat.port, adminPassword: "a", dailyBlockQueueQuota: 20 },
+    });
+    try {
+      expect(s.monitor.httpPort).toBeNull();
+      expect(s.control).toBeNull();
+      const c = await connect(s);
+      expect(await sr(c, null, "1", new Uint8Array(0), CMD.PING)).toEqual({ tag: "PONG" });
+      c.close();
+    } finally {
+      await s.stop();
+    }
+  } finally {
+    squat.stop(true);
+  }
+});
+
+test("GET /metrics only: other paths 404, other methods 405", async () => {
+  const s = await startTestServer({ monitor: { logStats: false, version: "t", http: { host: "127.0.0.1", port: 0 } } });
+  try {
+    const base = `http://127.0.0.1:${s.monitor.httpPort}`;
+    expect((await fetch(`${base}/`)).status).toBe(404);
+    expect((await fetch(`${base}/metrics`, { method: "POST" })).status).toBe(405);
+    expect((await fetch(`${base}/metrics`)).status).toBe(200);
+  } finally {
+    await s.stop();
+  }
+});
