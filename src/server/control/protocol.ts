@@ -6,7 +6,8 @@
 import { fromBase64url } from "../../encoding/base64.ts";
 import { Reader } from "../../encoding/reader.ts";
 import { parseBlockingInfo, type BlockingInfo } from "../../protocol/errors.ts";
-import type { QueueMode, QueueStatus } from "../../store/types.ts";
+import type { QueueMode } from "../../protocol/commands.ts";
+import type { QueueStatus } from "../../store/types.ts";
 
 export type ControlCommand =
   | { readonly cmd: "auth"; readonly password: string }

@@ -237,15 +237,15 @@ export class ControlSession {
 
   /** Server.hs:getSenderQueue: by sender id, else by short-link id. */
   private async senderQueue(id: Uint8Array): Promise<QueueRec | null> {
-    const store = this.ctx.srv.store;
-    return (await store.getQueueBySenderId(id)) ?? (await store.getQueueByLinkId(id));
+    const queues = this.ctx.srv.store.queues;
+    return (await queues.getQueueBySenderId(id)) ?? (await queues.getQueueByLinkId(id));
   }
 
   private async deleteQueue(id: Uint8Array): Promise<string[]> {
     const srv = this.ctx.srv;
     const q = await this.senderQueue(id);
     if (q === null) return ["error: AUTH"];
-    const r = await srv.store.deleteQueue(q);
+    const r = await srv.store.queues.deleteQueue(q);
     if (r === "AUTH") return ["error: AUTH"];
     await srv.store.flush();
     queueDeleted(srv, r.queue, null);
@@ -271,7 +271,7 @@ export class ControlSession {
     if (!same) {
       const w = new Writer();
       encodeBlockingInfo(w, info);
-      if ((await srv.store.blockQueue(q, w.toBytes())) === "AUTH") return ["error: AUTH"];
+      if ((await srv.store.queues.blockQueue(q, w.toBytes())) === "AUTH") return ["error: AUTH"];
       // Durable before it is confirmed, and before anyone is told.
       await srv.store.flush();
       // The queue's own subscriber only, as processCP CPBlock (serviceId null: no side effects).
@@ -289,7 +289,7 @@ export class ControlSession {
     if (q === null) return ["error: AUTH"];
     if (q.status === "active") return ["ok, queue was active"];
     if (q.status === "off") return ["error, queue is inactive"];
-    if ((await srv.store.unblockQueue(q)) === "AUTH") return ["error: AUTH"];
+    if ((await srv.store.queues.unblockQueue(q)) === "AUTH") return ["error: AUTH"];
     await srv.store.flush();
     return [`ok, queue unblocked, reason to block was: ${showBlockingInfo(blockingOf(q) ?? { reason: "spam", notice: null })}`];
   }

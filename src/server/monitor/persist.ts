@@ -8,7 +8,7 @@
  * rcvServicesSubMsg/SubDuplicate; qCount and msgCount are re-read from the store, as
  * restoreServerStats does.
  */
-import type { Store } from "../../store/types.ts";
+import type { Store } from "../../store/store.ts";
 import type { NamesStats } from "../names/index.ts";
 import type { PeriodStats, ServerStats } from "../stats.ts";
 import { COUNTERS, NAMES_FIELDS, PROXY_FIELDS, SERVICE_FIELDS } from "./data.ts";

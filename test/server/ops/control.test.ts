@@ -141,7 +141,7 @@ describe("moderation", () => {
     const c = await session(srv, USER);
     try {
       const q = await r.createQueue({ authAlg: "ed25519" });
-      const rec = await srv.server.store.getQueueBySenderId(q.sndId);
+      const rec = await srv.server.store.queues.getQueueBySenderId(q.sndId);
       expect(await c.cmd(`status ${id(q.sndId)}`)).toEqual([`status: EntityActive, updatedAt: Just (RoundedSystemTime {roundedSeconds = ${rec!.updatedAt}}), queueMode: Just QMMessaging`]);
       const blockedBefore = srv.server.stats.qBlocked;
       expect(await c.cmd(`block ${id(q.sndId)} reason=content,notice={"ttl":3600}`)).toEqual([

@@ -7,7 +7,7 @@ import { decodeStats, encodeStats, STATS_BLOB } from "../../../src/server/monito
 import { NamesStats } from "../../../src/server/names/index.ts";
 import { ServerStats } from "../../../src/server/stats.ts";
 import { setLogLevel } from "../../../src/util/log.ts";
-import { openSqliteStore } from "../../../src/store/sqlite/store.ts";
+import { openSqliteStore } from "../../../src/store/sqlite/open.ts";
 import { startTestServer } from "../harness.ts";
 import { CMD, connect, sr } from "../helpers.ts";
 
