@@ -12,7 +12,7 @@ import { DAILY_RESET, NAMES_FIELDS, PROXY_FIELDS, type Counter, type StatsData }
 export const DAILY_FILE = "smp-server-stats.daily.log";
 /** Server/Main.hs:serverConfig logStatsStartTime (seconds after 00:00 UTC) and logStatsInterval. */
 export const LOG_STATS_START_SEC = 0;
-export const LOG_STATS_INTERVAL_SEC = 86400;
+const LOG_STATS_INTERVAL_SEC = 86400;
 
 /** `periodStatCounts`: week and month counts only on the day they restart (Monday, the 1st), else "". */
 export interface DailyPeriods {
@@ -126,8 +126,9 @@ export function resetDaily(s: ServerStats, names: NamesStats, now: Date): void {
 
 /** Milliseconds from `nowMs` to the next daily write (Server.hs:logServerStats initialDelay). */
 export function msUntilDailyWrite(nowMs: number, startAtSec = LOG_STATS_START_SEC): number {
-  const sinceMidnight = nowMs % 86_400_000;
+  const day = LOG_STATS_INTERVAL_SEC * 1000;
+  const sinceMidnight = nowMs % day;
   let delay = startAtSec * 1000 - sinceMidnight;
-  if (delay <= 0) delay += 86_400_000;
+  if (delay <= 0) delay += day;
   return delay;
 }
