@@ -91,7 +91,8 @@ export async function printStats(paths: Paths, role: ControlRole | undefined, ou
     const now = Date.now();
     const rows = statRows(lines);
     const width = Math.max(...rows.map((r) => r.name.length));
-    const vWidth = Math.max(...rows.map((r) => r.value.length), 5);
+    // Numbers right-aligned among themselves; text values (times, proxy groups) just follow.
+    const vWidth = Math.max(...rows.filter((r) => r.n !== null).map((r) => r.value.length), 5);
     const rate = (r: (typeof rows)[number]) => {
       const p = prev?.get(r.name);
       if (r.n === null || p === undefined) return "";
