@@ -4,8 +4,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { openSqliteStore } from "../store/sqlite/open.ts";
+import { checkDatabaseFile } from "../store/sqlite/startup-check.ts";
 import type { Store } from "../store/store.ts";
-import { listenTLS, type TlsServer } from "../transport/tls/index.ts";
+import { listenTLS, type TlsServer, type TlsServerConfig } from "../transport/tls/index.ts";
 import { tlsStream } from "../transport/tls-stream.ts";
 import { log } from "../util/log.ts";
 import type { ServerOptions } from "./options.ts";
@@ -22,11 +23,35 @@ export interface RunningServer {
 
 export const DB_FILE = "smp-server.sqlite";
 
+/** A listener that could not be opened, with the port (Bun's own message names only the host). */
+export class ListenError extends Error {
+  override name = "ListenError";
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function listenOrExplain(config: TlsServerConfig): TlsServer {
+  try {
+    return listenTLS(config);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    throw new ListenError(config.hostname, config.port, typeof code === "string" ? code : undefined, (e as Error).message);
+  }
+}
+
 export async function startServer(options: ServerOptions, store?: Store): Promise<RunningServer> {
   let db = store;
   if (db === undefined) {
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     const path = options.store.persistent ? join(options.dataDir, DB_FILE) : ":memory:";
+    // Only a store that may be created gets its directory: an unmounted volume stays empty.
+    if (path !== ":memory:" && checkDatabaseFile(path, options.store.createIfMissing === true) === "new")
+      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     // A small page cache: memory must not grow with the number of queues (low-memory boards).
     db = openSqliteStore({ path, msgQueueQuota: options.store.msgQueueQuota, cacheSizeKiB: 8192 });
   }
@@ -38,7 +63,7 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
     if (options.names !== undefined) srv.names = await createNamesService(options.names, { stats: srv.namesStats });
     for (const port of options.transport.ports) {
       listeners.push(
-        listenTLS({
+        listenOrExplain({
           hostname: options.transport.bindHost,
           port,
           credentials: { certPem: c.certPem, chainPem: c.caPem, keyPem: c.keyPem },

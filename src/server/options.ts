@@ -66,6 +66,11 @@ export interface ServerOptions {
   store: {
     /** false ([STORE_LOG] enable = off): nothing survives a restart (an in-memory database). */
     persistent: boolean;
+    /**
+     * A missing database file is created (a fresh server, `start --create-store`); otherwise
+     * start-up stops (ours: the reference would start on an empty store).
+     */
+    createIfMissing?: boolean;
     expireMessagesDays: number;
     expireMessagesOnStart: boolean;
     expireMessagesOnSend: boolean;

@@ -49,6 +49,27 @@ export class Outbox {
     this.msgs.push(msg);
   }
 
+  /**
+   * The commit these transmissions report on failed: each answer becomes `err` (its command did
+   * not happen, and the client may retry it), server-initiated ones (no corrId) are dropped.
+   */
+  failAll(err: BrokerMsg): void {
+    const n = this.msgs.length;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const msg = this.msgs[i]!;
+      if (msg.tag === "MSG") releaseMsgBody(msg.body);
+      if (this.corrIds[i]!.length === 0) continue;
+      this.corrIds[k] = this.corrIds[i]!;
+      this.entityIds[k] = this.entityIds[i]!;
+      this.msgs[k] = err;
+      k++;
+    }
+    this.corrIds.length = k;
+    this.entityIds.length = k;
+    this.msgs.length = k;
+  }
+
   /** Encodes everything queued into as few blocks as the batching limits allow and writes them. */
   flush(): void {
     const n = this.msgs.length;

@@ -243,12 +243,11 @@ export class SmpServer implements Env {
     } catch (e) {
       // The commit failed: the writes of this turn are undone, so nothing may be confirmed —
       // including answers held by a connection that is still mid-block (waiting for a proxy
-      // slot), whose own flush may come after the store has moved on.
-      log.error(`store commit failed: ${(e as Error).message}`);
-      if (c !== null) this.failConnection(c);
-      for (const d of this.clients) if (this.dirty.has(d) || d.outbox.size > 0) this.failConnection(d);
-      this.dirty.clear();
-      return;
+      // slot), whose own flush may come after the store has moved on. Each command is answered
+      // with the store error instead (the client sees it failed, rather than a dropped connection).
+      const err = errMsg(this.internalError(e));
+      c?.outbox.failAll(err);
+      for (const d of this.clients) if (d !== c && d.outbox.size > 0) d.outbox.failAll(err);
     }
     if (c !== null && c.connected) {
       c.outbox.flush();
@@ -265,12 +264,6 @@ export class SmpServer implements Env {
         }
       }
     }
-  }
-
-  /** Drops a connection whose pending responses cannot be honoured (the client will retry). */
-  private failConnection(c: Client): void {
-    c.connected = false;
-    c.handle.close();
   }
 
   /** Server.hs:clientDisconnected: its subscriptions end. */
