@@ -13,11 +13,15 @@ import type { ServerOptions } from "./options.ts";
 import { SmpServer } from "./server.ts";
 import { startJobs } from "./jobs.ts";
 import { createNamesService } from "./names/service.ts";
+import { Admission } from "../transport/admission.ts";
+import { connectionBound, fileDescriptorLimit, RefusalLog, watchFileDescriptors, watchPartialBlocks } from "./connection-limits.ts";
 
 export interface RunningServer {
   /** Bound ports, in the order of `options.transport.ports` (useful with port 0 in tests). */
   readonly ports: number[];
   readonly server: SmpServer;
+  /** Accepted connections open now (TLS setup included). */
+  readonly admission: Admission;
   close(): Promise<void>;
 }
 
@@ -58,7 +62,14 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
   const srv = new SmpServer(options, db);
   const c = options.credentials;
   const listeners: TlsServer[] = [];
-  let openConnections = 0;
+  const t = options.transport;
+  const fdLimit = fileDescriptorLimit();
+  const bound = connectionBound(t.maxConnections, fdLimit);
+  if (bound < t.maxConnections)
+    log.warn(`max_connections is ${t.maxConnections}, but with ${fdLimit} file descriptors (ulimit -n) at most ${bound} connections are accepted; raise the limit (e.g. LimitNOFILE= in a systemd unit)`);
+  const limits = { maxConnections: bound, maxPerAddress: t.maxConnectionsPerAddress ?? 0, limitLoopback: t.limitLoopbackPerAddress === true };
+  const admission = new Admission(limits);
+  const refusals = new RefusalLog(srv, limits);
   try {
     if (options.names !== undefined) srv.names = await createNamesService(options.names, { stats: srv.namesStats });
     for (const port of options.transport.ports) {
@@ -69,16 +80,11 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
           credentials: { certPem: c.certPem, chainPem: c.caPem, keyPem: c.keyPem },
           tlsSetupTimeoutMs: options.timeouts.tlsSetupMs,
           ...(options.transport.web?.port === port && { sniHandoff: options.transport.web.handoff }),
-          onConnection: (conn) => {
-            // Counted from TLS setup, not from the SMP handshake: connections that never send
-            // their hello must count too, or they could be opened without limit.
-            if (openConnections >= options.transport.maxConnections) {
-              conn.destroy();
-              return;
-            }
-            openConnections++;
-            void srv.runConnection(tlsStream(conn)).finally(() => openConnections--);
-          },
+          // Counted from TCP accept: connections that never finish TLS setup or never send
+          // their hello count too, or they could be opened without limit.
+          admission,
+          onRefused: (why) => refusals.refused(why),
+          onConnection: (conn) => void srv.runConnection(tlsStream(conn)),
           onHandshakeError: (reason) => {
             if (options.transport.logTlsErrors) log.warn(`TLS handshake failed: ${reason}`);
           },
@@ -91,14 +97,20 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
     throw e;
   }
   const jobs = startJobs(srv);
+  const fds = watchFileDescriptors(listeners, fdLimit);
+  const blocks = t.partialBlockTimeoutMs ? watchPartialBlocks(srv, t.partialBlockTimeoutMs) : null;
   let closed = false;
   return {
     ports: listeners.map((l) => l.port),
     server: srv,
+    admission,
     async close() {
       if (closed) return;
       closed = true;
       jobs.stop();
+      fds.stop();
+      blocks?.stop();
+      refusals.stop();
       for (const l of listeners) l.stop(false);
       srv.closeAll();
       for (const l of listeners) l.stop(true);
