@@ -71,7 +71,8 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
   const admission = new Admission(limits);
   const refusals = new RefusalLog(srv, limits);
   try {
-    if (options.names !== undefined) srv.names = await createNamesService(options.names, { stats: srv.namesStats });
+    // An optional role: a resolver that is down degrades RSLV (logged, counted), never start-up.
+    if (options.names !== undefined) srv.names = await createNamesService(options.names, { stats: srv.namesStats, healthCheck: "warn" });
     for (const port of options.transport.ports) {
       listeners.push(
         listenOrExplain({
