@@ -216,13 +216,13 @@ export class SmpServer implements Env {
     else if (tag === "GET") s.msgGetAuth++;
   }
 
-  push(target: Client, entityId: Uint8Array, msg: BrokerMsg): void {
-    this.sendLater(target, EMPTY, entityId, msg);
+  push(target: Client, entityId: Uint8Array, msg: BrokerMsg, breaks = 0): void {
+    this.sendLater(target, EMPTY, entityId, msg, breaks);
   }
 
-  sendLater(target: Client, corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg): void {
+  sendLater(target: Client, corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg, breaks = 0): void {
     if (!target.connected) return;
-    target.outbox.push(corrId, entityId, msg);
+    target.outbox.push(corrId, entityId, msg, breaks);
     this.dirty.add(target);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
