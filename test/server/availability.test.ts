@@ -95,6 +95,38 @@ describe("file descriptors run out (server in a child process under ulimit -n 25
   }, 30_000);
 });
 
+describe("file descriptors taken by something else (server in a child process under ulimit -n 256)", () => {
+  let srv: ServerProcess | null = null;
+  let dir = "";
+  afterEach(async () => {
+    if (srv !== null) await srv.stop();
+    srv = null;
+    if (dir !== "") rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("accepting pauses (no busy loop on EMFILE) and resumes once descriptors are free", async () => {
+    dir = mkdtempSync(join(tmpdir(), "smp-fds-"));
+    srv = await spawnServer(dir, {}, { ulimitFiles: 256 });
+    const s = srv;
+    expect((await s.hogFds()).hogged).toBeGreaterThan(0);
+    // Clients waiting in the kernel's accept queue, which accept() cannot take.
+    for (let i = 0; i < 20; i++) await idleTcp(s.port).catch(() => null);
+    expect(await until(() => s.stderr().includes("file descriptors exhausted"))).toBe(true);
+    const cpu0 = (await s.stats()).cpuMs;
+    const t0 = performance.now();
+    await sleep(2000);
+    const cpu = (await s.stats()).cpuMs - cpu0;
+    expect(cpu).toBeLessThan((performance.now() - t0) * 0.25); // a busy accept loop burns ~100 % of one core
+
+    await s.freeFds();
+    expect(await until(() => s.stderr().includes("accepting connections again"))).toBe(true);
+    const c = await SMPClient.connect({ server: s.address, timeoutMs: 5000 });
+    cleanup.push(() => c.close());
+    await c.ping();
+    expect((await s.stats()).failures).toBe(0);
+  }, 30_000);
+});
+
 describe("connections per source address", () => {
   test("beyond the bound a connection is closed at accept, counted, and logged without the address", async () => {
     const lines: string[] = [];
