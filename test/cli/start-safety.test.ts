@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openSqliteStore } from "../../src/store/sqlite/open.ts";
+import { created } from "../store/helpers.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SERVING = "Serving SMP protocol on port";
@@ -111,24 +112,7 @@ describe("a damaged database", () => {
     const d = dirs();
     expect(runSync(["init", ...d.flags, "--port", String(freePort()), "--no-password"]).code).toBe(0);
     const s = openSqliteStore({ path: d.db });
-    const key = new Uint8Array(44).fill(1);
-    for (let i = 0; i < 2000; i++) {
-      const id = (t: number) => Bun.SHA256.hash(new Uint8Array([t, i & 255, i >> 8])).subarray(0, 24) as Uint8Array;
-      await s.queues.createQueue({
-        recipientId: id(1),
-        recipientKeys: [key],
-        rcvDhSecret: key.subarray(0, 32),
-        senderId: id(2),
-        senderKey: null,
-        queueMode: "M",
-        link: null,
-        notifier: null,
-        status: "active",
-        blockingInfo: null,
-        updatedAt: 0,
-        rcvServiceId: null,
-      });
-    }
+    for (let i = 0; i < 2000; i++) await created(s);
     await s.close();
     // 4 KB of bytes no b-tree page can start with, over a page in the middle of the file.
     const pages = statSync(d.db).size / 4096;

@@ -93,18 +93,8 @@ describe("file descriptors run out (server in a child process under ulimit -n 25
     expect(q.rcvId.length).toBe(24);
     expect((await s.stats()).failures).toBe(0);
   }, 30_000);
-});
 
-describe("file descriptors taken by something else (server in a child process under ulimit -n 256)", () => {
-  let srv: ServerProcess | null = null;
-  let dir = "";
-  afterEach(async () => {
-    if (srv !== null) await srv.stop();
-    srv = null;
-    if (dir !== "") rmSync(dir, { recursive: true, force: true });
-  });
-
-  test("accepting pauses (no busy loop on EMFILE) and resumes once descriptors are free", async () => {
+  test("descriptors taken by another part of the process: accepting pauses (no busy loop on EMFILE) and resumes once descriptors are free", async () => {
     dir = mkdtempSync(join(tmpdir(), "smp-fds-"));
     srv = await spawnServer(dir, {}, { ulimitFiles: 256 });
     const s = srv;

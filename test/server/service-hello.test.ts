@@ -4,8 +4,7 @@
 // and the connection closes without an answer — no 'E' HANDSHAKE BAD_AUTH, which is only sent once
 // the hello has parsed (getClientService sendErr).
 import { afterEach, expect, test } from "bun:test";
-import { SMPClient, type OpenStream } from "../../src/client/client.ts";
-import { connectTLSStream } from "../../src/client/tls-stream.ts";
+import { SMPClient } from "../../src/client/client.ts";
 import { publicKey } from "../../src/crypto/keys.ts";
 import { pad, unPad } from "../../src/crypto/pad.ts";
 import { decodePrivKey } from "../../src/crypto/keys.ts";
@@ -16,8 +15,7 @@ import { Reader } from "../../src/encoding/reader.ts";
 import { Writer } from "../../src/encoding/writer.ts";
 import { encodeClientHello, parseClientHello } from "../../src/protocol/handshake.ts";
 import { BLOCK_SIZE } from "../../src/transport/block.ts";
-import type { TransportStream } from "../../src/transport/stream.ts";
-import { BlockCollector } from "../fixtures/wire.ts";
+import { recordingOpenStream } from "../fixtures/wire.ts";
 import { startTestServer } from "./harness.ts";
 
 const cleanup: (() => unknown)[] = [];
@@ -25,44 +23,15 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-/** Rewrites the client's hello (its first block) to carry `signedPubKey` as is, and records what comes back. */
-function helloRewriter(signedPubKey: Uint8Array): { openStream: OpenStream; received: BlockCollector; closed: Promise<void> } {
-  const received = new BlockCollector();
-  let onClosed!: () => void;
-  const closed = new Promise<void>((r) => (onClosed = r));
-  const openStream: OpenStream = async (host, port, ctx) => {
-    const s = await connectTLSStream(host, port, { keyHash: ctx.keyHash, alpn: ctx.alpn, clientCredentials: ctx.clientCredentials, timeoutMs: ctx.timeoutMs });
-    let sent = 0;
-    const wrapped: TransportStream = {
-      sessionId: s.sessionId,
-      alpn: s.alpn,
-      peerCertificateChain: s.peerCertificateChain,
-      setHandlers: (h) =>
-        s.setHandlers({
-          onData: (chunk) => {
-            received.push(chunk);
-            h.onData(chunk);
-          },
-          onDrain: h.onDrain,
-          onClose: () => {
-            onClosed();
-            h.onClose();
-          },
-        }),
-      write: (data) => {
-        if (sent++ > 0) return s.write(data);
-        const hello = parseClientHello(new Reader(unPad(data)!));
-        const w = new Writer(BLOCK_SIZE);
-        encodeClientHello(w, { ...hello, clientService: { role: hello.clientService!.role, certKey: { certChain: hello.clientService!.certKey.certChain, signedPubKey } } });
-        return s.write(pad(w.toBytes(), BLOCK_SIZE));
-      },
-      pause: () => s.pause(),
-      resume: () => s.resume(),
-      close: () => s.close(),
-    };
-    return wrapped;
+/** The client's hello (one whole block) with `signedPubKey` in place of its service's signed key. */
+function withSignedKey(signedPubKey: Uint8Array): (block: Uint8Array) => Uint8Array {
+  return (block) => {
+    const hello = parseClientHello(new Reader(unPad(block)!));
+    const svc = hello.clientService!;
+    const w = new Writer(BLOCK_SIZE);
+    encodeClientHello(w, { ...hello, clientService: { role: svc.role, certKey: { certChain: svc.certKey.certChain, signedPubKey } } });
+    return pad(w.toBytes(), BLOCK_SIZE);
   };
-  return { openStream, received, closed };
 }
 
 test("a bare SPKI as the service's signed key: closed after the server hello, no 'E' answer", async () => {
@@ -72,7 +41,7 @@ test("a bare SPKI as the service's signed key: closed after the server hello, no
   const certSignKey = new SignPrivateKey("ed25519", decodePrivKey(pemToDer(cert.keyPem, "PRIVATE KEY")).raw);
   const sessionKey = new SignPrivateKey("ed25519", crypto.getRandomValues(new Uint8Array(32)));
   const bareSpki = publicKey("ed25519", sessionKey.publicRaw).der;
-  const r = helloRewriter(bareSpki);
+  const r = recordingOpenStream(withSignedKey(bareSpki));
   const e = await SMPClient.connect({
     server: s.address,
     service: { role: "M", certChain: [cert.der], certSignKey, sessionKey },
@@ -82,6 +51,6 @@ test("a bare SPKI as the service's signed key: closed after the server hello, no
   expect(e).toBeInstanceOf(Error);
   await r.closed;
   // Only the server hello came back.
-  expect(r.received.blocks.length).toBe(1);
+  expect(r.rec.received.blocks.length).toBe(1);
   expect(s.server.stats.handshakeFailures).toBe(1);
 });
