@@ -62,15 +62,21 @@ export class Outbox {
 
   /**
    * The commit these transmissions report on failed: each answer becomes `err` (its command did
-   * not happen, and the client may retry it), server-initiated ones (no corrId) are dropped.
+   * not happen, and the client may retry it); server-initiated ones (no corrId) are dropped.
+   * Returns true when one was dropped: the connection's state (a delivery awaiting ACK, a
+   * subscription ended) then no longer matches what its client knows.
    */
-  failAll(err: BrokerMsg): void {
+  failAll(err: BrokerMsg): boolean {
     const n = this.msgs.length;
     let k = 0;
+    let dropped = false;
     for (let i = 0; i < n; i++) {
       const msg = this.msgs[i]!;
       if (msg.tag === "MSG") releaseMsgBody(msg.body);
-      if (this.corrIds[i]!.length === 0) continue;
+      if (this.corrIds[i]!.length === 0) {
+        dropped = true;
+        continue;
+      }
       this.corrIds[k] = this.corrIds[i]!;
       this.entityIds[k] = this.entityIds[i]!;
       this.msgs[k] = err;
@@ -81,6 +87,7 @@ export class Outbox {
     this.entityIds.length = k;
     this.msgs.length = k;
     this.breaks.length = k;
+    return dropped;
   }
 
   /** Encodes everything queued into as few blocks as the batching limits allow and writes them. */

@@ -244,10 +244,12 @@ export class SmpServer implements Env {
       // The commit failed: the writes of this turn are undone, so nothing may be confirmed —
       // including answers held by a connection that is still mid-block (waiting for a proxy
       // slot), whose own flush may come after the store has moved on. Each command is answered
-      // with the store error instead (the client sees it failed, rather than a dropped connection).
+      // with the store error instead (the client sees it failed, rather than a dropped
+      // connection); a connection that loses a pushed transmission is closed, so that its
+      // client resubscribes rather than wait for a delivery that will not come.
       const err = errMsg(this.internalError(e));
-      c?.outbox.failAll(err);
-      for (const d of this.clients) if (d !== c && d.outbox.size > 0) d.outbox.failAll(err);
+      if (c !== null && c.outbox.failAll(err)) this.failConnection(c);
+      for (const d of this.clients) if (d !== c && d.outbox.size > 0 && d.outbox.failAll(err)) this.failConnection(d);
     }
     if (c !== null && c.connected) {
       c.outbox.flush();
@@ -264,6 +266,12 @@ export class SmpServer implements Env {
         }
       }
     }
+  }
+
+  /** Drops a connection whose state its client can no longer know (it reconnects and resubscribes). */
+  private failConnection(c: Client): void {
+    c.connected = false;
+    c.handle.close();
   }
 
   /** Server.hs:clientDisconnected: its subscriptions end. */
