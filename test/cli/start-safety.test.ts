@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -140,6 +140,19 @@ describe("a damaged database", () => {
     expect(r.stderr).toContain(`sqlite3 ${d.db} .recover | sqlite3 ${d.db}.recovered`);
     expect(r.stderr).toContain("backup");
   });
+});
+
+test("a database file that cannot be opened is reported as such, not as damaged", async () => {
+  const d = dirs();
+  expect(runSync(["init", ...d.flags, "--port", String(freePort()), "--no-password"]).code).toBe(0);
+  rmSync(d.db);
+  mkdirSync(d.db); // a directory where the file should be: SQLITE_CANTOPEN
+  const r = await runStart(d.flags);
+  expect(r.served).toBe(false);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain(`Error: cannot use the database in ${d.data}`);
+  expect(r.stderr).toContain("SQLITE_CANTOPEN");
+  expect(r.stderr).not.toContain("damaged");
 });
 
 describe("the start-up summary", () => {

@@ -6,6 +6,7 @@
  */
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
+import { toStoreError } from "./errors.ts";
 import { openSqliteStore } from "./open.ts";
 
 export type DatabaseProblem = "missing" | "damaged";
@@ -37,7 +38,8 @@ export function recoveryHint(path: string): string {
  * `PRAGMA quick_check` over the whole file: every b-tree page's structure, record format, free
  * list and NOT NULL / CHECK constraints — what a torn write or random bytes break. It does not
  * compare index entries with their table rows (`integrity_check` does, at several times the
- * cost; bench/quick-check.ts). Returns null when the file is sound, else SQLite's own words.
+ * cost; bench/quick-check.ts). Returns null when the file is sound, else SQLite's own words;
+ * throws StoreError when the file cannot be read at all (permissions, a lock, I/O).
  */
 export function quickCheck(path: string): string | null {
   let db: Database | null = null;
@@ -48,8 +50,10 @@ export function quickCheck(path: string): string | null {
     return lines.length === 1 && lines[0] === "ok" ? null : lines.join("\n");
   } catch (e) {
     // "file is not a database", "database disk image is malformed" …: SQLite's message as is.
-    const code = (e as { code?: unknown }).code;
-    return `${(e as Error).message}${typeof code === "string" ? ` (${code})` : ""}`;
+    // Anything else (permissions, a lock, I/O) is not damage: the caller reports it as it is.
+    const err = toStoreError(e, "integrity check");
+    if (err.kind !== "corrupt") throw err;
+    return `${(e as Error).message} (${(e as { code?: string }).code})`;
   } finally {
     db?.close();
   }
