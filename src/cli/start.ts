@@ -3,7 +3,8 @@
  * the reference's start-up summary, then the server until SIGINT/SIGTERM.
  */
 import { existsSync } from "node:fs";
-import { ListenError, startServer, type RunningServer } from "../server/index.ts";
+import { ListenError, openServerStore, startServer, type RunningServer } from "../server/index.ts";
+import type { Store } from "../store/store.ts";
 import { DatabaseStartError } from "../store/sqlite/startup-check.ts";
 import { StoreError } from "../store/types.ts";
 import { log, setLogLevel, type LogLevel } from "../util/log.ts";
@@ -97,14 +98,22 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     if (e instanceof CertFileError) throw new CliError(`Error: ${e.message}`);
     throw e;
   }
-  // Before SMP: a port shared with the web site needs the web side ready when it starts listening.
-  const web = startWeb(webOptions(cfg, fingerprint));
   const options = toServerOptions(cfg, credentials, { dataDir: paths.dataDir, logLevel: o.logLevel });
   options.store.createIfMissing = fresh || o.createStore === true;
+  // The database first: nothing (such as the web site's files) is written to a data directory
+  // whose database is missing or damaged.
+  let store: Store;
+  try {
+    store = openServerStore(options);
+  } catch (e) {
+    throw new CliError(startFailure(e, paths));
+  }
+  // Before SMP: a port shared with the web site needs the web side ready when it starts listening.
+  const web = startWeb(webOptions(cfg, fingerprint));
   if (web.shared !== undefined) options.transport.web = web.shared;
   let smp: RunningServer;
   try {
-    smp = await startServer(options);
+    smp = await startServer(options, store);
   } catch (e) {
     web.stop();
     throw new CliError(startFailure(e, paths));

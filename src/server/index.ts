@@ -49,16 +49,22 @@ function listenOrExplain(config: TlsServerConfig): TlsServer {
   }
 }
 
+/**
+ * The server's database, checked first (store/sqlite/startup-check.ts): the CLI opens it before
+ * anything else writes to the data directory (the web site), then hands it to startServer.
+ */
+export function openServerStore(options: ServerOptions): Store {
+  const path = options.store.persistent ? join(options.dataDir, DB_FILE) : ":memory:";
+  // Only a store that may be created gets its directory: an unmounted volume stays empty.
+  if (path !== ":memory:" && checkDatabaseFile(path, options.store.createIfMissing === true) === "new")
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  // A small page cache: memory must not grow with the number of queues (low-memory boards).
+  return openSqliteStore({ path, msgQueueQuota: options.store.msgQueueQuota, cacheSizeKiB: 8192 });
+}
+
+/** Runs the server on `store` (closed with it), or on openServerStore(options). */
 export async function startServer(options: ServerOptions, store?: Store): Promise<RunningServer> {
-  let db = store;
-  if (db === undefined) {
-    const path = options.store.persistent ? join(options.dataDir, DB_FILE) : ":memory:";
-    // Only a store that may be created gets its directory: an unmounted volume stays empty.
-    if (path !== ":memory:" && checkDatabaseFile(path, options.store.createIfMissing === true) === "new")
-      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-    // A small page cache: memory must not grow with the number of queues (low-memory boards).
-    db = openSqliteStore({ path, msgQueueQuota: options.store.msgQueueQuota, cacheSizeKiB: 8192 });
-  }
+  const db = store ?? openServerStore(options);
   const srv = new SmpServer(options, db);
   const c = options.credentials;
   const listeners: TlsServer[] = [];

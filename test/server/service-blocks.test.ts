@@ -12,7 +12,7 @@ import { SignPrivateKey } from "../../src/crypto/sign.ts";
 import { pemToDer } from "../../src/crypto/x509/certificate.ts";
 import { generateServiceCert } from "../../src/crypto/x509/service-certificate.ts";
 import type { BrokerMsg } from "../../src/protocol/broker-messages.ts";
-import { queueIdsHash } from "../../src/store/idsHash.ts";
+import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
 import type { ServiceCredentials } from "../../src/transport/client-handshake.ts";
 import { recordingOpenStream, type Recording } from "../fixtures/wire.ts";
 import { startTestServer, type TestServer } from "./harness.ts";
