@@ -126,7 +126,7 @@ export class ServerProcess {
     const timer = setTimeout(() => resolveReady(false), 30_000);
     const ok = await ready;
     clearTimeout(timer);
-    // The start-up summary is printed before the listener binds: wait until it accepts.
+    // The summary follows the open listeners; checking that the port accepts costs little.
     if (!ok || !(await acceptsConnections(spec.port, 30_000))) {
       proc.kill("SIGKILL");
       throw new Error("server did not start");

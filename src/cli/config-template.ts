@@ -142,8 +142,14 @@ port = [${v.ports.join(", ")}]
 # Address to listen on; "::" accepts IPv6 and IPv4.
 # bind_host = "${DEFAULTS.bindHost}"
 log_tls_errors = false
-# Upper bound on simultaneous client connections.
+# Upper bound on simultaneous client connections, counted from TCP accept (TLS setup included);
+# lowered at start to what the file descriptor limit (ulimit -n) allows, with a warning.
 # max_connections = ${DEFAULTS.maxConnections}
+# Connections from one IPv4 address or IPv6 /64; 0 = no bound. Generous: users behind a carrier's
+# NAT or a Tor exit share one address. Loopback (a local Tor onion service) is exempt.
+# max_connections_per_address = ${DEFAULTS.maxConnectionsPerAddress}
+# Seconds a client may take to finish a block it has begun (idle time between blocks is not limited).
+# partial_block_timeout = ${DEFAULTS.partialBlockTimeout}
 
 # WebSocket listeners are not supported; only false is accepted.
 websockets = false

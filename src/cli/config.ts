@@ -44,6 +44,8 @@ export interface TransportConfig {
   logTlsErrors: boolean;
   controlPort?: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
+  partialBlockTimeoutSeconds: number;
 }
 
 export interface SocksProxyConfig {
@@ -106,6 +108,14 @@ export const DEFAULTS = {
   inactiveCheckInterval: 3600,
   controlPort: 5224, // Server/Main/Init.hs:defaultControlPort
   maxConnections: 10000,
+  /**
+   * A mobile carrier's NAT address is shared by hundreds to thousands of subscribers, and a Tor
+   * exit carries every Tor user of this server who picked it; each client holds about one
+   * connection per server. 1000 keeps one address to a tenth of the default max_connections.
+   */
+  maxConnectionsPerAddress: 1000,
+  /** A 16 KB block needs ~7 s at 20 kbit/s (a poor 2G link): 60 s leaves a wide margin. */
+  partialBlockTimeout: 60,
   bindHost: "::",
 } as const;
 
@@ -314,6 +324,8 @@ function readTransport(s: SectionReader): TransportConfig {
     logTlsErrors: s.bool("log_tls_errors", false),
     ...(cp !== undefined && { controlPort: checkPort(s, "control_port", cp) }),
     maxConnections: s.int("max_connections", DEFAULTS.maxConnections, 1, 10_000_000),
+    maxConnectionsPerAddress: s.int("max_connections_per_address", DEFAULTS.maxConnectionsPerAddress, 0, 10_000_000),
+    partialBlockTimeoutSeconds: s.int("partial_block_timeout", DEFAULTS.partialBlockTimeout, 1, MAX_INTERVAL_SECONDS),
   };
 }
 

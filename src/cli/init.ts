@@ -7,6 +7,8 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { base64url } from "../encoding/base64.ts";
+import { DB_FILE } from "../server/index.ts";
+import { createDatabase } from "../store/sqlite/startup-check.ts";
 import { createCertificates, createWebCertificate, WEB_FILES } from "./certs.ts";
 import { basicAuthProblem, parseSocksProxy } from "./config.ts";
 import { renderConfig, type InitValues, type ServerInformation } from "./config-template.ts";
@@ -76,7 +78,11 @@ export interface InitResult {
   address: string;
 }
 
-export function initialize(paths: Paths, o: InitOptions, isRoot: boolean, out: Out): InitResult {
+/**
+ * `fromStart`: the zero-config initialization of `start`, which prints the server's summary
+ * itself once it is listening (so the address block is not shown twice).
+ */
+export function initialize(paths: Paths, o: InitOptions, isRoot: boolean, out: Out, fromStart = false): InitResult {
   const file = configFile(paths);
   if (existsSync(file)) throw new CliError(`Error: server is already initialized (${file} exists).\nRun \`smp-server start\`.`);
   checkInitOptions(o);
@@ -124,17 +130,22 @@ export function initialize(paths: Paths, o: InitOptions, isRoot: boolean, out: O
   };
   // The file holds the queue-creation and control-port passwords.
   writeFileSync(file, renderConfig(values), { mode: 0o600 });
+  // The store is part of an initialized server: from now on `start` refuses to run without it
+  // rather than silently serving from an empty one.
+  if (o.enableStoreLog) createDatabase(join(paths.dataDir, DB_FILE));
 
   const address = serverAddress(fingerprint, password, host ?? "<hostnames>");
   out(`Server initialized, please provide additional server information in ${file}.`);
-  out("Run `smp-server start` to start server.");
+  if (!fromStart) out("Run `smp-server start` to start server.");
   if (o.ports === undefined && !isRoot)
     out("Note: listening on port 5223 only, because binding port 443 needs root (or CAP_NET_BIND_SERVICE); add 443 to [TRANSPORT] port if this server can bind it.");
   if (o.webCert !== undefined)
     out(`Self-signed web certificate: ${join(paths.configDir, WEB_FILES.cert)} (browsers warn about it; replace it with a CA-issued one, e.g. from Let's Encrypt).`);
   warnCAPrivateKeyFile(paths, out);
-  printServiceInfo(fingerprint, address, out);
-  printSourceCode(o.sourceCode, out);
+  if (!fromStart) {
+    printServiceInfo(fingerprint, address, out);
+    printSourceCode(o.sourceCode, out);
+  }
   return { fingerprint, address };
 }
 

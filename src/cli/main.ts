@@ -56,6 +56,7 @@ const INIT: OptionSpec[] = [
 const CERT: OptionSpec[] = [SIGN_ALGORITHM, { name: "cn", kind: "value", metavar: "FQDN", help: "Set new Common Name for TLS online certificate (default: the current one)" }, ...COMMON];
 
 const START: OptionSpec[] = [
+  { name: "create-store", kind: "flag", help: "Create a new, empty database when it is missing (otherwise an initialized server refuses to start without it)" },
   { name: "log-level", kind: "value", metavar: "LOG_LEVEL", help: `Logging level: ${LOG_LEVELS.join(", ")} (default: info)` },
   ...COMMON,
 ];
@@ -254,7 +255,7 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
       case "start": {
         const level = stringOpt(opts, "log-level") ?? "info";
         if (!isLogLevel(level)) throw new UsageError(`--log-level: Invalid log level ${JSON.stringify(level)} (${LOG_LEVELS.join(", ")})`);
-        await start(paths, { logLevel: level as LogLevel, isRoot: ctx.pathEnv.isRoot }, out);
+        await start(paths, { logLevel: level as LogLevel, isRoot: ctx.pathEnv.isRoot, createStore: opts.has("create-store") }, out);
         return undefined;
       }
       case "delete":

@@ -21,6 +21,8 @@ export function toServerOptions(cfg: SmpConfig, credentials: Credentials, run: {
       host: cfg.transport.host ?? "<hostnames>",
       logTlsErrors: cfg.transport.logTlsErrors,
       maxConnections: cfg.transport.maxConnections,
+      maxConnectionsPerAddress: cfg.transport.maxConnectionsPerAddress,
+      partialBlockTimeoutMs: cfg.transport.partialBlockTimeoutSeconds * 1000,
     },
     credentials,
     dataDir: run.dataDir,

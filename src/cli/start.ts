@@ -3,7 +3,9 @@
  * the reference's start-up summary, then the server until SIGINT/SIGTERM.
  */
 import { existsSync } from "node:fs";
-import { startServer, type RunningServer } from "../server/index.ts";
+import { ListenError, openServerStore, startServer, type RunningServer } from "../server/index.ts";
+import type { Store } from "../store/store.ts";
+import { DatabaseStartError } from "../store/sqlite/startup-check.ts";
 import { StoreError } from "../store/types.ts";
 import { log, setLogLevel, type LogLevel } from "../util/log.ts";
 import { startWeb } from "../web/server.ts";
@@ -44,24 +46,41 @@ export function printStartSummary(cfg: SmpConfig, fingerprint: Uint8Array, paths
 
 /** One clear line for what stops start-up (the data directory, a port), not a stack trace. */
 function startFailure(e: unknown, paths: Paths): string {
+  if (e instanceof DatabaseStartError && e.problem === "missing") return missingDatabase(e.path, paths);
+  if (e instanceof DatabaseStartError) return `Error: ${e.message}`;
   if (e instanceof StoreError) return `Error: cannot use the database in ${paths.dataDir}: ${e.message}`;
-  const err = e as { code?: string; message?: string; port?: number };
-  if (err.code === "EADDRINUSE") return `Error: cannot listen: the address is already in use (${err.message})`;
-  if (err.code === "EACCES") return `Error: cannot listen: permission denied (${err.message}); ports below 1024 need root or CAP_NET_BIND_SERVICE`;
-  return `Error: the server could not start: ${err.message ?? String(e)}`;
+  if (e instanceof ListenError) {
+    const at = `cannot listen on port ${e.port} (${e.host})`;
+    if (e.code === "EADDRINUSE") return `Error: ${at}: the address is already in use (${e.message})`;
+    if (e.code === "EACCES") return `Error: ${at}: permission denied (${e.message}); ports below 1024 need root or CAP_NET_BIND_SERVICE`;
+    return `Error: ${at}: ${e.message}`;
+  }
+  return `Error: the server could not start: ${(e as Error)?.message ?? String(e)}`;
+}
+
+function missingDatabase(path: string, paths: Paths): string {
+  return (
+    `Error: the server is initialized (${configFile(paths)} exists) but its database ${path} does not exist.\n` +
+    "Starting on an empty store would lose every queue and message without a word, so the server does not start.\n" +
+    `If ${paths.dataDir} is on a volume that is not mounted, mount it; if the file was lost, restore it from a backup.\n` +
+    "To start with a new, empty store deliberately (all queues are gone for their clients): smp-server start --create-store"
+  );
 }
 
 export interface StartOptions {
   logLevel: LogLevel;
   isRoot: boolean;
+  /** `--create-store`: create the database when it is missing (otherwise start-up stops). */
+  createStore?: boolean;
 }
 
 /** Resolves once the server is running; signals then close it and exit the process. */
 export async function start(paths: Paths, o: StartOptions, out: Out): Promise<RunningServer> {
   setLogLevel(o.logLevel);
-  if (!existsSync(configFile(paths))) {
+  const fresh = !existsSync(configFile(paths));
+  if (fresh) {
     out(`smp-server is not initialized (${configFile(paths)} does not exist): initializing with default settings, as \`smp-server init --yes\` would.`);
-    initialize(paths, DEFAULT_INIT, o.isRoot, out);
+    initialize(paths, DEFAULT_INIT, o.isRoot, out, true);
     out("");
   }
   let fingerprint: Uint8Array;
@@ -79,20 +98,30 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     if (e instanceof CertFileError) throw new CliError(`Error: ${e.message}`);
     throw e;
   }
-  printStartSummary(cfg, fingerprint, paths, out);
+  const options = toServerOptions(cfg, credentials, { dataDir: paths.dataDir, logLevel: o.logLevel });
+  options.store.createIfMissing = fresh || o.createStore === true;
+  // The database first: nothing (such as the web site's files) is written to a data directory
+  // whose database is missing or damaged.
+  let store: Store;
+  try {
+    store = openServerStore(options);
+  } catch (e) {
+    throw new CliError(startFailure(e, paths));
+  }
   // Before SMP: a port shared with the web site needs the web side ready when it starts listening.
   const web = startWeb(webOptions(cfg, fingerprint));
-  for (const n of web.notes) out(n);
-  for (const w of web.warnings) out(`Warning: ${w}`);
-  const options = toServerOptions(cfg, credentials, { dataDir: paths.dataDir, logLevel: o.logLevel });
   if (web.shared !== undefined) options.transport.web = web.shared;
   let smp: RunningServer;
   try {
-    smp = await startServer(options);
+    smp = await startServer(options, store);
   } catch (e) {
     web.stop();
     throw new CliError(startFailure(e, paths));
   }
+  // Only now: the summary says the server is serving, so it follows the checks that can fail.
+  printStartSummary(cfg, fingerprint, paths, out);
+  for (const n of web.notes) out(n);
+  for (const w of web.warnings) out(`Warning: ${w}`);
   const server: RunningServer = {
     ...smp,
     close: () => {

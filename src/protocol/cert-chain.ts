@@ -3,6 +3,7 @@
  * key signed by the leaf, as carried in the server hello, the service part of the client hello and PKEY.
  * Kept as raw DER here; X.509 validation and signature checks belong to the transport layer.
  */
+import { decodeSignedObject } from "../crypto/signed-object.ts";
 import { Reader, ParseError } from "../encoding/reader.ts";
 import type { Writer } from "../encoding/writer.ts";
 
@@ -29,5 +30,12 @@ export function parseCertChainPubKey(r: Reader): CertChainPubKey {
   const certChain: Uint8Array[] = [];
   for (let i = 0; i < n; i++) certChain.push(r.large().slice());
   const signedPubKey = r.large().slice();
+  // The reference's parser decodes it (Crypto.hs:Encoding SignedObject, X.decodeSignedObject):
+  // anything else — a bare SPKI, say — fails the hello's parse, not only its verification.
+  try {
+    decodeSignedObject(signedPubKey);
+  } catch (e) {
+    throw new ParseError(`signed key: ${(e as Error).message}`);
+  }
   return { certChain, signedPubKey };
 }

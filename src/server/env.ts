@@ -166,14 +166,17 @@ export interface Env {
   readonly namesStats: NamesStats;
   /** The proxy role's connections to destination routers, created by the first PRXY (proxy/proxy.ts). */
   proxy: ProxyAgent | undefined;
-  /** Queues a server-initiated transmission (MSG, END, DELD, NMSG …) for another connection. */
-  push(target: Client, entityId: Uint8Array, msg: BrokerMsg): void;
+  /**
+   * Queues a server-initiated transmission (MSG, END, DELD, NMSG …) for another connection;
+   * `breaks`: block boundaries it needs (outbox.ts BREAK_BEFORE / ALONE).
+   */
+  push(target: Client, entityId: Uint8Array, msg: BrokerMsg, breaks?: number): void;
   /**
    * Queues a transmission outside the connection's own block processing (pushed events, and
    * answers of commands that finish later, such as RSLV); written after the next commit.
    * The ids must be owned copies, not views into a block.
    */
-  sendLater(target: Client, corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg): void;
+  sendLater(target: Client, corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg, breaks?: number): void;
   /**
    * One parsed transmission through queue lookup, verification and its command, any failure
    * answered on `c` — also for commands forwarded in RFWD, run on a virtual client (proxy/relay.ts).

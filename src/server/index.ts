@@ -4,17 +4,19 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { openSqliteStore } from "../store/sqlite/open.ts";
+import { checkDatabaseFile } from "../store/sqlite/startup-check.ts";
 import type { Store } from "../store/store.ts";
-import { listenTLS, type TlsServer } from "../transport/tls/index.ts";
+import { listenTLS, type TlsServer, type TlsServerConfig } from "../transport/tls/index.ts";
 import { tlsStream } from "../transport/tls-stream.ts";
 import { log } from "../util/log.ts";
 import type { ServerOptions } from "./options.ts";
 import { SmpServer } from "./server.ts";
 import { startJobs } from "./jobs.ts";
 import { createNamesService } from "./names/service.ts";
+import { Admission } from "../transport/admission.ts";
+import { connectionBound, fileDescriptorLimit, RefusalLog, watchFileDescriptors, watchPartialBlocks } from "./connection-limits.ts";
 import { Monitor, SocketCounters } from "./monitor/index.ts";
 import { startControlServer, type ControlServer } from "./control/server.ts";
-import type { Admission } from "./control/session.ts";
 
 export interface RunningServer {
   /** Bound ports, in the order of `options.transport.ports` (useful with port 0 in tests). */
@@ -23,54 +25,88 @@ export interface RunningServer {
   readonly monitor: Monitor;
   /** The control port, when configured and it could be opened. */
   readonly control: ControlServer | null;
-  /** `suspend` / `resume` on the control port. */
+  /** Accepted connections open now (TLS setup included); `suspended` by the control port. */
   readonly admission: Admission;
   close(): Promise<void>;
 }
 
 export const DB_FILE = "smp-server.sqlite";
 
-export async function startServer(options: ServerOptions, store?: Store): Promise<RunningServer> {
-  let db = store;
-  if (db === undefined) {
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-    const path = options.store.persistent ? join(options.dataDir, DB_FILE) : ":memory:";
-    // A small page cache: memory must not grow with the number of queues (low-memory boards).
-    db = openSqliteStore({ path, msgQueueQuota: options.store.msgQueueQuota, cacheSizeKiB: 8192 });
+/** A listener that could not be opened, with the port (Bun's own message names only the host). */
+export class ListenError extends Error {
+  override name = "ListenError";
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
   }
+}
+
+function listenOrExplain(config: TlsServerConfig): TlsServer {
+  try {
+    return listenTLS(config);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    throw new ListenError(config.hostname, config.port, typeof code === "string" ? code : undefined, (e as Error).message);
+  }
+}
+
+/**
+ * The server's database, checked first (store/sqlite/startup-check.ts): the CLI opens it before
+ * anything else writes to the data directory (the web site), then hands it to startServer.
+ */
+export function openServerStore(options: ServerOptions): Store {
+  const path = options.store.persistent ? join(options.dataDir, DB_FILE) : ":memory:";
+  // Only a store that may be created gets its directory: an unmounted volume stays empty.
+  if (path !== ":memory:" && checkDatabaseFile(path, options.store.createIfMissing === true) === "new")
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  // A small page cache: memory must not grow with the number of queues (low-memory boards).
+  return openSqliteStore({ path, msgQueueQuota: options.store.msgQueueQuota, cacheSizeKiB: 8192 });
+}
+
+/** Runs the server on `store` (closed with it), or on openServerStore(options). */
+export async function startServer(options: ServerOptions, store?: Store): Promise<RunningServer> {
+  const db = store ?? openServerStore(options);
   const srv = new SmpServer(options, db);
   const c = options.credentials;
   const listeners: TlsServer[] = [];
-  let openConnections = 0;
+  const t = options.transport;
+  const fdLimit = fileDescriptorLimit();
+  const bound = connectionBound(t.maxConnections, fdLimit);
+  if (bound < t.maxConnections)
+    log.warn(`max_connections is ${t.maxConnections}, but with ${fdLimit} file descriptors (ulimit -n) at most ${bound} connections are accepted; raise the limit (e.g. LimitNOFILE= in a systemd unit)`);
+  const limits = { maxConnections: bound, maxPerAddress: t.maxConnectionsPerAddress ?? 0, limitLoopback: t.limitLoopbackPerAddress === true };
+  const admission = new Admission(limits);
+  const refusals = new RefusalLog(srv, limits);
   const sockets = options.transport.ports.map(() => new SocketCounters());
-  const admission: Admission = { suspended: false };
-  const monitor = new Monitor(srv, options.dataDir, options.monitor ?? { logStats: false, version: "" }, sockets, () => openConnections);
+  const monitor = new Monitor(srv, options.dataDir, options.monitor ?? { logStats: false, version: "" }, sockets, () => admission.open);
   try {
     await monitor.restore();
-    if (options.names !== undefined) srv.names = await createNamesService(options.names, { stats: srv.namesStats });
+    // An optional role: a resolver that is down degrades RSLV (logged, counted), never start-up.
+    if (options.names !== undefined) srv.names = await createNamesService(options.names, { stats: srv.namesStats, healthCheck: "warn" });
     for (const [i, port] of options.transport.ports.entries()) {
       const counters = sockets[i]!;
       listeners.push(
-        listenTLS({
+        listenOrExplain({
           hostname: options.transport.bindHost,
           port,
           credentials: { certPem: c.certPem, chainPem: c.caPem, keyPem: c.keyPem },
           tlsSetupTimeoutMs: options.timeouts.tlsSetupMs,
           ...(options.transport.web?.port === port && { sniHandoff: options.transport.web.handoff }),
+          // Counted from TCP accept: connections that never finish TLS setup or never send
+          // their hello count too, or they could be opened without limit.
+          admission,
+          onRefused: (why) => {
+            counters.accepted++;
+            counters.closed++;
+            refusals.refused(why);
+          },
           onConnection: (conn) => {
             counters.accepted++;
-            // Counted from TLS setup, not from the SMP handshake: connections that never send
-            // their hello must count too, or they could be opened without limit.
-            if (openConnections >= options.transport.maxConnections || admission.suspended) {
-              counters.closed++;
-              conn.destroy();
-              return;
-            }
-            openConnections++;
-            void srv.runConnection(tlsStream(conn)).finally(() => {
-              openConnections--;
-              counters.closed++;
-            });
+            void srv.runConnection(tlsStream(conn)).finally(() => counters.closed++);
           },
           onHandshakeError: (reason) => {
             if (options.transport.logTlsErrors) log.warn(`TLS handshake failed: ${reason}`);
@@ -96,6 +132,8 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
       log.error(`control port 127.0.0.1:${options.control.port} not opened: ${(e as Error).message}`);
     }
   }
+  const fds = watchFileDescriptors(listeners, fdLimit);
+  const blocks = t.partialBlockTimeoutMs ? watchPartialBlocks(srv, t.partialBlockTimeoutMs) : null;
   let closed = false;
   return {
     ports: listeners.map((l) => l.port),
@@ -108,6 +146,9 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
       closed = true;
       control?.stop();
       jobs.stop();
+      fds.stop();
+      blocks?.stop();
+      refusals.stop();
       for (const l of listeners) l.stop(false);
       srv.closeAll();
       for (const l of listeners) l.stop(true);

@@ -13,10 +13,19 @@ export interface TransportOptions {
   /** Public host names printed in the server address (INI `[TRANSPORT] host`). */
   host: string;
   logTlsErrors: boolean;
-  /** Upper bound on simultaneous client connections (ours; the reference has none). */
+  /**
+   * Upper bound on simultaneous client connections, counted from TCP accept (TLS setup
+   * included), lowered to what the file descriptor limit allows (ours; the reference has none).
+   */
   maxConnections: number;
   /** The port (as configured) shared with the web site: ClientHellos with SNI go to `handoff`. */
   web?: { port: number; handoff: SniHandoff };
+  /** Connections from one IPv4 address or IPv6 /64 (ours); 0 = no bound. Loopback is exempt. */
+  maxConnectionsPerAddress?: number;
+  /** Bound loopback peers per address too (tests only). */
+  limitLoopbackPerAddress?: boolean;
+  /** A block begun and not completed within this is closed (ours); 0 = no timeout. */
+  partialBlockTimeoutMs?: number;
 }
 
 export interface Credentials {
@@ -90,6 +99,11 @@ export interface ServerOptions {
   store: {
     /** false ([STORE_LOG] enable = off): nothing survives a restart (an in-memory database). */
     persistent: boolean;
+    /**
+     * A missing database file is created (a fresh server, `start --create-store`); otherwise
+     * start-up stops (ours: the reference would start on an empty store).
+     */
+    createIfMissing?: boolean;
     expireMessagesDays: number;
     expireMessagesOnStart: boolean;
     expireMessagesOnSend: boolean;

@@ -16,6 +16,15 @@ import { releaseMsgBody } from "./message-encryption.ts";
 const w = new Writer(17000);
 const packer = new BatchPacker();
 
+/**
+ * Block boundaries a transmission needs (Server.hs:sendMsg writes each transmission of the
+ * delivery queue as a block of its own; the response queue's batches never share a block with
+ * it): BREAK_BEFORE starts a new block, ALONE also ends it.
+ */
+export const BREAK_BEFORE = 1;
+export const ALONE = 3;
+const BREAK_AFTER = 2;
+
 /** 256 × 16 KB = 4 MB buffered for a peer that does not read, then it is disconnected. */
 export const MAX_REFUSED_BLOCKS = 256;
 
@@ -24,6 +33,7 @@ export class Outbox {
   private corrIds: Uint8Array[] = [];
   private entityIds: Uint8Array[] = [];
   private msgs: BrokerMsg[] = [];
+  private breaks: number[] = [];
   /** The stream refused more bytes at the last flush: the reader should wait for drain. */
   backedUp = false;
   /**
@@ -43,10 +53,41 @@ export class Outbox {
    * Queues a transmission. The ids must stay unchanged until the next flush: views into the
    * block being processed are fine, since the connection flushes before it reads the next one.
    */
-  push(corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg): void {
+  push(corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg, breaks = 0): void {
     this.corrIds.push(corrId);
     this.entityIds.push(entityId);
     this.msgs.push(msg);
+    this.breaks.push(breaks);
+  }
+
+  /**
+   * The commit these transmissions report on failed: each answer becomes `err` (its command did
+   * not happen, and the client may retry it); server-initiated ones (no corrId) are dropped.
+   * Returns true when one was dropped: the connection's state (a delivery awaiting ACK, a
+   * subscription ended) then no longer matches what its client knows.
+   */
+  failAll(err: BrokerMsg): boolean {
+    const n = this.msgs.length;
+    let k = 0;
+    let dropped = false;
+    for (let i = 0; i < n; i++) {
+      const msg = this.msgs[i]!;
+      if (msg.tag === "MSG") releaseMsgBody(msg.body);
+      if (this.corrIds[i]!.length === 0) {
+        dropped = true;
+        continue;
+      }
+      this.corrIds[k] = this.corrIds[i]!;
+      this.entityIds[k] = this.entityIds[i]!;
+      this.msgs[k] = err;
+      this.breaks[k] = this.breaks[i]!;
+      k++;
+    }
+    this.corrIds.length = k;
+    this.entityIds.length = k;
+    this.msgs.length = k;
+    this.breaks.length = k;
+    return dropped;
   }
 
   /** Encodes everything queued into as few blocks as the batching limits allow and writes them. */
@@ -61,6 +102,11 @@ export class Outbox {
         w.reset();
         encodeResponse(w, p, this.corrIds[i]!, this.entityIds[i]!, this.msgs[i]!);
         const t = w.view_();
+        const breaks = this.breaks[i]!;
+        if ((breaks & BREAK_BEFORE) !== 0 && packer.count > 0) {
+          ok = this.write(packer.payload()) && ok;
+          packer.reset();
+        }
         let r = packer.add(t);
         if (r === "full") {
           ok = this.write(packer.payload()) && ok;
@@ -68,6 +114,10 @@ export class Outbox {
           r = packer.add(t);
         }
         if (r === "too-large") log.warn("response too large for a block: dropped (TELargeMsg)");
+        if ((breaks & BREAK_AFTER) !== 0 && packer.count > 0) {
+          ok = this.write(packer.payload()) && ok;
+          packer.reset();
+        }
       }
       if (packer.count > 0) {
         ok = this.write(packer.payload()) && ok;
@@ -83,6 +133,7 @@ export class Outbox {
       this.corrIds.length = 0;
       this.entityIds.length = 0;
       this.msgs.length = 0;
+      this.breaks.length = 0;
     }
     this.backedUp = !ok;
   }

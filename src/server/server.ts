@@ -227,13 +227,13 @@ export class SmpServer implements Env {
     else if (tag === "GET") s.msgGetAuth++;
   }
 
-  push(target: Client, entityId: Uint8Array, msg: BrokerMsg): void {
-    this.sendLater(target, EMPTY, entityId, msg);
+  push(target: Client, entityId: Uint8Array, msg: BrokerMsg, breaks = 0): void {
+    this.sendLater(target, EMPTY, entityId, msg, breaks);
   }
 
-  sendLater(target: Client, corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg): void {
+  sendLater(target: Client, corrId: Uint8Array, entityId: Uint8Array, msg: BrokerMsg, breaks = 0): void {
     if (!target.connected) return;
-    target.outbox.push(corrId, entityId, msg);
+    target.outbox.push(corrId, entityId, msg, breaks);
     this.dirty.add(target);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -256,12 +256,13 @@ export class SmpServer implements Env {
     } catch (e) {
       // The commit failed: the writes of this turn are undone, so nothing may be confirmed —
       // including answers held by a connection that is still mid-block (waiting for a proxy
-      // slot), whose own flush may come after the store has moved on.
-      log.error(`store commit failed: ${(e as Error).message}`);
-      if (c !== null) this.failConnection(c);
-      for (const d of this.clients) if (this.dirty.has(d) || d.outbox.size > 0) this.failConnection(d);
-      this.dirty.clear();
-      return;
+      // slot), whose own flush may come after the store has moved on. Each command is answered
+      // with the store error instead (the client sees it failed, rather than a dropped
+      // connection); a connection that loses a pushed transmission is closed, so that its
+      // client resubscribes rather than wait for a delivery that will not come.
+      const err = errMsg(this.internalError(e));
+      if (c !== null && c.outbox.failAll(err)) this.failConnection(c);
+      for (const d of this.clients) if (d !== c && d.outbox.size > 0 && d.outbox.failAll(err)) this.failConnection(d);
     }
     if (c !== null && c.connected) {
       c.outbox.flush();
@@ -280,7 +281,7 @@ export class SmpServer implements Env {
     }
   }
 
-  /** Drops a connection whose pending responses cannot be honoured (the client will retry). */
+  /** Drops a connection whose state its client can no longer know (it reconnects and resubscribes). */
   private failConnection(c: Client): void {
     c.connected = false;
     c.handle.close();

@@ -38,6 +38,7 @@ import { log } from "../util/log.ts";
 import { fail, reply, setDelivered, type Client, type Env, type Sub } from "./env.ts";
 import { idKey, sameId } from "./ids.ts";
 import { msgOf } from "./message-encryption.ts";
+import { ALONE, BREAK_BEFORE } from "./outbox.ts";
 import type { ServiceStats } from "./stats.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -202,14 +203,14 @@ async function deliverServiceMessages(srv: Env, c: Client, serviceId: Uint8Array
         setDelivered(sub, head.msgId);
         c.subs.set(key, sub);
         delivered++;
-        srv.push(c, q.recipientId, msgOf(q, head));
+        srv.push(c, q.recipientId, msgOf(q, head), ALONE);
       }
       if (page.length < PAGE) break;
       after = page[page.length - 1]!.recipientId;
       await pause(c);
     }
   } catch (e) {
-    if (c.connected) srv.push(c, EMPTY, errMsg(storeErr(e)));
+    if (c.connected) srv.push(c, EMPTY, errMsg(storeErr(e)), ALONE);
     return;
   } finally {
     srv.stats.rcvServicesSubMsg += delivered;
@@ -217,7 +218,7 @@ async function deliverServiceMessages(srv: Env, c: Client, serviceId: Uint8Array
   }
   if (!stillSubscribed(srv, "rcv", c, serviceId)) return;
   if (queues !== c.serviceSubs.count) log.debug(`service subscribed with ${queues} queues, ${c.serviceSubs.count} counted`);
-  srv.push(c, EMPTY, MSG_.ALLS);
+  srv.push(c, EMPTY, MSG_.ALLS, ALONE);
 }
 
 /**
@@ -233,8 +234,13 @@ async function deliverServiceNtfs(srv: Env, c: Client, serviceId: Uint8Array): P
       for (const p of page) if (sameId(p.serviceId, serviceId)) ids.push(p.notifierId);
       if (ids.length > 0) {
         if (!stillSubscribed(srv, "ntf", c, serviceId)) return;
+        // Batched as the reference's delivery thread sends them, never with the SOKS before them.
         const taken = await srv.store.ntfs.takeNtfs(ids);
-        for (const p of taken) srv.push(c, p.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
+        let breaks = BREAK_BEFORE;
+        for (const p of taken) {
+          srv.push(c, p.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta }, breaks);
+          breaks = 0;
+        }
         srv.stats.countNtfsDelivered(taken.length);
       }
       if (page.length < PAGE) return;
@@ -242,6 +248,6 @@ async function deliverServiceNtfs(srv: Env, c: Client, serviceId: Uint8Array): P
       await pause(c);
     }
   } catch (e) {
-    if (c.connected) srv.push(c, EMPTY, errMsg(storeErr(e)));
+    if (c.connected) srv.push(c, EMPTY, errMsg(storeErr(e)), ALONE);
   }
 }

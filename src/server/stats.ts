@@ -60,6 +60,11 @@ export class ServerStats {
   msgNtfNoSub = 0;
   msgNtfLost = 0;
   msgNtfExpired = 0;
+  /** Connections closed at accept: at the connection bound, over the per-address bound (ours). */
+  connRefusedMax = 0;
+  connRefusedPerAddress = 0;
+  /** Connections closed because a block began and stalled (ours). */
+  partialBlockTimeouts = 0;
   /** Messaging services (SUB/SUBS), and notifier services (NSUB/NSUBS). */
   readonly rcvServices = new ServiceStats();
   readonly ntfServices = new ServiceStats();

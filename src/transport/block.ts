@@ -51,6 +51,11 @@ export class BlockTransport {
   /** The last write was refused and no drain has come since. */
   private backedUp = false;
   closed = false;
+  /**
+   * Blocks begun so far: with `partial`, what a periodic check compares to find a block that
+   * has not advanced (a peer that sent part of a block and stalled); no clock on the data path.
+   */
+  blocksStarted = 0;
   /** Bytes received after close or beyond the block stream are ignored. */
   onClose: (() => void) | null = null;
 
@@ -76,7 +81,11 @@ export class BlockTransport {
     let off = 0;
     while (off < chunk.length && !this.closed) {
       const n = Math.min(BLOCK_SIZE - this.fill, chunk.length - off);
-      const current = this.current ?? (this.current = takeBuffer());
+      let current = this.current;
+      if (current === null) {
+        current = this.current = takeBuffer();
+        this.blocksStarted++;
+      }
       current.set(chunk.subarray(off, off + n), this.fill);
       this.fill += n;
       off += n;
@@ -106,6 +115,14 @@ export class BlockTransport {
       giveBuffer(this.lastTaken);
       this.lastTaken = null;
     }
+  }
+
+  /**
+   * A block has begun and is incomplete, and the peer is free to send the rest (reading is not
+   * paused by us).
+   */
+  get partial(): boolean {
+    return this.fill > 0 && !this.paused && !this.closed;
   }
 
   /**

@@ -273,7 +273,7 @@ describe("start failures are one clear line and exit 1", () => {
       expect(run(["init", ...d.flags, "--port", String(busy.port), "--no-password"]).code).toBe(0);
       const r = run(["start", ...d.flags]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain("Error: cannot listen: the address is already in use");
+      expect(r.stderr).toContain(`Error: cannot listen on port ${busy.port} (::): the address is already in use`);
       expect(r.stderr).not.toContain("    at ");
     } finally {
       busy.stop(true);
@@ -283,12 +283,12 @@ describe("start failures are one clear line and exit 1", () => {
   test("a data directory the store cannot use", () => {
     const d = dirs();
     expect(run(["init", ...d.flags, "--port", "1", "--no-password"]).code).toBe(0);
-    // A regular file where the data directory should be: the database cannot be created.
+    // A regular file where the data directory should be: the database is not there.
     rmSync(d.data, { recursive: true, force: true });
     writeFileSync(d.data, "not a directory");
     const r = run(["start", ...d.flags]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^Error: (cannot use the database in|the server could not start)/m);
+    expect(r.stderr).toMatch(/^Error: (cannot use the database in|the server could not start|the server is initialized .* but its database .* does not exist)/m);
     expect(r.stderr).not.toContain("    at ");
   });
 });

@@ -185,7 +185,15 @@ test("toServerOptions maps the config and the fixed reference values", () => {
   const c = parse(minimal('max_connections = 7\n[AUTH]\ncreate_password = "pw"\nnew_queues = false\n[INACTIVE_CLIENTS]\ndisconnect = true\nttl = 10\ncheck_interval = 5\n'));
   const credentials = { chainDer: [], certPem: "", caPem: "", keyPem: "", serverKeyPkcs8: new Uint8Array(), fingerprint: new Uint8Array(32) };
   const o = toServerOptions(c, credentials, { dataDir: "/d", logLevel: "warn" });
-  expect(o.transport).toEqual({ ports: [5223], bindHost: "::", host: "<hostnames>", logTlsErrors: false, maxConnections: 7 });
+  expect(o.transport).toEqual({
+    ports: [5223],
+    bindHost: "::",
+    host: "<hostnames>",
+    logTlsErrors: false,
+    maxConnections: 7,
+    maxConnectionsPerAddress: 1000,
+    partialBlockTimeoutMs: 60_000,
+  });
   expect(o.auth.allowNewQueues).toBe(false);
   expect(new TextDecoder().decode(o.auth.createPassword)).toBe("pw");
   expect(o.inactiveClients).toEqual({ ttlSeconds: 10, checkIntervalSeconds: 5 });

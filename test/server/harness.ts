@@ -42,6 +42,7 @@ export function testOptions(o: TestOptions = {}, dataDir = ""): ServerOptions {
     auth: { allowNewQueues: true, ...o.auth },
     store: {
       persistent: true,
+      createIfMissing: true,
       expireMessagesDays: 21,
       expireMessagesOnStart: false,
       expireMessagesOnSend: false,

@@ -9,6 +9,7 @@ import { errMsg } from "../../protocol/broker-messages.ts";
 import { encodeBlockingInfo, parseBlockingInfo, type BlockingInfo } from "../../protocol/errors.ts";
 import { Reader } from "../../encoding/reader.ts";
 import type { QueueRec } from "../../store/types.ts";
+import type { Admission } from "../../transport/admission.ts";
 import { log } from "../../util/log.ts";
 import { queueDeleted } from "../commands.ts";
 import type { Monitor } from "../monitor/index.ts";
@@ -21,10 +22,6 @@ import { showBlockingInfo, showQueueMode, showStatus, showUpdatedAt, showUTCTime
 
 export type Role = "CPRNone" | "CPRUser" | "CPRAdmin";
 
-/** Whether new SMP connections are accepted (`suspend` / `resume`). */
-export interface Admission {
-  suspended: boolean;
-}
 
 export interface ControlContext {
   readonly srv: SmpServer;

@@ -78,7 +78,7 @@ export function runtimeMetricsText(f: RuntimeFigures, loop: EventLoopMonitor, co
     gauge("smp_server_heap_capacity_bytes", "JavaScript heap capacity, bytes.", f.heapCapacityBytes) +
     gauge("smp_server_heap_objects", "Live JavaScript objects.", f.objectCount) +
     gauge("smp_server_uptime_seconds", "Seconds since the process started.", f.uptimeSeconds) +
-    gauge("smp_server_open_connections", "Open SMP connections (TLS set up, before and after the SMP handshake).", f.openConnections) +
+    gauge("smp_server_open_connections", "Open SMP connections, counted from TCP accept (TLS setup and SMP handshake included).", f.openConnections) +
     gauge("smp_server_clients", "Connections past the SMP handshake.", f.clients) +
     histogramText("smp_server_event_loop_lag_seconds", "How late a 500 ms timer fired (includes GC pauses).", loop.lag) +
     histogramText("smp_server_store_commit_seconds", "Time of the store's group commits before responses are written.", commits).slice(0, -1)

@@ -20,6 +20,8 @@ export interface NamesService {
   resolve(canonicalName: string): Promise<NamesReply>;
   /** Aborts requests in flight and answers queued ones with ERR NAME RESOLVER. */
   close(): void;
+  /** False while the resolver cannot be reached: RSLV answers ERR NAME RESOLVER, nothing else is affected. */
+  readonly reachable: boolean;
 }
 
 export interface NamesServiceOptions {
@@ -92,6 +94,7 @@ export function noResolverReply(stats: NamesStats): NamesReply {
 class HttpNamesService implements NamesService {
   readonly resolver: HttpResolver;
   readonly limiter: ConcurrencyLimiter;
+  reachable = true;
 
   constructor(
     readonly config: NamesConfig,
@@ -126,6 +129,7 @@ class HttpNamesService implements NamesService {
     if (admission === "closed") return { tag: "ERR", err: ERR_INTERNAL };
     try {
       const r = await this.resolver.resolve(canonicalName);
+      this.setReachable(r.ok || r.error.kind !== "transport");
       if (r.ok) return { tag: "RNAME", json: encodeNameRecord(r.value) };
       const err = nameError(r.error);
       if (err.type === "NOT_FOUND") return { tag: "ERR", err: ERR.NAME_NOT_FOUND };
@@ -139,6 +143,15 @@ class HttpNamesService implements NamesService {
   close(): void {
     this.limiter.close();
     this.resolver.close();
+  }
+
+  /** Logged on change only: a resolver that stays down does not flood the log. */
+  setReachable(up: boolean): void {
+    if (up === this.reachable) return;
+    this.reachable = up;
+    this.stats.resolverDown = up ? 0 : 1;
+    if (up) log.note("[NAMES] the resolver is reachable again: RSLV is served");
+    else log.warn("[NAMES] the resolver cannot be reached: RSLV answers ERR NAME RESOLVER until it is back (messaging is not affected)");
   }
 }
 
@@ -159,6 +172,10 @@ export async function createNamesService(config: NamesConfig, options: NamesServ
     return service;
   }
   const what = `[NAMES] resolver health check (GET ${config.resolverEndpoint}/health) failed: ${describeError(h.error)}`;
+  if (h.error.kind === "transport") {
+    service.reachable = false;
+    stats.resolverDown = 1;
+  }
   if (mode === "fail-on-transport" && h.error.kind === "transport") {
     service.close();
     throw new NamesStartupError(`${what}; check [NAMES] resolver_endpoint and that the resolver is running`);

@@ -8,4 +8,9 @@ export class NamesStats {
   notFound = 0;
   resolverErrs = 0;
   disabled = 0;
+  /**
+   * 1 while the resolver cannot be reached (start-up probe or the last resolution failed to
+   * connect): the names role is degraded, messaging is not affected (ours).
+   */
+  resolverDown = 0;
 }

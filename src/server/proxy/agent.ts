@@ -64,6 +64,7 @@ export class ProxyAgent {
   private readonly connector: RelayConnector;
   private readonly socksUser: SocksCredentials;
   private closed = false;
+  private onionRefusalLogged = false;
 
   constructor(
     private readonly options: ProxyOptions,
@@ -171,6 +172,16 @@ export class ProxyAgent {
     if (host === null) return PROXY_HOST;
     const socks = o.socksProxy;
     const viaSocks = socks !== undefined && (o.socksMode === "always" || isOnion(host));
+    if (!viaSocks && isOnion(host)) {
+      // Without SOCKS a .onion name would go to the system's DNS resolver (the reference does
+      // that: simplexmq#1518), telling it which onion service this server is asked to reach.
+      // Answered as the unreachable host it is instead.
+      if (!this.onionRefusalLogged) {
+        this.onionRefusalLogged = true;
+        log.warn("proxy: a destination reachable only through .onion was asked for, and [PROXY] socks_proxy is not set: answered PROXY BROKER NETWORK, never resolved through DNS (logged once)");
+      }
+      return PROXY_NETWORK;
+    }
     let openStream: OpenStream | undefined;
     if (viaSocks) {
       const credentials = socks.auth === undefined ? this.socksUser : socks.auth;

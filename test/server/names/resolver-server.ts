@@ -34,11 +34,12 @@ export function resolveResp(answer: Answer): (segments: string[]) => Answer {
   };
 }
 
-export function startResolver(handler: (segments: string[]) => Answer, prefix = ""): TestResolver {
+/** `port`: 0 = any free one; a given one brings a stopped resolver back at its address. */
+export function startResolver(handler: (segments: string[]) => Answer, prefix = "", port = 0): TestResolver {
   const requests: RecordedRequest[] = [];
   const server = Bun.serve({
     hostname: "127.0.0.1",
-    port: 0,
+    port,
     async fetch(req) {
       const rawPath = new URL(req.url).pathname;
       const rel = rawPath.startsWith(prefix) ? rawPath.slice(prefix.length) : rawPath;

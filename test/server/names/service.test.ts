@@ -253,7 +253,7 @@ describe("stats (Server/Stats.hs:NameResolverStats) and concurrency", () => {
     const s = await service(r, {}, stats);
     await Promise.all(["alice.simplex", "ghost.simplex", "bob.simplex", "alice.simplex", "carol.simplex"].map((n) => s.resolve(n)));
     expect(noResolverReply(stats)).toEqual({ tag: "ERR", err: { type: "NAME", err: { type: "NO_RESOLVER" } } as ErrorType });
-    expect({ ...stats }).toEqual({ reqs: 6, succ: 2, notFound: 1, resolverErrs: 2, disabled: 1 });
+    expect({ ...stats }).toEqual({ reqs: 6, succ: 2, notFound: 1, resolverErrs: 2, disabled: 1, resolverDown: 0 });
   });
   test("at most resolverConcurrency requests in flight; a full queue is refused at once; the event loop stays free", async () => {
     let inFlight = 0;
@@ -292,7 +292,7 @@ describe("stats (Server/Stats.hs:NameResolverStats) and concurrency", () => {
     expect(peak).toBe(2);
     expect(replies.filter((x) => x.tag === "RNAME").length).toBe(4);
     expect(replies.slice(4)).toEqual([nameErr("resolver busy"), nameErr("resolver busy")]);
-    expect({ ...stats }).toEqual({ reqs: 6, succ: 4, notFound: 0, resolverErrs: 2, disabled: 0 });
+    expect({ ...stats }).toEqual({ reqs: 6, succ: 4, notFound: 0, resolverErrs: 2, disabled: 0, resolverDown: 0 });
   });
   test("close() answers queued resolutions and aborts the ones in flight; later ones fail at once", async () => {
     // The resolver never answers and the timeout is far away: only close() can end them.

@@ -1,0 +1,170 @@
+// Hostile peers against connection resources (connection-limits.ts, transport/admission.ts):
+// file descriptor exhaustion, one address taking every slot, a block begun and never finished.
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SMPClient } from "../../src/client/client.ts";
+import { connectionBound } from "../../src/server/connection-limits.ts";
+import { setLogSink } from "../../src/util/log.ts";
+import { spawnServer, type ServerProcess } from "../fixtures/spawn-server.ts";
+import { startTestServer, type TestOptions, type TestServer } from "./harness.ts";
+import { connect, RawClient, sleep } from "./helpers.ts";
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function server(o: TestOptions): Promise<TestServer> {
+  const s = await startTestServer(o);
+  cleanup.push(() => s.stop());
+  return s;
+}
+
+/** A TCP connection that sends nothing; `closed` resolves when the server closes it. */
+async function idleTcp(port: number): Promise<{ closed: Promise<void>; isClosed(): boolean; close(): void }> {
+  let done = false;
+  let resolve!: () => void;
+  const closed = new Promise<void>((r) => (resolve = r));
+  const finish = () => {
+    done = true;
+    resolve();
+  };
+  const sock = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, close: finish, error: finish } });
+  const h = { closed, isClosed: () => done, close: () => sock.end() };
+  cleanup.push(h.close);
+  return h;
+}
+
+/** Polls `f` until it holds (a count reached), at most `ms`. */
+async function until(f: () => Promise<boolean> | boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await f()) return true;
+    await sleep(20);
+  }
+  return f();
+}
+
+const transport = (o: Partial<TestOptions["transport"] & object>) => ({ ports: [0], bindHost: "127.0.0.1", host: "127.0.0.1", logTlsErrors: false, maxConnections: 1000, ...o });
+
+describe("file descriptors run out (server in a child process under ulimit -n 256)", () => {
+  let srv: ServerProcess | null = null;
+  let dir = "";
+  afterEach(async () => {
+    if (srv !== null) await srv.stop();
+    srv = null;
+    if (dir !== "") rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("300 idle TCP connections: no busy loop, the excess is refused and counted, a real client is served once they go", async () => {
+    dir = mkdtempSync(join(tmpdir(), "smp-fds-"));
+    // TLS setup timeout of the reference (60 s): the idle connections hold their descriptors.
+    srv = await spawnServer(dir, { timeouts: { tlsSetupMs: 60_000 } }, { ulimitFiles: 256 });
+    const s = srv;
+    const bound = connectionBound(1000, 256);
+    const socks = [];
+    for (let i = 0; i < 300; i++) socks.push(await idleTcp(s.port));
+    // Every connection accepted and held, or refused at once — none left pending in accept.
+    expect(await until(async () => (await s.stats()).open + (await s.stats()).refused >= 300)).toBe(true);
+    const st = await s.stats();
+    expect(st.open).toBe(bound);
+    expect(st.refused).toBe(300 - bound);
+    expect(socks.filter((x) => x.isClosed()).length).toBe(300 - bound);
+
+    // Held at the bound for a while: the server sleeps instead of retrying a failing accept().
+    const cpu0 = st.cpuMs;
+    const t0 = performance.now();
+    await sleep(2000);
+    const cpu = (await s.stats()).cpuMs - cpu0;
+    const wall = performance.now() - t0;
+    expect(cpu).toBeLessThan(wall * 0.25); // a busy accept loop burns ~100 % of one core
+    expect(s.stderr()).toContain(`with 256 file descriptors (ulimit -n) at most ${bound} connections are accepted`);
+    expect(s.stderr()).toContain("at the connection bound");
+
+    // The descriptors free up: a real client gets in and is served.
+    for (const x of socks) x.close();
+    expect(await until(async () => (await s.stats()).open === 0)).toBe(true);
+    const c = await SMPClient.connect({ server: s.address, timeoutMs: 5000 });
+    cleanup.push(() => c.close());
+    await c.ping();
+    const q = await c.createQueue({ subMode: "S" });
+    expect(q.rcvId.length).toBe(24);
+    expect((await s.stats()).failures).toBe(0);
+  }, 30_000);
+
+  test("descriptors taken by another part of the process: accepting pauses (no busy loop on EMFILE) and resumes once descriptors are free", async () => {
+    dir = mkdtempSync(join(tmpdir(), "smp-fds-"));
+    srv = await spawnServer(dir, {}, { ulimitFiles: 256 });
+    const s = srv;
+    expect((await s.hogFds()).hogged).toBeGreaterThan(0);
+    // Clients waiting in the kernel's accept queue, which accept() cannot take.
+    for (let i = 0; i < 20; i++) await idleTcp(s.port).catch(() => null);
+    expect(await until(() => s.stderr().includes("file descriptors exhausted"))).toBe(true);
+    const cpu0 = (await s.stats()).cpuMs;
+    const t0 = performance.now();
+    await sleep(2000);
+    const cpu = (await s.stats()).cpuMs - cpu0;
+    expect(cpu).toBeLessThan((performance.now() - t0) * 0.25); // a busy accept loop burns ~100 % of one core
+
+    await s.freeFds();
+    expect(await until(() => s.stderr().includes("accepting connections again"))).toBe(true);
+    const c = await SMPClient.connect({ server: s.address, timeoutMs: 5000 });
+    cleanup.push(() => c.close());
+    await c.ping();
+    expect((await s.stats()).failures).toBe(0);
+  }, 30_000);
+});
+
+describe("connections per source address", () => {
+  test("beyond the bound a connection is closed at accept, counted, and logged without the address", async () => {
+    const lines: string[] = [];
+    const prev = setLogSink((l) => lines.push(l));
+    cleanup.push(() => setLogSink(prev));
+    const s = await server({ transport: transport({ maxConnectionsPerAddress: 2, limitLoopbackPerAddress: true }) });
+    const a = await idleTcp(s.port);
+    const b = await idleTcp(s.port);
+    const c = await idleTcp(s.port);
+    await c.closed;
+    expect(s.server.stats.connRefusedPerAddress).toBe(1);
+    expect(s.server.stats.connRefusedMax).toBe(0);
+    expect(s.admission.open).toBe(2);
+    expect(a.isClosed() || b.isClosed()).toBe(false);
+    const logged = lines.filter((l) => l.includes("refused 1 connection(s): 1 over the per-address bound (2)"));
+    expect(logged.length).toBe(1);
+    expect(lines.some((l) => l.includes("127.0.0.1"))).toBe(false);
+    // A slot of this address frees: a real client is served.
+    a.close();
+    expect(await until(() => s.admission.open === 1)).toBe(true);
+    const cl = await connect(s);
+    cleanup.push(() => cl.close());
+    await cl.ping();
+  });
+
+  test("loopback peers are exempt by default (a local Tor onion service's connections all come from 127.0.0.1)", async () => {
+    const s = await server({ transport: transport({ maxConnectionsPerAddress: 2 }) });
+    const socks = [await idleTcp(s.port), await idleTcp(s.port), await idleTcp(s.port)];
+    expect(await until(() => s.admission.open === 3)).toBe(true);
+    expect(socks.some((x) => x.isClosed())).toBe(false);
+    expect(s.server.stats.connRefusedPerAddress).toBe(0);
+  });
+});
+
+describe("a block begun and never finished", () => {
+  test("is closed after the partial-block timeout, while a client idle between blocks for longer stays", async () => {
+    const s = await server({ transport: transport({ partialBlockTimeoutMs: 200 }) });
+    const idle = await connect(s);
+    cleanup.push(() => idle.close());
+    await idle.ping();
+    const stalled = await RawClient.connect(s.address);
+    cleanup.push(() => stalled.close());
+    // 1000 bytes of a 16384-byte block, then nothing.
+    stalled.handle.transport.stream.write(new Uint8Array(1000));
+    expect(await stalled.handle.readPayload()).toBeNull();
+    expect(s.server.stats.partialBlockTimeouts).toBe(1);
+    // Idle since before the stalled client began its block, so longer than the timeout: still served.
+    await idle.ping();
+    expect(s.server.clients.size).toBe(1);
+  });
+});
