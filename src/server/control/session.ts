@@ -228,6 +228,8 @@ export class ControlSession {
       `Ntf subscriptions: ${rt.ntfSubs.subs}`,
       `Ntf subscribed clients: ${ntfIds.length} [${ntfIds.join(",")}]`,
       `Ntf subscribed clients count 2: ${ntfIds.length} fromList [${ntfIds.join(",")}]`,
+      // Ours: an optional role that is degraded says so here (SMP keeps serving).
+      `Names resolver: ${this.ctx.monitor.runtime().namesResolver}`,
     );
     return lines;
   }

@@ -141,7 +141,8 @@ export class Monitor {
   }
 
   runtime(): RuntimeFigures {
-    return runtimeFigures(this.openConnections(), this.srv.clients.size);
+    const names = this.srv.names === undefined ? "off" : this.srv.namesStats.resolverDown === 1 ? "down" : "up";
+    return runtimeFigures(this.openConnections(), this.srv.clients.size, names);
   }
 
   /** The reference's text followed by ours (file and HTTP alike). */

@@ -42,9 +42,13 @@ export interface RuntimeFigures {
   uptimeSeconds: number;
   openConnections: number;
   clients: number;
+  /** The names role's resolver (an optional role degrades instead of stopping SMP). */
+  namesResolver: NamesResolverState;
 }
 
-export function runtimeFigures(openConnections: number, clients: number): RuntimeFigures {
+export type NamesResolverState = "off" | "up" | "down";
+
+export function runtimeFigures(openConnections: number, clients: number, namesResolver: NamesResolverState): RuntimeFigures {
   const h = heapStats();
   return {
     rssBytes: process.memoryUsage.rss(),
@@ -54,6 +58,7 @@ export function runtimeFigures(openConnections: number, clients: number): Runtim
     uptimeSeconds: Math.floor(process.uptime()),
     openConnections,
     clients,
+    namesResolver,
   };
 }
 
@@ -80,6 +85,7 @@ export function runtimeMetricsText(f: RuntimeFigures, loop: EventLoopMonitor, co
     gauge("smp_server_uptime_seconds", "Seconds since the process started.", f.uptimeSeconds) +
     gauge("smp_server_open_connections", "Open SMP connections, counted from TCP accept (TLS setup and SMP handshake included).", f.openConnections) +
     gauge("smp_server_clients", "Connections past the SMP handshake.", f.clients) +
+    (f.namesResolver === "off" ? "" : gauge("smp_server_names_resolver_down", "1 while the names role's resolver cannot be reached (RSLV answers ERR NAME RESOLVER; messaging is unaffected).", f.namesResolver === "down" ? 1 : 0)) +
     histogramText("smp_server_event_loop_lag_seconds", "How late a 500 ms timer fired (includes GC pauses).", loop.lag) +
     histogramText("smp_server_store_commit_seconds", "Time of the store's group commits before responses are written.", commits).slice(0, -1)
   );
@@ -96,6 +102,7 @@ export function runtimeLines(f: RuntimeFigures, loop: EventLoopMonitor, commits:
     `uptimeSeconds: ${f.uptimeSeconds}`,
     `openConnections: ${f.openConnections}`,
     `clients: ${f.clients}`,
+    `namesResolver: ${f.namesResolver}`,
     `eventLoopLagMaxSeconds: ${loop.maxLagSeconds}`,
     `eventLoopLagMeanSeconds: ${mean(loop.lag)}`,
     `storeCommits: ${commits.count}`,

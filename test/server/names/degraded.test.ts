@@ -7,6 +7,7 @@ import { fromUtf8 } from "../../../src/encoding/bytes.ts";
 import { setLogSink } from "../../../src/util/log.ts";
 import { startTestServer } from "../harness.ts";
 import { connect } from "../helpers.ts";
+import { ControlClient } from "../ops/control-client.ts";
 import { TEST_NAME_RECORD_JSON, resolveResp, startResolver, testNamesConfig } from "./resolver-server.ts";
 
 const cleanup: (() => unknown)[] = [];
@@ -22,8 +23,15 @@ test("resolver down at start: messaging serves, RSLV answers ERR NAME RESOLVER, 
   const dead = startResolver(answer);
   dead.stop();
 
-  const s = await startTestServer({ names: testNamesConfig(dead.url) });
+  const s = await startTestServer({ names: testNamesConfig(dead.url), control: { port: 0, adminPassword: "a", userPassword: "u", dailyBlockQueueQuota: 20 } });
   cleanup.push(() => s.stop());
+  // The operator sees the degraded role on the control port and in the metrics.
+  const cp = await ControlClient.open(s.control!.port);
+  cleanup.push(() => cp.close());
+  await cp.greeting();
+  await cp.cmd("auth u");
+  expect(await cp.cmd("server-info")).toContain("Names resolver: down");
+  expect(await s.monitor.metricsText()).toContain("\nsmp_server_names_resolver_down 1\n");
   expect(lines.some((l) => l.includes("[WARN]") && l.includes("health check") && l.includes("transport failure"))).toBe(true);
   expect(s.server.namesStats.resolverDown).toBe(1);
 
@@ -43,5 +51,7 @@ test("resolver down at start: messaging serves, RSLV answers ERR NAME RESOLVER, 
   cleanup.push(() => back.stop());
   expect(fromUtf8(await c.resolveName("alice.simplex"))).toBe(TEST_NAME_RECORD_JSON);
   expect(s.server.namesStats.resolverDown).toBe(0);
+  expect(await cp.cmd("server-info")).toContain("Names resolver: up");
+  expect(await s.monitor.metricsText()).toContain("\nsmp_server_names_resolver_down 0\n");
   expect(lines.some((l) => l.includes("the resolver is reachable again"))).toBe(true);
 });
