@@ -7,7 +7,7 @@
  */
 import type { Socket } from "bun";
 import { DISCARD, type SocketSink } from "./bun-handlers.ts";
-import { MAX_CLIENT_HELLO, sniVerdict } from "./client-hello.ts";
+import { HelloReader, MAX_CLIENT_HELLO } from "./client-hello.ts";
 import { TlsConn, type TlsSetup } from "./connection.ts";
 
 /** Takes over a socket whose ClientHello named a server; `hello` holds every byte received so far. */
@@ -18,7 +18,7 @@ const MAX_HELD = 2 * MAX_CLIENT_HELLO;
 
 export class HelloSniffer implements SocketSink {
   private socket: Socket<SocketSink> | null = null;
-  private held: Uint8Array = new Uint8Array(0);
+  private readonly reader = new HelloReader();
   private decided = false;
   private readonly startedAt = performance.now();
   private readonly timer: ReturnType<typeof setTimeout>;
@@ -36,16 +36,19 @@ export class HelloSniffer implements SocketSink {
 
   socketData(chunk: Uint8Array): void {
     if (this.decided) return;
-    const held = new Uint8Array(this.held.length + chunk.length);
-    held.set(this.held);
-    held.set(chunk, this.held.length);
-    this.held = held;
-    const verdict = held.length > MAX_HELD ? "no-sni" : sniVerdict(held);
+    let verdict = this.reader.push(chunk);
+    const held = this.reader.bytes;
+    if (verdict === "more" && held.length > MAX_HELD) verdict = "no-sni";
     if (verdict === "more") return;
     this.decided = true;
     clearTimeout(this.timer);
     const socket = this.socket!;
-    this.held = new Uint8Array(0);
+    if (verdict === "refuse") {
+      socket.data = DISCARD;
+      socket.terminate();
+      this.setup.failed("TLS ClientHello cut into too many records");
+      return;
+    }
     if (verdict === "sni") {
       try {
         this.handoff(socket, held);

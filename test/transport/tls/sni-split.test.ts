@@ -8,6 +8,7 @@ import { connect } from "node:tls";
 import type { Socket } from "bun";
 import { hex } from "../../../src/encoding/bytes.ts";
 import { DISCARD, type SocketSink } from "../../../src/transport/tls/bun-handlers.ts";
+import { MAX_HELLO_RECORDS } from "../../../src/transport/tls/client-hello.ts";
 import { CertDir, serverCredentials, type Issued } from "./certs.ts";
 import { opensslConf, pyClient, rawClient, startEchoServer, type EchoServer } from "./harness.ts";
 
@@ -92,6 +93,20 @@ describe("no SNI → SMP TLS, unchanged", () => {
       short.stop();
     }
   });
+});
+
+test("a ClientHello cut into more records than a browser uses is refused: the connection is closed, counted as a TLS setup failure", async () => {
+  // 1-byte handshake records of a hello announcing ~32 KB: before, every read re-parsed all that had
+  // arrived (quadratic) until 64 KB were held.
+  const records: number[] = [];
+  const msg = [1, 0x00, 0x7f, 0xf0, 3, 3];
+  for (let i = 0; i < MAX_HELLO_RECORDS + 1; i++) records.push(22, 3, 1, 0, 1, msg[i % msg.length]!);
+  const err = srv.nextHandshakeError();
+  const before = srv.connections.length;
+  await rawClient(srv.port, Uint8Array.from(records)); // resolves when the server closes it
+  expect(await err).toBe("TLS ClientHello cut into too many records");
+  expect(srv.connections.length).toBe(before);
+  expect(handedOver.some((h) => h.length === records.length)).toBe(false);
 });
 
 test("SNI → handed over with the complete ClientHello; no SMP connection and no handshake error", async () => {
