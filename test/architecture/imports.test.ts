@@ -5,7 +5,8 @@
  * so `import type`, `export … from`, `import("…")` types and `require("…")` all count.
  */
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
 
@@ -43,14 +44,51 @@ function sourceFiles(dir: string): string[] {
   return files.sort();
 }
 
-/** Module graph: file (relative to the repository) → files it imports. */
-function importGraph(files: readonly string[], read: (f: string) => string = (f) => readFileSync(f, "utf8")): Map<string, string[]> {
+/** The project's own compiler options (tsconfig.json), so specifiers resolve exactly as tsc resolves them. */
+const COMPILER_OPTIONS: ts.CompilerOptions = (() => {
+  const path = join(ROOT, "tsconfig.json");
+  const { config, error } = ts.readConfigFile(path, ts.sys.readFile);
+  if (error !== undefined) throw new Error(ts.flattenDiagnosticMessageText(error.messageText, "\n"));
+  return ts.parseJsonConfigFileContent(config, ts.sys, ROOT, undefined, path).options;
+})();
+
+/** Without `realpath`, so the node_modules symlink keeps the path it is imported by. */
+const RESOLVE_HOST: ts.ModuleResolutionHost = {
+  fileExists: ts.sys.fileExists,
+  readFile: ts.sys.readFile,
+  directoryExists: ts.sys.directoryExists,
+  getCurrentDirectory: () => ROOT,
+};
+
+/**
+ * The file a relative specifier names, as tsc finds it (`./x`, `./x.js` and `./dir` included);
+ * a file imported as text (`with { type: "text" }`) is taken as written. Undefined when none.
+ */
+function resolveImport(fromFile: string, spec: string): string | undefined {
+  const found = ts.resolveModuleName(spec, fromFile, COMPILER_OPTIONS, RESOLVE_HOST).resolvedModule?.resolvedFileName;
+  if (found !== undefined) return found;
+  const literal = resolve(dirname(fromFile), spec);
+  return existsSync(literal) && statSync(literal).isFile() ? literal : undefined;
+}
+
+/** Module graph: file (relative to `root`) → files it imports; `unresolved` lists imports that name no file. */
+function importGraph(
+  files: readonly string[],
+  read: (f: string) => string = (f) => readFileSync(f, "utf8"),
+  root: string = ROOT,
+): { graph: Map<string, string[]>; unresolved: string[] } {
   const graph = new Map<string, string[]>();
+  const unresolved: string[] = [];
   for (const f of files) {
-    const deps = importsOf(f, read(f)).map((s) => relative(ROOT, resolve(dirname(f), s)));
-    graph.set(relative(ROOT, f), [...new Set(deps)].sort());
+    const deps: string[] = [];
+    for (const spec of importsOf(f, read(f))) {
+      const to = resolveImport(f, spec);
+      if (to === undefined) unresolved.push(`${relative(root, f)} → "${spec}" (no such file)`);
+      else deps.push(relative(root, to));
+    }
+    graph.set(relative(root, f), [...new Set(deps)].sort());
   }
-  return graph;
+  return { graph, unresolved };
 }
 
 /** A set of files that import each other, and the shortest cycle through its first file. */
@@ -74,7 +112,7 @@ function findCycles(graph: ReadonlyMap<string, readonly string[]>): Cycle[] {
     stack.push(v);
     onStack.add(v);
     for (const w of graph.get(v) ?? []) {
-      if (!graph.has(w)) continue;
+      if (!graph.has(w)) continue; // outside the graph (package.json, an embedded script): no cycle through it
       if (!idx.has(w)) {
         strong(w);
         low.set(v, Math.min(low.get(v)!, low.get(w)!));
@@ -197,10 +235,36 @@ describe("the checks themselves", () => {
       "src/util/log.ts → src/encoding/z.ts (src/util/log.ts is a leaf: it imports nothing)",
     ]);
   });
+
+  test("specifiers resolve as tsc resolves them: without extension, `.js` for `.ts`, a directory's index; a missing file is reported", () => {
+    const dir = mkdtempSync(join(tmpdir(), "imports-"));
+    try {
+      const src = join(dir, "src");
+      mkdirSync(join(src, "server", "dir"), { recursive: true });
+      const files: Record<string, string> = {
+        "server/a.ts": [`import type { B } from "./b";`, `import { C } from "./c.js";`, `export * from "./dir";`, `import "./gone";`].join("\n"),
+        "server/b.ts": `import type { A } from "./a.ts";`,
+        "server/c.ts": `export const C = 1;`,
+        "server/dir/index.ts": `export const D = 1;`,
+      };
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(src, name), text);
+      const { graph, unresolved } = importGraph(sourceFiles(src), undefined, dir);
+      expect(graph.get("src/server/a.ts")).toEqual(["src/server/b.ts", "src/server/c.ts", "src/server/dir/index.ts"]);
+      expect(findCycles(graph).map((c) => c.cycle)).toEqual([["src/server/a.ts", "src/server/b.ts", "src/server/a.ts"]]);
+      expect(unresolved).toEqual([`src/server/a.ts → "./gone" (no such file)`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("src/ import graph", () => {
-  const graph = importGraph(sourceFiles(SRC));
+  const { graph, unresolved } = importGraph(sourceFiles(SRC));
+
+  test("every relative import names a file", () => {
+    if (unresolved.length > 0) console.error(`unresolved imports:\n  ${unresolved.join("\n  ")}`);
+    expect(unresolved).toEqual([]);
+  });
 
   test("every file was read", () => {
     expect(graph.size).toBeGreaterThan(100);
