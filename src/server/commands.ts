@@ -253,10 +253,8 @@ async function createQueue(srv: Env, c: Client, t: ReceivedTransmission, req: Ne
 
 /** Makes `c` the queue's subscriber (`key` = idKey of its recipient id); a previous subscriber connection gets END. */
 function subscribe(srv: Env, c: Client, key: string, ownedId: Uint8Array): Sub {
-  const sub: Sub = { kind: "server", delivered: null };
-  c.subs.set(key, sub);
   srv.subscribers.subscribe("rcv", ownedId, c);
-  return sub;
+  return c.subs.get(key)!;
 }
 
 async function subscribeQueue(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
@@ -493,7 +491,6 @@ export function queueDeleted(srv: Env, q: QueueRec, actor: Client | null): void 
   else s.qDeletedSecured++;
   s.qDeletedAll++;
   s.qCount--;
-  actor?.subs.delete(idKey(q.recipientId));
   srv.subscribers.end("rcv", q.recipientId, q.rcvServiceId, MSG_.DELD, actor);
   if (q.notifier !== null) endNotifier(srv, q.notifier, actor);
 }

@@ -49,7 +49,12 @@ let nextClientId = 1;
 /** One connected client (Server/Env/STM.hs:Client): its negotiated handle, its subscriptions and its outbox. */
 export class Client {
   readonly id = nextClientId++;
-  /** Recipient subscriptions and GET states, by recipient id key. */
+  // The four fields below are written by `Subscribers` only (see its contract); the handlers read
+  // them, and change the delivery state (`Sub.delivered`) of a Sub they are given.
+  /**
+   * Recipient subscriptions by recipient id key: SUB's, and a service connection's delivery Subs.
+   * The one entry the handlers add themselves is GET's "prohibit" mark, which is no subscription.
+   */
   readonly subs = new Map<string, Sub>();
   /** Notifier subscriptions (NSUB), by notifier id key. */
   readonly ntfSubs = new Set<string>();
@@ -108,11 +113,19 @@ export function fail(c: Client, t: ReceivedTransmission, e: ErrorType): void {
  * service, and the total of all service subscriptions. The connections that lose a subscription
  * are told here (END, DELD, ENDS), so an implementation that spans several nodes can tell a
  * connection held by another node. `queueId` is the recipient id (rcv) or the notifier id (ntf).
+ *
+ * Ownership: an implementation keeps all subscription bookkeeping, its own maps and the
+ * connection's side of it on `Client` alike — `subs` (apart from GET's "prohibit" mark),
+ * `ntfSubs`, `serviceSubs`, `serviceSubscribed` — on both sides, so a cluster-aware one replaces
+ * this one object and nothing else. Callers never add or remove a subscription on a `Client`
+ * themselves; they read those fields and set `Sub.delivered` on a Sub they got from `subs`.
  */
 export interface Subscribers {
   /**
-   * SUB / NSUB outside a service (serverThread CSClient): `c` becomes the queue's subscriber; a
-   * previous connection loses the queue and gets END. False when `c` already was its subscriber.
+   * SUB / NSUB outside a service (serverThread CSClient): `c` becomes the queue's subscriber and
+   * records it — a fresh Sub in `c.subs` (rcv; one it already has is kept) or `c.ntfSubs` (ntf); a
+   * previous connection loses the queue (and its record) and gets END. False when `c` already was
+   * its subscriber.
    */
   subscribe(party: ServiceParty, queueId: Uint8Array, c: Client): boolean;
   /**
@@ -129,7 +142,8 @@ export interface Subscribers {
   /**
    * The queue's subscriptions end (CSDeleted; or it moved): its subscriber and the connection of
    * its service `serviceId` lose it, and get `event` (END or DELD) unless they are `actor`
-   * (null: an operator's action, e.g. the control port's `delete`).
+   * (null: an operator's action, e.g. the control port's `delete`). `actor` keeps nothing of the
+   * queue on this side either: its Sub goes, GET's mark included.
    */
   end(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, event: BrokerMsg, actor: Client | null): void;
   /**
@@ -138,6 +152,11 @@ export interface Subscribers {
    * first use. `key` is idKey(queueId) (ids.ts), which the caller has already made.
    */
   deliverTo(party: ServiceParty, key: string, serviceId: Uint8Array | null): Client | undefined;
+  /**
+   * The delivery Sub of a recipient queue `c` serves for its service (`key` = idKey of its
+   * recipient id), created on first use as deliverTo does (Server.hs:subscribeServiceMessages).
+   */
+  serviceDeliverySub(c: Client, key: string): Sub;
   /** The connection subscribed for the service, if any. */
   serviceSubscriber(party: ServiceParty, serviceId: Uint8Array): Client | undefined;
   /** Subscriptions of all subscribed services together (Env/STM.hs:totalServiceSubs). */

@@ -107,12 +107,8 @@ export async function subscribeServiceQueue(srv: Env, c: Client, t: ReceivedTran
   reply(c, t, { tag: "SOK", serviceId: c.serviceId });
   if (head === null) return;
   // A SEND may have created the Sub and pushed the head while the peek was pending.
-  sub = c.subs.get(key) ?? sub;
-  if (sub !== undefined && sub.delivered !== null) return;
-  if (sub === undefined) {
-    sub = { kind: "server", delivered: null };
-    c.subs.set(key, sub);
-  }
+  sub = c.subs.get(key) ?? sub ?? srv.subscribers.serviceDeliverySub(c, key);
+  if (sub.delivered !== null) return;
   setDelivered(sub, head.msgId);
   if (!hadSubs) srv.stats.qSub++;
   c.outbox.push(EMPTY, q.recipientId, msgOf(q, head));
@@ -199,9 +195,7 @@ async function deliverServiceMessages(srv: Env, c: Client, serviceId: Uint8Array
           duplicates++;
           continue;
         }
-        const sub: Sub = { kind: "server", delivered: null };
-        setDelivered(sub, head.msgId);
-        c.subs.set(key, sub);
+        setDelivered(srv.subscribers.serviceDeliverySub(c, key), head.msgId);
         delivered++;
         srv.push(c, q.recipientId, msgOf(q, head), ALONE);
       }

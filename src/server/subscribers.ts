@@ -1,14 +1,15 @@
 /**
  * Subscribers of one server process, in memory (Server/Env/STM.hs:ServerSubscribers for both
  * sides, and what Server.hs:serverThread does with CSClient / CSDeleted / CSService events).
- * Connections hold their side of each subscription (`Client.subs`, `ntfSubs`, `serviceSubs`);
- * the maps here say which connection holds each queue and each service. Events for the
+ * Connections hold their side of each subscription (`Client.subs`, `ntfSubs`, `serviceSubs`),
+ * written here only, as the contract says; the maps here say which connection holds each queue
+ * and each service. Events for the
  * connections that lose something go out through `push`, committed before they are written.
  */
 import { MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
 import { xorQueueId } from "../protocol/ids-hash.ts";
 import type { ServiceParty } from "../store/types.ts";
-import { newServiceSubs, type Client, type ServiceSubs, type Subscribers } from "./env.ts";
+import { newServiceSubs, type Client, type ServiceSubs, type Sub, type Subscribers } from "./env.ts";
 import { idKey, sameId } from "./ids.ts";
 import type { ServerStats, ServiceStats } from "./stats.ts";
 
@@ -63,9 +64,10 @@ export class ServerSubscribers implements Subscribers {
     const side = this.side(party);
     const key = idKey(queueId);
     const prev = side.queues.get(key);
+    if (party === "ntf") c.ntfSubs.add(key);
+    else if (!c.subs.has(key)) c.subs.set(key, { kind: "server", delivered: null });
     if (prev === c) return false;
     side.queues.set(key, c);
-    if (party === "ntf") c.ntfSubs.add(key);
     if (prev !== undefined) this.lose(party, prev, key, queueId, MSG_.END);
     return true;
   }
@@ -125,12 +127,15 @@ export class ServerSubscribers implements Subscribers {
   end(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, event: BrokerMsg, actor: Client | null): void {
     const side = this.side(party);
     const key = idKey(queueId);
+    if (actor !== null) {
+      if (party === "rcv") actor.subs.delete(key);
+      else actor.ntfSubs.delete(key);
+    }
     const holder = side.queues.get(key);
     if (holder !== undefined) {
       side.queues.delete(key);
       // Server.hs:serverThread checkAnotherClient: the connection that caused it gets no event.
       if (holder !== actor) this.lose(party, holder, key, queueId, event);
-      else if (party === "ntf") holder.ntfSubs.delete(key);
     }
     if (serviceId !== null) this.endServiceQueue(party, serviceId, queueId, event, actor);
   }
@@ -150,8 +155,17 @@ export class ServerSubscribers implements Subscribers {
     const side = this.side(party);
     const c = serviceId === null ? side.queues.get(key) : side.services.get(idKey(serviceId));
     if (c === undefined || !c.connected) return undefined;
-    if (serviceId !== null && party === "rcv" && !c.subs.has(key)) c.subs.set(key, { kind: "server", delivered: null });
+    if (serviceId !== null && party === "rcv") this.serviceDeliverySub(c, key);
     return c;
+  }
+
+  serviceDeliverySub(c: Client, key: string): Sub {
+    let sub = c.subs.get(key);
+    if (sub === undefined) {
+      sub = { kind: "server", delivered: null };
+      c.subs.set(key, sub);
+    }
+    return sub;
   }
 
   serviceSubscriber(party: ServiceParty, serviceId: Uint8Array): Client | undefined {

@@ -35,11 +35,16 @@ describe("queue subscribers (SUB / NSUB)", () => {
     const [a, b] = [client(), client()];
     const q = id(1);
     expect(subs.subscribe("rcv", q, a)).toBe(true);
+    // The subscriber's record on the connection is the implementation's to make (env.ts contract).
+    const sub = a.subs.get(idKey(q));
+    expect(sub).toEqual({ kind: "server", delivered: null });
+    sub!.delivered = { msgId: id(9), ts: 1 };
     expect(subs.subscribe("rcv", q, a)).toBe(false);
-    a.subs.set(idKey(q), { kind: "server", delivered: null });
+    expect(a.subs.get(idKey(q))).toBe(sub!); // kept, with what it delivered
     expect(subs.subscribe("rcv", q, b)).toBe(true);
     expect(events).toEqual([{ to: a, entityId: q, msg: MSG_.END }]);
     expect(a.subs.size).toBe(0);
+    expect(b.subs.get(idKey(q))).toEqual({ kind: "server", delivered: null });
     expect(stats.qSubEnd).toBe(1);
     expect(subs.deliverTo("rcv", idKey(q), null)).toBe(b);
   });
@@ -64,8 +69,21 @@ describe("queue subscribers (SUB / NSUB)", () => {
     subs.end("rcv", q1, null, MSG_.DELD, b);
     subs.end("ntf", q2, null, MSG_.DELD, a);
     expect(events).toEqual([{ to: a, entityId: q1, msg: MSG_.DELD }]);
-    expect(a.ntfSubs.size).toBe(0);
+    expect([a.subs.size, a.ntfSubs.size]).toEqual([0, 0]);
     expect(subs.anySubscribed("rcv") || subs.anySubscribed("ntf")).toBe(false);
+  });
+
+  test("end by the subscriber itself: no event, and its own record goes too (GET's mark included)", () => {
+    const { events, subs } = setup();
+    const [a, b] = [client(), client()];
+    const [q1, q2] = [id(6), id(7)];
+    subs.subscribe("rcv", q1, a);
+    b.subs.set(idKey(q2), { kind: "prohibit", delivered: null }); // GET: the handlers' own mark
+    subs.end("rcv", q1, null, MSG_.DELD, a);
+    subs.end("rcv", q2, null, MSG_.DELD, b);
+    expect(events).toEqual([]);
+    expect([a.subs.size, b.subs.size]).toEqual([0, 0]);
+    expect(subs.anySubscribed("rcv")).toBe(false);
   });
 
   test("a closed connection is no delivery target", () => {
@@ -106,6 +124,10 @@ describe("service subscribers (SUBS / NSUBS)", () => {
     const k = idKey(q1);
     expect(subs.deliverTo("rcv", k, sid)).toBe(s);
     expect(s.subs.get(k)).toEqual({ kind: "server", delivered: null });
+    expect(subs.serviceDeliverySub(s, k)).toBe(s.subs.get(k)!);
+    const k2 = idKey(q2);
+    expect(subs.serviceDeliverySub(s, k2)).toEqual({ kind: "server", delivered: null });
+    expect(s.subs.get(k2)).toBe(subs.serviceDeliverySub(s, k2));
   });
 
   test("SUBS on a second connection of the service: the first gets ENDS with what it held", () => {
