@@ -7,18 +7,19 @@
 import type { SecureContext } from "node:tls";
 import { TLSSocket } from "node:tls";
 import type { Socket } from "bun";
+import { addressKey } from "../transport/admission.ts";
 import type { SocketSink } from "../transport/tls/bun-handlers.ts";
 import { SocketDuplex } from "../transport/tls/socket-duplex.ts";
 import { HTTP_LIMITS, HttpSession, type HttpLimits } from "./http.ts";
 
 /** Simultaneous web connections over all web listeners (the SMP connections are not counted here). */
 export const MAX_WEB_CONNECTIONS = 256;
-/** …and from one address, so that one client cannot take all of them. */
+/** …and from one address (an IPv6 /64 as one), so that one client cannot take all of them. */
 export const MAX_WEB_CONNECTIONS_PER_ADDRESS = 16;
 
 export class WebConnections {
   open = 0;
-  /** Open connections by peer address: counted in memory only, never logged. */
+  /** Open connections by peer address key (addressKey: IPv4, or IPv6 /64): in memory only, never logged. */
   private readonly perAddress = new Map<string, number>();
 
   constructor(
@@ -30,24 +31,26 @@ export class WebConnections {
 
   /** A sink for a new socket, or null when a limit is reached (the caller closes the socket). */
   connection(tls: SecureContext | null, address: string): WebConn | null {
-    const fromAddress = this.perAddress.get(address) ?? 0;
+    // A host picks any address in its /64, so the /64 is what one client holds.
+    const key = addressKey(address) ?? address;
+    const fromAddress = this.perAddress.get(key) ?? 0;
     if (this.open >= this.maxConnections || fromAddress >= this.maxPerAddress) return null;
     let conn: WebConn;
     try {
-      conn = new WebConn(this, tls, address);
+      conn = new WebConn(this, tls, key);
     } catch {
       return null; // node:tls refused to set up; the socket is closed like one over the limit
     }
     this.open++;
-    this.perAddress.set(address, fromAddress + 1);
+    this.perAddress.set(key, fromAddress + 1);
     return conn;
   }
 
-  released(address: string): void {
+  released(key: string): void {
     this.open--;
-    const n = (this.perAddress.get(address) ?? 1) - 1;
-    if (n <= 0) this.perAddress.delete(address);
-    else this.perAddress.set(address, n);
+    const n = (this.perAddress.get(key) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(key);
+    else this.perAddress.set(key, n);
   }
 }
 
@@ -65,7 +68,8 @@ export class WebConn implements SocketSink {
   constructor(
     private readonly owner: WebConnections,
     tls: SecureContext | null,
-    private readonly address: string,
+    /** The owner's per-address key, given back on release. */
+    private readonly addressKey: string,
   ) {
     let stream: SocketDuplex | TLSSocket = this.duplex;
     if (tls !== null) {
@@ -98,6 +102,6 @@ export class WebConn implements SocketSink {
   private release(): void {
     if (this.closed) return;
     this.closed = true;
-    this.owner.released(this.address);
+    this.owner.released(this.addressKey);
   }
 }
