@@ -44,6 +44,11 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** Two optional ids (a queue's service, a connection's service) are the same, or both absent. */
+export function sameId(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  return a === null || b === null ? a === b : bytesEqual(a, b);
+}
+
 /** Constant-time equality for secrets and authenticators (length is not secret). */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

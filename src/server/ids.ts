@@ -1,5 +1,3 @@
-import { bytesEqual } from "../encoding/bytes.ts";
-
 /**
  * Map keys for binary ids (queue, notifier and service ids): one latin1 string per id, which
  * JS maps hash and compare natively.
@@ -11,9 +9,4 @@ export function idKey(id: Uint8Array): string {
 /** `queueIdBytes` / `msgIdBytes` (Server/Main.hs:serverConfig): 24 random bytes. */
 export function randomId(n = 24): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
-}
-
-/** Two optional ids (a queue's service, a connection's service) are the same, or both absent. */
-export function sameId(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  return a === null || b === null ? a === b : bytesEqual(a, b);
 }

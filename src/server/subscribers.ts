@@ -6,11 +6,12 @@
  * and each service. Events for the
  * connections that lose something go out through `push`, committed before they are written.
  */
+import { sameId } from "../encoding/bytes.ts";
 import { MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
 import { xorQueueId } from "../protocol/ids-hash.ts";
 import type { ServiceParty } from "../store/types.ts";
 import { newServiceSubs, type Client, type ServiceSubs, type Sub, type Subscribers } from "./env.ts";
-import { idKey, sameId } from "./ids.ts";
+import { idKey } from "./ids.ts";
 import type { ServerStats, ServiceStats } from "./stats.ts";
 
 /** `addServiceSubs` / `subtractServiceSubs` for one queue: XOR makes both the same hash step. */

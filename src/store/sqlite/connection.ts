@@ -126,26 +126,23 @@ export class SqliteConnection {
   write<R, A, B>(op: string, body: (a: A, b: B) => R, a: A, b: B): R;
   write<R, A, B, C>(op: string, body: (a: A, b: B, c: C) => R, a: A, b: B, c: C): R;
   write(op: string, body: (a: unknown, b: unknown, c: unknown) => unknown, a: unknown, b?: unknown, c?: unknown): unknown {
+    return this.bracket(op, false, body, a, b, c);
+  }
+
+  /** `write`, except that a UNIQUE violation (an id already taken) undoes it and answers DUPLICATE. */
+  writeUnique<R, A, B>(op: string, body: (a: A, b: B) => R, a: A, b: B): R | "DUPLICATE" {
+    return this.bracket(op, true, body as (a: unknown, b: unknown, c: unknown) => R, a, b, undefined);
+  }
+
+  private bracket<R>(op: string, uniqueIsDuplicate: boolean, body: (a: unknown, b: unknown, c: unknown) => R, a: unknown, b: unknown, c: unknown): R | "DUPLICATE" {
     this.begin(op);
     try {
       const r = body(a, b, c);
       this.end();
       return r;
     } catch (e) {
-      throw this.tx.fail(e, op);
-    }
-  }
-
-  /** `write`, except that a UNIQUE violation (an id already taken) undoes it and answers DUPLICATE. */
-  writeUnique<R, A, B>(op: string, body: (a: A, b: B) => R, a: A, b: B): R | "DUPLICATE" {
-    this.begin(op);
-    try {
-      const r = body(a, b);
-      this.end();
-      return r;
-    } catch (e) {
       const err = this.tx.fail(e, op);
-      if (isUniqueViolation(e)) return "DUPLICATE";
+      if (uniqueIsDuplicate && isUniqueViolation(e)) return "DUPLICATE";
       throw err;
     }
   }

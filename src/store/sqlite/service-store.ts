@@ -4,7 +4,7 @@
  * columns.
  */
 import type { Statement } from "bun:sqlite";
-import { bytesEqual } from "../../encoding/bytes.ts";
+import { bytesEqual, sameId } from "../../encoding/bytes.ts";
 import { emptyIdsHash, IDS_HASH_LENGTH, xorQueueId } from "../../protocol/ids-hash.ts";
 import type { ServiceStore } from "../service-store.ts";
 import type { Auth, Ok, QueueRec, QueueRef, ServiceParty, ServiceQueuesInfo, ServiceRec } from "../types.ts";
@@ -133,8 +133,4 @@ export class SqliteServiceStore implements ServiceStore {
     (party === "rcv" ? this.sSetRcvAgg : this.sSetNtfAgg).run(agg.count + change, hash, serviceId);
     this.conn.count(party === "rcv" ? C_RCV_SERVICE_QUEUES : C_NTF_SERVICE_QUEUES, change);
   }
-}
-
-function sameId(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  return a === null ? b === null : b !== null && bytesEqual(a, b);
 }
