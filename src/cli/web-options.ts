@@ -3,6 +3,7 @@
  * SMPWeb.hs:serverInformation for what the information page lists).
  */
 import { base64url } from "../encoding/base64.ts";
+import { isOnionHost } from "../protocol/server-address.ts";
 import type { WebOptions } from "../web/server.ts";
 import { addressPort, serverAddress } from "./address.ts";
 import type { SmpConfig } from "./config.ts";
@@ -11,7 +12,7 @@ import { PRODUCT_VERSION } from "./version.ts";
 export function webOptions(cfg: SmpConfig, fingerprint: Uint8Array): WebOptions {
   const t = cfg.transport;
   const hosts = t.host?.split(",").map((h) => h.trim()) ?? [];
-  const onionHost = hosts.find((h) => h.endsWith(".onion"));
+  const onionHost = hosts.find(isOnionHost);
   return {
     ...(cfg.web.staticPath !== undefined && { staticPath: cfg.web.staticPath }),
     ...(cfg.web.http !== undefined && { http: cfg.web.http }),

@@ -11,7 +11,7 @@ import type { SignPrivateKey } from "../crypto/sign.ts";
 import { CMD, type Command, type MsgFlags, type NewNtfCreds, type QueueLinkData, type QueueMode, type QueueReqData, type SubscriptionMode } from "../protocol/commands.ts";
 import type { BrokerMsg, BrokerMsgTag, QueueIdsKeys } from "../protocol/broker-messages.ts";
 import type { QueueInfo } from "../protocol/queue-info.ts";
-import { parseServerStr, type BasicAuth, type SMPServer } from "../protocol/server-address.ts";
+import { isOnionHost, parseServerStr, type BasicAuth, type SMPServer } from "../protocol/server-address.ts";
 import { authCmdsSMPVersion, namesSMPVersion, sendingProxySMPVersion, supportedClientSMPRelayVRange, type Version, type VersionRange } from "../protocol/versions.ts";
 import { BlockTransport } from "../transport/block.ts";
 import { clientHandshake, type ServiceCredentials } from "../transport/client-handshake.ts";
@@ -130,7 +130,7 @@ export interface SubscribeResult {
 const EMPTY = new Uint8Array(0);
 
 function chooseHost(s: SMPServer): string {
-  return s.hosts.find((h) => !h.endsWith(".onion")) ?? s.hosts[0]!;
+  return s.hosts.find((h) => !isOnionHost(h)) ?? s.hosts[0]!;
 }
 
 /** SHA-256 of the service's identity certificate (Transport.hs: the server computes the same). */

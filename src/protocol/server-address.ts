@@ -97,6 +97,16 @@ function hostAt(s: string, i: number): { host: string; end: number } | null {
   return null;
 }
 
+/**
+ * Whether a host name is a Tor onion service, for choosing how to reach it (never for parsing:
+ * the wire grammar above is the reference's, lower case only). DNS names are case-insensitive and
+ * may end in a root dot, so `X.ONION` and `x.onion.` name the same service and must never reach DNS.
+ */
+export function isOnionHost(h: string): boolean {
+  const n = h.endsWith(".") ? h.slice(0, -1) : h;
+  return n.toLowerCase().endsWith(".onion");
+}
+
 /** A host text as carried in PRXY must parse completely (`parseAll strP`). */
 export function parseHost(text: string): string {
   const h = hostAt(text, 0);

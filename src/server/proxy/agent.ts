@@ -11,7 +11,7 @@ import { sha256 } from "../../crypto/digest.ts";
 import { base64 } from "../../encoding/base64.ts";
 import { randomNonce } from "../../crypto/nonce.ts";
 import type { ErrorType } from "../../protocol/errors.ts";
-import type { SMPServer } from "../../protocol/server-address.ts";
+import { isOnionHost, type SMPServer } from "../../protocol/server-address.ts";
 import { supportedProxyClientSMPRelayVRange } from "../../protocol/versions.ts";
 import { tlsStream } from "../../transport/tls-stream.ts";
 import { SMPClient, type OpenStream } from "../../client/client.ts";
@@ -45,12 +45,11 @@ function sessionKey(sessionId: Uint8Array): string {
   return base64(sessionId);
 }
 
-const isOnion = (h: string) => h.endsWith(".onion");
 
 /** Client.hs:chooseTransportHost with the server's host_mode ("onion" = HMOnionViaSocks). */
 export function chooseRelayHost(o: ProxyOptions, hosts: readonly string[]): string | null {
-  const onion = hosts.find(isOnion);
-  const pub = hosts.find((h) => !isOnion(h));
+  const onion = hosts.find(isOnionHost);
+  const pub = hosts.find((h) => !isOnionHost(h));
   const pick = o.hostMode === "onion" && o.socksProxy !== undefined ? onion : pub;
   if (pick !== undefined) return pick;
   return o.requiredHostMode === true ? null : hosts[0]!;
@@ -171,8 +170,8 @@ export class ProxyAgent {
     const host = chooseRelayHost(o, server.hosts);
     if (host === null) return PROXY_HOST;
     const socks = o.socksProxy;
-    const viaSocks = socks !== undefined && (o.socksMode === "always" || isOnion(host));
-    if (!viaSocks && isOnion(host)) {
+    const viaSocks = socks !== undefined && (o.socksMode === "always" || isOnionHost(host));
+    if (!viaSocks && isOnionHost(host)) {
       // Without SOCKS a .onion name would go to the system's DNS resolver (the reference does
       // that: simplexmq#1518), telling it which onion service this server is asked to reach.
       // Answered as the unreachable host it is instead.

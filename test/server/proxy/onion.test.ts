@@ -7,6 +7,8 @@ import { afterEach, expect, test } from "bun:test";
 import { SMPClient } from "../../../src/client/client.ts";
 import type { ErrorType } from "../../../src/protocol/errors.ts";
 import { parseServerStr, type SMPServer } from "../../../src/protocol/server-address.ts";
+import { chooseRelayHost } from "../../../src/server/proxy/agent.ts";
+import type { ProxyOptions } from "../../../src/server/options.ts";
 import { setLogSink } from "../../../src/util/log.ts";
 import { startTestServer, type TestOptions, type TestServer } from "../harness.ts";
 import { blackHole } from "./helpers.ts";
@@ -31,9 +33,12 @@ async function client(s: TestServer): Promise<SMPClient> {
 }
 
 /** An onion-only destination (the address of a router that does not exist). */
-function onionDestination(s: TestServer, label: string): SMPServer {
-  return { ...parseServerStr(s.address).server, hosts: [`${label.padEnd(56, "a")}.onion`], port: "5223" };
+function onionDestination(s: TestServer, label: string, suffix = ".onion"): SMPServer {
+  return { ...parseServerStr(s.address).server, hosts: [`${label.padEnd(56, "a")}${suffix}`], port: "5223" };
 }
+
+/** Onion names in any letter case, with or without the root dot: none may reach a resolver. */
+const ONION = /\.onion\.?$/i;
 
 async function proxyError(c: SMPClient, dest: SMPServer): Promise<ErrorType> {
   try {
@@ -65,9 +70,37 @@ test("no SOCKS proxy: a .onion destination never reaches DNS; PROXY BROKER NETWO
   const hosts = spyConnections();
   expect(await proxyError(c, onionDestination(s, "first"))).toEqual(NETWORK);
   expect(await proxyError(c, onionDestination(s, "second"))).toEqual(NETWORK);
-  expect(hosts.filter((h) => h.endsWith(".onion"))).toEqual([]);
+  expect(hosts.filter((h) => ONION.test(h))).toEqual([]);
   expect(lines.filter((l) => l.includes("socks_proxy is not set")).length).toBe(1);
   expect(lines.some((l) => l.includes("first") || l.includes("second"))).toBe(false);
+});
+
+// DNS names are case-insensitive: `.ONION` and `.Onion` name the same onion service (the wire
+// grammar reads them as domains, so only the agent's choice can catch them). `x.onion.` does not
+// reach the agent: the onion rule of the host grammar stops before the dot and `parseAll` fails.
+test("a destination ending .onion. is refused as CMD SYNTAX and never reaches DNS", async () => {
+  const s = await proxyServer();
+  const c = await client(s);
+  const hosts = spyConnections();
+  expect(await proxyError(c, onionDestination(s, "dot", ".onion."))).toEqual({ type: "CMD", err: "SYNTAX" } as ErrorType);
+  expect(hosts.filter((h) => ONION.test(h))).toEqual([]);
+});
+
+for (const suffix of [".ONION", ".Onion"]) {
+  test(`no SOCKS proxy: a destination ending ${suffix} is an onion too and never reaches DNS`, async () => {
+    const s = await proxyServer();
+    const c = await client(s);
+    const hosts = spyConnections();
+    expect(await proxyError(c, onionDestination(s, "mixed", suffix))).toEqual(NETWORK);
+    expect(hosts.filter((h) => ONION.test(h))).toEqual([]);
+  });
+}
+
+test("chooseRelayHost: an upper-case onion host is the onion one", () => {
+  const hosts = ["relay.example.com", "abc.ONION"];
+  const sock = { host: "127.0.0.1", port: 9050 };
+  expect(chooseRelayHost({ hostMode: "onion", socksProxy: sock } as ProxyOptions, hosts)).toBe("abc.ONION");
+  expect(chooseRelayHost({ hostMode: "public", socksProxy: sock } as ProxyOptions, ["abc.Onion.", "relay.example.com"])).toBe("relay.example.com");
 });
 
 test("a SOCKS proxy that is down: PRXY answers PROXY BROKER NETWORK and messaging is served", async () => {
