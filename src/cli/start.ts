@@ -111,6 +111,7 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   // Before SMP: a port shared with the web site needs the web side ready when it starts listening.
   const web = startWeb(webOptions(cfg, fingerprint));
   if (web.shared !== undefined) options.transport.web = web.shared;
+  options.transport.reservedDescriptors = web.descriptors;
   let smp: RunningServer;
   try {
     smp = await startServer(options, store);

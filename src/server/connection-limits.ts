@@ -23,12 +23,13 @@ export function fileDescriptorLimit(): number {
 
 /**
  * Connections the process can hold beside its other descriptors (runtime, database, outgoing
- * proxy and resolver connections): every accepted socket counts, so accept() never meets EMFILE
- * on account of client connections.
+ * proxy and resolver connections) and those the optional listeners can hold at their own bounds
+ * (`reserved`: metrics endpoint, control port, web ports): every accepted socket counts, so
+ * accept() never meets EMFILE on account of client connections, whoever's they are.
  */
-export function connectionBound(maxConnections: number, fdLimit: number): number {
+export function connectionBound(maxConnections: number, fdLimit: number, reserved = 0): number {
   if (!Number.isFinite(fdLimit)) return maxConnections;
-  return Math.max(1, Math.min(maxConnections, fdLimit - 64 - Math.floor(fdLimit / 8)));
+  return Math.max(1, Math.min(maxConnections, fdLimit - 64 - Math.floor(fdLimit / 8) - reserved));
 }
 
 const REFUSAL_LOG_INTERVAL_MS = 60_000;

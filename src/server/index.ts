@@ -16,7 +16,8 @@ import { createNamesService } from "./names/service.ts";
 import { Admission } from "../transport/admission.ts";
 import { connectionBound, fileDescriptorLimit, RefusalLog, watchFileDescriptors, watchPartialBlocks } from "./connection-limits.ts";
 import { Monitor, SocketCounters } from "./monitor/index.ts";
-import { startControlServer, type ControlServer } from "./control/server.ts";
+import { MAX_SESSIONS, startControlServer, type ControlServer } from "./control/server.ts";
+import { MAX_METRICS_CONNECTIONS } from "./monitor/http.ts";
 
 export interface RunningServer {
   /** Bound ports, in the order of `options.transport.ports` (useful with port 0 in tests). */
@@ -75,9 +76,12 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
   const listeners: TlsServer[] = [];
   const t = options.transport;
   const fdLimit = fileDescriptorLimit();
-  const bound = connectionBound(t.maxConnections, fdLimit);
+  // Each optional listener: its connection bound and its listening socket.
+  const reserved =
+    (t.reservedDescriptors ?? 0) + (options.monitor?.http !== undefined ? MAX_METRICS_CONNECTIONS + 1 : 0) + (options.control !== undefined ? MAX_SESSIONS + 1 : 0);
+  const bound = connectionBound(t.maxConnections, fdLimit, reserved);
   if (bound < t.maxConnections)
-    log.warn(`max_connections is ${t.maxConnections}, but with ${fdLimit} file descriptors (ulimit -n) at most ${bound} connections are accepted; raise the limit (e.g. LimitNOFILE= in a systemd unit)`);
+    log.warn(`max_connections is ${t.maxConnections}, but with ${fdLimit} file descriptors (ulimit -n) at most ${bound} connections are accepted${reserved > 0 ? ` (${reserved} kept for the metrics endpoint, control port and web ports)` : ""}; raise the limit (e.g. LimitNOFILE= in a systemd unit)`);
   const limits = { maxConnections: bound, maxPerAddress: t.maxConnectionsPerAddress ?? 0, limitLoopback: t.limitLoopbackPerAddress === true };
   const admission = new Admission(limits);
   const refusals = new RefusalLog(srv, limits);

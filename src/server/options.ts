@@ -20,6 +20,11 @@ export interface TransportOptions {
   maxConnections: number;
   /** The port (as configured) shared with the web site: ClientHellos with SNI go to `handoff`. */
   web?: { port: number; handoff: SniHandoff };
+  /**
+   * Descriptors held by listeners outside the server (the web site's own ports), left free by
+   * the connection bound beside those of the server's optional listeners (metrics, control port).
+   */
+  reservedDescriptors?: number;
   /** Connections from one IPv4 address or IPv6 /64 (ours); 0 = no bound. Loopback is exempt. */
   maxConnectionsPerAddress?: number;
   /** Bound loopback peers per address too (tests only). */

@@ -38,6 +38,12 @@ export interface RunningWeb {
   /** Bound ports of the web's own listeners (with port 0 in tests: the real port). */
   httpPort?: number;
   httpsPort?: number;
+  /**
+   * File descriptors the web's own listeners can hold (their connection bound and the listening
+   * sockets), which SMP's connection bound leaves free; 0 without a dedicated port (connections
+   * handed over from a shared SMP port are SMP's).
+   */
+  readonly descriptors: number;
   /** Start-up lines: what is served where. */
   notes: string[];
   /** What is not served and why. */
@@ -72,7 +78,11 @@ export function startWeb(o: WebOptions): RunningWeb {
   const notes: string[] = [];
   const warnings: string[] = [];
   const listeners: TCPSocketListener<SocketSink>[] = [];
+  let maxWeb = 0;
   const running: RunningWeb = {
+    get descriptors() {
+      return listeners.length === 0 ? 0 : maxWeb + listeners.length;
+    },
     notes,
     warnings,
     stop: () => {
@@ -92,6 +102,7 @@ export function startWeb(o: WebOptions): RunningWeb {
     return running;
   }
   const conns = new WebConnections(o.staticPath, o.maxConnections, o.httpLimits, o.maxConnectionsPerAddress);
+  maxWeb = conns.maxConnections;
   const listen = (port: number, tls: SecureContext | null, label: string): number | undefined => {
     try {
       const l = Bun.listen<SocketSink>({

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SMPClient } from "../../src/client/client.ts";
 import { connectionBound } from "../../src/server/connection-limits.ts";
+import { MAX_METRICS_CONNECTIONS } from "../../src/server/monitor/http.ts";
 import { setLogSink } from "../../src/util/log.ts";
 import { spawnServer, type ServerProcess } from "../fixtures/spawn-server.ts";
 import { startTestServer, type TestOptions, type TestServer } from "./harness.ts";
@@ -91,6 +92,33 @@ describe("file descriptors run out (server in a child process under ulimit -n 25
     await c.ping();
     const q = await c.createQueue({ subMode: "S" });
     expect(q.rcvId.length).toBe(24);
+    expect((await s.stats()).failures).toBe(0);
+  }, 30_000);
+
+  test("300 unfinished requests to the metrics endpoint: 16 held, the rest closed at accept, SMP and a later scrape are served", async () => {
+    dir = mkdtempSync(join(tmpdir(), "smp-fds-"));
+    srv = await spawnServer(dir, { monitor: { logStats: false, version: "test", http: { host: "127.0.0.1", port: 0 } } }, { ulimitFiles: 256 });
+    const s = srv;
+    // The metrics endpoint's connections and listener are left free by SMP's bound.
+    const bound = connectionBound(1000, 256, MAX_METRICS_CONNECTIONS + 1);
+    expect(bound).toBe(connectionBound(1000, 256) - MAX_METRICS_CONNECTIONS - 1);
+    expect(s.stderr()).toContain(`with 256 file descriptors (ulimit -n) at most ${bound} connections are accepted`);
+    const mp = (await s.stats()).metricsPort!;
+    const socks: { isClosed(): boolean; close(): void }[] = [];
+    // One reset before connect() returns counts as closed at accept too.
+    const refusedAtOnce = { closed: Promise.resolve(), isClosed: () => true, close() {} };
+    for (let i = 0; i < 300; i++) socks.push(await idleTcp(mp).catch(() => refusedAtOnce));
+    expect(await until(() => socks.filter((x) => x.isClosed()).length >= 300 - MAX_METRICS_CONNECTIONS)).toBe(true);
+    expect(socks.filter((x) => x.isClosed()).length).toBe(300 - MAX_METRICS_CONNECTIONS);
+    const c = await SMPClient.connect({ server: s.address, timeoutMs: 5000 });
+    cleanup.push(() => c.close());
+    await c.ping();
+    for (const x of socks) x.close();
+    // Slots free again: a scrape gets the metrics.
+    let res: Response | null = null;
+    expect(await until(async () => (res = await fetch(`http://127.0.0.1:${mp}/metrics`).catch(() => null)) !== null)).toBe(true);
+    expect(res!.status).toBe(200);
+    expect(await res!.text()).toContain("simplex_smp_");
     expect((await s.stats()).failures).toBe(0);
   }, 30_000);
 
