@@ -80,48 +80,88 @@ export class RefusalLog {
 }
 
 const FD_CHECK_INTERVAL_MS = 1000;
-/** Descriptors kept free before accepting stops, and free again before it resumes. */
+/** Descriptors kept free before accepting stops, and free again before it resumes (large limits). */
 const FD_PAUSE_MARGIN = 16;
 const FD_RESUME_MARGIN = 48;
 
 /**
+ * When accepting stops (`used >= pauseAt`) and resumes (`used < resumeBelow`). The margins shrink
+ * with small limits (⅛ and ¼ of them), and resuming never waits for fewer descriptors than the
+ * process held when it started (`baseline`: runtime, database, listeners), which never close:
+ * with `ulimit -n 64` fixed margins would ask for 16 open descriptors, below any baseline.
+ */
+export function fdThresholds(fdLimit: number, baseline: number): { pauseAt: number; resumeBelow: number } {
+  const pause = Math.min(FD_PAUSE_MARGIN, Math.max(1, Math.floor(fdLimit / 8)));
+  const resume = Math.min(FD_RESUME_MARGIN, Math.max(pause + 1, Math.floor(fdLimit / 4)));
+  const pauseAt = fdLimit - pause;
+  return { pauseAt, resumeBelow: Math.max(fdLimit - resume, Math.min(pauseAt, baseline + 2)) };
+}
+
+function openDescriptors(fdLimit: number): number | null {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch (e) {
+    // Listing the directory needs a descriptor too.
+    const code = (e as { code?: unknown }).code;
+    return code === "EMFILE" || code === "ENFILE" ? fdLimit : null;
+  }
+}
+
+/**
  * While the process is out of file descriptors (for whatever reason: outgoing connections,
  * another limit lowered), Bun's listener retries the failing accept() without pause, at 100 %
- * CPU. So the listeners stop accepting until descriptors are free again (new clients are refused
- * by the kernel meanwhile, and retry).
+ * CPU. So the listeners stop accepting until descriptors are free again: their listening sockets
+ * are closed meanwhile (the port is unbound: new clients get "connection refused", and retry).
+ * A port that cannot be bound again is retried every check and logged once a minute.
  */
-export function watchFileDescriptors(listeners: readonly TlsServer[], fdLimit: number): { stop(): void } {
+export function watchFileDescriptors(
+  listeners: readonly Pick<TlsServer, "port" | "pauseAccepting" | "resumeAccepting">[],
+  fdLimit: number,
+  probe: { count?: () => number | null; intervalMs?: number } = {},
+): { stop(): void } {
   if (!Number.isFinite(fdLimit)) return { stop() {} };
+  const count = probe.count ?? (() => openDescriptors(fdLimit));
+  const { pauseAt, resumeBelow } = fdThresholds(fdLimit, count() ?? 0);
   let paused = false;
   let loggedAt = -Infinity;
+  let relistenLoggedAt = -Infinity;
+  const intervalMs = probe.intervalMs ?? FD_CHECK_INTERVAL_MS;
   const timer = setInterval(() => {
-    let used: number;
-    try {
-      used = readdirSync("/proc/self/fd").length;
-    } catch (e) {
-      // Listing the directory needs a descriptor too.
-      const code = (e as { code?: unknown }).code;
-      if (code !== "EMFILE" && code !== "ENFILE") return;
-      used = fdLimit;
-    }
-    if (!paused && used >= fdLimit - FD_PAUSE_MARGIN) {
+    const used = count();
+    if (used === null) return;
+    if (paused && used >= pauseAt) {
+      // Still out, and some ports may have been bound again while others failed.
+      for (const l of listeners) l.pauseAccepting();
+    } else if (!paused && used >= pauseAt) {
       paused = true;
       for (const l of listeners) l.pauseAccepting();
       const now = Date.now();
       if (now - loggedAt >= REFUSAL_LOG_INTERVAL_MS) {
         loggedAt = now;
-        log.warn(`file descriptors exhausted (${used} of ${fdLimit} open): not accepting connections until some close; raise the limit (ulimit -n, LimitNOFILE=)`);
+        log.warn(`file descriptors exhausted (${used} of ${fdLimit} open): not accepting connections until some close (the ports are unbound meanwhile); raise the limit (ulimit -n, LimitNOFILE=)`);
       }
-    } else if (paused && used < fdLimit - FD_RESUME_MARGIN) {
-      try {
-        for (const l of listeners) l.resumeAccepting();
+    } else if (paused && used < resumeBelow) {
+      // A listener already listening again is left as it is (resumeAccepting does nothing then).
+      const failed: string[] = [];
+      for (const l of listeners) {
+        try {
+          l.resumeAccepting();
+        } catch (e) {
+          failed.push(`port ${l.port}: ${(e as Error).message}`);
+        }
+      }
+      if (failed.length === 0) {
         paused = false;
         log.note(`accepting connections again (${used} of ${fdLimit} file descriptors open)`);
-      } catch (e) {
-        log.error(`cannot listen again: ${(e as Error).message}`);
+      } else {
+        const now = Date.now();
+        if (now - relistenLoggedAt >= REFUSAL_LOG_INTERVAL_MS) {
+          relistenLoggedAt = now;
+          log.error(`cannot listen again on ${failed.join("; ")}; retrying every ${intervalMs} ms (logged once a minute)`);
+        }
       }
     }
-  }, FD_CHECK_INTERVAL_MS);
+  }, intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }

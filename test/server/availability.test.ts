@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SMPClient } from "../../src/client/client.ts";
-import { connectionBound } from "../../src/server/connection-limits.ts";
+import { connectionBound, fdThresholds, watchFileDescriptors } from "../../src/server/connection-limits.ts";
 import { MAX_METRICS_CONNECTIONS } from "../../src/server/monitor/http.ts";
 import { setLogSink } from "../../src/util/log.ts";
 import { spawnServer, type ServerProcess } from "../fixtures/spawn-server.ts";
@@ -194,5 +194,51 @@ describe("a block begun and never finished", () => {
     // Idle since before the stalled client began its block, so longer than the timeout: still served.
     await idle.ping();
     expect(s.server.clients.size).toBe(1);
+  });
+});
+
+describe("pausing and resuming accept (watchFileDescriptors)", () => {
+  test("small limits: resuming waits for a count above what the process holds from the start", () => {
+    // Fixed margins (pause at limit − 16, resume below limit − 48) would never resume at 64.
+    for (const [limit, baseline] of [
+      [64, 30],
+      [48, 30],
+      [32, 20],
+      [16, 12],
+    ] as const) {
+      const t = fdThresholds(limit, baseline);
+      expect(t.resumeBelow).toBeGreaterThan(baseline);
+      expect(t.resumeBelow).toBeLessThanOrEqual(t.pauseAt);
+      expect(t.pauseAt).toBeLessThan(limit);
+    }
+    expect(fdThresholds(1024, 40)).toEqual({ pauseAt: 1008, resumeBelow: 976 });
+  });
+
+  test("a port that cannot be bound again: named in the log, once however many retries", async () => {
+    const lines: string[] = [];
+    const prev = setLogSink((l) => lines.push(l));
+    cleanup.push(() => setLogSink(prev));
+    let used = 10; // the baseline read at start
+    let attempts = 0;
+    let pauses = 0;
+    const listener = {
+      port: 47123,
+      pauseAccepting: () => void pauses++,
+      resumeAccepting: () => {
+        attempts++;
+        throw new Error("EADDRINUSE");
+      },
+    };
+    const w = watchFileDescriptors([listener], 64, { count: () => used, intervalMs: 1 });
+    cleanup.push(() => w.stop());
+    used = 64;
+    expect(await until(() => pauses >= 1)).toBe(true);
+    used = 11;
+    expect(await until(() => attempts >= 20)).toBe(true);
+    const failures = lines.filter((l) => l.includes("cannot listen again"));
+    expect(failures.length).toBe(1);
+    expect(failures[0]).toContain("port 47123: EADDRINUSE");
+    expect(lines.filter((l) => l.includes("file descriptors exhausted")).length).toBe(1);
+    expect(lines.some((l) => l.includes("accepting connections again"))).toBe(false);
   });
 });
