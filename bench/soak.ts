@@ -13,7 +13,11 @@
  *   churn    loops of connect → NEW → SEND → DEL → close, --churn of them in parallel.
  *
  *   bun bench/soak.ts [--duration 600] [--report 60] [--slow 20] [--slow-rate 1024] [--stalled 50]
- *                     [--churn 2] [--rate 10] [--binary]
+ *                     [--churn 2] [--rate 10] [--ulimit 0] [--binary]
+ *
+ * --ulimit N runs the server under `ulimit -n N`: with more stalled peers than that (e.g. --ulimit 256
+ * --stalled 300) it is out of descriptors, and the CPU column shows whether it sleeps or spins on a
+ * failing accept() (a spin is ~100 % of one core; test/server/availability.test.ts checks the state).
  *
  * --duration and --report are seconds; --rate is normal round trips per second. Not a test: no
  * thresholds, only numbers. Linux only (/proc).
@@ -49,6 +53,7 @@ const SLOW_RATE = opt("slow-rate", 1024);
 const STALLED = opt("stalled", 50);
 const CHURN = opt("churn", 2);
 const RATE = opt("rate", 10);
+const ULIMIT = opt("ulimit", 0);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 let running = true;
@@ -58,7 +63,7 @@ const counts = { slowBlocks: 0, slowClosed: 0, stalledOpened: 0, stalledClosed: 
 
 const command = argv.includes("--binary") ? [ensureBinary("x64", (s) => console.log(s))] : [process.execPath, `${ROOT}/src/cli/main.ts`];
 const spec = initServer(command, 10_000);
-const server = await ServerProcess.start(spec, { gcLog: false });
+const server = await ServerProcess.start(spec, { gcLog: false, ...(ULIMIT > 0 && { ulimitFiles: ULIMIT }) });
 const addr = parseServerStr(spec.address).server;
 console.log(`server pid ${server.pid} on port ${spec.port}; ${DURATION_S} s, report every ${REPORT_S} s`);
 console.log(`peers: ${SLOW} slow (${SLOW_RATE} B/s), ${STALLED} stalled, ${CHURN} churning; normal client ${RATE} round trips/s`);

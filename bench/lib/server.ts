@@ -105,10 +105,13 @@ export class ServerProcess {
     return this.proc.pid;
   }
 
-  static async start(spec: ServerSpec, opts: { gcLog: boolean; env?: Record<string, string> }): Promise<ServerProcess> {
+  static async start(spec: ServerSpec, opts: { gcLog: boolean; env?: Record<string, string>; ulimitFiles?: number }): Promise<ServerProcess> {
     const env: Record<string, string> = { ...(process.env as Record<string, string>), ...opts.env };
     if (opts.gcLog) env.BUN_JSC_logGC = "1";
-    const proc = Bun.spawn([...spec.command, "start", "--log-level", "warn", "--config-dir", spec.configDir, "--data-dir", spec.dataDir], {
+    const argv = [...spec.command, "start", "--log-level", "warn", "--config-dir", spec.configDir, "--data-dir", spec.dataDir];
+    // `exec` keeps the pid: /proc figures are the server's own.
+    const cmd = opts.ulimitFiles === undefined ? argv : ["/bin/sh", "-c", `ulimit -n ${opts.ulimitFiles | 0} && exec "$@"`, "sh", ...argv];
+    const proc = Bun.spawn(cmd, {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
