@@ -58,7 +58,8 @@ export class Monitor {
       log.info(`Prometheus metrics saved every ${o.prometheusIntervalSeconds} seconds to ${join(this.dataDir, METRICS_FILE)}`);
       this.every(o.prometheusIntervalSeconds * 1000, () => this.writeMetricsFile());
     }
-    this.every(SAVE_INTERVAL_MS, () => this.save());
+    // Hourly only the small counters: the active-queue sets are megabytes on a large server.
+    this.every(SAVE_INTERVAL_MS, () => this.save(false));
     if (o.http !== undefined) {
       try {
         this.http = startMetricsHttp(o.http, () => this.metricsText());
@@ -175,9 +176,10 @@ export class Monitor {
     await this.save();
   }
 
-  async save(): Promise<void> {
+  /** The counters, and with `periods` (stop, `save`, the daily write) the active-queue sets. */
+  async save(periods = true): Promise<void> {
     if (!this.srv.options.store.persistent) return;
-    await saveStats(this.srv.store, this.srv.stats, this.srv.namesStats);
+    await saveStats(this.srv.store, this.srv.stats, this.srv.namesStats, periods);
   }
 
   /** Stops the timers and saves the counters (before the store closes). */

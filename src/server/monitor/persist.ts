@@ -3,7 +3,9 @@
  * them back on start (Server.hs:saveServerStats, restoreServerStats); here they are one named
  * blob in the server's database, written on stop, on the control port's `save`, after each daily
  * line and hourly (so a crash loses at most an hour). Active-queue sets are kept as the reference
- * keeps their hashes. What the reference does not restore starts from zero here too
+ * keeps their hashes, in a second, binary blob (6 bytes a hash) written only on stop, `save` and
+ * the daily write: with a million active queues they are megabytes, and the hourly save of the
+ * small counters must not stall the event loop (a crash loses at most a day of them). What the reference does not restore starts from zero here too
  * (Stats.hs:StrEncoding ServerStatsData): the services' subOk/subMore/subFewer/subDiff and totals,
  * rcvServicesSubMsg/SubDuplicate; qCount and msgCount are re-read from the store, as
  * restoreServerStats does.
@@ -14,7 +16,10 @@ import type { PeriodStats, ServerStats } from "../stats.ts";
 import { COUNTERS, NAMES_FIELDS, PROXY_FIELDS, SERVICE_FIELDS } from "./data.ts";
 
 export const STATS_BLOB = "server-stats";
-const FORMAT = 1;
+export const PERIODS_BLOB = "server-stats-periods";
+/** 1: the active-queue sets were number arrays in this JSON (still read); 2: they are in PERIODS_BLOB. */
+const FORMAT = 2;
+const PERIODS_FORMAT = 1;
 
 /** Stats.hs:StrEncoding ServiceStatsData: the fields it writes and reads back. */
 const SERVICE_SAVED = SERVICE_FIELDS.slice(0, 8);
@@ -38,9 +43,7 @@ function assign(target: object, saved: unknown, keys: readonly string[]): void {
   }
 }
 
-const periods = (p: PeriodStats) => ({ day: [...p.day], week: [...p.week], month: [...p.month] });
-
-function restorePeriods(p: PeriodStats, saved: unknown): void {
+function restoreLegacyPeriods(p: PeriodStats, saved: unknown): void {
   if (typeof saved !== "object" || saved === null) return;
   const s = saved as Record<string, unknown>;
   const set = (v: unknown) => new Set(Array.isArray(v) ? v.filter((x): x is number => typeof x === "number") : []);
@@ -62,16 +65,17 @@ export function encodeStats(s: ServerStats, names: NamesStats): Uint8Array {
     rcvServices: numbers(s.rcvServices, SERVICE_SAVED),
     ntfServices: numbers(s.ntfServices, SERVICE_SAVED),
     names: numbers(names, NAMES_FIELDS),
-    activeQueues: periods(s.activeQueues),
-    activeQueuesNtf: periods(s.activeQueuesNtf),
   };
   return new TextEncoder().encode(JSON.stringify(data));
 }
 
-/** Throws with a reason when the blob is not ours; the caller starts from zero and says so. */
-export function decodeStats(blob: Uint8Array, s: ServerStats, names: NamesStats): void {
+/**
+ * Throws with a reason when the blob is not ours; the caller starts from zero and says so.
+ * Returns whether it held active-queue sets (format 1), which then belong in PERIODS_BLOB.
+ */
+export function decodeStats(blob: Uint8Array, s: ServerStats, names: NamesStats): boolean {
   const d = JSON.parse(new TextDecoder().decode(blob)) as Record<string, unknown>;
-  if (d.format !== FORMAT) throw new Error(`unknown statistics format ${JSON.stringify(d.format)}`);
+  if (d.format !== FORMAT && d.format !== 1) throw new Error(`unknown statistics format ${JSON.stringify(d.format)}`);
   if (typeof d.fromTime === "number") s.fromTime = d.fromTime;
   assign(s, d.counters, COUNTERS_SAVED);
   assign(s.proxy.relays, d.relays, PROXY_FIELDS);
@@ -82,11 +86,59 @@ export function decodeStats(blob: Uint8Array, s: ServerStats, names: NamesStats)
   assign(s.rcvServices, d.rcvServices, SERVICE_SAVED);
   assign(s.ntfServices, d.ntfServices, SERVICE_SAVED);
   assign(names, d.names, NAMES_FIELDS);
-  restorePeriods(s.activeQueues, d.activeQueues);
-  restorePeriods(s.activeQueuesNtf, d.activeQueuesNtf);
+  if (d.format !== 1) return false;
+  restoreLegacyPeriods(s.activeQueues, d.activeQueues);
+  restoreLegacyPeriods(s.activeQueuesNtf, d.activeQueuesNtf);
+  return true;
 }
 
-export async function saveStats(store: Store, s: ServerStats, names: NamesStats): Promise<void> {
+const ID_BYTES = 6; // PeriodStats keeps 48 bits of each queue id
+const setsOf = (s: ServerStats) => [s.activeQueues, s.activeQueuesNtf].flatMap((p) => [p.day, p.week, p.month]);
+
+/** PERIODS_FORMAT, then six sets (rcv day/week/month, ntf day/week/month): u32 LE count, 6-byte LE ids. */
+export function encodePeriods(s: ServerStats): Uint8Array {
+  const sets = setsOf(s);
+  let size = 1;
+  for (const set of sets) size += 4 + set.size * ID_BYTES;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out[0] = PERIODS_FORMAT;
+  let o = 1;
+  for (const set of sets) {
+    view.setUint32(o, set.size, true);
+    o += 4;
+    for (const h of set) {
+      view.setUint32(o, h % 0x100000000, true);
+      view.setUint16(o + 4, Math.floor(h / 0x100000000), true);
+      o += ID_BYTES;
+    }
+  }
+  return out;
+}
+
+/** Throws with a reason when the blob is not ours (the sets are then left as they are). */
+export function decodePeriods(blob: Uint8Array, s: ServerStats): void {
+  if (blob[0] !== PERIODS_FORMAT) throw new Error(`unknown active-queue sets format ${blob[0]}`);
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const read: Set<number>[] = [];
+  let o = 1;
+  for (let i = 0; i < 6; i++) {
+    if (o + 4 > blob.length) throw new Error("active-queue sets cut short");
+    const n = view.getUint32(o, true);
+    o += 4;
+    if (o + n * ID_BYTES > blob.length) throw new Error("active-queue sets cut short");
+    const set = new Set<number>();
+    for (let k = 0; k < n; k++, o += ID_BYTES) set.add(view.getUint32(o, true) + view.getUint16(o + 4, true) * 0x100000000);
+    read.push(set);
+  }
+  if (o !== blob.length) throw new Error("active-queue sets followed by unknown bytes");
+  [s.activeQueues.day, s.activeQueues.week, s.activeQueues.month] = read.slice(0, 3) as [Set<number>, Set<number>, Set<number>];
+  [s.activeQueuesNtf.day, s.activeQueuesNtf.week, s.activeQueuesNtf.month] = read.slice(3) as [Set<number>, Set<number>, Set<number>];
+}
+
+/** The counters; with `periods` the active-queue sets too (stop, `save`, the daily write). */
+export async function saveStats(store: Store, s: ServerStats, names: NamesStats, periods: boolean): Promise<void> {
+  if (periods) await store.putBlob(PERIODS_BLOB, encodePeriods(s));
   await store.putBlob(STATS_BLOB, encodeStats(s, names));
   await store.flush();
 }
@@ -94,13 +146,25 @@ export async function saveStats(store: Store, s: ServerStats, names: NamesStats)
 /** Restores saved counters (if any), then takes qCount and msgCount from the store. */
 export async function restoreStats(store: Store, s: ServerStats, names: NamesStats): Promise<string | null> {
   let problem: string | null = null;
+  let legacySets = false;
   const blob = await store.getBlob(STATS_BLOB);
   if (blob !== null) {
     try {
-      decodeStats(blob, s, names);
+      legacySets = decodeStats(blob, s, names);
     } catch (e) {
       problem = `saved statistics could not be read (${(e as Error).message}); counting starts from zero`;
     }
+  }
+  const sets = await store.getBlob(PERIODS_BLOB);
+  if (sets !== null) {
+    try {
+      decodePeriods(sets, s);
+    } catch (e) {
+      problem = `${problem === null ? "" : `${problem}; `}saved active-queue sets could not be read (${(e as Error).message}); they start empty`;
+    }
+  } else if (legacySets) {
+    // Written by a version that kept them in the counters' JSON: the hourly saves no longer do.
+    await store.putBlob(PERIODS_BLOB, encodePeriods(s));
   }
   const st = await store.stats();
   s.qCount = st.queueCount;

@@ -3,7 +3,7 @@
 // tests cannot reach by waiting: the time of the daily write and the statistics blob's format.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { msUntilDailyWrite } from "../../../src/server/monitor/daily.ts";
-import { decodeStats, encodeStats, STATS_BLOB } from "../../../src/server/monitor/persist.ts";
+import { decodePeriods, decodeStats, encodeStats, PERIODS_BLOB, restoreStats, saveStats, STATS_BLOB } from "../../../src/server/monitor/persist.ts";
 import { NamesStats } from "../../../src/server/names/index.ts";
 import { ServerStats } from "../../../src/server/stats.ts";
 import { setLogLevel } from "../../../src/util/log.ts";
@@ -28,13 +28,71 @@ test("statistics blob: round trip; another format is refused", () => {
   const names = new NamesStats();
   s.qCreated = 7;
   s.proxy.relaysOwn.successes = 3;
-  s.activeQueues.add(new Uint8Array(24).fill(1));
   names.succ = 2;
   const s2 = new ServerStats();
   const n2 = new NamesStats();
-  decodeStats(encodeStats(s, names), s2, n2);
-  expect([s2.qCreated, s2.proxy.relaysOwn.successes, s2.activeQueues.month.size, n2.succ]).toEqual([7, 3, 1, 2]);
+  expect(decodeStats(encodeStats(s, names), s2, n2)).toBe(false);
+  expect([s2.qCreated, s2.proxy.relaysOwn.successes, n2.succ]).toEqual([7, 3, 2]);
   expect(() => decodeStats(new TextEncoder().encode('{"format":99}'), new ServerStats(), new NamesStats())).toThrow("unknown statistics format");
+});
+
+/** `n` distinct queue ids (the first 6 bytes vary, as PeriodStats keeps them), spread over 48 bits. */
+function addQueues(p: ServerStats["activeQueues"], n: number, seed: number): void {
+  const id = new Uint8Array(24);
+  for (let i = 0; i < n; i++) {
+    const v = (i * 2654435761 + seed) % 2 ** 32;
+    id.set([v & 255, (v >>> 8) & 255, (v >>> 16) & 255, v >>> 24, (i + seed) & 255, ((i + seed) >>> 8) & 255]);
+    p.add(id);
+  }
+}
+
+test("active-queue sets: round trip through save and restore, 6 bytes an id, not in the hourly save", async () => {
+  const store = openSqliteStore({ path: ":memory:" });
+  try {
+    const s = new ServerStats();
+    addQueues(s.activeQueues, 10_000, 1);
+    s.activeQueues.day.clear(); // a new day: the week and month keep theirs
+    addQueues(s.activeQueues, 300, 7);
+    addQueues(s.activeQueuesNtf, 50, 9);
+    // The highest 48-bit hash survives too.
+    s.activeQueues.add(new Uint8Array(24).fill(255));
+    const sets = (x: ServerStats) => [x.activeQueues, x.activeQueuesNtf].flatMap((p) => [p.day, p.week, p.month].map((set) => [...set].sort((a, b) => a - b)));
+    await saveStats(store, s, new NamesStats(), true);
+    const periods = (await store.getBlob(PERIODS_BLOB))!;
+    const ids = sets(s).reduce((n, set) => n + set.length, 0);
+    expect(periods.length).toBeLessThanOrEqual(1 + 6 * 4 + 6 * ids);
+    const r = new ServerStats();
+    expect(await restoreStats(store, r, new NamesStats())).toBeNull();
+    expect(sets(r)).toEqual(sets(s));
+    expect(r.activeQueues.month.has(2 ** 48 - 1)).toBe(true);
+
+    // The hourly save writes the counters only: the sets' blob stays as it was, and the
+    // counters' blob does not grow with the number of active queues.
+    const counters = (await store.getBlob(STATS_BLOB))!.length;
+    addQueues(s.activeQueues, 5000, 11);
+    await saveStats(store, s, new NamesStats(), false);
+    expect(await store.getBlob(PERIODS_BLOB)).toEqual(periods);
+    expect((await store.getBlob(STATS_BLOB))!.length).toBe(counters);
+  } finally {
+    await store.close();
+  }
+});
+
+test("active-queue sets saved by the earlier format (number arrays in the counters' JSON) are restored and moved", async () => {
+  const store = openSqliteStore({ path: ":memory:" });
+  try {
+    const legacy = { format: 1, fromTime: 5, counters: { qCreated: 4 }, activeQueues: { day: [1, 2], week: [1, 2, 3], month: [1, 2, 3, 2 ** 40] }, activeQueuesNtf: { day: [], week: [9], month: [9] } };
+    await store.putBlob(STATS_BLOB, new TextEncoder().encode(JSON.stringify(legacy)));
+    const r = new ServerStats();
+    expect(await restoreStats(store, r, new NamesStats())).toBeNull();
+    expect(r.qCreated).toBe(4);
+    expect([[...r.activeQueues.day], [...r.activeQueues.week], [...r.activeQueues.month], [...r.activeQueuesNtf.month]]).toEqual([[1, 2], [1, 2, 3], [1, 2, 3, 2 ** 40], [9]]);
+    const moved = new ServerStats();
+    decodePeriods((await store.getBlob(PERIODS_BLOB))!, moved);
+    expect([...moved.activeQueues.month]).toEqual([1, 2, 3, 2 ** 40]);
+  } finally {
+    await store.close();
+  }
 });
 
 test("unreadable saved statistics: the server starts, counting from zero", async () => {
