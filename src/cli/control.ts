@@ -5,6 +5,7 @@
  * writes before it closes the connection is the reply.
  */
 import { connect } from "node:net";
+import { GREETING } from "../server/control/session.ts";
 import { loadConfig } from "./config.ts";
 import { CliError, type Out } from "./errors.ts";
 import { configFile, type Paths } from "./paths.ts";
@@ -13,7 +14,10 @@ export type ControlRole = "admin" | "user";
 
 const REPLY_TIMEOUT_MS = 30_000;
 
-/** Lines the server sent after the greeting, until it closed the connection. */
+/**
+ * Lines the server sent after the greeting, until it closed the connection. A server that does not
+ * greet (a session refused at once) has all its lines returned: they are the reason.
+ */
 export function controlSession(port: number, lines: readonly string[]): Promise<string[]> {
   return new Promise((resolve, reject) => {
     let buf = "";
@@ -25,7 +29,7 @@ export function controlSession(port: number, lines: readonly string[]): Promise<
     sock.on("close", () => {
       const all = buf.split("\n");
       if (all.at(-1) === "") all.pop();
-      resolve(all.slice(2)); // the greeting
+      resolve(GREETING.every((g, i) => all[i] === g) ? all.slice(GREETING.length) : all);
     });
   });
 }
@@ -48,7 +52,11 @@ export async function runControl(paths: Paths, command: string, role: ControlRol
   let lines = reply;
   if (t.password !== undefined) {
     const roleLine = reply[0] ?? "";
-    if (!/^Current role is CPR(Admin|User)/.test(roleLine)) throw new CliError(`Error: the control port refused the configured password (${roleLine || "no answer"})`);
+    if (!/^Current role is CPR(Admin|User)/.test(roleLine)) {
+      if (roleLine.startsWith("Current role is")) throw new CliError(`Error: the control port refused the configured password (${roleLine})`);
+      // Not an answer to `auth`: say what the server said (e.g. all its sessions are taken).
+      throw new CliError(`Error: the control port did not accept the session: ${roleLine || "no answer"}`);
+    }
     lines = reply.slice(1);
   }
   for (const l of lines) out(l);

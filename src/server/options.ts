@@ -89,6 +89,8 @@ export interface ControlOptions {
   userPassword?: string;
   /** `[AUTH] daily_block_queue_quota`: 0 = unlimited, negative = blocking refused. */
   dailyBlockQueueQuota: number;
+  /** A session not authenticated within this is closed (ours; default 30 s, shorter in tests). */
+  authDeadlineMs?: number;
 }
 
 export interface ServerOptions {

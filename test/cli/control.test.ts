@@ -10,6 +10,8 @@ import { currentPathEnv } from "../../src/cli/paths.ts";
 import { setLogLevel } from "../../src/util/log.ts";
 import { startTestServer, type TestServer } from "../server/harness.ts";
 import { connect, send, sr, err } from "../server/helpers.ts";
+import { ControlClient } from "../server/ops/control-client.ts";
+import { MAX_SESSIONS } from "../../src/server/control/server.ts";
 
 let srv: TestServer;
 let cfgDir: string;
@@ -83,4 +85,30 @@ test("stats --watch 1 --count 2: a live view, redrawn with a change column", asy
   expect(r.out.filter((l) => l.startsWith("\x1b[H\x1b[2J")).length).toBe(2);
   expect((await cli(["stats", "--config-dir", cfgDir, "--count", "2"])).err[0]).toContain("--count needs --watch");
   expect((await cli(["stats", "--config-dir", cfgDir, "--watch", "0"])).err[0]).toContain("--watch");
+});
+
+test("a wrong configured password: said so, with the server's answer", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "smp-cfg-"));
+  writeFileSync(join(dir, "smp-server.toml"), `[TRANSPORT]\nport = [5223]\ncontrol_port = ${srv.control!.port}\n\n[AUTH]\ncontrol_port_admin_password = "wrong"\n`);
+  const r = await cli(["control", "--config-dir", dir, "stats"]);
+  expect(r.code).toBe(1);
+  expect(r.err).toEqual(["Error: the control port refused the configured password (Current role is CPRNone)"]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("every session place held by authenticated sessions: the server's refusal is printed, not a password error", async () => {
+  const held: ControlClient[] = [];
+  try {
+    for (let i = 0; i < MAX_SESSIONS; i++) {
+      const c = await ControlClient.open(srv.control!.port);
+      held.push(c);
+      await c.greeting();
+      expect(await c.cmd("auth usr")).toEqual(["Current role is CPRUser"]);
+    }
+    const r = await cli(["control", "--config-dir", cfgDir, "stats"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toEqual(["Error: the control port did not accept the session: error: too many control port sessions"]);
+  } finally {
+    for (const c of held) c.close();
+  }
 });

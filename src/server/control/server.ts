@@ -3,7 +3,9 @@
  * one line per command, CR LF or LF. Beyond the reference, so that nothing sent here can touch
  * the SMP listeners: a line longer than 4 KB, more than 8 sessions at once, three wrong
  * passwords in a session, more than 64 unanswered commands or 1 MB of unread replies, or 10 idle
- * minutes close the session.
+ * minutes close the session. So that sessions which never authenticate cannot lock the operator
+ * out, a session still in role CPRNone is closed after 30 s, and when all places are taken a new
+ * session takes the place of the oldest one not authenticated (refused only when all are).
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { log } from "../../util/log.ts";
@@ -17,6 +19,7 @@ export const MAX_FAILED_AUTHS = 3;
 export const MAX_PENDING_LINES = 64;
 const MAX_OUTPUT = 1 << 20;
 const IDLE_MS = 600_000;
+export const AUTH_DEADLINE_MS = 30_000;
 
 interface State {
   session: ControlSession;
@@ -29,6 +32,8 @@ interface State {
   /** Holds one of the MAX_SESSIONS places. */
   counted: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Closes the session if it is still not authenticated. */
+  authTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export interface ControlServer {
@@ -37,20 +42,30 @@ export interface ControlServer {
 }
 
 export function startControlServer(ctx: ControlContext): ControlServer {
+  const authDeadlineMs = ctx.options.authDeadlineMs ?? AUTH_DEADLINE_MS;
   let sessions = 0;
+  /** Sessions in role CPRNone, oldest first (a Set keeps insertion order). */
+  const unauthenticated = new Set<Socket<State>>();
   const listener: TCPSocketListener<State> = Bun.listen<State>({
     hostname: "127.0.0.1",
     port: ctx.options.port,
     socket: {
       open(s) {
-        s.data = { session: new ControlSession(ctx), buf: "", queue: [], busy: false, out: "", closing: false, counted: false, timer: undefined };
+        s.data = { session: new ControlSession(ctx), buf: "", queue: [], busy: false, out: "", closing: false, counted: false, timer: undefined, authTimer: undefined };
         if (sessions >= MAX_SESSIONS) {
-          s.data.closing = true;
-          s.end("error: too many control port sessions\n");
-          return;
+          const oldest = unauthenticated.values().next();
+          if (oldest.done === true) {
+            s.data.closing = true;
+            s.end("error: too many control port sessions\n");
+            return;
+          }
+          close(oldest.value, "error: too many control port sessions: closing the oldest one not authenticated");
         }
         sessions++;
         s.data.counted = true;
+        unauthenticated.add(s);
+        s.data.authTimer = setTimeout(() => close(s, `error: not authenticated within ${authDeadlineMs / 1000} s`), authDeadlineMs);
+        s.data.authTimer.unref?.();
         touch(s);
         write(s, GREETING);
       },
@@ -91,7 +106,14 @@ export function startControlServer(ctx: ControlContext): ControlServer {
     },
   });
 
+  function authenticated(s: Socket<State>): void {
+    clearTimeout(s.data.authTimer);
+    s.data.authTimer = undefined;
+    unauthenticated.delete(s);
+  }
+
   function release(s: Socket<State>): void {
+    authenticated(s);
     clearTimeout(s.data.timer);
     s.data.timer = undefined;
     if (s.data.counted) {
@@ -128,6 +150,7 @@ export function startControlServer(ctx: ControlContext): ControlServer {
             reply = [`error: ${(e as Error).message}`];
           }
         }
+        if (st.session.role !== "CPRNone") authenticated(s);
         write(s, reply);
         if (st.session.failedAuths >= MAX_FAILED_AUTHS) close(s, "error: too many failed authentication attempts");
       }

@@ -301,16 +301,16 @@ describe("abuse of the control port never reaches SMP", () => {
     expect(await c.rest()).toEqual(["Current role is CPRNone", "error: too many failed authentication attempts"]);
   });
 
-  test("more sessions than the limit are refused; SMP and the existing sessions go on", async () => {
+  test("more authenticated sessions than the limit are refused; SMP and the existing sessions go on", async () => {
     const open: ControlClient[] = [];
     try {
-      for (let i = 0; i < MAX_SESSIONS; i++) open.push(await session(srv));
+      for (let i = 0; i < MAX_SESSIONS; i++) open.push(await session(srv, USER));
       const extra = await ControlClient.open(srv.control!.port);
       expect(await extra.rest()).toEqual(["error: too many control port sessions"]);
       const smp = await connect(srv);
       expect(await sr(smp, null, "1", new Uint8Array(0), CMD.PING)).toEqual({ tag: "PONG" });
       smp.close();
-      expect(await open[0]!.cmd(`auth ${USER}`)).toEqual(["Current role is CPRUser"]);
+      expect(await open[0]!.cmd("stats")).not.toEqual(["AUTH"]);
     } finally {
       for (const c of open) c.close();
     }
@@ -321,6 +321,40 @@ describe("abuse of the control port never reaches SMP", () => {
       c.close();
       return first === "SMP server control port";
     });
+  });
+});
+
+describe("sessions that never authenticate cannot lock the operator out", () => {
+  test("all places taken by them: a new session takes the place of the oldest, and authenticates", async () => {
+    const open: ControlClient[] = [];
+    try {
+      for (let i = 0; i < MAX_SESSIONS; i++) open.push(await session(srv));
+      const admin = await session(srv, ADMIN);
+      open.push(admin);
+      expect(await open[0]!.rest()).toEqual(["error: too many control port sessions: closing the oldest one not authenticated"]);
+      expect(open.slice(1, MAX_SESSIONS).some((c) => c.closed)).toBe(false);
+      expect(await admin.cmd("stats")).not.toEqual(["AUTH"]);
+      // Now the places hold 7 unauthenticated sessions and the admin: the next takes the second's.
+      open.push(await session(srv));
+      expect(await open[1]!.rest()).toEqual(["error: too many control port sessions: closing the oldest one not authenticated"]);
+      expect(admin.closed).toBe(false);
+    } finally {
+      for (const c of open) c.close();
+    }
+  });
+
+  test("a session not authenticated by the deadline is closed; an authenticated one opened earlier stays", async () => {
+    const s = await startTestServer({ control: { ...control(0), authDeadlineMs: 1500 } });
+    try {
+      const authed = await session(s, ADMIN);
+      const idle = await session(s);
+      expect(await idle.rest()).toEqual(["error: not authenticated within 1.5 s"]);
+      expect(authed.closed).toBe(false);
+      expect(await authed.cmd("stats")).not.toEqual(["AUTH"]);
+      authed.close();
+    } finally {
+      await s.stop();
+    }
   });
 });
 
