@@ -49,6 +49,11 @@ export class Outbox {
     return this.msgs.length;
   }
 
+  /** Blocks written and not yet taken by the stream (a peer that does not read). */
+  get waitingBlocks(): number {
+    return this.refusedBlocks;
+  }
+
   /**
    * Queues a transmission. The ids must stay unchanged until the next flush: views into the
    * block being processed are fine, since the connection flushes before it reads the next one.

@@ -18,7 +18,12 @@ export class ServerStats {
   qDeletedSecured = 0;
   /** Queues blocked through the control port today (daily_block_queue_quota). */
   qBlocked = 0;
-  /** SUBs that created a subscription (Stats.hs: "only includes subscriptions when there were pending messages" is outdated). */
+  /**
+   * New subscriptions that delivered a pending message at once, as Stats.hs says ("only includes
+   * subscriptions when there were pending messages"; Server.hs:subscribeQueueAndDeliver counts it
+   * in `deliver` when there is a message, unless the SUB was a duplicate). A SUB of an empty queue
+   * is not counted.
+   */
   qSub = 0;
   qSubAllB = 0;
   qSubAuth = 0;

@@ -203,21 +203,49 @@ export class ControlSession {
     const rt = this.ctx.monitor.realTime();
     const lines = ["Threads: 1", `Clients: ${srv.clients.size}`];
     if (this.role === "CPRAdmin") {
+      // The reference's lines in its order, so scripts reading them by position stay aligned.
+      // Its three client queues map here to: rcvQ 0 (a block's commands run as it is read),
+      // sndQ = responses not yet flushed + blocks the peer has not taken, msgQ 0 (deliveries go
+      // through the same outbox). Its subscription threads do not exist here: a SUB delivers
+      // directly (NoSub); GET's mark is ProhibitSub; SubPending and SubThread are always 0.
       let subs = 0;
       let subClients = 0;
       let ntfSubs = 0;
       let ntfClients = 0;
+      let noSub = 0;
+      let prohibitSub = 0;
+      let sndQ = 0;
+      let smpSndQ = 0;
+      let ntfSndQ = 0;
       for (const c of srv.clients) {
+        const queued = c.outbox.size + c.outbox.waitingBlocks;
+        sndQ += queued;
         subs += c.subs.size;
-        if (c.subs.size > 0) subClients++;
+        for (const sub of c.subs.values()) {
+          if (sub.kind === "prohibit") prohibitSub++;
+          else noSub++;
+        }
+        if (c.subs.size > 0) {
+          subClients++;
+          smpSndQ += queued;
+        }
         ntfSubs += c.ntfSubs.size;
-        if (c.ntfSubs.size > 0) ntfClients++;
+        if (c.ntfSubs.size > 0) {
+          ntfClients++;
+          ntfSndQ += queued;
+        }
       }
+      // Haskell's `show` of the tuples: "(0,0,0)".
+      const queues = (snd: number) => `(0,${snd},0)`;
       lines.push(
+        `Client queues (rcvQ, sndQ, msgQ): ${queues(sndQ)}`,
         `SMP subscriptions (via clients): ${subs}`,
+        `SMP subscriptions (by group: NoSub, SubPending, SubThread, ProhibitSub): (${noSub},0,0,${prohibitSub})`,
         `SMP subscribed clients (via clients): ${subClients}`,
+        `SMP subscribed clients queues (via clients, rcvQ, sndQ, msgQ): ${queues(smpSndQ)}`,
         `Ntf subscriptions (via clients): ${ntfSubs}`,
         `Ntf subscribed clients (via clients): ${ntfClients}`,
+        `Ntf subscribed clients queues (via clients, rcvQ, sndQ, msgQ): ${queues(ntfSndQ)}`,
       );
     }
     const ntfIds = [...srv.clients].filter((c) => c.ntfSubs.size > 0).map((c) => c.id).sort((a, b) => a - b);
@@ -247,6 +275,9 @@ export class ControlSession {
     const r = await srv.store.queues.deleteQueue(q);
     if (r === "AUTH") return ["error: AUTH"];
     await srv.store.flush();
+    // Ours: subscribers get DELD (and the queue's subscriptions end) as for the recipient's DEL;
+    // the reference's CPDelete only deletes and updates the statistics (updateDeletedStats),
+    // leaving subscribers to learn of it at their next command.
     queueDeleted(srv, r.queue, null);
     return [`ok, ${r.msgCount} messages deleted`];
   }

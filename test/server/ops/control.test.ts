@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { base64url } from "../../../src/encoding/base64.ts";
 import type { Version } from "../../../src/protocol/versions.ts";
+import { SMPClient } from "../../../src/client/client.ts";
 import { HELP } from "../../../src/server/control/session.ts";
 import { MAX_LINE, MAX_PENDING_LINES, MAX_SESSIONS } from "../../../src/server/control/server.ts";
 import { loadVectors, toHex } from "../../vectors.ts";
@@ -106,6 +107,40 @@ describe("roles and replies", () => {
     } finally {
       c.close();
       smp.close();
+    }
+  });
+
+  test("admin server-info: the reference's lines in its order (Server.hs:processCP CPServerInfo), ours mapped onto them", async () => {
+    const s = await startTestServer({ control: control(0) });
+    const smp = await SMPClient.connect({ server: s.address, timeoutMs: 5000 });
+    try {
+      await smp.createQueue({ subMode: "S" });
+      const got = await smp.createQueue({ subMode: "C" });
+      expect(await smp.getMessage(got.rcvId, got.rcvAuthKey)).toBeNull(); // GET: the ProhibitSub mark
+      const c = await session(s, ADMIN);
+      expect(await c.cmd("server-info")).toEqual([
+        "Threads: 1",
+        "Clients: 1",
+        "Client queues (rcvQ, sndQ, msgQ): (0,0,0)",
+        "SMP subscriptions (via clients): 2",
+        "SMP subscriptions (by group: NoSub, SubPending, SubThread, ProhibitSub): (1,0,0,1)",
+        "SMP subscribed clients (via clients): 1",
+        "SMP subscribed clients queues (via clients, rcvQ, sndQ, msgQ): (0,0,0)",
+        "Ntf subscriptions (via clients): 0",
+        "Ntf subscribed clients (via clients): 0",
+        "Ntf subscribed clients queues (via clients, rcvQ, sndQ, msgQ): (0,0,0)",
+        "SMP subscriptions: 1",
+        "SMP subscribed clients: 1",
+        "SMP subscribed clients count 2: 1",
+        "Ntf subscriptions: 0",
+        "Ntf subscribed clients: 0 []",
+        "Ntf subscribed clients count 2: 0 fromList []",
+        "Names resolver: off",
+      ]);
+      c.close();
+    } finally {
+      smp.close();
+      await s.stop();
     }
   });
 
