@@ -2,8 +2,9 @@
  * The control port's listener (Transport/Server.hs:runLocalTCPServer): TCP on 127.0.0.1 only,
  * one line per command, CR LF or LF. Beyond the reference, so that nothing sent here can touch
  * the SMP listeners: a line longer than 4 KB, more than 8 sessions at once, three wrong
- * passwords in a session, more than 64 unanswered commands or 1 MB of unread replies, or 10 idle
- * minutes close the session. So that sessions which never authenticate cannot lock the operator
+ * passwords in a session, more than 64 unanswered commands, or 10 idle minutes close the session.
+ * A reply of any size streams out; the next command runs only once the client has taken it, so
+ * a client that does not read holds one reply and at most 64 command lines. So that sessions which never authenticate cannot lock the operator
  * out, a session still in role CPRNone is closed after 30 s, and when all places are taken a new
  * session takes the place of the oldest one not authenticated (refused only when all are).
  */
@@ -13,11 +14,11 @@ import { ControlParseError, parseControlLine } from "./protocol.ts";
 import { ControlSession, GREETING, type ControlContext } from "./session.ts";
 
 export const MAX_LINE = 4096;
+const EMPTY = Buffer.alloc(0);
 export const MAX_SESSIONS = 8;
 export const MAX_FAILED_AUTHS = 3;
-/** Commands read but not yet answered, and reply bytes the client has not read yet. */
+/** Commands read but not yet answered. */
 export const MAX_PENDING_LINES = 64;
-const MAX_OUTPUT = 1 << 20;
 const IDLE_MS = 600_000;
 export const AUTH_DEADLINE_MS = 30_000;
 
@@ -27,7 +28,10 @@ interface State {
   /** Lines waiting while a command runs: one command at a time, in order. */
   queue: string[];
   busy: boolean;
-  out: string;
+  /** Reply bytes the socket has not taken yet. */
+  out: Buffer;
+  /** Resolves when `out` is empty (or the session closes): the next command waits for it. */
+  drained: (() => void) | null;
   closing: boolean;
   /** Holds one of the MAX_SESSIONS places. */
   counted: boolean;
@@ -51,7 +55,7 @@ export function startControlServer(ctx: ControlContext): ControlServer {
     port: ctx.options.port,
     socket: {
       open(s) {
-        s.data = { session: new ControlSession(ctx), buf: "", queue: [], busy: false, out: "", closing: false, counted: false, timer: undefined, authTimer: undefined };
+        s.data = { session: new ControlSession(ctx), buf: "", queue: [], busy: false, out: EMPTY, drained: null, closing: false, counted: false, timer: undefined, authTimer: undefined };
         if (sessions >= MAX_SESSIONS) {
           const oldest = unauthenticated.values().next();
           if (oldest.done === true) {
@@ -99,6 +103,7 @@ export function startControlServer(ctx: ControlContext): ControlServer {
       close(s) {
         release(s);
         s.data.closing = true;
+        wakeWriter(s);
       },
       error(s, e) {
         log.debug(`control port connection error: ${e.message}`);
@@ -152,6 +157,7 @@ export function startControlServer(ctx: ControlContext): ControlServer {
         }
         if (st.session.role !== "CPRNone") authenticated(s);
         write(s, reply);
+        if (st.out.length > 0 && !st.closing) await new Promise<void>((r) => (st.drained = r));
         if (st.session.failedAuths >= MAX_FAILED_AUTHS) close(s, "error: too many failed authentication attempts");
       }
     } finally {
@@ -161,29 +167,36 @@ export function startControlServer(ctx: ControlContext): ControlServer {
 
   function write(s: Socket<State>, lines: string[]): void {
     if (lines.length === 0 || s.data.closing) return;
-    s.data.out += lines.join("\n") + "\n";
+    const bytes = Buffer.from(lines.join("\n") + "\n", "utf8");
+    s.data.out = s.data.out.length === 0 ? bytes : Buffer.concat([s.data.out, bytes]);
     flush(s);
-    if (s.data.out.length > MAX_OUTPUT) {
-      s.data.out = "";
-      close(s);
-    }
   }
 
   function flush(s: Socket<State>): void {
     const st = s.data;
-    if (st.out.length === 0) return;
-    const n = s.write(st.out);
-    st.out = n > 0 ? st.out.slice(n) : st.out;
+    if (st.out.length > 0) {
+      const n = s.write(st.out);
+      // A view past what was taken: a large reply is never copied again.
+      if (n > 0) st.out = n >= st.out.length ? EMPTY : st.out.subarray(n);
+    }
+    if (st.out.length === 0) wakeWriter(s);
+  }
+
+  function wakeWriter(s: Socket<State>): void {
+    const w = s.data.drained;
+    s.data.drained = null;
+    w?.();
   }
 
   function close(s: Socket<State>, lastLine?: string): void {
     const st = s.data;
     if (st.closing) return;
-    if (lastLine !== undefined) st.out += lastLine + "\n";
+    if (lastLine !== undefined) st.out = Buffer.concat([st.out, Buffer.from(lastLine + "\n", "utf8")]);
     st.closing = true;
     release(s);
     const rest = st.out;
-    st.out = "";
+    st.out = EMPTY;
+    wakeWriter(s);
     if (rest.length > 0) s.end(rest);
     else s.end();
   }

@@ -393,6 +393,30 @@ describe("sessions that never authenticate cannot lock the operator out", () => 
   });
 });
 
+test("a reply of several MB streams out whole, and the session goes on", async () => {
+  const s = await startTestServer({ control: control(0) });
+  // 60,000 connections' rows (~6 MB of `clients`) without opening them: entries shaped as the
+  // command reads them, removed before the server stops.
+  const fakes: unknown[] = [];
+  const now = Date.now();
+  for (let i = 0; i < 60_000; i++)
+    fakes.push({ id: 1_000_000 + i, handle: { params: { sessionId: new Uint8Array(32).fill(i & 255) } }, connected: true, createdAt: now, rcvActiveAt: now, sndActiveAt: now, subs: new Map() });
+  const clients = s.server.clients as Set<unknown>;
+  for (const f of fakes) clients.add(f);
+  try {
+    const c = await session(s, ADMIN);
+    const rows = await c.cmd("clients");
+    expect(rows.length).toBe(60_001);
+    expect(rows.reduce((n, l) => n + l.length + 1, 0)).toBeGreaterThan(4 << 20);
+    expect(rows.at(-1)!.startsWith(`${1_000_000 + 59_999},`)).toBe(true);
+    expect(await c.cmd("help")).toEqual([]);
+    c.close();
+  } finally {
+    for (const f of fakes) clients.delete(f);
+    await s.stop();
+  }
+});
+
 async function waitUntil(f: () => Promise<boolean>): Promise<void> {
   while (!(await f())) await new Promise((r) => setImmediate(r));
 }
