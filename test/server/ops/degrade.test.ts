@@ -2,6 +2,7 @@
 // statistics that cannot be read, are reported and SMP runs on. Plus the pieces the end-to-end
 // tests cannot reach by waiting: the time of the daily write and the statistics blob's format.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { METRICS_CONTENT_TYPE, startMetricsHttp } from "../../../src/server/monitor/http.ts";
 import { msUntilDailyWrite } from "../../../src/server/monitor/daily.ts";
 import { decodePeriods, decodeStats, encodeStats, PERIODS_BLOB, restoreStats, saveStats, STATS_BLOB } from "../../../src/server/monitor/persist.ts";
 import { NamesStats } from "../../../src/server/names/index.ts";
@@ -142,8 +143,49 @@ test("GET /metrics only: other paths 404, other methods 405", async () => {
     const base = `http://127.0.0.1:${s.monitor.httpPort}`;
     expect((await fetch(`${base}/`)).status).toBe(404);
     expect((await fetch(`${base}/metrics`, { method: "POST" })).status).toBe(405);
-    expect((await fetch(`${base}/metrics`)).status).toBe(200);
+    const get = await fetch(`${base}/metrics?x=1`);
+    expect([get.status, get.headers.get("content-type"), get.headers.get("connection")]).toEqual([200, METRICS_CONTENT_TYPE, "close"]);
+    const body = await get.text();
+    const head = await fetch(`${base}/metrics`, { method: "HEAD" });
+    expect([head.status, await head.text()]).toEqual([200, ""]);
+    expect(Number(head.headers.get("content-length"))).toBeGreaterThan(body.length / 2);
+    // A request head beyond 8 KB: 431, and the connection is closed.
+    const big = await fetch(`${base}/metrics`, { headers: { "x-filler": "a".repeat(9000) } });
+    expect(big.status).toBe(431);
   } finally {
     await s.stop();
+  }
+});
+
+test("metrics endpoint: beyond its connection bound a connection is closed at accept; a held one that never completes its request is closed at the deadline", async () => {
+  let scrapes = 0;
+  const m = startMetricsHttp({ host: "127.0.0.1", port: 0 }, async () => `scrape ${++scrapes}\n`, { maxConnections: 2, maxHeadBytes: 8192, requestTimeoutMs: 2000 });
+  try {
+    const closed: boolean[] = [];
+    const open = async (i: number) => {
+      closed[i] = false;
+      let done!: () => void;
+      const gone = new Promise<void>((r) => (done = r));
+      const finish = () => {
+        closed[i] = true;
+        done();
+      };
+      const sock = await Bun.connect({ hostname: "127.0.0.1", port: m.port, socket: { data() {}, close: finish, error: finish } }).catch(() => (finish(), null));
+      return { sock, gone };
+    };
+    const a = await open(0);
+    const b = await open(1);
+    const c = await open(2);
+    await c.gone; // the third: closed at accept
+    expect(closed).toEqual([false, false, true]);
+    expect(m.open).toBe(2);
+    // The first two never finish their request head: closed by the deadline, places given back.
+    a.sock?.write("GET /metrics HTTP/1.1\r\n");
+    await Promise.all([a.gone, b.gone]);
+    expect(scrapes).toBe(0);
+    const r = await fetch(`http://127.0.0.1:${m.port}/metrics`);
+    expect(await r.text()).toBe("scrape 1\n");
+  } finally {
+    m.stop();
   }
 });
