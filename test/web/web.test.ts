@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { generateWebCertificate } from "../../src/crypto/x509/web-certificate.ts";
+import { MAX_WEB_CONNECTIONS } from "../../src/web/conn.ts";
 import { startWeb, type RunningWeb } from "../../src/web/server.ts";
 import { startTestServer, testCredentials, testOptions, type TestServer } from "../server/harness.ts";
 import { connect } from "../server/helpers.ts";
@@ -43,6 +44,11 @@ afterAll(async () => {
   sharedWeb?.stop();
   await smp?.stop();
   rmSync(dir, { recursive: true, force: true });
+});
+
+test("descriptors the web's own listeners can hold (left free by SMP's connection bound): none for a shared port only", () => {
+  expect(web.descriptors).toBe(MAX_WEB_CONNECTIONS + 2); // http and https listeners
+  expect(sharedWeb.descriptors).toBe(0);
 });
 
 interface Got {
