@@ -4,9 +4,11 @@
 // backend's internals (SQLite's group commit, files, migrations) live in their own files.
 import { afterAll, afterEach, describe } from "bun:test";
 import { join } from "node:path";
+import { openPostgresStore } from "../../src/store/postgres/open.ts";
 import { openSqliteStore } from "../../src/store/sqlite/open.ts";
 import type { Store } from "../../src/store/store.ts";
 import { tempDir } from "./helpers.ts";
+import { dropTestSchemas, testPostgresUri, testSchemaName } from "./postgres.ts";
 
 export interface StoreTestOptions {
   /** Messages per queue before QUOTA (the server's `msgQueueQuota`; default 128). */
@@ -52,7 +54,41 @@ function sqliteFactory(): StoreFactory {
   };
 }
 
-export const STORE_FACTORIES: readonly (() => StoreFactory)[] = [sqliteFactory];
+/** A fresh schema per store (`db_schema`) in the test cluster; `cleanup` drops them. */
+function postgresFactory(uri: string): StoreFactory {
+  const opened = new Map<Store, { schema: string; opts: StoreTestOptions }>();
+  const schemas: string[] = [];
+  const openAt = async (schema: string, opts: StoreTestOptions): Promise<Store> => {
+    const s = await openPostgresStore({ uri, schema, poolSize: 3, ...opts });
+    opened.set(s, { schema, opts });
+    return s;
+  };
+  return {
+    name: "postgres",
+    open: async (opts) => {
+      const schema = testSchemaName();
+      schemas.push(schema);
+      return openAt(schema, opts);
+    },
+    reopen: async (s) => {
+      const at = opened.get(s);
+      if (at === undefined) throw new Error("not a store of this factory");
+      await s.close();
+      return openAt(at.schema, at.opts);
+    },
+    cleanup: async () => {
+      for (const s of opened.keys()) await s.close();
+      await dropTestSchemas(uri, schemas);
+    },
+  };
+}
+
+export const STORE_FACTORIES: readonly (() => StoreFactory)[] = [sqliteFactory, ...postgresFactories()];
+
+function postgresFactories(): (() => StoreFactory)[] {
+  const uri = testPostgresUri();
+  return uri === null ? [] : [() => postgresFactory(uri)];
+}
 
 /** What a suite gets: stores that are closed after each test. */
 export interface TestStores {

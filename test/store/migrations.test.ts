@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { encodeKeys } from "../../src/store/sqlite/codec.ts";
+import { encodeKeys } from "../../src/store/codec.ts";
 import { migrate, schemaVersion } from "../../src/store/sqlite/migrate.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/sqlite/schema.ts";
 import { openSqliteStore } from "../../src/store/sqlite/open.ts";

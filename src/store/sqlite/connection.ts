@@ -9,7 +9,7 @@
  * the bracket. Inside, a failing statement undoes that operation alone (`GroupCommit`
  * savepoint) and surfaces as `StoreError`; its counter changes are dropped with it.
  *
- * Incremental counters (`schema.ts:COUNTERS`) live here too: a concern adds to them inside its
+ * Incremental counters (`../counters.ts`) live here too: a concern adds to them inside its
  * bracket (`count`), they are persisted at each group commit and read by `stats()`.
  */
 import { Database, type Statement } from "bun:sqlite";
@@ -17,7 +17,7 @@ import { StoreError } from "../types.ts";
 import { isUniqueViolation, toStoreError } from "./errors.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { migrate } from "./migrate.ts";
-import { COUNTERS } from "./schema.ts";
+import { COUNTERS } from "../counters.ts";
 
 export interface SqliteStoreOptions {
   /** Database file (created if missing), or ":memory:" (tests). */
@@ -37,16 +37,6 @@ export interface SqliteStoreOptions {
   /** Wait this long for a lock held by another process (e.g. a CLI command), ms (default 5000). */
   busyTimeoutMs?: number;
 }
-
-/** Indexes into `COUNTERS` (same order). */
-export const C_QUEUES = 0;
-export const C_NOTIFIERS = 1;
-export const C_MESSAGES = 2;
-export const C_NTFS = 3;
-export const C_RCV_SERVICES = 4;
-export const C_NTF_SERVICES = 5;
-export const C_RCV_SERVICE_QUEUES = 6;
-export const C_NTF_SERVICE_QUEUES = 7;
 
 export class SqliteConnection {
   readonly db: Database;

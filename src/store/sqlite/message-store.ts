@@ -7,7 +7,8 @@ import type { Statement } from "bun:sqlite";
 import { bytesEqual } from "../../encoding/bytes.ts";
 import type { MessageStore } from "../message-store.ts";
 import type { ExpiryProgress, NewMessage, QueueRef, StoredMessage, WriteMsgResult } from "../types.ts";
-import { C_MESSAGES, type SqliteConnection } from "./connection.ts";
+import { C_MESSAGES } from "../counters.ts";
+import type { SqliteConnection } from "./connection.ts";
 
 const F_NTF = 1;
 const F_QUOTA = 2;

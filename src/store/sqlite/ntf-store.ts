@@ -2,7 +2,8 @@
 import type { Statement } from "bun:sqlite";
 import type { NtfStore } from "../ntf-store.ts";
 import type { ExpiryProgress, MsgNtf, NotifierNtf, PendingNotifier } from "../types.ts";
-import { C_NTFS, type SqliteConnection } from "./connection.ts";
+import { C_NTFS } from "../counters.ts";
+import type { SqliteConnection } from "./connection.ts";
 
 const EMPTY = new Uint8Array(0);
 

@@ -7,18 +7,8 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { Store } from "../store.ts";
 import type { StoreStats } from "../types.ts";
-import {
-  C_MESSAGES,
-  C_NOTIFIERS,
-  C_NTF_SERVICE_QUEUES,
-  C_NTF_SERVICES,
-  C_NTFS,
-  C_QUEUES,
-  C_RCV_SERVICE_QUEUES,
-  C_RCV_SERVICES,
-  SqliteConnection,
-  type SqliteStoreOptions,
-} from "./connection.ts";
+import { statsOf } from "../counters.ts";
+import { SqliteConnection, type SqliteStoreOptions } from "./connection.ts";
 import { SqliteMessageStore } from "./message-store.ts";
 import { SqliteNtfStore } from "./ntf-store.ts";
 import { SqliteQueueStore } from "./queue-store.ts";
@@ -69,18 +59,10 @@ export class SqliteStore implements Store {
   }
 
   async stats(): Promise<StoreStats> {
-    const c = this.conn;
-    return {
-      queueCount: c.counter(C_QUEUES),
-      notifierCount: c.counter(C_NOTIFIERS),
-      messageCount: c.counter(C_MESSAGES),
-      ntfCount: c.counter(C_NTFS),
-      rcvServiceCount: c.counter(C_RCV_SERVICES),
-      ntfServiceCount: c.counter(C_NTF_SERVICES),
-      rcvServiceQueuesCount: c.counter(C_RCV_SERVICE_QUEUES),
-      ntfServiceQueuesCount: c.counter(C_NTF_SERVICE_QUEUES),
-    };
+    return statsOf(this.counter);
   }
+
+  private readonly counter = (c: number): number => this.conn.counter(c);
 
   async getBlob(name: string): Promise<Uint8Array | null> {
     return this.conn.read("getBlob", this.blob, name);

@@ -18,8 +18,9 @@ import {
   STATUS_OFF,
   statusCode,
   type QueueRow,
-} from "./codec.ts";
-import { C_NOTIFIERS, C_QUEUES, type SqliteConnection } from "./connection.ts";
+} from "../codec.ts";
+import { C_NOTIFIERS, C_QUEUES } from "../counters.ts";
+import type { SqliteConnection } from "./connection.ts";
 import type { SqliteMessageStore } from "./message-store.ts";
 import type { SqliteNtfStore } from "./ntf-store.ts";
 import type { SqliteServiceStore } from "./service-store.ts";

@@ -15,18 +15,6 @@ export interface Migration {
   readonly up: (db: Database) => void;
 }
 
-/** Counter rows (`counters` table); stats are read from memory, written at each commit. */
-export const COUNTERS = [
-  "queues",
-  "notifiers",
-  "messages",
-  "ntfs",
-  "rcv_services",
-  "ntf_services",
-  "rcv_service_queues",
-  "ntf_service_queues",
-] as const;
-
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,

@@ -8,14 +8,9 @@ import { bytesEqual, sameId } from "../../encoding/bytes.ts";
 import { emptyIdsHash, IDS_HASH_LENGTH, xorQueueId } from "../../protocol/ids-hash.ts";
 import type { ServiceStore } from "../service-store.ts";
 import type { Auth, Ok, QueueRec, QueueRef, ServiceParty, ServiceQueuesInfo, ServiceRec } from "../types.ts";
-import { encodeCertChain, QUEUE_COLUMNS, queueFromRow, serviceFromRow, type QueueRow, type ServiceRow } from "./codec.ts";
-import {
-  C_NTF_SERVICE_QUEUES,
-  C_NTF_SERVICES,
-  C_RCV_SERVICE_QUEUES,
-  C_RCV_SERVICES,
-  type SqliteConnection,
-} from "./connection.ts";
+import { encodeCertChain, QUEUE_COLUMNS, queueFromRow, serviceFromRow, type QueueRow, type ServiceRow } from "../codec.ts";
+import { C_NTF_SERVICE_QUEUES, C_NTF_SERVICES, C_RCV_SERVICE_QUEUES, C_RCV_SERVICES } from "../counters.ts";
+import type { SqliteConnection } from "./connection.ts";
 
 const EMPTY = new Uint8Array(0);
 

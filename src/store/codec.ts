@@ -3,9 +3,9 @@
  * this store's own (not wire formats): keys as `Large` (Word16 length) items, certificates
  * with a Word32 length because a DER certificate is not bounded by 64 KiB.
  */
-import { Reader, Writer } from "../../encoding/index.ts";
-import type { ServiceRole } from "../../protocol/credentials.ts";
-import { StoreError, type NtfCreds, type QueueRec, type QueueStatus, type ServiceRec } from "../types.ts";
+import { Reader, Writer } from "../encoding/index.ts";
+import type { ServiceRole } from "../protocol/credentials.ts";
+import { StoreError, type NtfCreds, type QueueRec, type QueueStatus, type ServiceRec } from "./types.ts";
 
 export function encodeKeys(keys: readonly Uint8Array[]): Uint8Array {
   if (keys.length === 0) throw new StoreError("internal", "a queue needs at least one recipient key");

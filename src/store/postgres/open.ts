@@ -1,0 +1,61 @@
+/**
+ * `Store` on PostgreSQL (the reference's `server_postgres` build): the tables of
+ * `schema.ts` in the operator's schema, one writer connection with group commit and a read
+ * pool (`connection.ts`). Semantics mirror the SQLite store (cited per method); only the
+ * transactions differ — see `connection.ts` and docs/storage.md.
+ */
+import { statsOf } from "../counters.ts";
+import type { Store } from "../store.ts";
+import type { StoreStats } from "../types.ts";
+import { bytes, PgConnection, type PostgresStoreOptions } from "./connection.ts";
+import { PgMessageStore } from "./message-store.ts";
+import { PgNtfStore } from "./ntf-store.ts";
+import { PgQueueStore } from "./queue-store.ts";
+import { PgServiceStore } from "./service-store.ts";
+
+export async function openPostgresStore(opts: PostgresStoreOptions): Promise<PostgresStore> {
+  return new PostgresStore(await PgConnection.open(opts), opts.msgQueueQuota ?? 128);
+}
+
+export class PostgresStore implements Store {
+  readonly queues: PgQueueStore;
+  readonly messages: PgMessageStore;
+  readonly ntfs: PgNtfStore;
+  readonly services: PgServiceStore;
+
+  constructor(
+    readonly conn: PgConnection,
+    msgQueueQuota: number,
+  ) {
+    this.messages = new PgMessageStore(conn, msgQueueQuota);
+    this.ntfs = new PgNtfStore(conn);
+    this.services = new PgServiceStore(conn);
+    this.queues = new PgQueueStore(conn, this.messages, this.ntfs, this.services);
+  }
+
+  flush(): Promise<void> {
+    return this.conn.flush();
+  }
+
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+
+  async stats(): Promise<StoreStats> {
+    return statsOf(this.counter);
+  }
+
+  private readonly counter = (c: number): number => this.conn.counter(c);
+
+  async getBlob(name: string): Promise<Uint8Array | null> {
+    const rs = await this.conn.read("getBlob", (db) => db`SELECT value FROM blobs WHERE name = ${name}`);
+    return rs.length === 0 ? null : bytes(rs[0].value as Uint8Array);
+  }
+
+  async putBlob(name: string, value: Uint8Array | null): Promise<void> {
+    await this.conn.write("putBlob", async (tx) => {
+      if (value === null) await tx`DELETE FROM blobs WHERE name = ${name}`;
+      else await tx`INSERT INTO blobs(name, value) VALUES (${name}, ${value}) ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
+    });
+  }
+}

@@ -1,0 +1,89 @@
+// PostgreSQL-only behaviour of the store (the backend-neutral tests run on it through
+// backends.ts): schema versions, group commit, errors naming the database without its password.
+import { SQL } from "bun";
+import { afterAll, describe, expect, test } from "bun:test";
+import { pgSchemaVersion } from "../../src/store/postgres/migrate.ts";
+import { openPostgresStore } from "../../src/store/postgres/open.ts";
+import { PG_SCHEMA_VERSION } from "../../src/store/postgres/schema.ts";
+import { StoreError } from "../../src/store/types.ts";
+import { created, newMsg } from "./helpers.ts";
+import { dropTestSchemas, testPostgresUri, testSchemaName } from "./postgres.ts";
+
+const uri = testPostgresUri();
+
+(uri === null ? describe.skip : describe)("postgres store", () => {
+  const pgUri = uri ?? "";
+  const schemas: string[] = [];
+  const schema = () => {
+    const s = testSchemaName();
+    schemas.push(s);
+    return s;
+  };
+  const admin = new SQL(pgUri, { max: 1 });
+  afterAll(async () => {
+    await admin.close();
+    await dropTestSchemas(pgUri, schemas);
+  });
+
+  test("a new schema is created at the current version; reopening migrates nothing", async () => {
+    const sc = schema();
+    expect(await pgSchemaVersion(admin, sc)).toBe(0);
+    const s = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2 });
+    await s.close();
+    expect(await pgSchemaVersion(admin, sc)).toBe(PG_SCHEMA_VERSION);
+    const s2 = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2 });
+    await s2.close();
+    const rows = await admin.unsafe(`SELECT version FROM "${sc}".schema_version`);
+    expect(rows.map((r: { version: number }) => r.version)).toEqual([PG_SCHEMA_VERSION]);
+  });
+
+  test("a schema from a newer server is refused with both versions named, and not modified", async () => {
+    const sc = schema();
+    await (await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2 })).close();
+    await admin.unsafe(`INSERT INTO "${sc}".schema_version(version, name) VALUES (${PG_SCHEMA_VERSION + 1}, 'future')`);
+    const before = await admin.unsafe(`SELECT count(*)::int AS n FROM "${sc}".schema_version`);
+    const e = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2 }).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(StoreError);
+    expect((e as StoreError).kind).toBe("schema");
+    expect((e as StoreError).message).toContain(`version ${PG_SCHEMA_VERSION + 1}`);
+    expect((e as StoreError).message).toContain(`(${PG_SCHEMA_VERSION})`);
+    expect(await admin.unsafe(`SELECT count(*)::int AS n FROM "${sc}".schema_version`)).toEqual(before);
+  });
+
+  test("an unreachable database → StoreError(io) naming the URI without its password", async () => {
+    // Port 1 on 127.0.0.1: nothing listens there, the connection is refused at once.
+    const bad = "postgresql://smp:s3cret-pw@127.0.0.1:1/smp";
+    const e = await openPostgresStore({ uri: bad, schema: "x" }).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(StoreError);
+    expect((e as StoreError).kind).toBe("io");
+    expect((e as StoreError).message).toContain("postgresql://smp:***@127.0.0.1:1/smp");
+    expect((e as StoreError).message).not.toContain("s3cret-pw");
+  });
+
+  test("writes queued together share one COMMIT, and each resolves only after it", async () => {
+    const s = await openPostgresStore({ uri: pgUri, schema: schema(), poolSize: 2 });
+    try {
+      const q = await created(s);
+      await s.flush();
+      const c0 = s.conn.commits;
+      const writes = [];
+      for (let i = 0; i < 50; i++) writes.push(s.messages.writeMsg(q, newMsg()));
+      const results = await Promise.all(writes);
+      expect(results[0]).toBe("OK_EMPTY");
+      expect(results.slice(1).every((r) => r === "OK")).toBe(true);
+      expect(s.conn.commits).toBe(c0 + 1);
+      // Committed means visible to another connection.
+      const n = await admin.unsafe(`SELECT count(*)::int AS n FROM "${s.conn.schema}".messages`);
+      expect(n[0].n).toBe(50);
+      expect((await s.stats()).messageCount).toBe(50);
+    } finally {
+      await s.close();
+    }
+  });
+});
