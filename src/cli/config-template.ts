@@ -94,10 +94,14 @@ ${opt("hosting_type", v.hostingType && q(v.hostingType), '"virtual"')}
 # (${v.dataDir}) and survive restarts; false: nothing is persisted.
 enable = ${v.enableStoreLog}
 
-# Storage mode. Only "database" (the embedded SQLite database) is supported;
-# the reference's "memory" and "journal" modes and PostgreSQL db_* settings are not.
+# Storage mode. Only "database" is supported: the embedded SQLite database, or
+# PostgreSQL when db_connection is set (the reference's "memory" and "journal"
+# modes are not). PostgreSQL: the schema must exist (CREATE SCHEMA smp_server).
 # store_queues = "database"
 # store_messages = "database"
+# db_connection = "postgresql://smp@localhost/smp_server_store"
+# db_schema = "smp_server"
+# db_pool_size = 10
 
 # Undelivered messages are kept across restarts (follows \`enable\` when absent).
 restore_messages = ${v.enableStoreLog}

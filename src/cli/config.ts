@@ -23,6 +23,20 @@ export interface StoreLogConfig {
   expireNtfsHours: number;
   logStats: boolean;
   prometheusIntervalSeconds?: number;
+  /** Present when `db_connection` is set: queues and messages are in PostgreSQL, not SQLite. */
+  postgres?: PostgresConfig;
+}
+
+/** Server/CLI.hs:`iniDBOptions` and Server/Main.hs:`iniDeletedTTL`. */
+export interface PostgresConfig {
+  /** libpq URI (`db_connection`). */
+  connection: string;
+  /** `db_schema`, default "smp_server" (Server/Main/Init.hs:`defaultDBOpts`). */
+  schema: string;
+  /** `db_pool_size`, default 10. */
+  poolSize: number;
+  /** `db_deleted_ttl`, seconds (default 21 days): accepted; deleted queues are removed at once here. */
+  deletedTtlSeconds: number;
 }
 
 export interface AuthConfig {
@@ -226,8 +240,6 @@ function readInformation(s: SectionReader, warnings: string[]): InformationConfi
 
 // ---------------------------------------------------------------- [STORE_LOG]
 
-const NO_POSTGRES = "PostgreSQL is not supported: queues and messages are kept in the SQLite database in the data directory";
-
 function readStoreLog(s: SectionReader): StoreLogConfig {
   for (const key of ["store_queues", "store_messages"]) {
     const v = s.raw(key);
@@ -236,9 +248,10 @@ function readStoreLog(s: SectionReader): StoreLogConfig {
       s.fail(key, `"${v}" is not supported: this server always stores queues and messages in its SQLite database; set it to "database" or remove the key`);
     s.fail(key, `expected "database", got ${describe(v)}`);
   }
-  for (const key of ["db_connection", "db_schema", "db_pool_size", "db_store_log", "db_deleted_ttl"]) s.rejectIfPresent(key, NO_POSTGRES);
+  const postgres = readPostgres(s);
   const enable = s.bool("enable", false);
   return {
+    ...(postgres !== undefined && { postgres }),
     enable,
     // Server/Main.hs:restoreMessagesFile: when absent it follows `enable`.
     restoreMessages: s.bool("restore_messages", enable),
@@ -249,6 +262,30 @@ function readStoreLog(s: SectionReader): StoreLogConfig {
     expireNtfsHours: s.int("expire_ntfs_hours", DEFAULTS.expireNtfsHours, 1, 1000000),
     logStats: s.bool("log_stats", false),
     prometheusIntervalSeconds: s.optInt("prometheus_interval", 1, MAX_INTERVAL_SECONDS),
+  };
+}
+
+/**
+ * The reference's `database` store is PostgreSQL; here `store_queues = "database"` always meant
+ * the SQLite file, so the two are told apart by `db_connection`: present ⇒ PostgreSQL.
+ */
+function readPostgres(s: SectionReader): PostgresConfig | undefined {
+  s.rejectIfPresent("db_store_log", "not supported: the PostgreSQL store keeps no store log (back up with pg_dump)");
+  const connection = s.optString("db_connection");
+  if (connection === undefined) {
+    for (const key of ["db_schema", "db_pool_size", "db_deleted_ttl"])
+      s.rejectIfPresent(key, "needs db_connection (the PostgreSQL URI); without it the store is the SQLite database in the data directory");
+    return undefined;
+  }
+  if (!/^postgres(ql)?:\/\//.test(connection))
+    s.fail("db_connection", 'expected a PostgreSQL URI "postgresql://user[:password]@host[:port]/database"');
+  const schema = s.optString("db_schema") ?? "smp_server";
+  if (!/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(schema)) s.fail("db_schema", "expected an SQL identifier (letters, digits, _; at most 63)");
+  return {
+    connection,
+    schema,
+    poolSize: s.int("db_pool_size", 10, 2, 1000),
+    deletedTtlSeconds: s.int("db_deleted_ttl", 86400 * 21, 0, Number.MAX_SAFE_INTEGER),
   };
 }
 

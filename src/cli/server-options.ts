@@ -37,6 +37,9 @@ export function toServerOptions(cfg: SmpConfig, credentials: Credentials, run: {
       expireMessagesOnSend: cfg.storeLog.expireMessagesOnSend,
       expireNtfsHours: cfg.storeLog.expireNtfsHours,
       msgQueueQuota: MSG_QUEUE_QUOTA,
+      ...(cfg.storeLog.postgres !== undefined && {
+        postgres: { uri: cfg.storeLog.postgres.connection, schema: cfg.storeLog.postgres.schema, poolSize: cfg.storeLog.postgres.poolSize },
+      }),
     },
     ...(cfg.inactiveClients && { inactiveClients: { ...cfg.inactiveClients } }),
     timeouts: { tlsSetupMs: TLS_SETUP_TIMEOUT_MS, handshakeMs: SMP_HANDSHAKE_TIMEOUT_MS },

@@ -4,6 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { ListenError, openServerStore, startServer, type RunningServer } from "../server/index.ts";
+import { redactUri } from "../store/postgres/errors.ts";
 import type { Store } from "../store/store.ts";
 import { DatabaseStartError } from "../store/sqlite/startup-check.ts";
 import { StoreError } from "../store/types.ts";
@@ -33,7 +34,9 @@ export function printStartSummary(cfg: SmpConfig, fingerprint: Uint8Array, paths
   const address = serverAddress(fingerprint, cfg.auth.createPassword, cfg.transport.host ?? "<hostnames>", addressPort(cfg.transport.ports));
   printServiceInfo(fingerprint, address, out);
   printSourceCode(cfg.information?.sourceCode, out);
-  out(cfg.storeLog.enable ? `Store: SQLite database in ${paths.dataDir}` : "Store log disabled: queues and messages are kept in memory and lost on restart.");
+  const pg = cfg.storeLog.postgres;
+  if (pg !== undefined) out(`Store: PostgreSQL database ${redactUri(pg.connection)}, schema ${pg.schema}`);
+  else out(cfg.storeLog.enable ? `Store: SQLite database in ${paths.dataDir}` : "Store log disabled: queues and messages are kept in memory and lost on restart.");
   for (const p of cfg.transport.ports) out(`Serving SMP protocol on port ${p} (TLS)...`);
   if (!cfg.transport.ports.includes(443))
     out("\nWARNING: the clients will use port 443 by default soon.\nSet `port` in smp-server.toml section [TRANSPORT] to [5223, 443]\n");
@@ -45,9 +48,11 @@ export function printStartSummary(cfg: SmpConfig, fingerprint: Uint8Array, paths
 }
 
 /** One clear line for what stops start-up (the data directory, a port), not a stack trace. */
-function startFailure(e: unknown, paths: Paths): string {
+function startFailure(e: unknown, paths: Paths, cfg: SmpConfig): string {
   if (e instanceof DatabaseStartError && e.problem === "missing") return missingDatabase(e.path, paths);
   if (e instanceof DatabaseStartError) return `Error: ${e.message}`;
+  // A PostgreSQL StoreError names the URI (password redacted) and schema itself.
+  if (e instanceof StoreError && cfg.storeLog.postgres !== undefined) return `Error: cannot use the PostgreSQL database: ${e.message}`;
   if (e instanceof StoreError) return `Error: cannot use the database in ${paths.dataDir}: ${e.message}`;
   if (e instanceof ListenError) {
     const at = `cannot listen on port ${e.port} (${e.host})`;
@@ -104,9 +109,9 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   // whose database is missing or damaged.
   let store: Store;
   try {
-    store = openServerStore(options);
+    store = await openServerStore(options);
   } catch (e) {
-    throw new CliError(startFailure(e, paths));
+    throw new CliError(startFailure(e, paths, cfg));
   }
   // Before SMP: a port shared with the web site needs the web side ready when it starts listening.
   const web = startWeb(webOptions(cfg, fingerprint));
@@ -117,7 +122,7 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     smp = await startServer(options, store);
   } catch (e) {
     web.stop();
-    throw new CliError(startFailure(e, paths));
+    throw new CliError(startFailure(e, paths, cfg));
   }
   // Only now: the summary says the server is serving, so it follows the checks that can fail.
   printStartSummary(cfg, fingerprint, paths, out);

@@ -3,6 +3,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { openPostgresStore } from "../store/postgres/open.ts";
 import { openSqliteStore } from "../store/sqlite/open.ts";
 import { checkDatabaseFile } from "../store/sqlite/startup-check.ts";
 import type { Store } from "../store/store.ts";
@@ -59,7 +60,10 @@ function listenOrExplain(config: TlsServerConfig): TlsServer {
  * The server's database, checked first (store/sqlite/startup-check.ts): the CLI opens it before
  * anything else writes to the data directory (the web site), then hands it to startServer.
  */
-export function openServerStore(options: ServerOptions): Store {
+export async function openServerStore(options: ServerOptions): Promise<Store> {
+  const pg = options.store.postgres;
+  // The schema must exist (as the reference's `createSchema = False`): a missing one means a wrong URI or lost data.
+  if (pg !== undefined) return openPostgresStore({ ...pg, msgQueueQuota: options.store.msgQueueQuota });
   const path = options.store.persistent ? join(options.dataDir, DB_FILE) : ":memory:";
   // Only a store that may be created gets its directory: an unmounted volume stays empty.
   if (path !== ":memory:" && checkDatabaseFile(path, options.store.createIfMissing === true) === "new")
@@ -70,7 +74,7 @@ export function openServerStore(options: ServerOptions): Store {
 
 /** Runs the server on `store` (closed with it), or on openServerStore(options). */
 export async function startServer(options: ServerOptions, store?: Store): Promise<RunningServer> {
-  const db = store ?? openServerStore(options);
+  const db = store ?? (await openServerStore(options));
   const srv = new SmpServer(options, db);
   const c = options.credentials;
   const listeners: TlsServer[] = [];

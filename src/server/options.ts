@@ -117,6 +117,8 @@ export interface ServerOptions {
     expireNtfsHours: number;
     /** Messages per queue before ERR QUOTA (reference: 128, not configurable there). */
     msgQueueQuota: number;
+    /** Set: queues and messages are in PostgreSQL (`persistent` is then irrelevant). */
+    postgres?: { uri: string; schema: string; poolSize: number };
   };
   inactiveClients?: { ttlSeconds: number; checkIntervalSeconds: number };
   /** SMP handshake timeout (reference 120 s) and TLS setup timeout (reference 60 s). */

@@ -291,6 +291,20 @@ describe("start failures are one clear line and exit 1", () => {
     expect(r.stderr).toMatch(/^Error: (cannot use the database in|the server could not start|the server is initialized .* but its database .* does not exist)/m);
     expect(r.stderr).not.toContain("    at ");
   });
+
+  test("PostgreSQL unreachable: the URI without its password, exit 1", () => {
+    const d = dirs();
+    expect(run(["init", ...d.flags, "--port", "1", "--no-password"]).code).toBe(0);
+    const file = join(d.cfg, "smp-server.toml");
+    // Port 1 on 127.0.0.1: nothing listens there, the connection is refused at once.
+    writeFileSync(file, readFileSync(file, "utf8").replace("[STORE_LOG]\n", '[STORE_LOG]\ndb_connection = "postgresql://smp:s3cret@127.0.0.1:1/smp"\n'));
+    const r = run(["start", ...d.flags]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("Store: PostgreSQL database postgresql://smp:***@127.0.0.1:1/smp, schema smp_server");
+    expect(r.stderr).toMatch(/^Error: cannot use the PostgreSQL database: .*postgresql:\/\/smp:\*\*\*@127\.0\.0\.1:1\/smp/m);
+    expect(r.all).not.toContain("s3cret");
+    expect(r.stderr).not.toContain("    at ");
+  });
 });
 
 describe("delete", () => {

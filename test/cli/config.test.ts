@@ -125,6 +125,22 @@ describe("value forms", () => {
   });
 });
 
+describe("PostgreSQL ([STORE_LOG] db_*: Server/CLI.hs:iniDBOptions)", () => {
+  test("db_connection selects PostgreSQL, with the reference's defaults for the other keys", () => {
+    const c = parse(minimal('[STORE_LOG]\nstore_queues = "database"\nstore_messages = "database"\ndb_connection = "postgresql://smp@/smp_server_store"\n'));
+    expect(c.storeLog.postgres).toEqual({ connection: "postgresql://smp@/smp_server_store", schema: "smp_server", poolSize: 10, deletedTtlSeconds: 86400 * 21 });
+    const o = toServerOptions(c, { certPem: "", caPem: "", keyPem: "" } as never, { dataDir: "/tmp/x", logLevel: "info" });
+    expect(o.store.postgres).toEqual({ uri: "postgresql://smp@/smp_server_store", schema: "smp_server", poolSize: 10 });
+    const custom = parse(minimal('[STORE_LOG]\ndb_connection = "postgres://u:p@h:5433/d"\ndb_schema = "smp2"\ndb_pool_size = 4\ndb_deleted_ttl = 3600\n'));
+    expect(custom.storeLog.postgres).toEqual({ connection: "postgres://u:p@h:5433/d", schema: "smp2", poolSize: 4, deletedTtlSeconds: 3600 });
+  });
+
+  test("without db_connection the store stays the SQLite database", () => {
+    const c = parse(minimal('[STORE_LOG]\nenable = true\nstore_queues = "database"\n'));
+    expect(c.storeLog.postgres).toBeUndefined();
+  });
+});
+
 describe("errors name the file, the key and the reason", () => {
   const cases: [string, string, string, RegExp][] = [
     ["unknown section", minimal("[SERVER]\nx = 1\n"), "[SERVER]", /unknown section/],
@@ -142,7 +158,11 @@ describe("errors name the file, the key and the reason", () => {
     ["non-positive days", minimal("[STORE_LOG]\nexpire_messages_days = 0\n"), "[STORE_LOG] expire_messages_days", /between 1 and/],
     ["memory store", minimal('[STORE_LOG]\nstore_queues = "memory"\n'), "[STORE_LOG] store_queues", /not supported.*SQLite/],
     ["journal store", minimal('[STORE_LOG]\nstore_messages = "journal"\n'), "[STORE_LOG] store_messages", /not supported/],
-    ["postgres option", minimal('[STORE_LOG]\ndb_connection = "postgresql://x"\n'), "[STORE_LOG] db_connection", /PostgreSQL is not supported/],
+    ["postgres key without db_connection", minimal("[STORE_LOG]\ndb_schema = \"s\"\n"), "[STORE_LOG] db_schema", /needs db_connection/],
+    ["db_store_log", minimal('[STORE_LOG]\ndb_connection = "postgresql://x"\ndb_store_log = "on"\n'), "[STORE_LOG] db_store_log", /not supported/],
+    ["db_connection not a URI", minimal('[STORE_LOG]\ndb_connection = "host=x dbname=y"\n'), "[STORE_LOG] db_connection", /PostgreSQL URI/],
+    ["db_schema not an identifier", minimal('[STORE_LOG]\ndb_connection = "postgresql://x"\ndb_schema = "a;b"\n'), "[STORE_LOG] db_schema", /SQL identifier/],
+    ["db_pool_size too small", minimal('[STORE_LOG]\ndb_connection = "postgresql://x"\ndb_pool_size = 1\n'), "[STORE_LOG] db_pool_size", /between 2 and/],
     ["websockets", minimal('websockets = "on"\n'), "[TRANSPORT] websockets", /only false/],
     ["password char", minimal('[AUTH]\ncreate_password = "a@b"\n'), "[AUTH] create_password", /'@' is not allowed/],
     ["password space", minimal('[AUTH]\ncreate_password = "a b"\n'), "[AUTH] create_password", /without spaces/],

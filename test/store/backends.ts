@@ -59,7 +59,7 @@ function postgresFactory(uri: string): StoreFactory {
   const opened = new Map<Store, { schema: string; opts: StoreTestOptions }>();
   const schemas: string[] = [];
   const openAt = async (schema: string, opts: StoreTestOptions): Promise<Store> => {
-    const s = await openPostgresStore({ uri, schema, poolSize: 3, ...opts });
+    const s = await openPostgresStore({ uri, schema, poolSize: 3, createSchema: true, ...opts });
     opened.set(s, { schema, opts });
     return s;
   };

@@ -28,21 +28,36 @@ const uri = testPostgresUri();
   test("a new schema is created at the current version; reopening migrates nothing", async () => {
     const sc = schema();
     expect(await pgSchemaVersion(admin, sc)).toBe(0);
-    const s = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2 });
+    const s = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2, createSchema: true });
     await s.close();
     expect(await pgSchemaVersion(admin, sc)).toBe(PG_SCHEMA_VERSION);
-    const s2 = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2 });
+    const s2 = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2, createSchema: true });
     await s2.close();
     const rows = await admin.unsafe(`SELECT version FROM "${sc}".schema_version`);
     expect(rows.map((r: { version: number }) => r.version)).toEqual([PG_SCHEMA_VERSION]);
   });
 
+  test("a missing schema is refused unless asked to create it (the server's start does not)", async () => {
+    const sc = schema();
+    const e = await openPostgresStore({ uri: pgUri, schema: sc }).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(StoreError);
+    expect((e as StoreError).message).toContain(`schema "${sc}" does not exist`);
+    expect((await admin`SELECT 1 FROM pg_namespace WHERE nspname = ${sc}`).length).toBe(0);
+    await admin.unsafe(`CREATE SCHEMA "${sc}"`);
+    const s = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2 });
+    await s.close();
+    expect(await pgSchemaVersion(admin, sc)).toBe(PG_SCHEMA_VERSION);
+  });
+
   test("a schema from a newer server is refused with both versions named, and not modified", async () => {
     const sc = schema();
-    await (await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2 })).close();
+    await (await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2, createSchema: true })).close();
     await admin.unsafe(`INSERT INTO "${sc}".schema_version(version, name) VALUES (${PG_SCHEMA_VERSION + 1}, 'future')`);
     const before = await admin.unsafe(`SELECT count(*)::int AS n FROM "${sc}".schema_version`);
-    const e = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2 }).then(
+    const e = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2, createSchema: true }).then(
       () => null,
       (x: unknown) => x,
     );
@@ -67,7 +82,7 @@ const uri = testPostgresUri();
   });
 
   test("writes queued together share one COMMIT, and each resolves only after it", async () => {
-    const s = await openPostgresStore({ uri: pgUri, schema: schema(), poolSize: 2 });
+    const s = await openPostgresStore({ uri: pgUri, schema: schema(), poolSize: 2, createSchema: true });
     try {
       const q = await created(s);
       await s.flush();

@@ -31,6 +31,8 @@ export interface PostgresStoreOptions {
   uri: string;
   /** Schema holding the tables (`db_schema`, default "smp_server" as the reference). */
   schema?: string;
+  /** Create the schema if it does not exist (tests, `database import`); the server's start does not. */
+  createSchema?: boolean;
   /** Connections, the writer's included (`db_pool_size`, default 10; at least 2). */
   poolSize?: number;
   /** Messages per queue before ERR QUOTA (default 128). */
@@ -88,7 +90,7 @@ export class PgConnection {
     });
     const c = new PgConnection(sql, schema, opts.maxOpsPerCommit ?? 1000);
     try {
-      await pgMigrate(sql, schema);
+      await pgMigrate(sql, schema, opts.createSchema ?? false);
       const rows = await sql`SELECT name, value FROM counters`;
       for (const r of rows as { name: string; value: string }[]) {
         const i = (COUNTERS as readonly string[]).indexOf(r.name);

@@ -30,12 +30,23 @@ function newerError(schema: string, from: number, latest: number): StoreError {
   );
 }
 
+/**
+ * `createSchema` false (the server's start, as the reference's `createSchema = False`): a
+ * missing schema is refused — it means a wrong URI or a lost database, and silently starting
+ * empty would lose every queue. The operator creates the empty schema once (README recipe).
+ */
 export async function pgMigrate(
   sql: SQL,
   schema: string,
+  createSchema: boolean,
   migrations: readonly PgMigration[] = PG_MIGRATIONS,
 ): Promise<{ from: number; to: number }> {
   const latest = migrations[migrations.length - 1]!.version;
+  if (!createSchema && (await sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schema}`).length === 0)
+    throw new StoreError(
+      "schema",
+      `schema "${schema}" does not exist in the database; if this is a new server, create it: CREATE SCHEMA ${quoteIdent(schema)}`,
+    );
   const seen = await pgSchemaVersion(sql, schema);
   if (seen > latest) throw newerError(schema, seen, latest);
   if (seen === latest) return { from: seen, to: latest };
