@@ -1,5 +1,9 @@
 // A real server on 127.0.0.1 (TLS, SMP handshake, SQLite store) with freshly generated
 // certificates, for integration tests. Each test gets its own server and database.
+//
+// SMP_TEST_STORE=postgres runs the same tests on the PostgreSQL store (SMP_TEST_PG_URI, see
+// test/store/postgres.ts): each data directory gets its own schema, named after the directory,
+// so a test that restarts a server on the same directory finds its data again.
 import { createPrivateKey } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +12,10 @@ import { generateCa, generateServerCert } from "../../src/crypto/x509/certificat
 import { sha256 } from "../../src/crypto/digest.ts";
 import { startServer, type RunningServer } from "../../src/server/index.ts";
 import type { Credentials, ServerOptions } from "../../src/server/options.ts";
+import { openPostgresStore } from "../../src/store/postgres/open.ts";
 import { openSqliteStore } from "../../src/store/sqlite/open.ts";
+import type { Store } from "../../src/store/store.ts";
+import { dropTestSchemas, testPostgresUri } from "../store/postgres.ts";
 
 let cached: Credentials | null = null;
 
@@ -48,6 +55,7 @@ export function testOptions(o: TestOptions = {}, dataDir = ""): ServerOptions {
       expireMessagesOnSend: false,
       expireNtfsHours: 24,
       msgQueueQuota: 128,
+      ...testPostgres(dataDir),
       ...o.store,
     },
     inactiveClients: o.inactiveClients,
@@ -69,10 +77,34 @@ export interface TestServer extends RunningServer {
   stop(keepData?: boolean): Promise<void>;
 }
 
+/** The store backend the server tests run on (SMP_TEST_STORE: "sqlite", the default, or "postgres"). */
+export const TEST_STORE = process.env.SMP_TEST_STORE === "postgres" ? "postgres" : "sqlite";
+
+function testPostgres(dataDir: string): { postgres?: { uri: string; schema: string; poolSize: number } } {
+  if (TEST_STORE !== "postgres" || dataDir === "") return {};
+  const uri = testPostgresUri();
+  if (uri === null) throw new Error("SMP_TEST_STORE=postgres needs SMP_TEST_PG_URI");
+  const schema = "s_" + Buffer.from(sha256(new TextEncoder().encode(dataDir)).subarray(0, 12)).toString("hex");
+  return { postgres: { uri, schema, poolSize: 4 } };
+}
+
+/** The test's store, created empty on first use (the server's own start refuses a missing schema). */
+export async function openTestStore(options: ServerOptions): Promise<Store> {
+  const pg = options.store.postgres;
+  if (pg !== undefined) return openPostgresStore({ ...pg, createSchema: true, msgQueueQuota: options.store.msgQueueQuota });
+  return openSqliteStore({ path: join(options.dataDir, "smp-server.sqlite"), msgQueueQuota: options.store.msgQueueQuota });
+}
+
+/** Removes what `openTestStore` created outside the data directory. */
+export async function removeTestStore(options: ServerOptions): Promise<void> {
+  const pg = options.store.postgres;
+  if (pg !== undefined) await dropTestSchemas(pg.uri, [pg.schema]);
+}
+
 export async function startTestServer(o: TestOptions = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "smp-test-"));
   const options = testOptions(o, dir);
-  const store = openSqliteStore({ path: join(dir, "smp-server.sqlite"), msgQueueQuota: options.store.msgQueueQuota });
+  const store = await openTestStore(options);
   const running = await startServer(options, store);
   const port = running.ports[0]!;
   const fp = Buffer.from(options.credentials.fingerprint).toString("base64url") + "=";
@@ -84,7 +116,10 @@ export async function startTestServer(o: TestOptions = {}, dataDir?: string): Pr
     address: `smp://${fp}@127.0.0.1:${port}`,
     async stop(keepData = false) {
       await running.close();
-      if (!keepData) rmSync(dir, { recursive: true, force: true });
+      if (!keepData) {
+        rmSync(dir, { recursive: true, force: true });
+        await removeTestStore(options);
+      }
     },
   };
 }
