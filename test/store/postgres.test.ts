@@ -7,6 +7,7 @@ import { openPostgresStore } from "../../src/store/postgres/open.ts";
 import { PG_SCHEMA_VERSION } from "../../src/store/postgres/schema.ts";
 import { StoreError } from "../../src/store/types.ts";
 import { created, newMsg } from "./helpers.ts";
+import { CuttableRelay } from "./postgres-proxy.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "./postgres.ts";
 
 const uri = testPostgresUri();
@@ -99,6 +100,52 @@ const uri = testPostgresUri();
       expect((await s.stats()).messageCount).toBe(50);
     } finally {
       await s.close();
+    }
+  });
+});
+
+(uri === null ? describe.skip : describe)("postgres store: connection lost and back", () => {
+  const pgUri = uri ?? "";
+  const sc = testSchemaName();
+  afterAll(() => dropTestSchemas(pgUri, [sc]));
+
+  test("operations fail with StoreError(io) while PostgreSQL is unreachable, and work again when it is back (no reopen)", async () => {
+    const target = new URL(pgUri);
+    const relay = new CuttableRelay(target.hostname, Number(target.port || 5432));
+    relay.up();
+    const via = new URL(pgUri);
+    via.port = String(relay.port);
+    const s = await openPostgresStore({ uri: via.toString(), schema: sc, poolSize: 2, createSchema: true });
+    try {
+      const q = await created(s);
+      expect(await s.messages.writeMsg(q, newMsg())).toBe("OK_EMPTY");
+
+      relay.cut();
+      const failed = await s.messages.writeMsg(q, newMsg()).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(failed).toBeInstanceOf(StoreError);
+      expect((failed as StoreError).kind).toBe("io");
+      const readFailed = await s.messages.queueSize(q).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(readFailed).toBeInstanceOf(StoreError);
+
+      relay.up();
+      // The first attempts may still meet connections the pool has not seen closing yet.
+      let size: number | null = null;
+      for (let i = 0; i < 20 && size === null; i++) size = await s.messages.queueSize(q).catch(() => null);
+      expect(size).toBe(1);
+      let w: string | null = null;
+      for (let i = 0; i < 20 && w === null; i++) w = await s.messages.writeMsg(q, newMsg()).catch(() => null);
+      expect(w).toBe("OK");
+      expect(await s.messages.queueSize(q)).toBe(2);
+      expect((await s.stats()).messageCount).toBe(2);
+    } finally {
+      relay.cut();
+      await s.close().catch(() => {});
     }
   });
 });
