@@ -17,12 +17,16 @@
  *   bun bench/run.ts [--source] [--rounds 3] [--seconds 10] [--warmup 3] [--clients 1] [--pairs 4] [--queues 8]
  *                    [--window 2] [--body 16048] [--idle 10000] [--store-queues 100000]
  *                    [--rtt-seconds 5] [--skip idle,echo,load,rtt,store] [--no-gc-log] [--memory-store] [--profile DIR] [--json FILE]
+ *                    [--store sqlite|postgres]
  *
  * --clients: load worker processes (the pairs are split among them); on a 2-core machine one
  * keeps the server on its own core. --profile DIR: the server runs from source under
  * `bun --cpu-prof` (read the result with bench/profile-top.ts). --memory-store: queues and
  * messages in memory (tells storage cost from the rest). --rounds: echo and load run alternately
  * this many times; the table gives medians and the ratio of each round. Defaults take about 2.5 minutes.
+ * --store postgres: the server's queues and messages in PostgreSQL (SMP_BENCH_PG_URI, else
+ * SMP_TEST_PG_URI — scripts/pg-test-cluster.sh prints one), in a fresh schema dropped at the end;
+ * the store phase (bench/store.ts) then measures the PostgreSQL store too.
  */
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -30,6 +34,7 @@ import { join } from "node:path";
 import { all, Worker } from "./lib/child.ts";
 import { Histogram } from "./lib/histogram.ts";
 import { cpuModel, currentFdLimit, fdCount, machineBusyNs, memory, processesCpuNs, raiseFdLimit, threadCpu } from "./lib/proc.ts";
+import { benchSchema, dropBenchSchema } from "./lib/postgres.ts";
 import { ensureBinary, initServer, removeServerDirs, ROOT, ServerProcess, type ServerSpec } from "./lib/server.ts";
 
 // ---------------------------------------------------------------- options
@@ -292,7 +297,8 @@ async function rttPhase(spec: ServerSpec): Promise<void> {
 }
 
 async function storePhase(): Promise<void> {
-  const p = Bun.spawn([process.execPath, join(ROOT, "bench/store.ts"), "--queues", String(STORE_QUEUES), "--lookups", String(Math.min(100000, STORE_QUEUES))], {
+  const backend = pg === undefined ? [] : ["--postgres", pg.uri];
+  const p = Bun.spawn([process.execPath, join(ROOT, "bench/store.ts"), "--queues", String(STORE_QUEUES), "--lookups", String(Math.min(100000, STORE_QUEUES)), ...backend], {
     stdout: "pipe",
     stderr: "inherit",
   });
@@ -315,7 +321,9 @@ if (!skip.has("idle") && currentFdLimit() < IDLE + 2048) {
 }
 const source = flag("source");
 const command = source ? [process.execPath, join(ROOT, "src/cli/main.ts")] : [ensureBinary("x64", log)];
-const spec = initServer(command, Math.max(20000, IDLE + 1000), !flag("memory-store"));
+const STORE = argv.indexOf("--store") >= 0 ? argv[argv.indexOf("--store") + 1]! : "sqlite";
+const pg = STORE === "postgres" ? await benchSchema() : undefined;
+const spec = initServer(command, Math.max(20000, IDLE + 1000), !flag("memory-store"), pg);
 const t0 = performance.now();
 try {
   if (!skip.has("idle")) await idlePhase(spec);
@@ -335,12 +343,13 @@ try {
   if (!skip.has("store")) await storePhase();
 } finally {
   removeServerDirs(spec);
+  if (pg !== undefined) await dropBenchSchema(pg);
 }
 
 const fmt = (k: string, digits: number): string => (typeof R[k] === "number" ? (R[k] as number).toFixed(digits) : "n/a");
 if (typeof R.msgs_per_s === "number" && typeof R.echo_blocks_per_s === "number") R.ratio = R.msgs_per_s / R.echo_blocks_per_s;
 
-const machine = `${cpus().length} × ${cpuModel()}, Linux, Bun ${Bun.version}; server: ${source || PROFILE !== undefined ? "bun src/cli/main.ts" : "dist/smp-server-linux-x64"}`;
+const machine = `${cpus().length} × ${cpuModel()}, Linux, Bun ${Bun.version}; server: ${source || PROFILE !== undefined ? "bun src/cli/main.ts" : "dist/smp-server-linux-x64"}; store: ${STORE}`;
 console.log(`\nsmp-server benchmark — ${machine}; ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
 const w = Math.max(...rows.map(([l]) => l.length));
 for (const [l, v] of rows) console.log(`${l.padEnd(w)}  ${v}`);

@@ -4,11 +4,19 @@
  * of getQueueByRecipientId for random ids, then SEND/ACK-like message throughput.
  *
  *   bun bench/store.ts [--queues 1000000] [--batch 5000] [--lookups 100000] [--dir DIR] [--synchronous normal|full]
+ *                      [--postgres URI]
+ *
+ * --postgres URI: the PostgreSQL store, in a fresh schema dropped at the end. Its writes resolve
+ * after their commit, so the awaited-one-by-one loops below measure one transaction per write
+ * (the worst case: a single client); concurrent clients share commits.
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SQL } from "bun";
+import { openPostgresStore } from "../src/store/postgres/open.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
+import type { Store } from "../src/store/store.ts";
 import type { NewQueue } from "../src/store/types.ts";
 
 const args = process.argv.slice(2);
@@ -21,6 +29,24 @@ const BATCH = Number(arg("batch", "5000"));
 const LOOKUPS = Number(arg("lookups", "100000"));
 const SYNC = arg("synchronous", "normal") as "normal" | "full";
 const PHASE = arg("phase", "create");
+const PG_URI = arg("postgres", "");
+
+/** `path` is the SQLite file, or with --postgres the schema name. */
+async function openStore(path: string): Promise<Store> {
+  if (PG_URI === "") return openSqliteStore({ path, synchronous: SYNC });
+  return openPostgresStore({ uri: PG_URI, schema: path, createSchema: true });
+}
+
+async function pgSize(schema: string): Promise<number> {
+  const sql = new SQL(PG_URI, { max: 1 });
+  try {
+    const r = await sql`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 AS n FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${schema} AND c.relkind = 'r'`;
+    return Number(r[0].n);
+  } finally {
+    await sql.close();
+  }
+}
 
 /** Ids derived from the index, so the lookup phase needs no list of them in memory. */
 function idOf(tag: number, i: number): Uint8Array {
@@ -68,7 +94,7 @@ function pct(xs: Float64Array, p: number): number {
 }
 
 async function create(path: string): Promise<void> {
-  const s = openSqliteStore({ path, synchronous: SYNC });
+  const s = await openStore(path);
   const t0 = performance.now();
   for (let i = 0; i < N; ) {
     const end = Math.min(N, i + BATCH);
@@ -84,13 +110,13 @@ async function create(path: string): Promise<void> {
   console.log(`created ${N} queues in ${secs.toFixed(1)} s: ${(N / secs).toFixed(0)} queues/s (group commits of ${BATCH}, synchronous=${SYNC})`);
   console.log(`RSS after creating: ${mb(process.memoryUsage().rss)}`);
   await s.close();
-  console.log(`DB size: ${mb(dbSize(path))}`);
+  console.log(`DB size: ${mb(PG_URI === "" ? dbSize(path) : await pgSize(path))}`);
 }
 
 async function lookup(path: string): Promise<void> {
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
-  const s = openSqliteStore({ path, synchronous: SYNC });
+  const s = await openStore(path);
   const st = await s.stats();
   console.log(`reopen: ${(performance.now() - t0).toFixed(1)} ms (queueCount ${st.queueCount}); RSS ${mb(rss0)} → ${mb(process.memoryUsage().rss)}`);
 
@@ -149,15 +175,20 @@ if (PHASE === "lookup") {
 } else {
   const own = !args.includes("--dir");
   const dir = own ? mkdtempSync(join(tmpdir(), "smp-bench-")) : arg("dir", "");
-  const path = join(dir, "smp.db");
+  const path = PG_URI === "" ? join(dir, "smp.db") : `bench_store_${process.pid}`;
   try {
     await create(path);
+    const pg = PG_URI === "" ? [] : ["--postgres", PG_URI];
     const child = Bun.spawn(
-      [process.execPath, import.meta.path, "--phase", "lookup", "--path", path, "--queues", String(N), "--lookups", String(LOOKUPS), "--synchronous", SYNC],
+      [process.execPath, import.meta.path, "--phase", "lookup", "--path", path, "--queues", String(N), "--lookups", String(LOOKUPS), "--synchronous", SYNC, ...pg],
       { stdout: "inherit", stderr: "inherit" },
     );
     if ((await child.exited) !== 0) process.exitCode = 1;
   } finally {
     if (own) rmSync(dir, { recursive: true, force: true });
+    if (PG_URI !== "") {
+      const sql = new SQL(PG_URI, { max: 1 });
+      await sql.unsafe(`DROP SCHEMA IF EXISTS "${path}" CASCADE`).finally(() => sql.close());
+    }
   }
 }

@@ -57,7 +57,12 @@ export function freePort(): number {
 }
 
 /** `smp-server init` in fresh temporary directories; connections limit raised for the idle test. */
-export function initServer(command: string[], maxConnections: number, persistent = true): ServerSpec {
+export function initServer(
+  command: string[],
+  maxConnections: number,
+  persistent = true,
+  postgres?: { uri: string; schema: string },
+): ServerSpec {
   const base = mkdtempSync(join(tmpdir(), "smp-bench-"));
   const configDir = join(base, "config");
   const dataDir = join(base, "data");
@@ -74,6 +79,8 @@ export function initServer(command: string[], maxConnections: number, persistent
   if (!/^# max_connections = \d+$/m.test(cfg)) throw new Error("smp-server.toml has no max_connections line to set");
   let edited = cfg.replace(/^# max_connections = \d+$/m, `max_connections = ${maxConnections}`);
   if (!persistent) edited = edited.replace(/^\[STORE_LOG\]\nenable = true$/m, "[STORE_LOG]\nenable = false");
+  if (postgres !== undefined)
+    edited = edited.replace(/^\[STORE_LOG\]\n/m, `[STORE_LOG]\ndb_connection = "${postgres.uri}"\ndb_schema = "${postgres.schema}"\n`);
   writeFileSync(toml, edited);
   return { command, configDir, dataDir, port, address: `smp://${fingerprint}@127.0.0.1:${port}` };
 }
