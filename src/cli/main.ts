@@ -1,12 +1,13 @@
 /**
  * The `smp-server` executable (Server/Main.hs:smpServerCLI_, cliCommandP): verbs init, cert, start,
- * delete. Run with `bun src/cli/main.ts …` or as the compiled binary.
+ * delete, database. Run with `bun src/cli/main.ts …` or as the compiled binary.
  */
 import { CertificateError } from "../crypto/x509/certificate.ts";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "../util/log.ts";
 import { optionsHelp, parseOptions, portOpt, stringOpt, UsageError, type OptionSpec, type ParsedOptions } from "./args.ts";
 import { CertFileError, regenerateServerCert } from "./certs.ts";
 import { ConfigError, HOSTING_TYPES, type HostingType } from "./config.ts";
+import { database } from "./database.ts";
 import { deleteServer } from "./delete.ts";
 import { printStats, runControl, type ControlRole } from "./control.ts";
 import { CliError, type Out } from "./errors.ts";
@@ -84,6 +85,10 @@ const VERBS: Record<string, Verb> = {
   delete: { specs: DELETE, describe: () => "Delete configuration and log files" },
   control: { specs: CONTROL, describe: () => "Send a command to the running server's control port, e.g. `control stats`, `control block <id> reason=spam` (`control help`)" },
   stats: { specs: STATS, describe: () => "Print the running server's statistics as a table, or a live view with --watch (through the control port)" },
+  database: {
+    specs: COMMON,
+    describe: () => "import: copy the SQLite database to PostgreSQL (db_connection); export: copy PostgreSQL to the SQLite database",
+  },
 };
 
 function versionText(): string {
@@ -110,7 +115,7 @@ function mainHelp(paths: Paths): string {
 
 function verbHelp(name: string, paths: Paths): string {
   const v = VERBS[name];
-  return `Usage: ${EXE} ${name} [OPTIONS]\n\n${v.describe(paths)}\n\nOptions:\n${optionsHelp(v.specs)}`;
+  return `Usage: ${EXE} ${name}${name === "database" ? " import|export" : ""} [OPTIONS]\n\n${v.describe(paths)}\n\nOptions:\n${optionsHelp(v.specs)}`;
 }
 
 function signAlgorithm(opts: ParsedOptions): void {
@@ -231,9 +236,12 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
     return 1;
   }
   try {
-    // `control` ends its options at the first word of the command it sends.
-    const split = verb === "control" ? commandStart(rest, VERBS[verb].specs) : rest.length;
-    const opts = parseOptions(rest.slice(0, split), VERBS[verb].specs);
+    // `control` ends its options at the first word of the command it sends; `database` takes
+    // its sub-command first (Server/Main.hs: `database import|export`).
+    const sub = verb === "database" && rest[0] !== undefined && !rest[0].startsWith("-") ? rest[0] : undefined;
+    const args = sub === undefined ? rest : rest.slice(1);
+    const split = verb === "control" ? commandStart(args, VERBS[verb].specs) : args.length;
+    const opts = parseOptions(args.slice(0, split), VERBS[verb].specs);
     const paths = resolvePaths({ configDir: stringOpt(opts, "config-dir"), dataDir: stringOpt(opts, "data-dir") }, ctx.pathEnv);
     if (opts.has("help")) {
       out(verbHelp(verb, paths));
@@ -262,7 +270,7 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         await deleteServer(paths, { yes: opts.has("yes"), stdinIsTTY: ctx.stdinIsTTY }, out);
         return 0;
       case "control": {
-        const words = rest.slice(split);
+        const words = args.slice(split);
         if (words.length === 0) throw new UsageError("a control port command is required (e.g. stats, help)");
         return await runControl(paths, words.join(" "), roleOpt(opts), out);
       }
@@ -272,6 +280,10 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         if (count !== undefined && watch === undefined) throw new UsageError("--count needs --watch");
         return await printStats(paths, roleOpt(opts), out, { ...(watch !== undefined && { watchSeconds: watch }), ...(count !== undefined && { count }) });
       }
+      case "database":
+        if (sub !== "import" && sub !== "export") throw new UsageError(`expected \`database import\` or \`database export\`, got ${sub === undefined ? "nothing" : JSON.stringify(sub)}`);
+        await database(sub, paths, out);
+        return 0;
     }
     return 1;
   } catch (e) {

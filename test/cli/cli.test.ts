@@ -13,6 +13,10 @@ import { sha256 } from "../../src/crypto/digest.ts";
 import { pemToDer } from "../../src/crypto/x509/certificate.ts";
 import { parseServerStr } from "../../src/protocol/server-address.ts";
 import pkg from "../../package.json";
+import { DB_FILE } from "../../src/server/index.ts";
+import { openSqliteStore } from "../../src/store/sqlite/open.ts";
+import { newQueue } from "../store/helpers.ts";
+import { dropTestSchemas, testPostgresUri, testSchemaName } from "../store/postgres.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const OPENSSL = "/usr/bin/openssl";
@@ -345,4 +349,44 @@ test("SMP_SERVER_CFG_PATH / SMP_SERVER_LOG_PATH select the directories when no f
   expect(r.code).toBe(0);
   expect(existsSync(join(d.cfg, "smp-server.toml"))).toBe(true);
   expect(existsSync(d.data)).toBe(true);
+});
+
+describe("database import|export", () => {
+  test("needs a sub-command and db_connection", () => {
+    const d = dirs();
+    expect(run(["init", ...d.flags, "--no-password"]).code).toBe(0);
+    const none = run(["database", ...d.flags]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("expected `database import` or `database export`");
+    const noPg = run(["database", "import", ...d.flags]);
+    expect(noPg.code).toBe(1);
+    expect(noPg.stderr).toContain("db_connection is not set");
+  });
+
+  const pgUri = testPostgresUri();
+  test.skipIf(pgUri === null)("import copies the SQLite database to PostgreSQL and prints the counts; again: nothing to do", async () => {
+    const d = dirs();
+    expect(run(["init", ...d.flags, "--no-password"]).code).toBe(0);
+    const s = openSqliteStore({ path: join(d.data, DB_FILE) });
+    for (let i = 0; i < 3; i++) await s.queues.createQueue(newQueue());
+    await s.close();
+    const schema = testSchemaName();
+    try {
+      const file = join(d.cfg, "smp-server.toml");
+      writeFileSync(file, readFileSync(file, "utf8").replace("[STORE_LOG]\n", `[STORE_LOG]\ndb_connection = "${pgUri}"\ndb_schema = "${schema}"\n`));
+      const r = run(["database", "import", ...d.flags]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`schema ${schema}: queues 3, messages 0, ntfs 0, services 0, blobs 0.`);
+      expect(r.stdout).toContain(":***@");
+      expect(r.all).not.toContain(`:${new URL(pgUri!).password}@`);
+      const again = run(["database", "import", ...d.flags]);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain("Nothing to do");
+      const exp = run(["database", "export", ...d.flags]);
+      expect(exp.code).toBe(0);
+      expect(exp.stdout).toContain("Nothing to do");
+    } finally {
+      await dropTestSchemas(pgUri!, [schema]);
+    }
+  });
 });
