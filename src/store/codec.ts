@@ -37,6 +37,10 @@ export function decodeCertChain(b: Uint8Array): Uint8Array[] {
   return chain;
 }
 
+/** `messages.flags` bits, the same in both backends. */
+export const F_NTF = 1;
+export const F_QUOTA = 2;
+
 export const STATUS_ACTIVE = 0;
 export const STATUS_OFF = 1;
 export const STATUS_BLOCKED = 2;

@@ -5,13 +5,12 @@
  */
 import type { SQL } from "bun";
 import { bytesEqual } from "../../encoding/bytes.ts";
+import { F_NTF, F_QUOTA } from "../codec.ts";
 import { C_MESSAGES } from "../counters.ts";
 import type { MessageStore } from "../message-store.ts";
 import type { ExpiryProgress, NewMessage, QueueRef, StoredMessage, WriteMsgResult } from "../types.ts";
 import { bytes, type PgConnection } from "./connection.ts";
 
-const F_NTF = 1;
-const F_QUOTA = 2;
 const EMPTY = new Uint8Array(0);
 
 interface MsgRow {

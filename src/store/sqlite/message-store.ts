@@ -7,11 +7,9 @@ import type { Statement } from "bun:sqlite";
 import { bytesEqual } from "../../encoding/bytes.ts";
 import type { MessageStore } from "../message-store.ts";
 import type { ExpiryProgress, NewMessage, QueueRef, StoredMessage, WriteMsgResult } from "../types.ts";
+import { F_NTF, F_QUOTA } from "../codec.ts";
 import { C_MESSAGES } from "../counters.ts";
 import type { SqliteConnection } from "./connection.ts";
-
-const F_NTF = 1;
-const F_QUOTA = 2;
 
 const EMPTY = new Uint8Array(0);
 
