@@ -8,8 +8,7 @@ import { decodePeriods, decodeStats, encodeStats, PERIODS_BLOB, restoreStats, sa
 import { NamesStats } from "../../../src/server/names/index.ts";
 import { ServerStats } from "../../../src/server/stats.ts";
 import { setLogLevel } from "../../../src/util/log.ts";
-import { openSqliteStore } from "../../../src/store/sqlite/open.ts";
-import { startTestServer } from "../harness.ts";
+import { openTestStore, startTestServer } from "../harness.ts";
 import { CMD, connect, sr } from "../helpers.ts";
 
 // Quiet while these run; other test files in this process expect the default level.
@@ -102,7 +101,7 @@ test("unreadable saved statistics: the server starts, counting from zero", async
   s1.server.stats.qCreated = 5;
   await s1.stop(true); // saves qCreated = 5; then the blob is damaged through a fresh store
 
-  const st = openSqliteStore({ path: `${dir}/smp-server.sqlite` });
+  const st = await openTestStore(s1.options);
   await st.putBlob(STATS_BLOB, new TextEncoder().encode("not json"));
   await st.close();
   const s2 = await startTestServer({}, dir);
