@@ -20,7 +20,7 @@ import type { ServerAuth, SmpHandle } from "../transport/handle.ts";
 import { serverHandshake, type ServerHandshakeConfig } from "../transport/server-handshake.ts";
 import type { TransportStream } from "../transport/stream.ts";
 import type { Store } from "../store/store.ts";
-import { StoreError, type QueueRec } from "../store/types.ts";
+import { StoreError, type QueueRec, type ServiceParty } from "../store/types.ts";
 import { log } from "../util/log.ts";
 import { processCommand } from "./commands.ts";
 import { Client, fail, type Env } from "./env.ts";
@@ -144,8 +144,13 @@ export class SmpServer implements Env {
     let first: CommandTag | null = null;
     let parsed = 0;
     let oneParty = true;
+    // Transmissions are parsed once (parsing may overwrite header bytes); a block's first ones may
+    // already be parsed to see whether it is a block of SUBs.
+    const ahead = n > 1 ? this.subscriptionBlock(c, payload, n) : null;
+    // Awaited only for a block of SUBs: any other keeps its timing (no extra turn before it runs).
+    const prefetched = ahead !== null && ahead.party !== null ? await this.store.queues.getQueues(ahead.party, ahead.ts.map(entityIdOf)) : null;
     for (let i = 0; i < n; i++) {
-      const t = parseTransmission(payload, starts[i]!, ends[i]!, c.handle.params, this.reader);
+      const t = ahead !== null && i < ahead.ts.length ? ahead.ts[i]! : parseTransmission(payload, starts[i]!, ends[i]!, c.handle.params, this.reader);
       if (t.error !== null) {
         fail(c, t, t.error);
         continue;
@@ -155,12 +160,34 @@ export class SmpServer implements Env {
       else if (oneParty && commandParty(tag) !== commandParty(first)) oneParty = false;
       parsed++;
       try {
-        await this.processTransmission(c, payload, t);
+        await this.processTransmission(c, payload, t, prefetched !== null ? prefetched[i] : undefined);
       } catch (e) {
         fail(c, t, this.internalError(e));
       }
     }
     if (parsed > 1 && oneParty) this.stats.countBatch(first!);
+  }
+
+  /**
+   * A block made only of SUBs (or only of NSUBs) — Client.hs:subscribeSMPQueues packs ~135 per
+   * block — has its queues looked up in one store call (`getQueues`: one query on PostgreSQL),
+   * not one per transmission (the reference's production lesson); nothing else in the block can
+   * change those queues before they are used. Returns the transmissions parsed to find out
+   * (all of them with the party to look up, or up to the first that is not such a SUB, null).
+   */
+  private subscriptionBlock(c: Client, payload: Uint8Array, n: number): { readonly ts: ReceivedTransmission[]; readonly party: ServiceParty | null } {
+    const starts = c.transmissionStarts;
+    const ends = c.transmissionEnds;
+    const ts: ReceivedTransmission[] = [];
+    let tag: CommandTag | null = null;
+    for (let i = 0; i < n; i++) {
+      const t = parseTransmission(payload, starts[i]!, ends[i]!, c.handle.params, this.reader);
+      ts.push(t);
+      const tt = t.error === null ? t.command!.tag : null;
+      if ((tt !== "SUB" && tt !== "NSUB") || (tag !== null && tt !== tag)) return { ts, party: null };
+      tag = tt;
+    }
+    return { ts, party: tag === "SUB" ? "rcv" : "ntf" };
   }
 
   private internalError(e: unknown): ErrorType {
@@ -180,10 +207,14 @@ export class SmpServer implements Env {
     }
   }
 
-  private async processTransmission(c: Client, block: Uint8Array, t: ReceivedTransmission): Promise<void> {
+  /** `prefetched`: the queue already looked up with its block (`subscriptionBlock`). */
+  private async processTransmission(c: Client, block: Uint8Array, t: ReceivedTransmission, prefetched?: QueueRec | null): Promise<void> {
     const cmd = t.command!;
     let q: QueueRec | null = null;
-    switch (commandParty(cmd.tag)) {
+    switch (prefetched !== undefined ? "prefetched" : commandParty(cmd.tag)) {
+      case "prefetched":
+        q = prefetched!;
+        break;
       case "Recipient":
         q = await this.store.queues.getQueueByRecipientId(t.entityId);
         break;
@@ -303,3 +334,5 @@ export class SmpServer implements Env {
     for (const c of this.clients) c.handle.close();
   }
 }
+
+const entityIdOf = (t: ReceivedTransmission): Uint8Array => t.entityId;
