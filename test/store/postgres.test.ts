@@ -38,6 +38,19 @@ const uri = testPostgresUri();
     expect(rows.map((r: { version: number }) => r.version)).toEqual([PG_SCHEMA_VERSION]);
   });
 
+  test("a schema name with capitals is used exactly as written", async () => {
+    const sc = "Mixed_" + schema();
+    schemas.push(sc);
+    const s = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2, createSchema: true });
+    const q = await created(s);
+    await s.close();
+    const rows = await admin.unsafe(`SELECT count(*)::int AS n FROM "${sc}".queues`);
+    expect(rows[0].n).toBe(1);
+    const again = await openPostgresStore({ uri: pgUri, schema: sc, poolSize: 2 });
+    expect((await again.queues.getQueueByRecipientId(q.recipientId))?.key).toBe(q.key);
+    await again.close();
+  });
+
   test("a missing schema is refused unless asked to create it (the server's start does not)", async () => {
     const sc = schema();
     const e = await openPostgresStore({ uri: pgUri, schema: sc }).then(

@@ -11,7 +11,7 @@ export function testPostgresUri(): string | null {
   if (process.env.CI === "true") throw new Error("CI=true but SMP_TEST_PG_URI is not set: .ci/run must start PostgreSQL (scripts/pg-test-cluster.sh)");
   if (!warned) {
     warned = true;
-    console.warn("PostgreSQL variants of the tests skipped: no PostgreSQL (set SMP_TEST_PG_URI, e.g. from scripts/pg-test-cluster.sh)");
+    console.warn("PostgreSQL variants of the store tests: skipped: no PostgreSQL (set SMP_TEST_PG_URI, e.g. from scripts/pg-test-cluster.sh)");
   }
   return null;
 }

@@ -26,7 +26,7 @@ import { SQL, type ReservedSQL } from "bun";
 import { COUNTERS } from "../counters.ts";
 import { StoreError } from "../types.ts";
 import { redactUri, toStoreError } from "./errors.ts";
-import { pgMigrate } from "./migrate.ts";
+import { pgMigrate, quoteIdent } from "./migrate.ts";
 
 export interface PostgresStoreOptions {
   /** libpq URI, e.g. postgresql://smp@localhost/smp (`db_connection`). */
@@ -86,7 +86,9 @@ export class PgConnection {
     const schema = opts.schema ?? "smp_server";
     const sql = new SQL(opts.uri, {
       max: Math.max(2, opts.poolSize ?? 10),
-      connection: { search_path: schema },
+      // Quoted: an unquoted search_path entry would be folded to lower case, and the tables are
+      // created in the schema exactly as named.
+      connection: { search_path: quoteIdent(schema) },
       connectionTimeout: 10,
     });
     const c = new PgConnection(sql, schema, opts.maxOpsPerCommit ?? 1000);
