@@ -8,6 +8,7 @@ import { decodePeriods, decodeStats, encodeStats, PERIODS_BLOB, restoreStats, sa
 import { NamesStats } from "../../../src/server/names/index.ts";
 import { ServerStats } from "../../../src/server/stats.ts";
 import { setLogLevel } from "../../../src/util/log.ts";
+import { openSqliteStore } from "../../../src/store/sqlite/open.ts";
 import { openTestStore, startTestServer } from "../harness.ts";
 import { CMD, connect, sr } from "../helpers.ts";
 
