@@ -20,8 +20,8 @@ import { DB_FILE } from "../src/server/index.ts";
 import { openPostgresStore } from "../src/store/postgres/open.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { Store } from "../src/store/store.ts";
-import type { NewQueue } from "../src/store/types.ts";
 import { benchSchema, dropBenchSchema, type BenchPostgres } from "./lib/postgres.ts";
+import { benchQueue, idOf } from "./lib/queues.ts";
 import { memory } from "./lib/proc.ts";
 import { ensureBinary, initServer, removeServerDirs, ROOT, ServerProcess } from "./lib/server.ts";
 
@@ -32,40 +32,11 @@ const SUBS = Math.min(N, Number(opt("subs", "100000")));
 const BACKENDS = opt("store", "sqlite,postgres").split(",");
 const log = (s: string) => console.error(`bench: ${s}`);
 
-/** Recipient ids derived from the index: nothing to keep in memory for a million queues. */
-function rid(i: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setUint32(4, i);
-  return (Bun.SHA256.hash(b) as Uint8Array).subarray(0, 24);
-}
-function sid(i: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setUint32(0, 1);
-  new DataView(b.buffer).setUint32(4, i);
-  return (Bun.SHA256.hash(b) as Uint8Array).subarray(0, 24);
-}
-
 // One recipient key for every queue, so one client can sign SUB for all of them.
 const rcvKey = generateAuthKey("ed25519");
 const rcvKeyDer = authPublicKey(rcvKey).der;
-const SECRET = new Uint8Array(32).fill(2);
-
-function queue(i: number): NewQueue {
-  return {
-    recipientId: rid(i),
-    recipientKeys: [rcvKeyDer],
-    rcvDhSecret: SECRET,
-    senderId: sid(i),
-    senderKey: null,
-    queueMode: "M",
-    link: null,
-    notifier: null,
-    status: "active",
-    blockingInfo: null,
-    updatedAt: Math.floor(Date.now() / 86400000) * 86400,
-    rcvServiceId: null,
-  };
-}
+const today = Math.floor(Date.now() / 86400000) * 86400;
+const queue = (i: number) => benchQueue(i, rcvKeyDer, today);
 
 async function createQueues(s: Store): Promise<number> {
   const t0 = performance.now();
@@ -115,7 +86,7 @@ async function runBackend(backend: string, command: string[]): Promise<Row> {
       let ok = 0;
       for (let i = 0; i < SUBS; i += CHUNK) {
         const qs = [];
-        for (let j = i; j < Math.min(SUBS, i + CHUNK); j++) qs.push({ rcvId: rid(j), key: rcvKey });
+        for (let j = i; j < Math.min(SUBS, i + CHUNK); j++) qs.push({ rcvId: idOf(1, j), key: rcvKey });
         for (const r of await c.subscribeMany(qs)) if (!("error" in r)) ok++;
       }
       const subPerS = SUBS / ((performance.now() - t1) / 1000);

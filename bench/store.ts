@@ -17,7 +17,7 @@ import { SQL } from "bun";
 import { openPostgresStore } from "../src/store/postgres/open.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { Store } from "../src/store/store.ts";
-import type { NewQueue } from "../src/store/types.ts";
+import { benchQueue, idOf } from "./lib/queues.ts";
 
 const args = process.argv.slice(2);
 function arg(name: string, def: string): string {
@@ -48,34 +48,8 @@ async function pgSize(schema: string): Promise<number> {
   }
 }
 
-/** Ids derived from the index, so the lookup phase needs no list of them in memory. */
-function idOf(tag: number, i: number): Uint8Array {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, tag);
-  v.setUint32(4, i);
-  return (Bun.SHA256.hash(b) as Uint8Array).subarray(0, 24);
-}
-
 const KEY = new Uint8Array(44).fill(1);
-const SECRET = new Uint8Array(32).fill(2);
-
-function queue(i: number): NewQueue {
-  return {
-    recipientId: idOf(1, i),
-    recipientKeys: [KEY],
-    rcvDhSecret: SECRET,
-    senderId: idOf(2, i),
-    senderKey: null,
-    queueMode: "M",
-    link: null,
-    notifier: null,
-    status: "active",
-    blockingInfo: null,
-    updatedAt: 20000 * 86400,
-    rcvServiceId: null,
-  };
-}
+const queue = (i: number) => benchQueue(i, KEY);
 
 const mb = (n: number) => (n / 1048576).toFixed(1) + " MiB";
 function dbSize(path: string): number {
