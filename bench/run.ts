@@ -21,7 +21,7 @@
  * than src/), or `bun src/cli/main.ts` with --source. Load comes from worker processes
  * (bench/clients/*.ts) over the real client library. Prints a table, then one BENCH line.
  *
- *   bun bench/run.ts [--source] [--rounds 3] [--seconds 10] [--warmup 3] [--clients 1] [--pairs 4] [--queues 8]
+ *   bun bench/run.ts [--source | --source-dir DIR] [--rounds 3] [--seconds 10] [--warmup 3] [--clients 1] [--pairs 4] [--queues 8]
  *                    [--window 2] [--body 16048] [--inflight 1] [--size 15000] [--idle 10000]
  *                    [--store-queues 100000] [--sub-queues 100000] [--rtt-seconds 5]
  *                    [--skip idle,echo,load,inflight,floor,rtt,subs,store] [--no-gc-log] [--memory-store]
@@ -388,8 +388,11 @@ if (!skip.has("idle") && currentFdLimit() < IDLE + 2048) {
   log(`open-file limit ${currentFdLimit()} is too low for ${IDLE} connections: measuring ${fit} (raise \`ulimit -n\` for the full figure)`);
   IDLE = fit;
 }
-const source = flag("source");
-const command = source ? [process.execPath, join(ROOT, "src/cli/main.ts")] : [ensureBinary("x64", log)];
+// --source-dir DIR: the server from another tree's sources (e.g. `git archive main src | tar -x -C DIR`
+// with a node_modules link), to compare whole-server figures of two versions run after run
+const sourceDir = argv.indexOf("--source-dir") >= 0 ? argv[argv.indexOf("--source-dir") + 1]! : undefined;
+const source = flag("source") || sourceDir !== undefined;
+const command = source ? [process.execPath, join(sourceDir ?? ROOT, "src/cli/main.ts")] : [ensureBinary("x64", log)];
 const spec = initServer(command, Math.max(20000, IDLE + 1000), !flag("memory-store"));
 const t0 = performance.now();
 try {

@@ -139,28 +139,66 @@ export class SmpServer implements Env {
       starts[i] = cursor.start;
       ends[i] = cursor.end;
     }
+    // Parsed before any runs (each transmission's parse touches only its own bytes), so that a
+    // block of SUBs — how clients resubscribe, ~135 per block — looks its queues up at once.
     // Server.hs:receive updateBatchStats: a block of 2+ parsed transmissions of one party counts
     // as a batch of the first one's command.
+    const ts = c.parsed;
     let first: CommandTag | null = null;
     let parsed = 0;
     let oneParty = true;
+    let subs = 0;
     for (let i = 0; i < n; i++) {
       const t = parseTransmission(payload, starts[i]!, ends[i]!, c.handle.params, this.reader);
-      if (t.error !== null) {
-        fail(c, t, t.error);
-        continue;
-      }
+      ts[i] = t;
+      if (t.error !== null) continue;
       const tag = t.command!.tag;
       if (first === null) first = tag;
       else if (oneParty && commandParty(tag) !== commandParty(first)) oneParty = false;
       parsed++;
-      try {
-        await this.processTransmission(c, payload, t);
-      } catch (e) {
-        fail(c, t, this.internalError(e));
+      if (tag === "SUB") subs++;
+    }
+    try {
+      const batch = subs === parsed && subs > 1 ? await this.lookUpSubs(ts, n) : null;
+      for (let i = 0; i < n; i++) {
+        const t = ts[i]!;
+        if (t.error !== null) {
+          fail(c, t, t.error);
+          continue;
+        }
+        try {
+          await this.processTransmission(c, payload, t, batch === null ? undefined : batch[i]);
+        } catch (e) {
+          fail(c, t, this.internalError(e));
+        }
       }
+    } finally {
+      ts.length = 0;
     }
     if (parsed > 1 && oneParty) this.stats.countBatch(first!);
+  }
+
+  /**
+   * The queues of a block whose parsed transmissions are all SUBs, in one store call
+   * (Server.hs:receive looks up the queues of a batch of one party together, getQueueRecs), by
+   * position in the block (transmissions that failed to parse get null and are not looked up).
+   * Only SUB blocks here: no command among them changes a queue record, so a record read before
+   * the block runs is the one each SUB would have read. Null when the lookup fails: each SUB
+   * then looks its queue up (and answers its own error).
+   */
+  private async lookUpSubs(ts: readonly ReceivedTransmission[], n: number): Promise<(QueueRec | null)[] | null> {
+    const ids: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) if (ts[i]!.error === null) ids.push(ts[i]!.entityId);
+    let found: (QueueRec | null)[];
+    try {
+      found = await this.store.queues.getQueues("rcv", ids);
+    } catch {
+      return null;
+    }
+    if (found.length === n) return found;
+    const byPosition = new Array<QueueRec | null>(n).fill(null);
+    for (let i = 0, k = 0; i < n; i++) if (ts[i]!.error === null) byPosition[i] = found[k++]!;
+    return byPosition;
   }
 
   private internalError(e: unknown): ErrorType {
@@ -180,12 +218,13 @@ export class SmpServer implements Env {
     }
   }
 
-  private async processTransmission(c: Client, block: Uint8Array, t: ReceivedTransmission): Promise<void> {
+  /** `known`: the queue already looked up for this transmission (a block of SUBs). */
+  private async processTransmission(c: Client, block: Uint8Array, t: ReceivedTransmission, known?: QueueRec | null): Promise<void> {
     const cmd = t.command!;
     let q: QueueRec | null = null;
     switch (commandParty(cmd.tag)) {
       case "Recipient":
-        q = await this.store.queues.getQueueByRecipientId(t.entityId);
+        q = known !== undefined ? known : await this.store.queues.getQueueByRecipientId(t.entityId);
         break;
       case "Sender":
         q = await this.store.queues.getQueueBySenderId(t.entityId);
