@@ -322,7 +322,8 @@ describe("a block made only of SUBs (Server.hs:receive: its queues looked up tog
     } finally {
       queues.getQueues = getQueues;
       queues.getQueueByRecipientId = byRecipientId;
-      closeAll([r, sh]);
+      r.close();
+      sh.close();
     }
   });
 });
