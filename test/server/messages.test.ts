@@ -286,25 +286,30 @@ describe("a block made only of SUBs (Server.hs:receive: its queues looked up tog
         single++;
         return byRecipientId(id);
       };
+      // A transmission that does not parse is answered in its place and left out of the lookup
+      // (Server.hs:receive: partitionEithers, then the batch of the parsed ones).
       r.send([
         { key: rKey, corrId: "a", entityId: q1.rcvId, cmd: CMD.SUB },
         { key: rKey, corrId: "b", entityId: new Uint8Array(24).fill(9), cmd: CMD.SUB },
+        { key: null, corrId: "x", entityId: q2.rcvId, cmd: new TextEncoder().encode("HELLO") },
         { key: generateAuthKey("ed25519"), corrId: "c", entityId: q2.rcvId, cmd: CMD.SUB },
         { key: rKey, corrId: "d", entityId: q2.rcvId, cmd: CMD.SUB },
       ]);
       const got: Awaited<ReturnType<RawClient["recvBlock"]>> = [];
-      while (got.length < 5) got.push(...(await r.recvBlock()));
+      while (got.length < 6) got.push(...(await r.recvBlock()));
       expect(got.map((t) => [t.corrId, t.msg?.tag])).toEqual([
         ["a", "SOK"],
         ["", "MSG"],
         ["b", "ERR"],
+        ["x", "ERR"],
         ["c", "ERR"],
         ["d", "SOK"],
       ]);
       expect(got[1]!.entityId).toEqual(q1.rcvId);
       expect(decText(q1, got[1]!.msg!)).toBe("waiting");
       expect(got[2]!.msg).toEqual(err(ERR.AUTH));
-      expect(got[3]!.msg).toEqual(err(ERR.AUTH));
+      expect(got[3]!.msg).toEqual(err(ERR.CMD_UNKNOWN));
+      expect(got[4]!.msg).toEqual(err(ERR.AUTH));
       expect(batches).toEqual([4]);
       expect(single).toBe(0);
 
