@@ -17,6 +17,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { benchId, benchQueue } from "./lib/bench-queue.ts";
 import { abCompareAsync } from "./lib/cpu-time.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { Store } from "../src/store/store.ts";
@@ -41,12 +42,7 @@ if (BASE !== undefined) variants.base = ((await import(join(BASE, "src/store/sql
 
 const dir = mkdtempSync(join(tmpdir(), "smp-store-ab-"));
 const body = crypto.getRandomValues(new Uint8Array(SIZE));
-const id = (tag: number, i: number): Uint8Array => {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setUint32(4, i);
-  b[0] = tag;
-  return (Bun.SHA256.hash(b) as Uint8Array).subarray(0, 24);
-};
+const id = benchId;
 const msgId = (): Uint8Array => crypto.getRandomValues(new Uint8Array(24));
 
 interface Bench {
@@ -57,23 +53,9 @@ interface Bench {
 
 async function open(name: string, open: Open): Promise<Bench> {
   const store = open({ path: join(dir, `${name}.sqlite`) });
-  const today = Math.floor(Date.now() / 86400000) * 86400;
   let q: QueueRec | null = null;
   for (let i = 0; i < SUB_QUEUES; i++) {
-    const r = await store.queues.createQueue({
-      recipientId: id(1, i),
-      recipientKeys: [new Uint8Array(44).fill(1)],
-      rcvDhSecret: new Uint8Array(32).fill(2),
-      senderId: id(2, i),
-      senderKey: null,
-      queueMode: "M",
-      link: null,
-      notifier: null,
-      status: "active",
-      blockingInfo: null,
-      updatedAt: today,
-      rcvServiceId: null,
-    });
+    const r = await store.queues.createQueue(benchQueue(i));
     if (r === "DUPLICATE") throw new Error("duplicate");
     q ??= r;
   }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
-import type { NewQueue } from "../src/store/types.ts";
+import { benchId as idOf, benchQueue as queue } from "./lib/bench-queue.ts";
 
 const args = process.argv.slice(2);
 function arg(name: string, def: string): string {
@@ -21,35 +21,6 @@ const BATCH = Number(arg("batch", "5000"));
 const LOOKUPS = Number(arg("lookups", "100000"));
 const SYNC = arg("synchronous", "normal") as "normal" | "full";
 const PHASE = arg("phase", "create");
-
-/** Ids derived from the index, so the lookup phase needs no list of them in memory. */
-function idOf(tag: number, i: number): Uint8Array {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, tag);
-  v.setUint32(4, i);
-  return (Bun.SHA256.hash(b) as Uint8Array).subarray(0, 24);
-}
-
-const KEY = new Uint8Array(44).fill(1);
-const SECRET = new Uint8Array(32).fill(2);
-
-function queue(i: number): NewQueue {
-  return {
-    recipientId: idOf(1, i),
-    recipientKeys: [KEY],
-    rcvDhSecret: SECRET,
-    senderId: idOf(2, i),
-    senderKey: null,
-    queueMode: "M",
-    link: null,
-    notifier: null,
-    status: "active",
-    blockingInfo: null,
-    updatedAt: 20000 * 86400,
-    rcvServiceId: null,
-  };
-}
 
 const mb = (n: number) => (n / 1048576).toFixed(1) + " MiB";
 function dbSize(path: string): number {
