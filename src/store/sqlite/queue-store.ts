@@ -36,9 +36,12 @@ export class SqliteQueueStore implements QueueStore {
   private readonly sQueueByLink: Statement<QueueRow>;
   private readonly sQueueByNid: Statement<QueueRow>;
   private readonly sQueueByQid: Statement<QueueRow>;
-  /** A block's lookups in one statement: up to IN_LIST ids, unused places bound to NULL. */
-  private readonly sQueuesByRids: Statement<QueueRow>;
-  private readonly sQueuesByNids: Statement<QueueRow>;
+  /**
+   * A block's lookups in one statement: up to IN_LIST ids, unused places bound to NULL.
+   * Prepared at first use (a server nobody resubscribes to does not hold them).
+   */
+  private sQueuesByRids: Statement<QueueRow> | null = null;
+  private sQueuesByNids: Statement<QueueRow> | null = null;
   private readonly inArgs: (Uint8Array | null)[] = new Array<Uint8Array | null>(IN_LIST).fill(null);
   private readonly sInsertQueue: Statement;
   private readonly sSetSenderKey: Statement;
@@ -64,9 +67,6 @@ export class SqliteQueueStore implements QueueStore {
     this.sQueueByLink = conn.prepare(`${sel} WHERE link_id = ?`);
     this.sQueueByNid = conn.prepare(`${sel} WHERE notifier_id = ?`);
     this.sQueueByQid = conn.prepare(`${sel} WHERE qid = ?`);
-    const inList = `(${new Array(IN_LIST).fill("?").join(",")})`;
-    this.sQueuesByRids = conn.prepare(`${sel} WHERE recipient_id IN ${inList}`);
-    this.sQueuesByNids = conn.prepare(`${sel} WHERE notifier_id IN ${inList}`);
     this.sInsertQueue = conn.prepare(
       "INSERT INTO queues(recipient_id, recipient_keys, rcv_dh_secret, sender_id, sender_key, queue_mode, " +
         "link_id, link_fixed, link_user, notifier_id, notifier_key, rcv_ntf_dh_secret, ntf_service_id, " +
@@ -156,7 +156,7 @@ export class SqliteQueueStore implements QueueStore {
 
   private readonly lookupAll = (party: ServiceParty, ids: readonly Uint8Array[]): (QueueRec | null)[] => {
     const out = new Array<QueueRec | null>(ids.length).fill(null);
-    const st = party === "rcv" ? this.sQueuesByRids : this.sQueuesByNids;
+    const st = party === "rcv" ? (this.sQueuesByRids ??= this.prepareIn("recipient_id")) : (this.sQueuesByNids ??= this.prepareIn("notifier_id"));
     const args = this.inArgs;
     for (let from = 0; from < ids.length; from += IN_LIST) {
       const to = Math.min(ids.length, from + IN_LIST);
@@ -176,6 +176,10 @@ export class SqliteQueueStore implements QueueStore {
     }
     return out;
   };
+
+  private prepareIn(column: "recipient_id" | "notifier_id"): Statement<QueueRow> {
+    return this.conn.prepare(`SELECT ${QUEUE_COLUMNS} FROM queues WHERE ${column} IN (${new Array(IN_LIST).fill("?").join(",")})`);
+  }
 
   // ---------------------------------------------------------------- updates
 
