@@ -192,6 +192,10 @@ export class SmpServer implements Env {
     let found: (QueueRec | null)[];
     try {
       found = await this.store.queues.getQueues("rcv", ids);
+      // each SUB then reads its queue's head (subscribeQueue): tell the store, it may batch them
+      const qs: QueueRec[] = [];
+      for (const q of found) if (q !== null) qs.push(q);
+      await this.store.messages.expectPeeks(qs);
     } catch {
       return null;
     }
