@@ -66,8 +66,6 @@ export class Client {
   /** Where each transmission of the block being processed lies (a block holds at most 255). */
   readonly transmissionStarts = new Uint16Array(255);
   readonly transmissionEnds = new Uint16Array(255);
-  /** The parsed transmissions of the block being processed (emptied after it). */
-  readonly parsed: ReceivedTransmission[] = [];
   connected = true;
   readonly createdAt = Date.now();
   rcvActiveAt = Date.now();

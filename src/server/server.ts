@@ -140,10 +140,11 @@ export class SmpServer implements Env {
       ends[i] = cursor.end;
     }
     // Parsed before any runs (each transmission's parse touches only its own bytes), so that a
-    // block of SUBs — how clients resubscribe, ~135 per block — looks its queues up at once.
+    // block of SUBs — how clients resubscribe, ~135 per block — looks its queues up at once. The
+    // array is the block's, not the connection's: an idle connection keeps none.
     // Server.hs:receive updateBatchStats: a block of 2+ parsed transmissions of one party counts
     // as a batch of the first one's command.
-    const ts = c.parsed;
+    const ts = new Array<ReceivedTransmission>(n);
     let first: CommandTag | null = null;
     let parsed = 0;
     let oneParty = true;
@@ -158,22 +159,18 @@ export class SmpServer implements Env {
       parsed++;
       if (tag === "SUB") subs++;
     }
-    try {
-      const batch = subs === parsed && subs > 1 ? await this.lookUpSubs(ts, n) : null;
-      for (let i = 0; i < n; i++) {
-        const t = ts[i]!;
-        if (t.error !== null) {
-          fail(c, t, t.error);
-          continue;
-        }
-        try {
-          await this.processTransmission(c, payload, t, batch === null ? undefined : batch[i]);
-        } catch (e) {
-          fail(c, t, this.internalError(e));
-        }
+    const batch = subs === parsed && subs > 1 ? await this.lookUpSubs(ts, n) : null;
+    for (let i = 0; i < n; i++) {
+      const t = ts[i]!;
+      if (t.error !== null) {
+        fail(c, t, t.error);
+        continue;
       }
-    } finally {
-      ts.length = 0;
+      try {
+        await this.processTransmission(c, payload, t, batch === null ? undefined : batch[i]);
+      } catch (e) {
+        fail(c, t, this.internalError(e));
+      }
     }
     if (parsed > 1 && oneParty) this.stats.countBatch(first!);
   }
