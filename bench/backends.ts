@@ -21,7 +21,7 @@ import { openPostgresStore } from "../src/store/postgres/open.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { Store } from "../src/store/store.ts";
 import { benchSchema, dropBenchSchema, type BenchPostgres } from "./lib/postgres.ts";
-import { benchQueue, idOf } from "./lib/queues.ts";
+import { benchId as idOf, benchQueue } from "./lib/bench-queue.ts";
 import { memory } from "./lib/proc.ts";
 import { ensureBinary, initServer, removeServerDirs, ROOT, ServerProcess } from "./lib/server.ts";
 

@@ -4,26 +4,35 @@
  *  1. idle: the server process alone, then holding --idle connections (TLS + SMP handshake):
  *     RSS idle and memory per idle connection;
  *  2. echo: the ceiling — a TLS echo of 16 KB blocks through the same TLS stack (bench/echo-server.ts);
- *  3. load: SMP v20 with encrypted blocks, K senders → K recipients, SEND/MSG/ACK: messages/s,
- *     latency, server CPU per message, RSS and GC share under load;
- *  4. rtt: unloaded round trip — one sender, one recipient, one queue, one message at a time,
+ *  3. load: SMP v20 with encrypted blocks, K senders → K recipients, SEND/MSG/ACK, in two shapes:
+ *     "pipelined" (--queues per pair, --window messages in flight per queue, --body bytes) and
+ *     "inflight" (one queue per pair, --inflight messages in flight per sender, --size bytes: as
+ *     phones send). Messages/s, latency, server CPU per message, RSS and GC share under load;
+ *  4. floor: the CPU a delivered message cannot avoid (bench/lib/floor.ts), measured in this
+ *     process between the load rounds, for both shapes' sizes: cpu_over_floor = server CPU per
+ *     message ÷ floor;
+ *  5. rtt: unloaded round trip — one sender, one recipient, one queue, one message at a time,
  *     SEND → MSG → ACK, for a short and a --body message (--rtt-seconds each);
- *  5. store: bench/store.ts figures.
+ *  6. subs: one client subscribes --sub-queues queues (created in the store before the server
+ *     starts): SUBs/s and server CPU per SUB;
+ *  7. store: bench/store.ts figures.
  *
  * The server runs as its own process: dist/smp-server-linux-x64 (built when missing or older
  * than src/), or `bun src/cli/main.ts` with --source. Load comes from worker processes
  * (bench/clients/*.ts) over the real client library. Prints a table, then one BENCH line.
  *
- *   bun bench/run.ts [--source] [--rounds 3] [--seconds 10] [--warmup 3] [--clients 1] [--pairs 4] [--queues 8]
- *                    [--window 2] [--body 16048] [--idle 10000] [--store-queues 100000]
- *                    [--rtt-seconds 5] [--skip idle,echo,load,rtt,store] [--no-gc-log] [--memory-store] [--profile DIR] [--json FILE]
- *                    [--store sqlite|postgres]
+ *   bun bench/run.ts [--source | --source-dir DIR] [--rounds 3] [--seconds 10] [--warmup 3] [--clients 1] [--pairs 4] [--queues 8]
+ *                    [--window 2] [--body 16048] [--inflight 1] [--size 15000] [--idle 10000]
+ *                    [--store-queues 100000] [--sub-queues 100000] [--rtt-seconds 5]
+ *                    [--skip idle,echo,load,inflight,floor,rtt,subs,store] [--no-gc-log] [--memory-store]
+ *                    [--profile DIR] [--json FILE] [--store sqlite|postgres]
  *
  * --clients: load worker processes (the pairs are split among them); on a 2-core machine one
  * keeps the server on its own core. --profile DIR: the server runs from source under
  * `bun --cpu-prof` (read the result with bench/profile-top.ts). --memory-store: queues and
- * messages in memory (tells storage cost from the rest). --rounds: echo and load run alternately
- * this many times; the table gives medians and the ratio of each round. Defaults take about 2.5 minutes.
+ * messages in memory (tells storage cost from the rest). --rounds: echo, the load shapes and the
+ * floor run alternately this many times; the table gives medians and the ratio of each round.
+ * Defaults take about 4 minutes.
  * --store postgres: the server's queues and messages in PostgreSQL (SMP_BENCH_PG_URI, else
  * SMP_TEST_PG_URI — scripts/pg-test-cluster.sh prints one), in a fresh schema dropped at the end;
  * the store phase (bench/store.ts) then measures the PostgreSQL store too.
@@ -32,6 +41,9 @@ import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { all, Worker } from "./lib/child.ts";
+import { measureFloor, type Floor } from "./lib/floor.ts";
+import { createSubQueues } from "./lib/sub-queues.ts";
+import { DB_FILE } from "../src/server/index.ts";
 import { Histogram } from "./lib/histogram.ts";
 import { cpuModel, currentFdLimit, fdCount, machineBusyNs, memory, processesCpuNs, raiseFdLimit, threadCpu } from "./lib/proc.ts";
 import { benchSchema, dropBenchSchema } from "./lib/postgres.ts";
@@ -52,6 +64,9 @@ const PAIRS = opt("pairs", 4);
 const QUEUES = opt("queues", 8);
 const WINDOW = opt("window", 2);
 const BODY = opt("body", 16048); // SimpleX agents pad every message to the v20 maximum
+const INFLIGHT = opt("inflight", 1);
+const SIZE = opt("size", 15000);
+const SUB_QUEUES = opt("sub-queues", 100000);
 let IDLE = opt("idle", 10000);
 const STORE_QUEUES = opt("store-queues", 100000);
 const RTT_SECONDS = opt("rtt-seconds", 5);
@@ -151,6 +166,20 @@ async function echoRound(): Promise<EchoRound> {
   }
 }
 
+/** A load shape: PAIRS senders → PAIRS recipients, `queues` per pair, `window` in flight per queue. */
+interface Shape {
+  /** Key suffix in the BENCH line ("" for the pipelined shape, "_1" for one in flight). */
+  readonly key: string;
+  readonly label: string;
+  readonly queues: number;
+  readonly window: number;
+  readonly body: number;
+}
+
+const PIPELINED: Shape = { key: "", label: "pipelined", queues: QUEUES, window: WINDOW, body: BODY };
+// One queue per pair: the sender's next SEND leaves when the recipient gets the previous MSG.
+const ONE_IN_FLIGHT: Shape = { key: "_1", label: "one in flight", queues: 1, window: INFLIGHT, body: SIZE };
+
 interface LoadRound {
   queues: number;
   rate: number;
@@ -168,11 +197,11 @@ interface LoadRound {
   peak: { rssKb: number; anonKb: number };
 }
 
-async function loadRound(spec: ServerSpec): Promise<LoadRound> {
+async function loadRound(spec: ServerSpec, shape: Shape): Promise<LoadRound> {
   const server = await ServerProcess.start(profiled(spec), { gcLog: GC_LOG });
   const pairs = split(PAIRS, CLIENTS);
   const workers = pairs.map((k, i) =>
-    Worker.spawn(`load-${i}`, join(ROOT, "bench/clients/load.ts"), [spec.address, String(k), String(QUEUES), String(WINDOW), String(BODY)]),
+    Worker.spawn(`load-${i}`, join(ROOT, "bench/clients/load.ts"), [spec.address, String(k), String(shape.queues), String(shape.window), String(shape.body)]),
   );
   try {
     const ready = await all<{ queues: number }>(workers);
@@ -201,7 +230,7 @@ async function loadRound(spec: ServerSpec): Promise<LoadRound> {
     const hist = new Histogram();
     for (const r of rs) hist.merge(new Histogram(r.hist));
     const rate = rs.reduce((a, r) => a + r.delivered / r.seconds, 0);
-    log(`load round: ${rate.toFixed(0)} msgs/s`);
+    log(`load round (${shape.label}): ${rate.toFixed(0)} msgs/s, ${((cpu1.totalNs - cpu0.totalNs) / 1000 / rs.reduce((a, r) => a + r.delivered, 0)).toFixed(0)} µs CPU per message`);
     return {
       queues,
       rate,
@@ -239,7 +268,8 @@ function reportEcho(rounds: EchoRound[]): void {
   );
 }
 
-function reportLoad(rounds: LoadRound[]): void {
+function reportLoad(shape: Shape, rounds: LoadRound[], floors: Floor[]): void {
+  const k = shape.key;
   const hist = new Histogram();
   for (const r of rounds) hist.merge(r.hist);
   const rate = median(rounds.map((r) => r.rate));
@@ -249,31 +279,45 @@ function reportLoad(rounds: LoadRound[]): void {
   const wall = rounds.reduce((a, r) => a + r.wall, 0);
   const peak = rounds.reduce((a, r) => (r.peak.rssKb > a.rssKb ? r.peak : a), rounds[0]!.peak);
   const others = Math.max(...rounds.map((r) => r.others));
-  R.msgs_per_s = rate;
-  R.p50_ms = hist.percentile(50);
-  R.p99_ms = hist.percentile(99);
-  R.cpu_us_per_msg = median(cpuPerMsg);
-  R.rss_load_mb = mb(peak.rssKb);
-  R.server_cpu = cpuUs / 1e6 / wall;
-  R.gc_share = GC_LOG ? gcUs / cpuUs : "n/a";
+  R["msgs_per_s" + k] = rate;
+  R["p50_ms" + k] = hist.percentile(50);
+  R["p99_ms" + k] = hist.percentile(99);
+  R["cpu_us_per_msg" + k] = median(cpuPerMsg);
+  R["rss_load_mb" + k] = mb(peak.rssKb);
+  R["server_cpu" + k] = cpuUs / 1e6 / wall;
+  R["gc_share" + k] = GC_LOG ? gcUs / cpuUs : "n/a";
+  const what =
+    shape === ONE_IN_FLIGHT
+      ? `${rounds[0]!.queues} queues, each sender ${shape.window} message${shape.window > 1 ? "s" : ""} in flight`
+      : `${rounds[0]!.queues} queues × ${shape.window} in flight`;
   row(
-    `SMP v20 load (${PAIRS} senders → ${PAIRS} recipients, ${rounds[0]!.queues} queues × ${WINDOW} in flight, ${BODY} B bodies)`,
+    `SMP v20 load, ${shape.label} (${PAIRS} senders → ${PAIRS} recipients, ${what}, ${shape.body} B bodies)`,
     `${rate.toFixed(0)} msgs/s (median of ${list(rounds.map((r) => r.rate), 0)}); latency p50 ${hist.percentile(50).toFixed(2)} ms, p99 ${hist.percentile(99).toFixed(2)} ms`,
   );
   row(
-    "server CPU under load",
+    `  server CPU, ${shape.label}`,
     `${median(cpuPerMsg).toFixed(0)} µs per message (${list(cpuPerMsg, 0)}); ${((100 * cpuUs) / 1e6 / wall).toFixed(0)} % of a core (JS thread ${((100 * rounds.reduce((a, r) => a + r.mainUs, 0)) / 1e6 / wall).toFixed(0)} %)`,
   );
-  row(`load clients (${CLIENTS} process${CLIENTS > 1 ? "es" : ""})`, `${(median(rounds.map((r) => r.clientCpu)) * 100).toFixed(0)} % of a core in total`);
+  if (floors.length > 0) {
+    const floor = median(floors.map((f) => f.total));
+    const part = (f: (x: Floor) => number): string => median(floors.map(f)).toFixed(0);
+    R["floor_us_per_msg" + k] = floor;
+    R["cpu_over_floor" + k] = median(cpuPerMsg) / floor;
+    row(
+      `  floor (${shape.body} B), same run`,
+      `${floor.toFixed(0)} µs per message (${list(floors.map((f) => f.total), 0)}): Ed25519 ×2 ${part((f) => f.ed25519)}, XSalsa20-Poly1305 16 KB ×6 ${part((f) => f.xsalsa)}, TLS records ×5 ${part((f) => f.tls)}, SQLite insert + delete ${part((f) => f.store)}; server CPU ÷ floor = ${(median(cpuPerMsg) / floor).toFixed(2)}`,
+    );
+  }
+  row(`  load clients (${CLIENTS} process${CLIENTS > 1 ? "es" : ""})`, `${(median(rounds.map((r) => r.clientCpu)) * 100).toFixed(0)} % of a core in total`);
   row(
-    "GC share of server CPU under load",
+    "  GC share of server CPU",
     GC_LOG
       ? `${((100 * gcUs) / cpuUs).toFixed(1)} % (${rounds.reduce((a, r) => a + r.gcCycles, 0)} collections, pauses ${rounds.reduce((a, r) => a + r.gcPauseMs, 0).toFixed(0)} ms + marking threads ${rounds.reduce((a, r) => a + r.gcHelperMs, 0).toFixed(0)} ms)`
       : "not measured (--no-gc-log)",
   );
-  R.other_cpu = others;
-  if (others > 0.1) row("WARNING", `other processes used up to ${(others * 100).toFixed(0)} % of a core during a load window: figures are low`);
-  row("RSS under load (peak)", `${mb(peak.rssKb).toFixed(1)} MB (anon ${mb(peak.anonKb).toFixed(1)})`);
+  R["other_cpu" + k] = others;
+  if (others > 0.1) row("  WARNING", `other processes used up to ${(others * 100).toFixed(0)} % of a core during a load window: msgs/s are low (CPU per message is less affected)`);
+  row("  RSS under load (peak)", `${mb(peak.rssKb).toFixed(1)} MB (anon ${mb(peak.anonKb).toFixed(1)})`);
 }
 
 async function rttPhase(spec: ServerSpec): Promise<void> {
@@ -293,6 +337,36 @@ async function rttPhase(spec: ServerSpec): Promise<void> {
   } finally {
     await worker.stop();
     await server.stop();
+  }
+}
+
+/** One client subscribes SUB_QUEUES queues written into the store before the server starts. */
+async function subsPhase(command: string[]): Promise<void> {
+  const subSpec = initServer(command, 1000);
+  try {
+    const t0 = performance.now();
+    await createSubQueues(join(subSpec.dataDir, DB_FILE), SUB_QUEUES);
+    log(`subs: ${SUB_QUEUES} queues created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const server = await ServerProcess.start(profiled(subSpec), { gcLog: false });
+    const worker = Worker.spawn("subs", join(ROOT, "bench/clients/subs.ts"), [subSpec.address, String(SUB_QUEUES)]);
+    try {
+      await worker.next();
+      const cpu0 = threadCpu(server.pid);
+      worker.send("go");
+      const r = await worker.next<{ subscribed: number; errors: number; seconds: number }>();
+      const cpuUs = (threadCpu(server.pid).totalNs - cpu0.totalNs) / 1000;
+      if (r.errors > 0) throw new Error(`subs: ${r.errors} SUBs failed`);
+      R.subs_per_s = r.subscribed / r.seconds;
+      row(
+        `SUB throughput (1 client, ${SUB_QUEUES} queues)`,
+        `${(r.subscribed / r.seconds).toFixed(0)} SUBs/s (${r.seconds.toFixed(1)} s); server CPU ${(cpuUs / r.subscribed).toFixed(1)} µs per SUB`,
+      );
+    } finally {
+      await worker.stop();
+      await server.stop();
+    }
+  } finally {
+    removeServerDirs(subSpec);
   }
 }
 
@@ -319,8 +393,11 @@ if (!skip.has("idle") && currentFdLimit() < IDLE + 2048) {
   log(`open-file limit ${currentFdLimit()} is too low for ${IDLE} connections: measuring ${fit} (raise \`ulimit -n\` for the full figure)`);
   IDLE = fit;
 }
-const source = flag("source");
-const command = source ? [process.execPath, join(ROOT, "src/cli/main.ts")] : [ensureBinary("x64", log)];
+// --source-dir DIR: the server from another tree's sources (e.g. `git archive main src | tar -x -C DIR`
+// with a node_modules link), to compare whole-server figures of two versions run after run
+const sourceDir = argv.indexOf("--source-dir") >= 0 ? argv[argv.indexOf("--source-dir") + 1]! : undefined;
+const source = flag("source") || sourceDir !== undefined;
+const command = source ? [process.execPath, join(sourceDir ?? ROOT, "src/cli/main.ts")] : [ensureBinary("x64", log)];
 const STORE = argv.indexOf("--store") >= 0 ? argv[argv.indexOf("--store") + 1]! : "sqlite";
 const pg = STORE === "postgres" ? await benchSchema() : undefined;
 const spec = initServer(command, Math.max(20000, IDLE + 1000), !flag("memory-store"), pg);
@@ -329,17 +406,29 @@ try {
   if (!skip.has("idle")) await idlePhase(spec);
   const echoRounds: EchoRound[] = [];
   const loadRounds: LoadRound[] = [];
+  const inflightRounds: LoadRound[] = [];
+  const floors: Floor[] = [];
+  const floors1: Floor[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     if (!skip.has("echo")) echoRounds.push(await echoRound());
-    if (!skip.has("load")) loadRounds.push(await loadRound(spec));
+    if (!skip.has("load")) loadRounds.push(await loadRound(spec, PIPELINED));
+    if (!skip.has("inflight")) inflightRounds.push(await loadRound(spec, ONE_IN_FLIGHT));
+    if (!skip.has("floor")) {
+      // between the loads, in this process: the same machine state as the rounds around it
+      if (!skip.has("load")) floors.push(await measureFloor(PIPELINED.body));
+      if (!skip.has("inflight")) floors1.push(await measureFloor(ONE_IN_FLIGHT.body));
+      log(`floor: ${[...floors.slice(-1), ...floors1.slice(-1)].map((f) => f.total.toFixed(0)).join(" / ")} µs per message`);
+    }
   }
   if (echoRounds.length > 0) reportEcho(echoRounds);
-  if (loadRounds.length > 0) reportLoad(loadRounds);
+  if (loadRounds.length > 0) reportLoad(PIPELINED, loadRounds, floors);
+  if (inflightRounds.length > 0) reportLoad(ONE_IN_FLIGHT, inflightRounds, floors1);
   if (echoRounds.length > 0 && loadRounds.length > 0) {
     const ratios = loadRounds.map((l, i) => l.rate / echoRounds[i]!.rate);
     row("ratio msgs/s ÷ echo blocks/s, per round", `${list(ratios, 3)} (median ${median(ratios).toFixed(3)})`);
   }
   if (!skip.has("rtt")) await rttPhase(spec);
+  if (!skip.has("subs")) await subsPhase(command);
   if (!skip.has("store")) await storePhase();
 } finally {
   removeServerDirs(spec);
@@ -354,7 +443,9 @@ console.log(`\nsmp-server benchmark — ${machine}; ${((performance.now() - t0) 
 const w = Math.max(...rows.map(([l]) => l.length));
 for (const [l, v] of rows) console.log(`${l.padEnd(w)}  ${v}`);
 console.log(
-  `\nBENCH msgs_per_s=${fmt("msgs_per_s", 0)} echo_blocks_per_s=${fmt("echo_blocks_per_s", 0)} ratio=${fmt("ratio", 3)} p50_ms=${fmt("p50_ms", 2)} p99_ms=${fmt("p99_ms", 2)} cpu_us_per_msg=${fmt("cpu_us_per_msg", 0)} rss_idle_mb=${fmt("rss_idle_mb", 1)} rss_load_mb=${fmt("rss_load_mb", 1)} kb_per_conn=${fmt("kb_per_conn", 1)} rtt_p50_ms=${fmt("rtt_p50_ms", 2)}`,
+  `\nBENCH msgs_per_s=${fmt("msgs_per_s", 0)} echo_blocks_per_s=${fmt("echo_blocks_per_s", 0)} ratio=${fmt("ratio", 3)} p50_ms=${fmt("p50_ms", 2)} p99_ms=${fmt("p99_ms", 2)} cpu_us_per_msg=${fmt("cpu_us_per_msg", 0)} floor_us_per_msg=${fmt("floor_us_per_msg", 0)} cpu_over_floor=${fmt("cpu_over_floor", 2)} ` +
+    `msgs_per_s_1=${fmt("msgs_per_s_1", 0)} p50_ms_1=${fmt("p50_ms_1", 2)} cpu_us_per_msg_1=${fmt("cpu_us_per_msg_1", 0)} floor_us_per_msg_1=${fmt("floor_us_per_msg_1", 0)} cpu_over_floor_1=${fmt("cpu_over_floor_1", 2)} ` +
+    `subs_per_s=${fmt("subs_per_s", 0)} rss_idle_mb=${fmt("rss_idle_mb", 1)} rss_load_mb=${fmt("rss_load_mb", 1)} kb_per_conn=${fmt("kb_per_conn", 1)} rtt_p50_ms=${fmt("rtt_p50_ms", 2)}`,
 );
 if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ machine, results: R, rows }, null, 2));
 process.exit(0);

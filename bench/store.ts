@@ -17,7 +17,7 @@ import { SQL } from "bun";
 import { openPostgresStore } from "../src/store/postgres/open.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { Store } from "../src/store/store.ts";
-import { benchQueue, idOf } from "./lib/queues.ts";
+import { benchId as idOf, benchQueue } from "./lib/bench-queue.ts";
 
 const args = process.argv.slice(2);
 function arg(name: string, def: string): string {

@@ -20,7 +20,7 @@ import type { ServerAuth, SmpHandle } from "../transport/handle.ts";
 import { serverHandshake, type ServerHandshakeConfig } from "../transport/server-handshake.ts";
 import type { TransportStream } from "../transport/stream.ts";
 import type { Store } from "../store/store.ts";
-import { StoreError, type QueueRec, type ServiceParty } from "../store/types.ts";
+import { StoreError, type QueueRec } from "../store/types.ts";
 import { log } from "../util/log.ts";
 import { processCommand } from "./commands.ts";
 import { Client, fail, type Env } from "./env.ts";
@@ -139,28 +139,35 @@ export class SmpServer implements Env {
       starts[i] = cursor.start;
       ends[i] = cursor.end;
     }
+    // Parsed before any runs (each transmission's parse touches only its own bytes), so that a
+    // block of SUBs — how clients resubscribe, ~135 per block — looks its queues up at once. The
+    // array is the block's, not the connection's: an idle connection keeps none.
     // Server.hs:receive updateBatchStats: a block of 2+ parsed transmissions of one party counts
     // as a batch of the first one's command.
+    const ts = new Array<ReceivedTransmission>(n);
     let first: CommandTag | null = null;
     let parsed = 0;
     let oneParty = true;
-    // Transmissions are parsed once (parsing may overwrite header bytes); a block's first ones may
-    // already be parsed to see whether it is a block of SUBs.
-    const ahead = n > 1 ? this.subscriptionBlock(c, payload, n) : null;
-    // Awaited only for a block of SUBs: any other keeps its timing (no extra turn before it runs).
-    const prefetched = ahead !== null && ahead.party !== null ? await this.store.queues.getQueues(ahead.party, ahead.ts.map(entityIdOf)) : null;
+    let subs = 0;
     for (let i = 0; i < n; i++) {
-      const t = ahead !== null && i < ahead.ts.length ? ahead.ts[i]! : parseTransmission(payload, starts[i]!, ends[i]!, c.handle.params, this.reader);
-      if (t.error !== null) {
-        fail(c, t, t.error);
-        continue;
-      }
+      const t = parseTransmission(payload, starts[i]!, ends[i]!, c.handle.params, this.reader);
+      ts[i] = t;
+      if (t.error !== null) continue;
       const tag = t.command!.tag;
       if (first === null) first = tag;
       else if (oneParty && commandParty(tag) !== commandParty(first)) oneParty = false;
       parsed++;
+      if (tag === "SUB") subs++;
+    }
+    const batch = subs === parsed && subs > 1 ? await this.lookUpSubs(ts, n) : null;
+    for (let i = 0; i < n; i++) {
+      const t = ts[i]!;
+      if (t.error !== null) {
+        fail(c, t, t.error);
+        continue;
+      }
       try {
-        await this.processTransmission(c, payload, t, prefetched !== null ? prefetched[i] : undefined);
+        await this.processTransmission(c, payload, t, batch === null ? undefined : batch[i]);
       } catch (e) {
         fail(c, t, this.internalError(e));
       }
@@ -169,25 +176,30 @@ export class SmpServer implements Env {
   }
 
   /**
-   * A block made only of SUBs (or only of NSUBs) — Client.hs:subscribeSMPQueues packs ~135 per
-   * block — has its queues looked up in one store call (`getQueues`: one query on PostgreSQL),
-   * not one per transmission (the reference's production lesson); nothing else in the block can
-   * change those queues before they are used. Returns the transmissions parsed to find out
-   * (all of them with the party to look up, or up to the first that is not such a SUB, null).
+   * The queues of a block whose parsed transmissions are all SUBs, in one store call
+   * (Server.hs:receive looks up the queues of a batch of one party together, getQueueRecs), by
+   * position in the block (transmissions that failed to parse get null and are not looked up).
+   * Only SUB blocks here: no command among them changes a queue record, so a record read before
+   * the block runs is the one each SUB would have read. Null when the lookup fails: each SUB
+   * then looks its queue up (and answers its own error).
    */
-  private subscriptionBlock(c: Client, payload: Uint8Array, n: number): { readonly ts: ReceivedTransmission[]; readonly party: ServiceParty | null } {
-    const starts = c.transmissionStarts;
-    const ends = c.transmissionEnds;
-    const ts: ReceivedTransmission[] = [];
-    let tag: CommandTag | null = null;
-    for (let i = 0; i < n; i++) {
-      const t = parseTransmission(payload, starts[i]!, ends[i]!, c.handle.params, this.reader);
-      ts.push(t);
-      const tt = t.error === null ? t.command!.tag : null;
-      if ((tt !== "SUB" && tt !== "NSUB") || (tag !== null && tt !== tag)) return { ts, party: null };
-      tag = tt;
+  private async lookUpSubs(ts: readonly ReceivedTransmission[], n: number): Promise<(QueueRec | null)[] | null> {
+    const ids: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) if (ts[i]!.error === null) ids.push(ts[i]!.entityId);
+    let found: (QueueRec | null)[];
+    try {
+      found = await this.store.queues.getQueues("rcv", ids);
+      // each SUB then reads its queue's head (subscribeQueue): tell the store, it may batch them
+      const qs: QueueRec[] = [];
+      for (const q of found) if (q !== null) qs.push(q);
+      await this.store.messages.expectPeeks(qs);
+    } catch {
+      return null;
     }
-    return { ts, party: tag === "SUB" ? "rcv" : "ntf" };
+    if (found.length === n) return found;
+    const byPosition = new Array<QueueRec | null>(n).fill(null);
+    for (let i = 0, k = 0; i < n; i++) if (ts[i]!.error === null) byPosition[i] = found[k++]!;
+    return byPosition;
   }
 
   private internalError(e: unknown): ErrorType {
@@ -207,16 +219,13 @@ export class SmpServer implements Env {
     }
   }
 
-  /** `prefetched`: the queue already looked up with its block (`subscriptionBlock`). */
-  private async processTransmission(c: Client, block: Uint8Array, t: ReceivedTransmission, prefetched?: QueueRec | null): Promise<void> {
+  /** `known`: the queue already looked up for this transmission (a block of SUBs). */
+  private async processTransmission(c: Client, block: Uint8Array, t: ReceivedTransmission, known?: QueueRec | null): Promise<void> {
     const cmd = t.command!;
     let q: QueueRec | null = null;
-    switch (prefetched !== undefined ? "prefetched" : commandParty(cmd.tag)) {
-      case "prefetched":
-        q = prefetched!;
-        break;
+    switch (commandParty(cmd.tag)) {
       case "Recipient":
-        q = await this.store.queues.getQueueByRecipientId(t.entityId);
+        q = known !== undefined ? known : await this.store.queues.getQueueByRecipientId(t.entityId);
         break;
       case "Sender":
         q = await this.store.queues.getQueueBySenderId(t.entityId);
@@ -334,5 +343,3 @@ export class SmpServer implements Env {
     for (const c of this.clients) c.handle.close();
   }
 }
-
-const entityIdOf = (t: ReceivedTransmission): Uint8Array => t.entityId;

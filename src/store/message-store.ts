@@ -15,6 +15,13 @@ export interface MessageStore {
   writeMsg(q: QueueRef, msg: NewMessage): Promise<WriteMsgResult>;
   /** `tryPeekMsg`: the head message or marker. */
   peekMsg(q: QueueRef): Promise<StoredMessage | null>;
+  /**
+   * The heads of these queues are about to be read one `peekMsg` at a time (a block of SUBs,
+   * ~135): a backend may find out about all of them here in one query, so that each `peekMsg`
+   * costs less. Only a hint: every `peekMsg` must answer exactly as it would without it, also
+   * after writes in between (doing nothing is a valid implementation).
+   */
+  expectPeeks(qs: readonly QueueRef[]): Promise<void>;
   /** `tryDelMsg` (GET-mode ACK): deletes the head iff its id is `msgId`; returns it. */
   tryDelMsg(q: QueueRef, msgId: Uint8Array): Promise<StoredMessage | null>;
   /**

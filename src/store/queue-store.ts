@@ -17,7 +17,11 @@ export interface QueueStore {
   getQueueBySenderId(id: Uint8Array): Promise<QueueRec | null>;
   getQueueByLinkId(id: Uint8Array): Promise<QueueRec | null>;
   getQueueByNotifierId(id: Uint8Array): Promise<QueueRec | null>;
-  /** `getQueues_` (SUB/NSUB batches): results in the order of `ids`. */
+  /**
+   * `getQueues_` (SUB/NSUB batches): results in the order of `ids` (null where none; an id may
+   * repeat). The server calls it once for a block made only of SUBs (up to 255 ids): a backend
+   * should answer with one query per call, not one per id (SQLite: `IN (…)` of 64 ids).
+   */
   getQueues(party: ServiceParty, ids: readonly Uint8Array[]): Promise<(QueueRec | null)[]>;
   /** `secureQueue` (KEY/SKEY/LKEY): same key again → OK, a different existing key → AUTH. */
   secureQueue(q: QueueRef, senderKey: Uint8Array): Promise<Ok | Auth>;

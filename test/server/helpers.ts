@@ -234,13 +234,14 @@ export class RawClient {
     return this.handle.params;
   }
 
-  /** Sends these transmissions in one block (tPut of a batch). */
-  send(ts: readonly { key: AuthKey | null; corrId: string; entityId: Uint8Array; cmd: Command }[]): void {
+  /** Sends these transmissions in one block (tPut of a batch); raw command bytes go unauthorized. */
+  send(ts: readonly { key: AuthKey | null; corrId: string; entityId: Uint8Array; cmd: Command | Uint8Array }[]): void {
     const packer = new BatchPacker();
     const w = new Writer(17000);
     for (const t of ts) {
       w.reset();
-      this.encoder.encode(w, b(t.corrId), t.entityId, t.cmd, t.key);
+      if (t.cmd instanceof Uint8Array) encodeTransmission(w, this.params, EMPTY, null, authorizedBytes(this.params, b(t.corrId), t.entityId, t.cmd).toSend);
+      else this.encoder.encode(w, b(t.corrId), t.entityId, t.cmd, t.key);
       if (packer.add(w.view_()) !== "added") throw new Error("batch does not fit one block");
     }
     this.handle.writePayload(packer.payload());

@@ -252,6 +252,87 @@ describe("ServerTests.hs:testConcurrentSendDelivery — delivery continues when 
   });
 });
 
+describe("a block made only of SUBs (Server.hs:receive: its queues looked up together, getQueueRecs)", () => {
+  test("one store lookup for the block; each SUB answered as alone: SOK and its waiting MSG, AUTH for a missing queue or a wrong key", async () => {
+    const r = await RawClient.connect(srv.address);
+    const sh = await connect(srv);
+    const queues = srv.server.store.queues;
+    const batches: number[] = [];
+    let single = 0;
+    const getQueues = queues.getQueues.bind(queues);
+    const byRecipientId = queues.getQueueByRecipientId.bind(queues);
+    try {
+      const rKey = generateAuthKey("ed25519");
+      const newCmd = (dh: DhPrivateKey) => ({
+        tag: "NEW" as const,
+        req: { rcvAuthKey: authPublicKey(rKey), rcvDhKey: authPublicKey(dh), basicAuth: null, subMode: "C" as const, queueReqData: { mode: "M" as const, link: null }, ntfCreds: null },
+      });
+      const made: { rcvId: Uint8Array; sndId: Uint8Array; rcvDhSecret: Uint8Array }[] = [];
+      for (const n of ["1", "2"]) {
+        const dh = DhPrivateKey.generate();
+        r.send([{ key: rKey, corrId: n, entityId: EMPTY, cmd: newCmd(dh) }]);
+        const [ids] = await r.recvBlock();
+        if (ids?.msg?.tag !== "IDS") throw new Error("expected IDS");
+        made.push({ rcvId: ids.msg.ids.rcvId, sndId: ids.msg.ids.sndId, rcvDhSecret: x25519(ids.msg.ids.rcvPublicDhKey.raw, dh) });
+      }
+      const [q1, q2] = made as [(typeof made)[0], (typeof made)[0]];
+      expect(await sr(sh, null, "s", q1.sndId, send("waiting"))).toEqual(OK);
+
+      queues.getQueues = (party, ids) => {
+        batches.push(ids.length);
+        return getQueues(party, ids);
+      };
+      queues.getQueueByRecipientId = (id) => {
+        single++;
+        return byRecipientId(id);
+      };
+      // A transmission that does not parse is answered in its place and left out of the lookup
+      // (Server.hs:receive: partitionEithers, then the batch of the parsed ones).
+      r.send([
+        { key: rKey, corrId: "a", entityId: q1.rcvId, cmd: CMD.SUB },
+        { key: rKey, corrId: "b", entityId: new Uint8Array(24).fill(9), cmd: CMD.SUB },
+        { key: null, corrId: "x", entityId: q2.rcvId, cmd: new TextEncoder().encode("HELLO") },
+        { key: generateAuthKey("ed25519"), corrId: "c", entityId: q2.rcvId, cmd: CMD.SUB },
+        { key: rKey, corrId: "d", entityId: q2.rcvId, cmd: CMD.SUB },
+      ]);
+      const got: Awaited<ReturnType<RawClient["recvBlock"]>> = [];
+      while (got.length < 6) got.push(...(await r.recvBlock()));
+      expect(got.map((t) => [t.corrId, t.msg?.tag])).toEqual([
+        ["a", "SOK"],
+        ["", "MSG"],
+        ["b", "ERR"],
+        ["x", "ERR"],
+        ["c", "ERR"],
+        ["d", "SOK"],
+      ]);
+      expect(got[1]!.entityId).toEqual(q1.rcvId);
+      expect(decText(q1, got[1]!.msg!)).toBe("waiting");
+      expect(got[2]!.msg).toEqual(err(ERR.AUTH));
+      expect(got[3]!.msg).toEqual(err(ERR.CMD_UNKNOWN));
+      expect(got[4]!.msg).toEqual(err(ERR.AUTH));
+      expect(batches).toEqual([4]);
+      expect(single).toBe(0);
+
+      // A block that is not only SUBs looks each queue up as it comes.
+      r.send([
+        { key: rKey, corrId: "e", entityId: q2.rcvId, cmd: CMD.SUB },
+        { key: null, corrId: "f", entityId: EMPTY, cmd: CMD.PING },
+      ]);
+      expect((await r.recvBlock()).map((t) => [t.corrId, t.msg?.tag])).toEqual([
+        ["e", "SOK"],
+        ["f", "PONG"],
+      ]);
+      expect(batches).toEqual([4]);
+      expect(single).toBe(1);
+    } finally {
+      queues.getQueues = getQueues;
+      queues.getQueueByRecipientId = byRecipientId;
+      r.close();
+      sh.close();
+    }
+  });
+});
+
 describe("response order and grouping (Server.hs:client, send)", () => {
   test("a block of commands is answered in command order; SUB's SOK precedes its MSG in the same block", async () => {
     const r = await RawClient.connect(srv.address);

@@ -15,6 +15,37 @@ async function drain(s: Store, q: QueueRec) {
 }
 
 describeEachStore((stores) => {
+  describe("expectPeeks — a hint before a block's peekMsg calls, never a different answer", () => {
+    test("heads of empty and non-empty queues as without it, writes and deletions in between included", async () => {
+      const s = await stores.open();
+      const qs: QueueRec[] = [];
+      for (let i = 0; i < 150; i++) qs.push(await created(s));
+      const m = newMsg();
+      const withMsg = new Set([3, 70, 149]);
+      for (const i of withMsg) expect(await s.messages.writeMsg(qs[i]!, { ...m, msgId: randomId() })).toBe("OK_EMPTY");
+      await s.messages.expectPeeks(qs);
+      for (let i = 0; i < 150; i++) expect((await s.messages.peekMsg(qs[i]!)) === null).toBe(!withMsg.has(i));
+      // found empty, then written to before its peek: the peek sees the message
+      await s.messages.expectPeeks(qs);
+      const late = newMsg();
+      expect(await s.messages.writeMsg(qs[5]!, late)).toBe("OK_EMPTY");
+      expect((await s.messages.peekMsg(qs[5]!))!.msgId).toEqual(late.msgId);
+      // found non-empty, then drained before its peek: the peek sees it empty
+      const head = (await s.messages.peekMsg(qs[70]!))!;
+      await s.messages.expectPeeks([qs[70]!]);
+      expect((await s.messages.tryDelPeekMsg(qs[70]!, head.msgId)).next).toBeNull();
+      expect(await s.messages.peekMsg(qs[70]!)).toBeNull();
+      // a second peek of a queue, and a peek after another block's hint, still answer from the data
+      await s.messages.expectPeeks([qs[5]!, qs[6]!]);
+      expect(await s.messages.peekMsg(qs[6]!)).toBeNull();
+      expect(await s.messages.peekMsg(qs[6]!)).toBeNull();
+      expect(await s.messages.writeMsg(qs[6]!, late)).toBe("OK_EMPTY");
+      await s.messages.expectPeeks([]);
+      expect((await s.messages.peekMsg(qs[6]!))!.msgId).toEqual(late.msgId);
+      expect((await s.messages.peekMsg(qs[5]!))!.msgId).toEqual(late.msgId);
+    });
+  });
+
   describe("writeMsg quota — MsgStore/STM.hs:writeMsg (tests/ServerTests.hs:testExceedQueueQuota)", () => {
     test("128 accepted, the 129th leaves one marker, QUOTA until fully drained, then writes resume", async () => {
       const s = await stores.open(); // default quota 128 (Server/Env/STM.hs:defaultMsgQueueQuota)

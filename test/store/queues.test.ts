@@ -40,6 +40,38 @@ describeEachStore((stores) => {
       expect((await s.queues.getQueues("ntf", [nq.notifier!.notifierId]))[0]!.key).toBe(q.key);
     });
 
+    test("getQueues of a whole block (255 ids): each answer in the place of its id, repeats and missing ids included, both parties", async () => {
+      const s = await stores.open();
+      const qs = [];
+      for (let i = 0; i < 100; i++) {
+        const nq = newQueue({ notifier: { notifierId: randomId(), notifierKey: spki("ntf-auth-ed25519"), rcvNtfDhSecret: randomId(32), serviceId: null } });
+        qs.push({ nq, q: await created(s, nq) });
+      }
+      // every third id missing, the rest in a shuffled order with repeats
+      const want: (number | null)[] = [];
+      const rids: Uint8Array[] = [];
+      const nids: Uint8Array[] = [];
+      for (let i = 0; i < 255; i++) {
+        const k = (i * 37) % 100;
+        if (i % 3 === 2) {
+          want.push(null);
+          rids.push(randomId());
+          nids.push(randomId());
+        } else {
+          want.push(qs[k]!.q.key);
+          rids.push(qs[k]!.nq.recipientId);
+          nids.push(qs[k]!.nq.notifier!.notifierId);
+        }
+      }
+      const byRid = await s.queues.getQueues("rcv", rids);
+      expect(byRid.map((q) => q?.key ?? null)).toEqual(want);
+      expect(byRid.map((q) => q?.recipientId ?? null)).toEqual(want.map((k, i) => (k === null ? null : rids[i]!)));
+      expect((await s.queues.getQueues("ntf", nids)).map((q) => q?.key ?? null)).toEqual(want);
+      // a recipient id is not a notifier id
+      expect((await s.queues.getQueues("ntf", rids.slice(0, 2))).every((q) => q === null)).toBe(true);
+      expect(await s.queues.getQueues("rcv", [])).toEqual([]);
+    });
+
     test("any id already used in its namespace → DUPLICATE, and nothing is stored", async () => {
       const s = await stores.open();
       const a = newQueue({

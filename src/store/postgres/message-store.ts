@@ -79,6 +79,12 @@ export class PgMessageStore implements MessageStore {
   }
 
   /** MsgStore/Types.hs:`tryDelMsg`: one statement deletes the head iff it has this id. */
+  /**
+   * A hint only (a block of SUBs is about to peek): each `peekMsg` here is one indexed read on the
+   * pool, so there is nothing yet to gain from prefetching that a write in between could not undo.
+   */
+  async expectPeeks(_refs: readonly QueueRef[]): Promise<void> {}
+
   async tryDelMsg(ref: QueueRef, msgId: Uint8Array): Promise<StoredMessage | null> {
     const r = await this.conn.write("tryDelMsg", async (tx) => {
       const rs = (await tx`DELETE FROM messages

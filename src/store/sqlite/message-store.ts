@@ -11,6 +11,9 @@ import { F_NTF, F_QUOTA } from "../codec.ts";
 import { C_MESSAGES } from "../counters.ts";
 import type { SqliteConnection } from "./connection.ts";
 
+/** Queue keys per statement of `expectPeeks` (a block holds ≤ 255 transmissions). */
+const IN_LIST = 64;
+
 const EMPTY = new Uint8Array(0);
 
 interface MsgRow {
@@ -51,6 +54,15 @@ export class SqliteMessageStore implements MessageStore {
   private readonly sDeleteBefore: Statement;
   private readonly sDeleteAllMsgs: Statement;
   private readonly sExpiredMsgs: Statement<{ seq: number; qid: number; ts_ms: number }>;
+  /** Which of up to IN_LIST queues have messages (prepared at first use, as SUB blocks come). */
+  private sNonEmpty: Statement<{ qid: number }> | null = null;
+  private readonly inArgs: (number | null)[] = new Array<number | null>(IN_LIST).fill(null);
+  /**
+   * Queues `expectPeeks` found empty: `peekMsg` answers null for them without a query. Exact,
+   * not a guess: every insert (writeTx) removes its queue first, nothing else adds messages, and
+   * deletions only keep a queue empty. At most one block's queues (≤ 255), replaced each call.
+   */
+  private readonly knownEmpty = new Set<number>();
 
   constructor(
     private readonly conn: SqliteConnection,
@@ -101,6 +113,7 @@ export class SqliteMessageStore implements MessageStore {
     if (qr.tail !== null && (qr.tail & F_QUOTA) !== 0) return "QUOTA";
     let res: WriteMsgResult = "QUOTA";
     const size = qr.size;
+    this.knownEmpty.delete(ref.key);
     if (this.quota > size) {
       this.sInsertMsg.run(ref.key, msg.msgId, msg.tsMs, msg.notification ? F_NTF : 0, msg.body);
       res = size === 0 ? "OK_EMPTY" : "OK";
@@ -114,9 +127,30 @@ export class SqliteMessageStore implements MessageStore {
 
   /** MsgStore/Types.hs:`tryPeekMsg`. */
   async peekMsg(ref: QueueRef): Promise<StoredMessage | null> {
+    if (this.knownEmpty.delete(ref.key)) return null;
     const h = this.conn.read("peekMsg", this.head, ref);
     return h === null ? null : messageFromRow(h);
   }
+
+  async expectPeeks(refs: readonly QueueRef[]): Promise<void> {
+    this.conn.read("expectPeeks", this.findEmpty, refs);
+  }
+
+  private readonly findEmpty = (refs: readonly QueueRef[]): void => {
+    const empty = this.knownEmpty;
+    empty.clear();
+    const st = (this.sNonEmpty ??= this.conn.prepare(
+      `SELECT DISTINCT qid FROM messages WHERE qid IN (${new Array(IN_LIST).fill("?").join(",")})`,
+    ));
+    const args = this.inArgs;
+    for (let from = 0; from < refs.length; from += IN_LIST) {
+      const to = Math.min(refs.length, from + IN_LIST);
+      for (let k = 0; k < IN_LIST; k++) args[k] = from + k < to ? refs[from + k]!.key : null;
+      const nonEmpty = st.all(...args);
+      for (let i = from; i < to; i++) empty.add(refs[i]!.key);
+      for (const r of nonEmpty) empty.delete(r.qid);
+    }
+  };
 
   /** MsgStore/Types.hs:`tryDelMsg`. */
   async tryDelMsg(ref: QueueRef, msgId: Uint8Array): Promise<StoredMessage | null> {

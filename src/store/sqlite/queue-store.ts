@@ -25,6 +25,9 @@ import type { SqliteMessageStore } from "./message-store.ts";
 import type { SqliteNtfStore } from "./ntf-store.ts";
 import type { SqliteServiceStore } from "./service-store.ts";
 
+/** Ids per statement of `getQueues` (SQLite allows 32,766 parameters; a block holds ≤ 255 transmissions). */
+const IN_LIST = 64;
+
 type NotifierResult = { readonly prev: NtfCreds | null } | "DUPLICATE" | Auth;
 type DeletedNotifier = { readonly prev: NtfCreds | null; readonly ntfCount: number } | Auth;
 
@@ -34,6 +37,13 @@ export class SqliteQueueStore implements QueueStore {
   private readonly sQueueByLink: Statement<QueueRow>;
   private readonly sQueueByNid: Statement<QueueRow>;
   private readonly sQueueByQid: Statement<QueueRow>;
+  /**
+   * A block's lookups in one statement: up to IN_LIST ids, unused places bound to NULL.
+   * Prepared at first use (a server nobody resubscribes to does not hold them).
+   */
+  private sQueuesByRids: Statement<QueueRow> | null = null;
+  private sQueuesByNids: Statement<QueueRow> | null = null;
+  private readonly inArgs: (Uint8Array | null)[] = new Array<Uint8Array | null>(IN_LIST).fill(null);
   private readonly sInsertQueue: Statement;
   private readonly sSetSenderKey: Statement;
   private readonly sSetKeys: Statement;
@@ -137,15 +147,40 @@ export class SqliteQueueStore implements QueueStore {
     return r === null ? null : queueFromRow(r);
   };
 
+  /**
+   * One statement per IN_LIST ids (a block of SUBs holds ~135): one call into SQLite instead
+   * of one per id. Rows come back in index order, so each is matched to its places in `ids`.
+   */
   async getQueues(party: ServiceParty, ids: readonly Uint8Array[]): Promise<(QueueRec | null)[]> {
-    return this.conn.read("getQueues", this.lookupAll, party === "rcv" ? this.sQueueByRid : this.sQueueByNid, ids);
+    return this.conn.read("getQueues", this.lookupAll, party, ids);
   }
 
-  private readonly lookupAll = (st: Statement<QueueRow>, ids: readonly Uint8Array[]): (QueueRec | null)[] => {
-    const out: (QueueRec | null)[] = new Array(ids.length);
-    for (let i = 0; i < ids.length; i++) out[i] = this.lookup(st, ids[i]!);
+  private readonly lookupAll = (party: ServiceParty, ids: readonly Uint8Array[]): (QueueRec | null)[] => {
+    const out = new Array<QueueRec | null>(ids.length).fill(null);
+    const st = party === "rcv" ? (this.sQueuesByRids ??= this.prepareIn("recipient_id")) : (this.sQueuesByNids ??= this.prepareIn("notifier_id"));
+    const args = this.inArgs;
+    for (let from = 0; from < ids.length; from += IN_LIST) {
+      const to = Math.min(ids.length, from + IN_LIST);
+      for (let k = 0; k < IN_LIST; k++) args[k] = from + k < to ? ids[from + k]! : null;
+      const rows = st.all(...args);
+      args.fill(null);
+      for (const r of rows) {
+        const rec = queueFromRow(r);
+        const id = party === "rcv" ? r.recipient_id : r.notifier_id!;
+        const b0 = id[0];
+        const b1 = id[1];
+        for (let i = from; i < to; i++) {
+          const x = ids[i]!;
+          if (x[0] === b0 && x[1] === b1 && out[i] === null && bytesEqual(x, id)) out[i] = rec;
+        }
+      }
+    }
     return out;
   };
+
+  private prepareIn(column: "recipient_id" | "notifier_id"): Statement<QueueRow> {
+    return this.conn.prepare(`SELECT ${QUEUE_COLUMNS} FROM queues WHERE ${column} IN (${new Array(IN_LIST).fill("?").join(",")})`);
+  }
 
   // ---------------------------------------------------------------- updates
 

@@ -1,0 +1,140 @@
+/**
+ * Same-process A/B of the store's hot path: this tree's SQLite store against another tree's
+ * (`--base DIR`: a checkout or `git archive main src | tar -x -C DIR`), both loaded in this
+ * process, each on its own database file, rounds alternating; CPU time of this thread per
+ * operation (bench/lib/cpu-time.ts), so other processes' load barely moves the figures.
+ *
+ *   bun bench/store-ab.ts --base DIR [--rounds 7] [--n 2000] [--size 15000] [--only message,acknext,subs]
+ *                         [--commit-every 1]
+ *
+ * message: one message with one in flight — writeMsg into an empty queue, commit, ACK
+ *          (tryDelPeekMsg, nothing next), commit;
+ * acknext: the next message already queued when the ACK comes (the ACK answers with it):
+ *          writeMsg, commit, tryDelPeekMsg of the previous one, commit;
+ * subs:    what a block of 135 SUBs needs from the store: the queue records by recipient id
+ *          (getQueues), the hint that their heads come next (expectPeeks) and each queue's head
+ *          (peekMsg), per SUB.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { benchId, benchQueue } from "./lib/bench-queue.ts";
+import { abCompareAsync } from "./lib/cpu-time.ts";
+import { openSqliteStore } from "../src/store/sqlite/open.ts";
+import type { Store } from "../src/store/store.ts";
+import type { QueueRec } from "../src/store/types.ts";
+
+const args = process.argv.slice(2);
+const arg = (name: string, def: string): string => (args.indexOf("--" + name) >= 0 ? args[args.indexOf("--" + name) + 1]! : def);
+const BASE = args.indexOf("--base") >= 0 ? resolve(arg("base", "")) : undefined;
+const ROUNDS = Number(arg("rounds", "7"));
+const N = Number(arg("n", "2000"));
+const SIZE = Number(arg("size", "15000"));
+// 1: a commit per SEND and per ACK, as with one message in flight; larger: the statements'
+// own cost stands out from the commits' (whose CPU varies most between rounds)
+const COMMIT_EVERY = Number(arg("commit-every", "1"));
+const ONLY = new Set(arg("only", "message,acknext,subs").split(","));
+const SUB_QUEUES = 20000;
+const BATCH = 135;
+
+type Open = (opts: { path: string }) => Store;
+const variants: Record<string, Open> = { this: openSqliteStore };
+if (BASE !== undefined) variants.base = ((await import(join(BASE, "src/store/sqlite/open.ts"))) as { openSqliteStore: Open }).openSqliteStore;
+
+const dir = mkdtempSync(join(tmpdir(), "smp-store-ab-"));
+const body = crypto.getRandomValues(new Uint8Array(SIZE));
+const id = benchId;
+const msgId = (): Uint8Array => crypto.getRandomValues(new Uint8Array(24));
+
+interface Bench {
+  store: Store;
+  q: QueueRec;
+  prev: Uint8Array | null;
+}
+
+async function open(name: string, open: Open): Promise<Bench> {
+  const store = open({ path: join(dir, `${name}.sqlite`) });
+  let q: QueueRec | null = null;
+  for (let i = 0; i < SUB_QUEUES; i++) {
+    const r = await store.queues.createQueue(benchQueue(i));
+    if (r === "DUPLICATE") throw new Error("duplicate");
+    q ??= r;
+  }
+  await store.flush();
+  return { store, q: q!, prev: null };
+}
+
+const benches: Record<string, Bench> = {};
+for (const [name, o] of Object.entries(variants)) benches[name] = await open(name, o);
+
+function report(what: string, r: Record<string, { median: number; rounds: number[] }>): void {
+  const line = Object.entries(r)
+    .map(([k, v]) => `${k} ${v.median.toFixed(2)} µs (${v.rounds.map((x) => x.toFixed(1)).join(" ")})`)
+    .join("; ");
+  const gain = r.base !== undefined ? `  → ${((100 * (r.this!.median - r.base.median)) / r.base.median).toFixed(1)} %` : "";
+  console.log(`${what}: ${line}${gain}`);
+}
+
+try {
+  if (ONLY.has("message")) {
+    const ops = Object.fromEntries(
+      Object.entries(benches).map(([k, b]) => [
+        k,
+        async (i: number) => {
+          const m = msgId();
+          if ((await b.store.messages.writeMsg(b.q, { msgId: m, tsMs: Date.now(), notification: false, body })) !== "OK_EMPTY") throw new Error("not empty");
+          if (i % COMMIT_EVERY === 0) await b.store.flush();
+          const r = await b.store.messages.tryDelPeekMsg(b.q, m);
+          if (r.deleted === null || r.next !== null) throw new Error("ack");
+          if (i % COMMIT_EVERY === 0) await b.store.flush();
+        },
+      ]),
+    );
+    report("message (SEND into an empty queue + ACK), per message", await abCompareAsync(ops, N, ROUNDS));
+  }
+  if (ONLY.has("acknext")) {
+    const ops = Object.fromEntries(
+      Object.entries(benches).map(([k, b]) => [
+        k,
+        async (i: number) => {
+          const m = msgId();
+          await b.store.messages.writeMsg(b.q, { msgId: m, tsMs: Date.now(), notification: false, body });
+          if (i % COMMIT_EVERY === 0) await b.store.flush();
+          if (b.prev !== null) {
+            const r = await b.store.messages.tryDelPeekMsg(b.q, b.prev);
+            if (r.next === null || r.next.body.length !== SIZE) throw new Error("acknext");
+            if (i % COMMIT_EVERY === 0) await b.store.flush();
+          }
+          b.prev = m;
+        },
+      ]),
+    );
+    report("message, next one queued before the ACK (ACK answers with it), per message", await abCompareAsync(ops, N, ROUNDS));
+  }
+  if (ONLY.has("subs")) {
+    const ops = Object.fromEntries(
+      Object.entries(benches).map(([k, b]) => [
+        k,
+        async (i: number) => {
+          const ids: Uint8Array[] = new Array(BATCH);
+          const start = 1 + ((i * BATCH) % (SUB_QUEUES - BATCH - 1));
+          for (let j = 0; j < BATCH; j++) ids[j] = id(1, start + j);
+          const qs = await b.store.queues.getQueues("rcv", ids);
+          // as the server does for a block of SUBs (a base tree may not have expectPeeks yet)
+          const found = qs.filter((q) => q !== null);
+          if ("expectPeeks" in b.store.messages) await b.store.messages.expectPeeks(found);
+          for (const q of qs) if (q === null || (await b.store.messages.peekMsg(q)) !== null) throw new Error("subs");
+        },
+      ]),
+    );
+    const r = await abCompareAsync(ops, Math.max(10, N / 20), ROUNDS);
+    for (const v of Object.values(r)) {
+      v.median /= BATCH;
+      v.rounds = v.rounds.map((x) => x / BATCH);
+    }
+    report(`subs (records of a block of ${BATCH} + each head), per SUB`, r);
+  }
+} finally {
+  for (const b of Object.values(benches)) await b.store.close();
+  rmSync(dir, { recursive: true, force: true });
+}
