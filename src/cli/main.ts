@@ -54,7 +54,13 @@ const INIT: OptionSpec[] = [
   ...COMMON,
 ];
 
-const CERT: OptionSpec[] = [SIGN_ALGORITHM, { name: "cn", kind: "value", metavar: "FQDN", help: "Set new Common Name for TLS online certificate (default: the current one)" }, ...COMMON];
+const CERT: OptionSpec[] = [
+  SIGN_ALGORITHM,
+  { name: "cn", kind: "value", metavar: "FQDN", help: "Set new Common Name for TLS online certificate (default: the current one)" },
+  { name: "ca-key", kind: "value", metavar: "FILE", help: "CA private key, Ed25519 or Ed448 (default: ca.key in the configuration directory)" },
+  { name: "ca-cert", kind: "value", metavar: "FILE", help: "CA certificate (default: ca.crt in the configuration directory)" },
+  ...COMMON,
+];
 
 const START: OptionSpec[] = [
   { name: "create-store", kind: "flag", help: "Create a new, empty database when it is missing (otherwise an initialized server refuses to start without it)" },
@@ -253,11 +259,11 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         return 0;
       case "cert": {
         signAlgorithm(opts);
-        if (!(await Bun.file(configFile(paths)).exists()))
-          throw new CliError(`Error: server is not initialized (${configFile(paths)} does not exist).\nRun \`${EXE} init\`.`);
-        regenerateServerCert(paths.configDir, stringOpt(opts, "cn"));
-        out("Generated new server credentials");
-        warnCAPrivateKeyFile(paths, out);
+        // No smp-server.toml needed: this also runs where an offline CA key lives (see README).
+        const caKey = stringOpt(opts, "ca-key");
+        const { files } = regenerateServerCert(paths.configDir, stringOpt(opts, "cn"), { caKey, caCert: stringOpt(opts, "ca-cert") });
+        out(`Generated new server credentials: ${files.crt}, ${files.key}`);
+        if (caKey === undefined) warnCAPrivateKeyFile(paths, out);
         return 0;
       }
       case "start": {

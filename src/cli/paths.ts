@@ -16,6 +16,12 @@ export const FILES = {
   serverKey: "server.key",
   serverCrt: "server.crt",
   fingerprint: "fingerprint",
+  /**
+   * Our Ed25519 online credentials when server.crt/server.key are a reference installation's Ed448
+   * pair, which BoringSSL cannot serve and which we never overwrite (certs.ts:onlineCredentialFiles).
+   */
+  onlineKey: "server-ed25519.key",
+  onlineCrt: "server-ed25519.crt",
 } as const;
 
 export interface Paths {

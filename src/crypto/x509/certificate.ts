@@ -2,10 +2,14 @@
  * In-process generation of the two certificates an SMP server needs (Server/CLI.hs:createServerX509_):
  * the offline CA, whose DER hash is the server identity, and the online TLS certificate it signs.
  * The reference shells out to openssl; we build the same X.509 v3 structures with node:crypto
- * Ed25519 keys so the single executable has no runtime dependency. Ed448 is not offered: Bun's
- * TLS stack (BoringSSL) cannot load Ed448 keys.
+ * Ed25519 keys so the single executable has no runtime dependency. New keys are always Ed25519:
+ * Bun's TLS stack (BoringSSL) cannot serve an Ed448 key. A CA the reference made with Ed448 (its
+ * old default, Server/CLI.hs:defaultX509Config) can still sign our Ed25519 online certificate — the
+ * identity is the CA certificate, so the leaf's algorithm does not matter to clients.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, KeyObject, randomBytes, sign } from "node:crypto";
+import { decodePrivKey, encodePubKey, KeyDecodeError } from "../keys.ts";
+import { SignPrivateKey } from "../sign.ts";
 import {
   DerError,
   TAG,
@@ -29,6 +33,7 @@ import {
 
 export const OID = {
   ed25519: "1.3.101.112",
+  ed448: "1.3.101.113",
   commonName: "2.5.4.3",
   organizationName: "2.5.4.10",
   subjectKeyIdentifier: "2.5.29.14",
@@ -138,10 +143,33 @@ export interface SignatureAlgorithm {
 
 const ED25519_SIGNATURE: SignatureAlgorithm = { oid: OID.ed25519, digest: null };
 
-export function signCertificate(tbsInput: TbsInput, signer: KeyObject, alg: SignatureAlgorithm = ED25519_SIGNATURE): Uint8Array {
+/** An Edwards signing key read from PEM (Ed25519 or Ed448): its algorithm decides the signatureAlgorithm. */
+export interface CertSigner {
+  readonly key: SignPrivateKey;
+  /** DER SubjectPublicKeyInfo of the key. */
+  readonly spki: Uint8Array;
+}
+
+/** A PKCS#8 PEM private key as openssl or node write it, Ed25519 or Ed448 (node:crypto has no Ed448 here). */
+export function certSigner(keyPem: string): CertSigner {
+  let k;
+  try {
+    k = decodePrivKey(pemToDer(keyPem, "PRIVATE KEY"));
+  } catch (e) {
+    if (e instanceof CertificateError || e instanceof KeyDecodeError) throw new CertificateError("not an Ed25519 or Ed448 private key in PKCS#8 PEM");
+    throw e;
+  }
+  if (k.alg !== "ed25519" && k.alg !== "ed448") throw new CertificateError(`an ${k.alg} key cannot sign certificates (Ed25519 or Ed448 only)`);
+  const key = new SignPrivateKey(k.alg, k.raw);
+  return { key, spki: encodePubKey(key.alg, key.publicRaw) };
+}
+
+/** `alg` applies to a KeyObject signer; a CertSigner signs with its own algorithm. */
+export function signCertificate(tbsInput: TbsInput, signer: KeyObject | CertSigner, alg: SignatureAlgorithm = ED25519_SIGNATURE): Uint8Array {
   const notBefore = new Date(tbsInput.now.getTime() - CLOCK_SKEW_MS);
   const notAfter = new Date(tbsInput.now.getTime() + (tbsInput.validityDays ?? VALIDITY_DAYS) * 86400_000);
-  const algorithm = sequence(oid(alg.oid));
+  const native = signer instanceof KeyObject;
+  const algorithm = sequence(oid(native ? alg.oid : signer.key.alg === "ed448" ? OID.ed448 : OID.ed25519));
   const tbs = sequence(
     explicit(0, smallInteger(2)), // v3
     serialNumber(),
@@ -152,7 +180,7 @@ export function signCertificate(tbsInput: TbsInput, signer: KeyObject, alg: Sign
     tbsInput.spki,
     explicit(3, sequence(...tbsInput.extensions)),
   );
-  const signature = new Uint8Array(sign(alg.digest, tbs, signer));
+  const signature = native ? new Uint8Array(sign(alg.digest, tbs, signer)) : signer.key.sign(tbs);
   return sequence(tbs, algorithm, bitString(signature));
 }
 
@@ -187,7 +215,8 @@ export function generateCa(opts: GenerateOptions = {}): GeneratedCertificate {
 /**
  * Online TLS certificate signed by the CA (openssl_server.conf `[v3]`): CN = FQDN or IP,
  * basicConstraints CA:FALSE, keyUsage digitalSignature/nonRepudiation/keyAgreement, EKU serverAuth.
- * Works with a CA made by the reference too: the issuer is copied byte for byte from the CA's subject.
+ * Works with a CA made by the reference too: the issuer is copied byte for byte from the CA's subject,
+ * and an Ed448 CA key signs with Ed448 (the new certificate's own key is Ed25519 all the same).
  */
 export function generateServerCert(
   ca: { der: Uint8Array; keyPem: string },
@@ -196,14 +225,13 @@ export function generateServerCert(
 ): GeneratedCertificate {
   if (commonName.length === 0) throw new CertificateError("certificate common name must not be empty");
   const caInfo = parseCertificate(ca.der);
-  let caKey: KeyObject;
+  let caKey: CertSigner;
   try {
-    caKey = createPrivateKey(ca.keyPem);
+    caKey = certSigner(ca.keyPem);
   } catch (e) {
     throw new CertificateError(`cannot read the CA private key: ${(e as Error).message}`);
   }
-  if (caKey.asymmetricKeyType !== "ed25519") throw new CertificateError(`CA key type ${caKey.asymmetricKeyType} is not supported (Ed25519 only)`);
-  if (!Buffer.from(spkiOf(caKey)).equals(Buffer.from(caInfo.spki))) throw new CertificateError("the CA private key does not match the CA certificate");
+  if (!Buffer.from(caKey.spki).equals(Buffer.from(caInfo.spki))) throw new CertificateError("the CA private key does not match the CA certificate");
   const caKeyId = caInfo.subjectKeyId ?? keyIdentifier(caInfo.spki);
   const { keyPem, spki } = newEd25519();
   const der = signCertificate(
