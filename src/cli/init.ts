@@ -14,6 +14,7 @@ import { basicAuthProblem, parseSocksProxy } from "./config.ts";
 import { renderConfig, type InitValues, type ServerInformation } from "./config-template.ts";
 import { serverAddress } from "./address.ts";
 import { CliError, type Out } from "./errors.ts";
+import { refuseToReinitialize } from "./identity-guard.ts";
 import { configFile, configPath, type Paths } from "./paths.ts";
 import { terminalQr } from "./qr.ts";
 import { SERVER_VERSION_LINE } from "./version.ts";
@@ -84,12 +85,10 @@ export interface InitResult {
  */
 export function initialize(paths: Paths, o: InitOptions, isRoot: boolean, out: Out, fromStart = false): InitResult {
   const file = configFile(paths);
-  if (existsSync(file)) throw new CliError(`Error: server is already initialized (${file} exists).\nRun \`smp-server start\`.`);
+  refuseToReinitialize(paths.configDir, "init");
   checkInitOptions(o);
   makeDir(paths.configDir);
   makeDir(paths.dataDir);
-  if (existsSync(join(paths.configDir, "smp-server.ini")))
-    out(`Note: ${join(paths.configDir, "smp-server.ini")} (reference server configuration) is not read; see docs/configuration.md to carry its settings over.`);
 
   if (o.webCert !== undefined)
     for (const f of Object.values(WEB_FILES)) {

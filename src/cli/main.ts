@@ -3,7 +3,7 @@
  * delete, database. Run with `bun src/cli/main.ts …` or as the compiled binary.
  */
 import { CertificateError } from "../crypto/x509/certificate.ts";
-import { isLogLevel, LOG_LEVELS, type LogLevel } from "../util/log.ts";
+import { isLogLevel, LOG_LEVELS, setLogLevel, type LogLevel } from "../util/log.ts";
 import { optionsHelp, parseOptions, portOpt, stringOpt, UsageError, type OptionSpec, type ParsedOptions } from "./args.ts";
 import { CertFileError, regenerateServerCert } from "./certs.ts";
 import { ConfigError, HOSTING_TYPES, type HostingType } from "./config.ts";
@@ -13,6 +13,7 @@ import { printStats, runControl, type ControlRole } from "./control.ts";
 import { CliError, type Out } from "./errors.ts";
 import { DEFAULT_INIT, initialize, warnCAPrivateKeyFile, type InitOptions, type PasswordChoice } from "./init.ts";
 import { configFile, currentPathEnv, resolvePaths, type PathEnv, type Paths } from "./paths.ts";
+import { logIgnoredStartOptions, REFERENCE_START_OPTIONS, referenceStartFlags, splitRtsOptions } from "./reference-start.ts";
 import { start } from "./start.ts";
 import { SERVER_VERSION_LINE, SMP_VERSIONS_LINE } from "./version.ts";
 
@@ -65,6 +66,7 @@ const CERT: OptionSpec[] = [
 const START: OptionSpec[] = [
   { name: "create-store", kind: "flag", help: "Create a new, empty database when it is missing (otherwise an initialized server refuses to start without it)" },
   { name: "log-level", kind: "value", metavar: "LOG_LEVEL", help: `Logging level: ${LOG_LEVELS.join(", ")} (default: info)` },
+  ...REFERENCE_START_OPTIONS,
   ...COMMON,
 ];
 
@@ -242,10 +244,13 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
     return 1;
   }
   try {
+    // The reference's unit file passes GHC runtime options (`start +RTS -N -RTS`); the GHC runtime
+    // takes them out of any command line.
+    const { args: cmdline, rts } = splitRtsOptions(rest);
     // `control` ends its options at the first word of the command it sends; `database` takes
     // its sub-command first (Server/Main.hs: `database import|export`).
-    const sub = verb === "database" && rest[0] !== undefined && !rest[0].startsWith("-") ? rest[0] : undefined;
-    const args = sub === undefined ? rest : rest.slice(1);
+    const sub = verb === "database" && cmdline[0] !== undefined && !cmdline[0].startsWith("-") ? cmdline[0] : undefined;
+    const args = sub === undefined ? cmdline : cmdline.slice(1);
     const split = verb === "control" ? commandStart(args, VERBS[verb].specs) : args.length;
     const opts = parseOptions(args.slice(0, split), VERBS[verb].specs);
     const paths = resolvePaths({ configDir: stringOpt(opts, "config-dir"), dataDir: stringOpt(opts, "data-dir") }, ctx.pathEnv);
@@ -269,8 +274,15 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
       case "start": {
         const level = stringOpt(opts, "log-level") ?? "info";
         if (!isLogLevel(level)) throw new UsageError(`--log-level: Invalid log level ${JSON.stringify(level)} (${LOG_LEVELS.join(", ")})`);
-        await start(paths, { logLevel: level as LogLevel, isRoot: ctx.pathEnv.isRoot, createStore: opts.has("create-store") }, out);
-        return undefined;
+        const flags = referenceStartFlags(opts);
+        setLogLevel(level as LogLevel);
+        logIgnoredStartOptions(rts, flags);
+        const server = await start(
+          paths,
+          { logLevel: level as LogLevel, isRoot: ctx.pathEnv.isRoot, createStore: opts.has("create-store"), maintenance: flags.maintenance },
+          out,
+        );
+        return server === undefined ? 0 : undefined;
       }
       case "delete":
         await deleteServer(paths, { yes: opts.has("yes"), stdinIsTTY: ctx.stdinIsTTY }, out);

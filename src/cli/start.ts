@@ -14,6 +14,7 @@ import { addressPort, serverAddress } from "./address.ts";
 import { CertFileError, checkSavedFingerprint, loadCredentials } from "./certs.ts";
 import { loadConfig, type SmpConfig } from "./config.ts";
 import { CliError, type Out } from "./errors.ts";
+import { refuseToReinitialize } from "./identity-guard.ts";
 import { DEFAULT_INIT, initialize, printServiceInfo, printSourceCode } from "./init.ts";
 import { configFile, type Paths } from "./paths.ts";
 import { toServerOptions } from "./server-options.ts";
@@ -77,13 +78,16 @@ export interface StartOptions {
   isRoot: boolean;
   /** `--create-store`: create the database when it is missing (otherwise start-up stops). */
   createStore?: boolean;
+  /** `--maintenance` (reference-start.ts): open and close the database, then return undefined. */
+  maintenance?: boolean;
 }
 
-/** Resolves once the server is running; signals then close it and exit the process. */
-export async function start(paths: Paths, o: StartOptions, out: Out): Promise<RunningServer> {
+/** Resolves once the server is running (undefined after --maintenance); signals then close it and exit the process. */
+export async function start(paths: Paths, o: StartOptions, out: Out): Promise<RunningServer | undefined> {
   setLogLevel(o.logLevel);
   const fresh = !existsSync(configFile(paths));
   if (fresh) {
+    refuseToReinitialize(paths.configDir, "start");
     out(`smp-server is not initialized (${configFile(paths)} does not exist): initializing with default settings, as \`smp-server init --yes\` would.`);
     initialize(paths, DEFAULT_INIT, o.isRoot, out, true);
     out("");
@@ -112,6 +116,14 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     store = await openServerStore(options);
   } catch (e) {
     throw new CliError(startFailure(e, paths, cfg));
+  }
+  if (o.maintenance) {
+    // Server.hs:smpServer in maintenance mode: the start-up tasks (here: opening, creating or
+    // migrating the database), then the stop tasks, then exit.
+    await store.close();
+    printStartSummary(cfg, fingerprint, paths, out);
+    out("Server started in 'maintenance' mode, exiting");
+    return undefined;
   }
   // Before SMP: a port shared with the web site needs the web side ready when it starts listening.
   const web = startWeb(webOptions(cfg, fingerprint));

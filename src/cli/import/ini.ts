@@ -16,7 +16,7 @@ interface KeySpec {
   kind: Kind;
   /** Shown after the key's value when it is carried over with a caveat. */
   caveat?: string | ((value: string) => string | undefined);
-  /** The key is not carried over; the note gives the reason. */
+  /** The key is not carried over; the note gives the reason ("" for none: the default means the same). */
   drop?: string | ((value: string) => string | undefined);
 }
 
@@ -78,7 +78,8 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     daily_block_queue_quota: { kind: "int" },
   },
   TRANSPORT: {
-    host: { kind: "string" },
+    // iniFileContent writes the placeholder when init had no host; absent means the same here.
+    host: { kind: "string", drop: (v) => (v === "<hostnames>" ? "" : undefined) },
     port: { kind: "ports" },
     log_tls_errors: { kind: "bool" },
     websockets: {
@@ -91,7 +92,11 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
   PROXY: {
     host_mode: { kind: "string" },
     required_host_mode: { kind: "bool" },
-    own_server_domains: { kind: "words" },
+    own_server_domains: {
+      kind: "words",
+      // init writes --own-domains comma-joined, but the reader splits on spaces only (T.words).
+      caveat: (v) => (v.includes(",") ? "split on spaces as the reference does, so a comma-separated list stays one suffix; separate them with spaces if that was not meant" : undefined),
+    },
     socks_proxy: { kind: "string" },
     socks_mode: { kind: "string" },
     client_concurrency: { kind: "int" },
@@ -201,7 +206,7 @@ export function convertReferenceIni(iniText: string, iniPath: string): { toml: s
       seen.add(e.key);
       const drop = typeof spec.drop === "function" ? spec.drop(e.value) : spec.drop;
       if (drop !== undefined) {
-        notes.push(`${at(e)}: ${show(name, e)}: ${drop}`);
+        if (drop !== "") notes.push(`${at(e)}: ${show(name, e)}: ${drop}`);
         lines.push({ section: name, key: e.key, text: `# ${e.key} = ${e.value} (not carried over, see the import notes)` });
         continue;
       }
