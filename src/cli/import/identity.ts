@@ -11,7 +11,7 @@
  * same, our online certificate goes to server-ed25519.crt/.key beside the reference's pair
  * (certs.ts:onlineCredentialFiles). Idempotent: a second run finds everything in place.
  */
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { sha256 } from "../../crypto/digest.ts";
@@ -62,7 +62,7 @@ function onlineProblem(files: OnlineFiles, caDer: Uint8Array): string | null {
   try {
     const key = createPrivateKey(readFileSync(files.key, "utf8"));
     if (key.asymmetricKeyType !== "ed25519") return `${files.key} is not an Ed25519 key`;
-    keySpki = new Uint8Array(key.export({ type: "spki", format: "der" }));
+    keySpki = new Uint8Array(createPublicKey(key).export({ type: "spki", format: "der" }));
   } catch (e) {
     return `${files.key}: cannot read the key: ${(e as Error).message}`;
   }
