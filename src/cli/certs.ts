@@ -134,7 +134,7 @@ export function checkSavedFingerprint(configDir: string): Uint8Array {
   const enc = new TextEncoder();
   if (!constantTimeEqual(enc.encode(saved), enc.encode(base64url(fp))))
     throw new CertFileError(
-      `Stored fingerprint is invalid: ${fpPath} holds ${JSON.stringify(saved)}, but the fingerprint of ${caPath} (base64url SHA-256 of its DER) is ${base64url(fp)}. ` +
+      `Stored fingerprint is invalid.\n${fpPath} holds ${JSON.stringify(saved)}, but the fingerprint of ${caPath} (base64url SHA-256 of its DER) is ${base64url(fp)}. ` +
         "The two files do not belong to the same server identity; restore the pair clients know (nothing was changed).",
     );
   return fp;

@@ -147,9 +147,6 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
       return smp.close();
     },
   };
-  // One full collection of what start-up left (configuration, certificates, migrations) before
-  // the server settles: on a small board an idle relay should hold only what it serves with.
-  Bun.gc(true);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -168,5 +165,9 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  // One full collection of what start-up left (configuration, certificates, migrations) before
+  // the server settles: on a small board an idle relay should hold only what it serves with.
+  // After the signal handlers: a stop requested during the collection must still be clean.
+  Bun.gc(true);
   return server;
 }

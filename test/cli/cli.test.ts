@@ -263,6 +263,9 @@ describe("start (checks before the server runs)", () => {
       const r = run(["start", ...d.flags]);
       expect(r.code).toBe(1);
       expect(r.all).toContain("Stored fingerprint is invalid.");
+      // Both files and both values are named (issue 14).
+      expect(r.all).toContain(`${fpFile} holds "${base64url(new Uint8Array(32))}", but the fingerprint of ${join(d.cfg, "ca.crt")}`);
+      expect(r.all).toContain(saved.trim());
     } finally {
       writeFileSync(fpFile, saved);
     }

@@ -1,0 +1,189 @@
+/**
+ * The executable on a reference installation's directories and under the reference's unit file:
+ * `start`/`init` never initialize over an identity (checksums of every file before/after), the
+ * reference's start options and GHC's `+RTS … -RTS` are accepted, and SIGINT (the reference unit's
+ * KillSignal) as well as SIGTERM stop a running server cleanly.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SMPClient } from "../../src/client/client.ts";
+import { convertReferenceIni } from "../../src/cli/import/ini.ts";
+import { importIdentity } from "../../src/cli/import/identity.ts";
+import { iniFileContent } from "../fixtures/reference-ini.ts";
+import { checksums, hasOpenssl, makeReferenceCertificates } from "../fixtures/reference-identity.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const tmp: string[] = [];
+afterAll(() => {
+  for (const d of tmp) rmSync(d, { recursive: true, force: true });
+});
+
+function dirs(): { cfg: string; data: string; flags: string[] } {
+  const base = mkdtempSync(join(tmpdir(), "smp-refinst-"));
+  tmp.push(base);
+  const cfg = join(base, "etc");
+  const data = join(base, "var");
+  return { cfg, data, flags: ["--config-dir", cfg, "--data-dir", data] };
+}
+
+function run(args: string[]): { code: number; stdout: string; stderr: string; all: string } {
+  const r = Bun.spawnSync([process.execPath, join(ROOT, "src/cli/main.ts"), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stdout = r.stdout.toString();
+  const stderr = r.stderr.toString();
+  return { code: r.exitCode ?? -1, stdout, stderr, all: stdout + stderr };
+}
+
+/** A reference installation as its `init` leaves it, plus the logs a running reference writes. */
+function referenceInstallation(): { cfg: string; data: string; flags: string[] } {
+  const d = dirs();
+  mkdirSync(d.cfg, { recursive: true });
+  mkdirSync(d.data, { recursive: true });
+  makeReferenceCertificates(d.cfg, "ED448", "smp.example.com");
+  writeFileSync(
+    join(d.cfg, "smp-server.ini"),
+    iniFileContent({ cfgPath: d.cfg, logPath: d.data, enableStoreLog: true, logStats: false, host: "smp.example.com", basicAuth: "secret_pw", disableWeb: true }),
+  );
+  writeFileSync(join(d.data, "smp-server-store.log"), "NEW_SERVICE placeholder\n");
+  writeFileSync(join(d.data, "smp-server-messages.log"), "");
+  return d;
+}
+
+describe.skipIf(!hasOpenssl)("never initialize over an identity", () => {
+  test("start on a reference installation refuses, names the files and `smp-server import`, and touches no byte", () => {
+    const d = referenceInstallation();
+    const before = { cfg: checksums(d.cfg), data: checksums(d.data) };
+    const r = run(["start", ...d.flags]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Error: ${d.cfg} holds smp-server.ini, ca.crt, ca.key, server.crt, server.key, fingerprint but no smp-server.toml.`);
+    expect(r.stderr).toContain("carry it over with `smp-server import`");
+    expect(r.all).not.toContain("initializ" + "ing with default settings");
+    expect({ cfg: checksums(d.cfg), data: checksums(d.data) }).toEqual(before);
+
+    const i = run(["init", ...d.flags, "--yes"]);
+    expect(i.code).toBe(1);
+    expect(i.stderr).toContain("Refusing to initialize it");
+    expect({ cfg: checksums(d.cfg), data: checksums(d.data) }).toEqual(before);
+  });
+
+  test("any one identity file is enough to refuse (here a lone fingerprint)", () => {
+    const d = dirs();
+    mkdirSync(d.cfg, { recursive: true });
+    writeFileSync(join(d.cfg, "fingerprint"), "x\n");
+    const r = run(["start", ...d.flags]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`holds fingerprint but no smp-server.toml`);
+    expect(r.stderr).toContain("smp-server delete");
+    expect(existsSync(join(d.cfg, "ca.crt"))).toBe(false);
+  });
+
+  test("an empty configuration directory is still initialized by start (zero-config)", () => {
+    const d = dirs();
+    mkdirSync(d.cfg, { recursive: true });
+    const r = run(["start", ...d.flags, "--maintenance"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("initializing with default settings");
+    expect(existsSync(join(d.cfg, "ca.crt"))).toBe(true);
+  });
+
+  test("an Ed448 online certificate without ours: start says how to issue one, and changes nothing", async () => {
+    const d = referenceInstallation();
+    writeFileSync(join(d.cfg, "smp-server.toml"), convertReferenceIni(readFileSync(join(d.cfg, "smp-server.ini"), "utf8"), join(d.cfg, "smp-server.ini")).toml);
+    const before = checksums(d.cfg);
+    const r = run(["start", ...d.flags, "--maintenance"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${join(d.cfg, "server.crt")} is an Ed448 certificate`);
+    expect(r.stderr).toContain("smp-server import");
+    expect(checksums(d.cfg)).toEqual(before);
+    // After the identity import the same directory starts, with the reference's fingerprint.
+    await importIdentity(d.cfg, d.cfg, { dryRun: false });
+    const ok = run(["start", ...d.flags, "--maintenance"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`Fingerprint: ${readFileSync(join(d.cfg, "fingerprint"), "utf8").trim()}`);
+    expect(ok.stdout).toContain("Server started in 'maintenance' mode, exiting");
+  });
+});
+
+describe("the reference's start options", () => {
+  test("+RTS … -RTS is ignored (debug log), the reference's flags are accepted; --maintenance opens the database and exits 0", () => {
+    const d = dirs();
+    expect(run(["init", ...d.flags, "--no-password"]).code).toBe(0);
+    const r = run(["start", "+RTS", "-N", "-A16m", "-RTS", ...d.flags, "--log-level", "debug", "--skip-warnings", "--compact-log", "--confirm-migrations", "up", "-m"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("ignoring GHC runtime options +RTS -N -A16m -RTS");
+    expect(r.stderr).toContain("accepted without effect (reference start options): --compact-log, --skip-warnings, --confirm-migrations up");
+    expect(r.stdout).toContain("Server started in 'maintenance' mode, exiting");
+    expect(existsSync(join(d.data, "smp-server.sqlite"))).toBe(true);
+    // At the default level the ignored runtime options are not mentioned.
+    expect(run(["start", ...d.flags, "+RTS", "-N", "-RTS", "--maintenance"]).stderr).not.toContain("RTS");
+  });
+
+  test("--confirm-migrations takes only up or down (Server/CLI.hs:parseConfirmMigrations)", () => {
+    const d = dirs();
+    const r = run(["start", ...d.flags, "--confirm-migrations", "sideways"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("invalid migration confirmation, pass 'up' or 'down'");
+  });
+});
+
+async function freePort(): Promise<number> {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = l.port;
+  l.stop(true);
+  return port;
+}
+
+describe("stopping under systemd: KillSignal=SIGINT (the reference's unit) and SIGTERM", () => {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    test(`${signal} stops a running server cleanly (exit 0, database closed)`, async () => {
+      const d = dirs();
+      const port = await freePort();
+      expect(run(["init", ...d.flags, "--no-password", "--port", String(port)]).code).toBe(0);
+      const proc = Bun.spawn([process.execPath, join(ROOT, "src/cli/main.ts"), "start", "+RTS", "-N", "-RTS", ...d.flags], {
+        cwd: ROOT,
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+      let out = "";
+      while (!out.includes(`Serving SMP protocol on port ${port}`)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      expect(out).toContain(`Serving SMP protocol on port ${port}`);
+      // The summary is printed before the listener binds: wait until the server answers a client
+      // (an SMP handshake and PING), which it does only after start-up has finished.
+      const fp = readFileSync(join(d.cfg, "fingerprint"), "utf8").trim();
+      let exited = false;
+      void proc.exited.then(() => (exited = true));
+      for (let answered = false; !answered && !exited; ) {
+        try {
+          const c = await SMPClient.connect({ server: `smp://${fp}@127.0.0.1:${port}` });
+          await c.ping();
+          c.close();
+          answered = true;
+        } catch {
+          await Bun.sleep(20);
+        }
+      }
+      expect(exited).toBe(false);
+      proc.kill(signal);
+      expect(await proc.exited).toBe(0);
+      const stderr = await new Response(proc.stderr as ReadableStream<Uint8Array>).text();
+      expect(stderr).toContain(`${signal} received, stopping the server`);
+      // The database was closed: no WAL file is left behind.
+      expect(existsSync(join(d.data, "smp-server.sqlite"))).toBe(true);
+      expect(existsSync(join(d.data, "smp-server.sqlite-wal"))).toBe(false);
+    });
+  }
+});
