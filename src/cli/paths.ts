@@ -2,9 +2,11 @@
  * Where the server keeps its configuration (certificates, smp-server.toml) and its data (database,
  * logs). Reference: apps/smp-server/Main.hs uses /etc/opt/simplex and /var/opt/simplex, overridable
  * by SMP_SERVER_CFG_PATH / SMP_SERVER_LOG_PATH (an empty value means the default,
- * Server/CLI.hs:getEnvPath). Those system paths need root, so an unprivileged user gets XDG
- * per-user directories instead — this is what makes `smp-server start` work with zero setup.
+ * Server/CLI.hs:getEnvPath). Those system paths need root to create, so an unprivileged user gets
+ * XDG per-user directories instead — this is what makes `smp-server start` work with zero setup —
+ * unless a server is installed in them (the reference's unit runs as the unprivileged `smp`).
  */
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -33,13 +35,22 @@ export interface PathEnv {
   env: Record<string, string | undefined>;
   isRoot: boolean;
   home: string;
+  /**
+   * The system configuration directory exists: a server is installed there. Then every user gets
+   * the system directories, as under the reference's unit file (`User=smp`, a user without a home).
+   */
+  systemInstalled?: boolean;
 }
+
+export const SYSTEM_CONFIG_DIR = "/etc/opt/simplex";
+export const SYSTEM_DATA_DIR = "/var/opt/simplex";
 
 export function currentPathEnv(): PathEnv {
   return {
     env: process.env,
     isRoot: process.getuid?.() === 0,
     home: process.env.HOME || homedir(),
+    systemInstalled: existsSync(SYSTEM_CONFIG_DIR),
   };
 }
 
@@ -47,9 +58,10 @@ const nonEmpty = (v: string | undefined): string | undefined => (v === undefined
 
 /** Flags win over environment variables, which win over the defaults. */
 export function resolvePaths(flags: { configDir?: string; dataDir?: string }, pe: PathEnv = currentPathEnv()): Paths {
-  const { env, isRoot, home } = pe;
-  const defaultConfig = isRoot ? "/etc/opt/simplex" : join(nonEmpty(env.XDG_CONFIG_HOME) ?? join(home, ".config"), "simplex");
-  const defaultData = isRoot ? "/var/opt/simplex" : join(nonEmpty(env.XDG_DATA_HOME) ?? join(home, ".local", "share"), "simplex");
+  const { env, home } = pe;
+  const system = pe.isRoot || pe.systemInstalled === true;
+  const defaultConfig = system ? SYSTEM_CONFIG_DIR : join(nonEmpty(env.XDG_CONFIG_HOME) ?? join(home, ".config"), "simplex");
+  const defaultData = system ? SYSTEM_DATA_DIR : join(nonEmpty(env.XDG_DATA_HOME) ?? join(home, ".local", "share"), "simplex");
   return {
     configDir: nonEmpty(flags.configDir) ?? nonEmpty(env.SMP_SERVER_CFG_PATH) ?? defaultConfig,
     dataDir: nonEmpty(flags.dataDir) ?? nonEmpty(env.SMP_SERVER_LOG_PATH) ?? defaultData,

@@ -27,3 +27,9 @@ test("flags win over the environment", () => {
     dataDir: "/f/d",
   });
 });
+
+test("an installed server (/etc/opt/simplex exists) gives every user the system directories, as under the reference's unit (User=smp)", () => {
+  expect(resolvePaths({}, { ...user(), systemInstalled: true })).toEqual({ configDir: "/etc/opt/simplex", dataDir: "/var/opt/simplex" });
+  expect(resolvePaths({}, { ...user({ SMP_SERVER_CFG_PATH: "/cfg" }), systemInstalled: true }).configDir).toBe("/cfg");
+  expect(resolvePaths({}, { ...user(), systemInstalled: false }).configDir).toBe("/home/u/.config/simplex");
+});
