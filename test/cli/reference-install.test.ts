@@ -126,6 +126,21 @@ describe("the reference's start options", () => {
     expect(run(["start", ...d.flags, "+RTS", "-N", "-RTS", "--maintenance"]).stderr).not.toContain("RTS");
   });
 
+  test("the ExecStart arguments of deploy/smp-server.service and of the reference's unit are accepted", () => {
+    const d = dirs();
+    expect(run(["init", ...d.flags, "--no-password"]).code).toBe(0);
+    const unit = readFileSync(join(ROOT, "deploy/smp-server.service"), "utf8");
+    const ours = /^ExecStart=\S+ (.*)$/m.exec(unit)![1].trim().split(/\s+/);
+    expect(ours[0]).toBe("start");
+    expect(/^KillSignal=(SIGINT|SIGTERM)$/m.test(unit)).toBe(true);
+    // simplexmq scripts/main/smp-server.service: ExecStart=/usr/local/bin/smp-server start +RTS -N -RTS
+    for (const args of [ours, ["start", "+RTS", "-N", "-RTS"]]) {
+      const r = run([...args, ...d.flags, "--maintenance"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("Server started in 'maintenance' mode, exiting");
+    }
+  });
+
   test("--confirm-migrations takes only up or down (Server/CLI.hs:parseConfirmMigrations)", () => {
     const d = dirs();
     const r = run(["start", ...d.flags, "--confirm-migrations", "sideways"]);
