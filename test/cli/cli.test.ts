@@ -7,7 +7,6 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { base64url } from "../../src/encoding/base64.ts";
 import { sha256 } from "../../src/crypto/digest.ts";
 import { pemToDer } from "../../src/crypto/x509/certificate.ts";
@@ -17,33 +16,14 @@ import { DB_FILE } from "../../src/server/index.ts";
 import { openSqliteStore } from "../../src/store/sqlite/open.ts";
 import { newQueue } from "../store/helpers.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../store/postgres.ts";
+import { runCli, type Run } from "../fixtures/run-cli.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const OPENSSL = "/usr/bin/openssl";
 const hasOpenssl = existsSync(OPENSSL);
 if (!hasOpenssl) console.warn(`SKIP: ${OPENSSL} not found, openssl chain checks are skipped`);
 const isRoot = process.getuid?.() === 0;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  all: string;
-}
-
-function run(args: string[], env: Record<string, string> = {}): Run {
-  const home = mkdtempSync(join(tmpdir(), "smp-home-"));
-  const r = Bun.spawnSync([process.execPath, join(ROOT, "src/cli/main.ts"), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const stdout = r.stdout.toString();
-  const stderr = r.stderr.toString();
-  return { code: r.exitCode ?? -1, stdout, stderr, all: stdout + stderr };
-}
+const run = runCli;
 
 function dirs(): { cfg: string; data: string; flags: string[] } {
   const base = mkdtempSync(join(tmpdir(), "smp-cli-"));

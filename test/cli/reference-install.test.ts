@@ -8,14 +8,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { SMPClient } from "../../src/client/client.ts";
 import { convertReferenceIni } from "../../src/cli/import/ini.ts";
 import { importIdentity } from "../../src/cli/import/identity.ts";
 import { iniFileContent } from "../fixtures/reference-ini.ts";
+import { MAIN, ROOT, runCli } from "../fixtures/run-cli.ts";
 import { checksums, hasOpenssl, makeReferenceCertificates } from "../fixtures/reference-identity.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const tmp: string[] = [];
 afterAll(() => {
   for (const d of tmp) rmSync(d, { recursive: true, force: true });
@@ -29,18 +28,7 @@ function dirs(): { cfg: string; data: string; flags: string[] } {
   return { cfg, data, flags: ["--config-dir", cfg, "--data-dir", data] };
 }
 
-function run(args: string[]): { code: number; stdout: string; stderr: string; all: string } {
-  const r = Bun.spawnSync([process.execPath, join(ROOT, "src/cli/main.ts"), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const stdout = r.stdout.toString();
-  const stderr = r.stderr.toString();
-  return { code: r.exitCode ?? -1, stdout, stderr, all: stdout + stderr };
-}
+const run = runCli;
 
 /** A reference installation as its `init` leaves it, plus the logs a running reference writes. */
 function referenceInstallation(): { cfg: string; data: string; flags: string[] } {
@@ -162,7 +150,7 @@ describe("stopping under systemd: KillSignal=SIGINT (the reference's unit) and S
       const d = dirs();
       const port = await freePort();
       expect(run(["init", ...d.flags, "--no-password", "--port", String(port)]).code).toBe(0);
-      const proc = Bun.spawn([process.execPath, join(ROOT, "src/cli/main.ts"), "start", "+RTS", "-N", "-RTS", ...d.flags], {
+      const proc = Bun.spawn([process.execPath, MAIN, "start", "+RTS", "-N", "-RTS", ...d.flags], {
         cwd: ROOT,
         stdin: "ignore",
         stdout: "pipe",

@@ -9,7 +9,6 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadCredentials, onlineCredentialFiles } from "../../../src/cli/certs.ts";
 import { CliError } from "../../../src/cli/errors.ts";
 import { IDENTITY_ERROR, importIdentity } from "../../../src/cli/import/identity.ts";
@@ -20,9 +19,9 @@ import { fromBase64url as base64urlDecode } from "../../../src/encoding/base64.t
 import { startServer } from "../../../src/server/index.ts";
 import { validateServerChain, x509Validate } from "../../../src/transport/tls/chain-validation.ts";
 import { checksums, hasOpenssl, makeReferenceCertificates, opensslVerify, referenceFingerprint } from "../../fixtures/reference-identity.ts";
+import { runCli } from "../../fixtures/run-cli.ts";
 import { testOptions } from "../../server/harness.ts";
 
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const tmp: string[] = [];
 afterAll(() => {
   for (const d of tmp) rmSync(d, { recursive: true, force: true });
@@ -45,11 +44,6 @@ function referenceDir(alg: "ED448" | "ED25519"): string {
 const der = (file: string) => pemToDer(readFileSync(file, "utf8"));
 const keyAlg = (file: string) => decodePubKey(parseCertificate(der(file)).spki).alg;
 const fileFingerprint = (dir: string) => readFileSync(join(dir, "fingerprint"), "utf8").split("\n")[0];
-
-function cli(args: string[]): { code: number; all: string } {
-  const r = Bun.spawnSync([process.execPath, join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode ?? -1, all: r.stdout.toString() + r.stderr.toString() };
-}
 
 /** The online certificate chains to ca.crt by openssl and by our validation, and the fingerprint is the file's. */
 function expectServable(dir: string): void {
@@ -139,7 +133,7 @@ describe.skipIf(!hasOpenssl)("importIdentity", () => {
     const work = join(tempDir(), "work");
     mkdirSync(work);
     for (const f of ["ca.crt", "server.crt"]) copyFileSync(join(ref, f), join(work, f));
-    const r = cli(["cert", "--ca-key", join(vault, "ca.key"), "--config-dir", work]);
+    const r = runCli(["cert", "--ca-key", join(vault, "ca.key"), "--config-dir", work]);
     expect(r.code).toBe(0);
     expect(r.all).toContain(`Generated new server credentials: ${join(work, "server-ed25519.crt")}, ${join(work, "server-ed25519.key")}`);
     expect(readFileSync(join(work, "server.crt"))).toEqual(readFileSync(join(ref, "server.crt")));

@@ -26,6 +26,16 @@ const BASE: ReferenceInitOptions = {
   disableWeb: false,
 };
 
+/** `init --source-code … --operator … …`: the same values come back from our reader. */
+const INFO = {
+  sourceCode: "https://github.com/simplex-chat/simplexmq",
+  serverCountry: "DE",
+  operator: { name: "Example Ltd", country: "GB" },
+  website: "https://example.com",
+  hosting: { name: "Hoster", country: "NL" },
+  hostingType: "dedicated",
+} as const;
+
 describe("INI written by the reference's init → smp-server.toml that loads", () => {
   test("`init --yes` defaults: store log on, random password, no control port", () => {
     const { cfg, notes } = load(iniFileContent(BASE));
@@ -74,12 +84,7 @@ describe("INI written by the reference's init → smp-server.toml that loads", (
       controlPortPwds: ["adminPw_0123456789abcdef", "userPw_0123456789abcdefgh"],
       socksProxy: "127.0.0.1:9050",
       ownDomains: "example.com",
-      sourceCode: "https://github.com/simplex-chat/simplexmq",
-      serverCountry: "DE",
-      operator: { name: "Example Ltd", country: "GB" },
-      website: "https://example.com",
-      hosting: { name: "Hoster", country: "NL" },
-      hostingType: "dedicated",
+      ...INFO,
       webStaticPath: "/srv/www",
       disableWeb: true,
       db: { connstr: "postgresql://smp@db/smp", poolSize: 4 },
@@ -95,14 +100,7 @@ describe("INI written by the reference's init → smp-server.toml that loads", (
     expect(cfg.transport.controlPort).toBe(5225);
     expect(cfg.proxy.socksProxy).toEqual({ host: "127.0.0.1", port: 9050 });
     expect(cfg.proxy.ownServerDomains).toEqual(["example.com"]);
-    expect(cfg.information).toEqual({
-      sourceCode: "https://github.com/simplex-chat/simplexmq",
-      serverCountry: "DE",
-      operator: { name: "Example Ltd", country: "GB" },
-      website: "https://example.com",
-      hosting: { name: "Hoster", country: "NL" },
-      hostingType: "dedicated",
-    });
+    expect(cfg.information).toEqual(INFO);
     expect(cfg.web).toEqual({ staticPath: "/srv/www" });
     const noted = (key: string) => notes.filter((n) => n.includes(`] ${key} =`));
     expect(noted("db_connection")[0]).toContain("PostgreSQL is not supported");
