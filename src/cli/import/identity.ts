@@ -38,9 +38,9 @@ function canonical(dir: string): string {
   }
 }
 
-function readText(path: string): string {
+function readBytes(path: string): Buffer {
   try {
-    return readFileSync(path, "utf8");
+    return readFileSync(path);
   } catch (e) {
     throw new CliError(`Error: cannot read ${path}: ${(e as Error).message}`);
   }
@@ -88,53 +88,53 @@ export async function importIdentity(fromConfigDir: string, toConfigDir: string,
   // ---- the identity: ca.crt and fingerprint
   const caPath = from(FILES.caCrt);
   if (!existsSync(caPath)) throw new CliError(`Error: ${caPath} not found: ${fromConfigDir} is not a server configuration directory (the reference keeps ca.crt, server.crt, fingerprint and smp-server.ini there)`);
-  const caText = readText(caPath);
+  const caBytes = readBytes(caPath);
   let caDer: Uint8Array;
   try {
-    caDer = pemToDer(caText);
+    caDer = pemToDer(caBytes.toString("latin1"));
     parseCertificate(caDer);
   } catch (e) {
     throw new CliError(`Error: ${caPath}: ${(e as CertificateError).message}`);
   }
   const fp = base64url(sha256(caDer));
   const fpPath = from(FILES.fingerprint);
-  const fpText = existsSync(fpPath) ? readText(fpPath) : undefined;
-  if (fpText !== undefined && fpText.split("\n")[0] !== fp)
+  const fpBytes = existsSync(fpPath) ? readBytes(fpPath) : undefined;
+  const saved = fpBytes?.toString("latin1").split("\n")[0];
+  if (saved !== undefined && saved !== fp)
     throw new CliError(
-      `Error: ${fpPath} holds ${JSON.stringify(fpText.split("\n")[0])}, but the fingerprint of ${caPath} (base64url SHA-256 of its DER) is ${fp}. ` +
+      `Error: ${fpPath} holds ${JSON.stringify(saved)}, but the fingerprint of ${caPath} (base64url SHA-256 of its DER) is ${fp}. ` +
         "The two files do not belong to the same server identity; nothing was imported.",
     );
   lines.push(`Identity: fingerprint ${fp} (SHA-256 of ${caPath}); the server address keeps it.`);
 
-  const copies: [string, string][] = [
-    [FILES.caCrt, caText],
-    [FILES.fingerprint, fpText ?? fingerprintText(caDer)],
+  // ca.crt and fingerprint, byte for byte (a missing fingerprint file is written as the reference would).
+  const copies: { name: string; bytes: Uint8Array; origin: string }[] = [
+    { name: FILES.caCrt, bytes: caBytes, origin: `copied byte for byte from ${caPath}` },
+    fpBytes === undefined
+      ? { name: FILES.fingerprint, bytes: new TextEncoder().encode(fingerprintText(caDer)), origin: `written from ${caPath} (${fpPath} does not exist)` }
+      : { name: FILES.fingerprint, bytes: fpBytes, origin: `copied byte for byte from ${fpPath}` },
   ];
   if (!same && !opts.dryRun) mkdirSync(toConfigDir, { recursive: true, mode: 0o700 });
-  for (const [name, text] of copies) {
-    const dst = to(name);
-    const srcNote = name === FILES.fingerprint && fpText === undefined ? `written from ${caPath} (${fpPath} does not exist)` : `copied byte for byte from ${from(name)}`;
-    if (same) {
-      lines.push(fpText === undefined && name === FILES.fingerprint ? `${dst}: ${would(srcNote, `would be ${srcNote}`)}` : `${dst}: kept as it is`);
-      if (fpText === undefined && name === FILES.fingerprint && !opts.dryRun) writeFileSync(dst, text);
-      continue;
-    }
+  for (const c of copies) {
+    const dst = to(c.name);
     if (existsSync(dst)) {
-      if (readFileSync(dst, "utf8") === text) {
-        lines.push(`${dst}: already identical to ${from(name)}`);
+      if (same || bytesEqual(readBytes(dst), c.bytes)) {
+        lines.push(same ? `${dst}: kept as it is` : `${dst}: already identical to ${from(c.name)}`);
         continue;
       }
       throw new CliError(
-        `Error: ${dst} already exists and differs from ${from(name)}: ${toConfigDir} holds another server identity. ` +
+        `Error: ${dst} already exists and differs from ${from(c.name)}: ${toConfigDir} holds another server identity. ` +
           "Nothing was replaced; import into an empty configuration directory (--config-dir), or remove that identity first (`smp-server delete`) if it is not in use.",
       );
     }
-    if (!opts.dryRun) writeFileSync(dst, text);
-    lines.push(`${dst}: ${would(srcNote, `would be ${srcNote}`)}`);
+    if (!opts.dryRun) writeFileSync(dst, c.bytes);
+    lines.push(`${dst}: ${would(c.origin, `would be ${c.origin}`)}`);
   }
+  const caKeyPath = from(FILES.caKey);
+  if (!same && existsSync(caKeyPath))
+    lines.push(`${caKeyPath}: not copied (the CA key belongs offline); \`smp-server cert --ca-key ${caKeyPath} --config-dir ${toConfigDir}\` issues the next online certificate`);
 
   // ---- the online certificate
-  const caKeyPath = from(FILES.caKey);
   const refPair: OnlineFiles = { crt: from(FILES.serverCrt), key: from(FILES.serverKey) };
   const ownPair: OnlineFiles = { crt: to(FILES.onlineCrt), key: to(FILES.onlineKey) };
   const plainPair: OnlineFiles = { crt: to(FILES.serverCrt), key: to(FILES.serverKey) };
@@ -188,7 +188,7 @@ export async function importIdentity(fromConfigDir: string, toConfigDir: string,
   }
   let server;
   try {
-    server = generateServerCert({ der: caDer, keyPem: readText(caKeyPath) }, cn);
+    server = generateServerCert({ der: caDer, keyPem: readBytes(caKeyPath).toString("utf8") }, cn);
   } catch (e) {
     throw new CliError(`Error: cannot issue an online certificate with ${caKeyPath}: ${(e as Error).message}`);
   }
@@ -197,7 +197,6 @@ export async function importIdentity(fromConfigDir: string, toConfigDir: string,
   writePrivate(target.key, server.keyPem);
   writeFileSync(target.crt, server.pem);
   lines.push(`${target.crt}, ${target.key}: new Ed25519 online certificate (CN ${cn}) signed by ${caKeyPath} (${caAlg(caDer)} CA), because ${why}`);
-  if (!same) lines.push(`${caKeyPath}: not copied (the CA key belongs offline); \`smp-server cert --ca-key ${caKeyPath} --config-dir ${toConfigDir}\` issues the next online certificate`);
   return lines;
 }
 
