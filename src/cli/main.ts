@@ -129,7 +129,8 @@ function verbHelp(name: string, paths: Paths): string {
 function signAlgorithm(opts: ParsedOptions): void {
   const alg = stringOpt(opts, "sign-algorithm");
   if (alg === undefined || alg === "ED25519") return;
-  if (alg === "ED448") throw new UsageError("--sign-algorithm ED448 is not supported: Bun's TLS stack cannot use Ed448 keys; use ED25519");
+  if (alg === "ED448")
+    throw new UsageError("--sign-algorithm ED448 is not supported: Bun's TLS stack cannot use Ed448 keys; use ED25519 (an existing Ed448 CA still signs the Ed25519 online certificate)");
   throw new UsageError(`--sign-algorithm: unknown algorithm ${JSON.stringify(alg)} (ED25519)`);
 }
 
