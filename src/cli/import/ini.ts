@@ -222,6 +222,16 @@ export function convertReferenceIni(iniText: string, iniPath: string): { toml: s
     }
   }
 
+  // Server/Main.hs:serverPublicInfo reads nothing without source_code; our reader would warn at
+  // every start about keys that init always writes (hosting_type = virtual), so they stay comments.
+  const info = lines.filter((l) => l.section === "INFORMATION" && !l.text.startsWith("#"));
+  if (info.length > 0 && !info.some((l) => l.key === "source_code")) {
+    const unused = info.filter((l) => !(l.key === "hosting_type" && l.text === 'hosting_type = "virtual"'));
+    if (unused.length > 0)
+      notes.push(`${iniPath}: [INFORMATION] ${unused.map((l) => l.key).join(", ")}: not carried over: without source_code the reference publishes no server information (AGPLv3), and neither does this server; kept as comments`);
+    for (const l of info) l.text = `# ${l.text} (unused without source_code)`;
+  }
+
   // Our reader is the judge of what loads: a value it refuses is commented out with its reason.
   for (;;) {
     const toml = render(iniPath, lines);

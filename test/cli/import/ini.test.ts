@@ -65,6 +65,8 @@ describe("INI written by the reference's init → smp-server.toml that loads", (
     expect(cfg.names.enable).toBe(false); // written as `enable: off`
     expect(cfg.inactiveClients).toEqual({ ttlSeconds: 21600, checkIntervalSeconds: 3600 });
     expect(cfg.information).toBeUndefined(); // source_code commented out
+    // hosting_type = virtual, always written by init, is unused without source_code: no start-up warning.
+    expect(cfg.warnings.filter((w) => w.includes("[INFORMATION]"))).toEqual([]);
     expect(cfg.web).toEqual({ staticPath: "/var/opt/simplex/www", https: { port: 443, cert: "/etc/opt/simplex/web.crt", key: "/etc/opt/simplex/web.key" } });
     // One note per key with a caveat; keys that mean the same here have none.
     const keysNoted = notes.map((n) => /\] (\w+) =/.exec(n)?.[1]);
@@ -122,6 +124,16 @@ describe("INI written by the reference's init → smp-server.toml that loads", (
     // Server/Main.hs:textToOwnServers splits on spaces only: the reference sees one suffix.
     expect(cfg.proxy.ownServerDomains).toEqual(["a.example.com,b.example.com"]);
     expect(notes.find((n) => n.includes("own_server_domains"))).toContain("split on spaces");
+  });
+
+  test("server information without source_code is not carried over (the reference publishes none), with a note", () => {
+    const { cfg, notes, toml } = load(iniFileContent({ ...BASE, operator: { name: "Example Ltd" }, serverCountry: "DE" }));
+    expect(cfg.information).toBeUndefined();
+    expect(cfg.warnings).toEqual(expect.not.arrayContaining([expect.stringContaining("[INFORMATION]")]));
+    expect(toml).toContain('# server_country = "DE" (unused without source_code)');
+    expect(notes).toContain(
+      `${INI}: [INFORMATION] server_country, operator: not carried over: without source_code the reference publishes no server information (AGPLv3), and neither does this server; kept as comments`,
+    );
   });
 
   test("a second conversion gives the same file (no dates, no randomness)", () => {
