@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "./errors.ts";
-import { CONFIG_FILE, FILES } from "./paths.ts";
+import { CONFIG_FILE, FILES, type Paths } from "./paths.ts";
 
 /** The reference's configuration file (Server/Main.hs:iniFile). */
 export const REFERENCE_INI = "smp-server.ini";
@@ -19,8 +19,9 @@ export function identityFilesIn(configDir: string): string[] {
   return IDENTITY_FILES.filter((f) => existsSync(join(configDir, f)));
 }
 
-/** Throws, naming the files found and what to do, unless `configDir` can be initialized safely. */
-export function refuseToReinitialize(configDir: string, verb: "init" | "start"): void {
+/** Throws, naming the files found and what to do, unless the configuration directory can be initialized safely. */
+export function refuseToReinitialize(paths: Paths, verb: "init" | "start"): void {
+  const { configDir, dataDir } = paths;
   const found = identityFilesIn(configDir);
   if (found.length === 0) return;
   if (found.includes(CONFIG_FILE))
@@ -31,7 +32,9 @@ export function refuseToReinitialize(configDir: string, verb: "init" | "start"):
   ];
   if (found.includes(REFERENCE_INI))
     lines.push(
-      `This is a reference (simplexmq) server installation: carry it over with \`smp-server import\` (same identity and address, its queues and messages), then \`smp-server start\`.`,
+      "This is a reference (simplexmq) server installation: carry it over in place (same identity and address, its queues and messages) with",
+      `  smp-server import --from-config-dir ${configDir} --from-data-dir ${dataDir} --config-dir ${configDir} --data-dir ${dataDir}`,
+      "(add --dry-run first to see what it would do), then `smp-server start`.",
       'See "Switching from the reference server" in README.md.',
     );
   else

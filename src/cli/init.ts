@@ -85,7 +85,7 @@ export interface InitResult {
  */
 export function initialize(paths: Paths, o: InitOptions, isRoot: boolean, out: Out, fromStart = false): InitResult {
   const file = configFile(paths);
-  refuseToReinitialize(paths.configDir, "init");
+  refuseToReinitialize(paths, "init");
   checkInitOptions(o);
   makeDir(paths.configDir);
   makeDir(paths.dataDir);

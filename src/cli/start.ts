@@ -87,7 +87,7 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   setLogLevel(o.logLevel);
   const fresh = !existsSync(configFile(paths));
   if (fresh) {
-    refuseToReinitialize(paths.configDir, "start");
+    refuseToReinitialize(paths, "start");
     out(`smp-server is not initialized (${configFile(paths)} does not exist): initializing with default settings, as \`smp-server init --yes\` would.`);
     initialize(paths, DEFAULT_INIT, o.isRoot, out, true);
     out("");

@@ -52,7 +52,7 @@ describe.skipIf(!hasOpenssl)("never initialize over an identity", () => {
     const r = run(["start", ...d.flags]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`Error: ${d.cfg} holds smp-server.ini, ca.crt, ca.key, server.crt, server.key, fingerprint but no smp-server.toml.`);
-    expect(r.stderr).toContain("carry it over with `smp-server import`");
+    expect(r.stderr).toContain(`  smp-server import --from-config-dir ${d.cfg} --from-data-dir ${d.data} --config-dir ${d.cfg} --data-dir ${d.data}\n`);
     expect(r.all).not.toContain("initializ" + "ing with default settings");
     expect({ cfg: checksums(d.cfg), data: checksums(d.data) }).toEqual(before);
 
