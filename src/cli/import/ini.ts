@@ -16,6 +16,12 @@ interface KeySpec {
   kind: Kind;
   /** Shown after the key's value when it is carried over with a caveat. */
   caveat?: string | ((value: string) => string | undefined);
+  /**
+   * A value that cannot be carried over stops the import instead of leaving the default: the
+   * reference would not start with it either, and the default would open the server (no password,
+   * new queues allowed) or make it forget everything on restart (store log off).
+   */
+  strict?: boolean;
   /** The key is not carried over; the note gives the reason ("" for none: the default means the same). */
   drop?: string | ((value: string) => string | undefined);
 }
@@ -37,7 +43,7 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     ].map((k) => [k, INFO]),
   ),
   STORE_LOG: {
-    enable: { kind: "bool", caveat: (v) => (v === "on" ? "queues and messages persist in the SQLite database in the data directory" : undefined) },
+    enable: { kind: "bool", strict: true, caveat: (v) => (v === "on" ? "queues and messages persist in the SQLite database in the data directory" : undefined) },
     store_queues: {
       kind: "string",
       drop: (v) =>
@@ -71,10 +77,10 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     prometheus_interval: { kind: "int", caveat: `Prometheus metrics file: ${NOT_YET}` },
   },
   AUTH: {
-    new_queues: { kind: "bool" },
-    create_password: { kind: "string" },
-    control_port_admin_password: { kind: "string", caveat: `control port: ${NOT_YET}` },
-    control_port_user_password: { kind: "string", caveat: `control port: ${NOT_YET}` },
+    new_queues: { kind: "bool", strict: true },
+    create_password: { kind: "string", strict: true },
+    control_port_admin_password: { kind: "string", strict: true, caveat: `control port: ${NOT_YET}` },
+    control_port_user_password: { kind: "string", strict: true, caveat: `control port: ${NOT_YET}` },
     daily_block_queue_quota: { kind: "int" },
   },
   TRANSPORT: {
@@ -211,6 +217,7 @@ export function convertReferenceIni(iniText: string, iniPath: string): { toml: s
         continue;
       }
       const v = tomlValue(spec.kind, e.value);
+      if ("error" in v && spec.strict === true) throw new ConfigError(iniPath, `[${name}] ${e.key}`, `${v.error} (line ${e.line}; the reference does not start with it either, and leaving it out would change what the server allows)`);
       if ("error" in v) {
         notes.push(`${at(e)}: ${show(name, e)}: not carried over: ${v.error}`);
         lines.push({ section: name, key: e.key, text: `# ${e.key} = ${e.value} (not carried over: ${v.error})` });
@@ -245,6 +252,8 @@ export function convertReferenceIni(iniText: string, iniPath: string): { toml: s
       if (idx < 0) throw new ConfigError(iniPath, e.where, `${e.reason} (cannot convert to smp-server.toml)`);
       const l = lines[idx];
       const entry = effective.get(l.section)!.entries.find((x) => x.key === l.key)!;
+      if (SPEC[l.section][l.key].strict === true)
+        throw new ConfigError(iniPath, e.where, `${e.reason} (line ${entry.line}; the reference does not start with it either, and leaving it out would change what the server allows)`);
       notes.push(`${at(entry)}: ${show(l.section, entry)}: not carried over: ${e.reason}`);
       lines[idx] = { ...l, text: `# ${l.text} (not carried over: ${e.reason})` };
     }

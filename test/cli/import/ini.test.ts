@@ -194,6 +194,28 @@ describe("the reference's INI reading rules (ini 0.4.1)", () => {
     expect(toml).toMatch(/^# server_country = "Germany" \(not carried over: /m);
   });
 
+  test("a bad value of a key that guards the server (password, new_queues, enable) stops the conversion instead of opening it", () => {
+    const cases: [string, string, RegExp][] = [
+      ["[AUTH]\ncreate_password = has space\n", "[AUTH] create_password", /only printable ASCII characters without spaces/],
+      ["[AUTH]\ncreate_password = a@b\n", "[AUTH] create_password", /the character '@' is not allowed/],
+      ["[AUTH]\nnew_queues = no\n", "[AUTH] new_queues", /expected on or off/],
+      ["[STORE_LOG]\nenable = yes\n", "[STORE_LOG] enable", /expected on or off/],
+    ];
+    for (const [extra, where, reason] of cases) {
+      let err: unknown;
+      try {
+        convertReferenceIni(minimal(extra), INI);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).where).toBe(where);
+      expect((err as ConfigError).message).toStartWith(`${INI}: ${where}: `);
+      expect((err as ConfigError).reason).toMatch(reason);
+      expect((err as ConfigError).reason).toContain("line 4;");
+    }
+  });
+
   test("without [TRANSPORT] port (the reference requires it too): ConfigError naming the INI file and key", () => {
     let err: unknown;
     try {
