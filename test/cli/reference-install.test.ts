@@ -144,42 +144,42 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * `start` (as the reference's unit runs it) on a port the system just handed out, once the server
+ * answers a client: an SMP handshake and PING, which it serves only after start-up has finished
+ * (the summary is printed before the listeners bind). Another port if that one was taken meanwhile.
+ */
+async function startAnswering(d: { cfg: string; data: string; flags: string[] }): Promise<ReturnType<typeof Bun.spawn>> {
+  const fp = readFileSync(join(d.cfg, "fingerprint"), "utf8").trim();
+  const tomlPath = join(d.cfg, "smp-server.toml");
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    writeFileSync(tomlPath, readFileSync(tomlPath, "utf8").replace(/^port = .*$/m, `port = [${port}]`));
+    const proc = Bun.spawn([process.execPath, MAIN, "start", "+RTS", "-N", "-RTS", ...d.flags], { cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    let exited = false;
+    void proc.exited.then(() => (exited = true));
+    while (!exited) {
+      try {
+        const c = await SMPClient.connect({ server: `smp://${fp}@127.0.0.1:${port}` });
+        await c.ping();
+        c.close();
+        return proc;
+      } catch {
+        await Bun.sleep(20);
+      }
+    }
+    const stderr = await new Response(proc.stderr as ReadableStream<Uint8Array>).text();
+    if (attempt < 3 && stderr.includes("already in use")) continue;
+    throw new Error(`the server exited: ${stderr}`);
+  }
+}
+
 describe("stopping under systemd: KillSignal=SIGINT (the reference's unit) and SIGTERM", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     test(`${signal} stops a running server cleanly (exit 0, database closed)`, async () => {
       const d = dirs();
-      const port = await freePort();
-      expect(run(["init", ...d.flags, "--no-password", "--port", String(port)]).code).toBe(0);
-      const proc = Bun.spawn([process.execPath, MAIN, "start", "+RTS", "-N", "-RTS", ...d.flags], {
-        cwd: ROOT,
-        stdin: "ignore",
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-      let out = "";
-      while (!out.includes(`Serving SMP protocol on port ${port}`)) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        out += new TextDecoder().decode(value);
-      }
-      expect(out).toContain(`Serving SMP protocol on port ${port}`);
-      // The summary is printed before the listener binds: wait until the server answers a client
-      // (an SMP handshake and PING), which it does only after start-up has finished.
-      const fp = readFileSync(join(d.cfg, "fingerprint"), "utf8").trim();
-      let exited = false;
-      void proc.exited.then(() => (exited = true));
-      for (let answered = false; !answered && !exited; ) {
-        try {
-          const c = await SMPClient.connect({ server: `smp://${fp}@127.0.0.1:${port}` });
-          await c.ping();
-          c.close();
-          answered = true;
-        } catch {
-          await Bun.sleep(20);
-        }
-      }
-      expect(exited).toBe(false);
+      expect(run(["init", ...d.flags, "--no-password"]).code).toBe(0);
+      const proc = await startAnswering(d);
       proc.kill(signal);
       expect(await proc.exited).toBe(0);
       const stderr = await new Response(proc.stderr as ReadableStream<Uint8Array>).text();
