@@ -143,6 +143,18 @@ describe.skipIf(!hasOpenssl)("importIdentity", () => {
     expect(again.some((l) => l.startsWith(IDENTITY_ERROR))).toBe(false);
   });
 
+  test("`smp-server cert` in a reference directory with its Ed448 CA key: ours beside the reference's pair, which stays byte for byte", () => {
+    const dir = referenceDir("ED448");
+    const before = checksums(dir);
+    const r = runCli(["cert", "--config-dir", dir, "--data-dir", join(dir, "..", "var")]);
+    expect(r.code).toBe(0);
+    expect(r.all).toContain(`Generated new server credentials: ${join(dir, "server-ed25519.crt")}, ${join(dir, "server-ed25519.key")}`);
+    const after = checksums(dir);
+    for (const [f, sum] of Object.entries(before)) expect(after[f]).toBe(sum);
+    expect(parseCertificate(der(join(dir, "server-ed25519.crt"))).subjectCommonName).toBe("smp.example.com");
+    expectServable(dir);
+  });
+
   test("refusals: a fingerprint that does not match ca.crt (both files and values named), another identity in the target", async () => {
     const ref = referenceDir("ED25519");
     const real = fileFingerprint(ref);
