@@ -91,9 +91,10 @@ describe.skipIf(!hasOpenssl)("never initialize over an identity", () => {
     expect(r.stderr).toContain(`${join(d.cfg, "server.crt")} is an Ed448 certificate`);
     expect(r.stderr).toContain("smp-server import");
     expect(checksums(d.cfg)).toEqual(before);
-    // After the identity import the same directory starts, with the reference's fingerprint.
+    // After the identity import the same directory starts, with the reference's fingerprint
+    // (--create-store stands in for the data import, which creates the database).
     await importIdentity(d.cfg, d.cfg, { dryRun: false });
-    const ok = run(["start", ...d.flags, "--maintenance"]);
+    const ok = run(["start", ...d.flags, "--maintenance", "--create-store"]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain(`Fingerprint: ${readFileSync(join(d.cfg, "fingerprint"), "utf8").trim()}`);
     expect(ok.stdout).toContain("Server started in 'maintenance' mode, exiting");

@@ -26,7 +26,6 @@ interface KeySpec {
   drop?: string | ((value: string) => string | undefined);
 }
 
-const NOT_YET = "kept, but not implemented here yet (a start-up warning says so)";
 const NO_POSTGRES =
   "not carried over: PostgreSQL is not supported; queues and messages live in the SQLite database in the data directory " +
   "(a PostgreSQL-backed reference is migrated with its own `smp-server database export`, then `smp-server import`)";
@@ -73,14 +72,14 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     expire_messages_on_start: { kind: "bool" },
     expire_messages_on_send: { kind: "bool" },
     expire_ntfs_hours: { kind: "int" },
-    log_stats: { kind: "bool", caveat: (v) => (v === "on" ? `daily statistics: ${NOT_YET}` : undefined) },
-    prometheus_interval: { kind: "int", caveat: `Prometheus metrics file: ${NOT_YET}` },
+    log_stats: { kind: "bool" },
+    prometheus_interval: { kind: "int" },
   },
   AUTH: {
     new_queues: { kind: "bool", strict: true },
     create_password: { kind: "string", strict: true },
-    control_port_admin_password: { kind: "string", strict: true, caveat: `control port: ${NOT_YET}` },
-    control_port_user_password: { kind: "string", strict: true, caveat: `control port: ${NOT_YET}` },
+    control_port_admin_password: { kind: "string", strict: true },
+    control_port_user_password: { kind: "string", strict: true },
     daily_block_queue_quota: { kind: "int" },
   },
   TRANSPORT: {
@@ -93,7 +92,7 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
       drop: (v) =>
         v === "off" ? undefined : "not carried over: WebSocket listeners are not implemented (the reference marks them deprecated, for testing only); only the TLS ports are served",
     },
-    control_port: { kind: "int", caveat: `control port: ${NOT_YET}` },
+    control_port: { kind: "int" },
   },
   PROXY: {
     host_mode: { kind: "string" },
@@ -124,9 +123,9 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     check_interval: { kind: "int" },
   },
   WEB: {
-    static_path: { kind: "string", caveat: `static site: ${NOT_YET}` },
-    http: { kind: "int", caveat: `embedded web server: ${NOT_YET}` },
-    https: { kind: "int", caveat: `embedded web server: ${NOT_YET}` },
+    static_path: { kind: "string" },
+    http: { kind: "int" },
+    https: { kind: "int" },
     cert: { kind: "string" },
     key: { kind: "string" },
   },
