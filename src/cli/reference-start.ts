@@ -30,7 +30,7 @@ export function splitRtsOptions(argv: readonly string[]): { args: string[]; rts:
 }
 
 export const REFERENCE_START_OPTIONS: OptionSpec[] = [
-  { name: "maintenance", short: "m", kind: "flag", help: "Open (create or migrate) the database, print the start-up summary and exit without serving" },
+  { name: "maintenance", short: "m", kind: "flag", help: "Open the database (applying migrations) and close it, print the start-up summary and exit without serving" },
   { name: "compact-log", kind: "flag", help: "Accepted for the reference's scripts; no effect (there is no store log to compact: the store is a SQLite database)" },
   { name: "skip-warnings", kind: "flag", help: "Accepted for the reference's scripts; no effect at start (see `import` for skipping a corrupt last line of a reference log)" },
   { name: "confirm-migrations", kind: "value", metavar: "up|down", help: "Accepted for the reference's scripts; database migrations are applied automatically" },
