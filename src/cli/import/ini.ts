@@ -27,7 +27,8 @@ interface KeySpec {
 }
 
 const NO_POSTGRES =
-  "not carried over: PostgreSQL is not supported; queues and messages live in the SQLite database in the data directory " +
+  "not carried over: the import puts queues and messages in the SQLite database in the data directory, and this server's own " +
+  "PostgreSQL store (db_connection) has tables of its own that must never share the reference's schema " +
   "(a PostgreSQL-backed reference is migrated with its own `smp-server database export`, then `smp-server import`)";
 const INFO: KeySpec = { kind: "string" };
 

@@ -105,7 +105,7 @@ describe("INI written by the reference's init → smp-server.toml that loads", (
     expect(cfg.information).toEqual(INFO);
     expect(cfg.web).toEqual({ staticPath: "/srv/www" });
     const noted = (key: string) => notes.filter((n) => n.includes(`] ${key} =`));
-    expect(noted("db_connection")[0]).toContain("PostgreSQL is not supported");
+    expect(noted("db_connection")[0]).toContain("must never share the reference's schema");
     expect(noted("db_pool_size")[0]).toContain("database export");
     expect(noted("db_schema")).toEqual([]); // default, so commented out by init
     // Statistics, the control port and the web pages work here as there: no notes.
