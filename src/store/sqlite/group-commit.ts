@@ -11,7 +11,7 @@
  * and flushes in the same turn also reject (`lost`), so no response built on them is sent.
  */
 import type { Database, Statement } from "bun:sqlite";
-import type { StoreError } from "../types.ts";
+import { StoreError } from "../types.ts";
 import { toStoreError } from "./errors.ts";
 
 export interface CommitHooks {
@@ -138,6 +138,21 @@ export class GroupCommit {
     const resolve = this.resolvePending;
     this.clearPending();
     if (resolve !== null) resolve();
+  }
+
+  /** Rolls back the open transaction on purpose; pending flushes reject with `reason`. */
+  discard(reason: StoreError = new StoreError("internal", "writes discarded")): void {
+    if (!this.inTx) return;
+    try {
+      this.sRollback.run();
+    } catch {
+      // already rolled back
+    }
+    this.inTx = false;
+    this.hooks.rolledBack();
+    const reject = this.rejectPending;
+    this.clearPending();
+    if (reject !== null) reject(reason);
   }
 
   dispose(): void {

@@ -1,0 +1,128 @@
+/**
+ * The reference's text encodings of its log files (Encoding/String.hs): ids, keys and secrets as
+ * base64url with `=` padding (`base64urlP`: non-empty), integers in decimal, tuples separated by
+ * one space, lists by commas, `Maybe` as nothing at all. `Cursor` parses one line the way the
+ * attoparsec parsers do (literal prefixes, `strP_` = value then one space, `parseAll` = nothing
+ * may be left); a failure names what was expected and where.
+ */
+import { base64url } from "../../encoding/base64.ts";
+import { decodePubKey } from "../../crypto/keys.ts";
+
+export class FormatError extends Error {
+  override name = "FormatError";
+}
+
+const B64URL_CHAR = /[A-Za-z0-9_-]/;
+
+export class Cursor {
+  pos = 0;
+  constructor(readonly s: string) {}
+
+  atEnd(): boolean {
+    return this.pos >= this.s.length;
+  }
+
+  fail(what: string): never {
+    throw new FormatError(`expected ${what} at column ${this.pos + 1}`);
+  }
+
+  /** Consumes `lit` if the input continues with it. */
+  lit(lit: string): boolean {
+    if (!this.s.startsWith(lit, this.pos)) return false;
+    this.pos += lit.length;
+    return true;
+  }
+
+  expect(lit: string): void {
+    if (!this.lit(lit)) this.fail(JSON.stringify(lit));
+  }
+
+  /** Encoding/String.hs:`base64urlP`: `[A-Za-z0-9_-]+` then any `=` padding. */
+  bytes(what = "base64url"): Uint8Array {
+    const start = this.pos;
+    while (this.pos < this.s.length && B64URL_CHAR.test(this.s[this.pos]!)) this.pos++;
+    if (this.pos === start) this.fail(what);
+    while (this.s[this.pos] === "=") this.pos++;
+    const text = this.s.slice(start, this.pos);
+    // The reference decoder rejects lengths that are not a valid base64 length.
+    if (text.replace(/=+$/, "").length % 4 === 1) {
+      this.pos = start;
+      this.fail(what);
+    }
+    return new Uint8Array(Buffer.from(text.replace(/-/g, "+").replace(/_/g, "/"), "base64"));
+  }
+
+  /** `bytes` of an exact length (DH secrets, nonces). */
+  fixed(len: number, what: string): Uint8Array {
+    const start = this.pos;
+    const b = this.bytes(what);
+    if (b.length !== len) {
+      this.pos = start;
+      this.fail(`${what} of ${len} bytes`);
+    }
+    return b;
+  }
+
+  /** A DER SPKI public key (Crypto.hs: `StrEncoding APublicAuthKey` = base64url of `encodePubKey`). */
+  key(what = "public key"): Uint8Array {
+    const start = this.pos;
+    const der = this.bytes(what);
+    try {
+      decodePubKey(der);
+    } catch {
+      this.pos = start;
+      this.fail(what);
+    }
+    return der;
+  }
+
+  /** Comma-separated keys (`StrEncoding (NonEmpty a)`: `sepBy1'`). */
+  keys(what = "public keys"): Uint8Array[] {
+    const out = [this.key(what)];
+    while (this.lit(",")) out.push(this.key(what));
+    return out;
+  }
+
+  /** `A.signed A.decimal` (Int64, SystemTime seconds, SystemDate). */
+  int(what = "integer"): number {
+    const m = /^-?[0-9]+/.exec(this.s.slice(this.pos, this.pos + 24));
+    if (m === null) this.fail(what);
+    const n = Number(m[0]);
+    if (!Number.isSafeInteger(n)) this.fail(what);
+    this.pos += m[0].length;
+    return n;
+  }
+
+  /** `Encoding Bool`: T or F. */
+  bool(what = "T or F"): boolean {
+    if (this.lit("T")) return true;
+    if (this.lit("F")) return false;
+    return this.fail(what);
+  }
+
+  /** One of the given single characters (`smpP` of a one-letter tag). */
+  char<T extends string>(allowed: readonly T[], what: string): T {
+    const c = this.s[this.pos] as T;
+    if (!allowed.includes(c)) this.fail(what);
+    this.pos++;
+    return c;
+  }
+
+  rest(): string {
+    const r = this.s.slice(this.pos);
+    this.pos = this.s.length;
+    return r;
+  }
+
+  /** `parseAll`: the whole line must be consumed. */
+  end(): void {
+    if (!this.atEnd()) this.fail("end of line");
+  }
+}
+
+/** Encoding/String.hs:`strEncode` of a ByteString. */
+export const b64 = (b: Uint8Array): string => base64url(b);
+
+/** `strEncode` of a list / NonEmpty: comma-separated. */
+export const b64List = (bs: readonly Uint8Array[]): string => bs.map(base64url).join(",");
+
