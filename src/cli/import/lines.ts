@@ -65,16 +65,15 @@ export function* fileLines(path: string): Generator<{ text: string; no: number; 
 }
 
 /**
- * Parses every line of `path` with `parse` and hands the result to `use`. A `FormatError` on the
- * last line follows `opts`; anywhere else it stops the import. Returns how many lines were skipped.
+ * Parses each line of `path` with `parse`. A `FormatError` on the last line is skipped under
+ * `skipWarnings` (reported through `opts.warn` and `onSkip`); anywhere else it stops the import.
  */
-export function forEachRecord<T>(
+export function* records<T>(
   path: string,
   parse: (line: string) => T,
-  use: (rec: T, no: number) => void,
   opts: LineOptions,
-): number {
-  let skipped = 0;
+  onSkip: () => void,
+): Generator<{ rec: T; no: number }> {
   for (const { text, no, last } of fileLines(path)) {
     let rec: T;
     try {
@@ -88,10 +87,9 @@ export function forEachRecord<T>(
           `corrupt last record in ${where} (an interrupted write of the reference server); run again with --skip-warnings to skip it`,
         );
       opts.warn(`skipped the corrupt last record in ${where}`);
-      skipped++;
+      onSkip();
       continue;
     }
-    use(rec, no);
+    yield { rec, no };
   }
-  return skipped;
 }
