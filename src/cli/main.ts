@@ -1,14 +1,17 @@
 /**
  * The `smp-server` executable (Server/Main.hs:smpServerCLI_, cliCommandP): verbs init, cert, start,
- * delete, database. Run with `bun src/cli/main.ts …` or as the compiled binary.
+ * delete, control, stats, database, import, export, backup. Run with `bun src/cli/main.ts …` or as the compiled binary.
  */
 import { CertificateError } from "../crypto/x509/certificate.ts";
 import { isLogLevel, LOG_LEVELS, setLogLevel, type LogLevel } from "../util/log.ts";
 import { optionsHelp, parseOptions, portOpt, stringOpt, UsageError, type OptionSpec, type ParsedOptions } from "./args.ts";
 import { CertFileError, regenerateServerCert } from "./certs.ts";
 import { ConfigError, HOSTING_TYPES, type HostingType } from "./config.ts";
+import { backupDatabase } from "./backup.ts";
 import { database } from "./database.ts";
 import { deleteServer } from "./delete.ts";
+import { exportStore } from "./export.ts";
+import { REFERENCE_CONFIG_DIR, REFERENCE_DATA_DIR, runImport } from "./import/run.ts";
 import { printStats, runControl, type ControlRole } from "./control.ts";
 import { CliError, type Out } from "./errors.ts";
 import { DEFAULT_INIT, initialize, warnCAPrivateKeyFile, type InitOptions, type PasswordChoice } from "./init.ts";
@@ -81,9 +84,24 @@ const STATS: OptionSpec[] = [
 
 const DELETE: OptionSpec[] = [{ name: "yes", short: "y", kind: "flag", help: "Delete without asking for confirmation" }, ...COMMON];
 
+const IMPORT: OptionSpec[] = [
+  { name: "from-config-dir", kind: "value", metavar: "DIR", help: `The reference server's configuration directory (default: ${REFERENCE_CONFIG_DIR})` },
+  { name: "from-data-dir", kind: "value", metavar: "DIR", help: `The reference server's log directory (default: ${REFERENCE_DATA_DIR})` },
+  { name: "dry-run", kind: "flag", help: "Print what would be imported; write nothing" },
+  { name: "skip-warnings", kind: "flag", help: "Skip a corrupt last line of a log file (left by an interrupted write) instead of stopping" },
+  ...COMMON,
+];
+
+const EXPORT: OptionSpec[] = [
+  { name: "to-dir", kind: "value", metavar: "DIR", help: "Where to write the reference's log files (default: the data directory)" },
+  ...COMMON,
+];
+
 interface Verb {
   specs: OptionSpec[];
   describe: (paths: Paths) => string;
+  /** Positional arguments, for the usage line. */
+  args?: string;
 }
 
 const VERBS: Record<string, Verb> = {
@@ -95,8 +113,12 @@ const VERBS: Record<string, Verb> = {
   stats: { specs: STATS, describe: () => "Print the running server's statistics as a table, or a live view with --watch (through the control port)" },
   database: {
     specs: COMMON,
+    args: "import|export",
     describe: () => "import: copy the SQLite database to PostgreSQL (db_connection); export: copy PostgreSQL to the SQLite database",
   },
+  import: { specs: IMPORT, describe: () => "Import a reference server installation (configuration, identity, queues, messages, notifications)" },
+  export: { specs: EXPORT, describe: () => "Write the database as the reference server's store log, message log and notification log" },
+  backup: { specs: COMMON, args: "FILE", describe: (p) => `Copy the database in ${p.dataDir} to FILE, also while the server runs` },
 };
 
 function versionText(): string {
@@ -123,7 +145,7 @@ function mainHelp(paths: Paths): string {
 
 function verbHelp(name: string, paths: Paths): string {
   const v = VERBS[name];
-  return `Usage: ${EXE} ${name}${name === "database" ? " import|export" : ""} [OPTIONS]\n\n${v.describe(paths)}\n\nOptions:\n${optionsHelp(v.specs)}`;
+  return `Usage: ${EXE} ${name}${v.args === undefined ? "" : ` ${v.args}`} [OPTIONS]\n\n${v.describe(paths)}\n\nOptions:\n${optionsHelp(v.specs)}`;
 }
 
 function signAlgorithm(opts: ParsedOptions): void {
@@ -253,7 +275,9 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
     const sub = verb === "database" && cmdline[0] !== undefined && !cmdline[0].startsWith("-") ? cmdline[0] : undefined;
     const args = sub === undefined ? cmdline : cmdline.slice(1);
     const split = verb === "control" ? commandStart(args, VERBS[verb].specs) : args.length;
-    const opts = parseOptions(args.slice(0, split), VERBS[verb].specs);
+    // `backup FILE`: the one word that is neither an option nor an option's value, wherever it is.
+    const file = verb === "backup" ? commandStart(args, VERBS[verb].specs) : args.length;
+    const opts = parseOptions([...args.slice(0, Math.min(split, file)), ...args.slice(file + 1)], VERBS[verb].specs);
     const paths = resolvePaths({ configDir: stringOpt(opts, "config-dir"), dataDir: stringOpt(opts, "data-dir") }, ctx.pathEnv);
     if (opts.has("help")) {
       out(verbHelp(verb, paths));
@@ -293,6 +317,25 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         if (words.length === 0) throw new UsageError("a control port command is required (e.g. stats, help)");
         return await runControl(paths, words.join(" "), roleOpt(opts), out);
       }
+      case "import":
+        await runImport(
+          paths,
+          {
+            fromConfigDir: stringOpt(opts, "from-config-dir") ?? REFERENCE_CONFIG_DIR,
+            fromDataDir: stringOpt(opts, "from-data-dir") ?? REFERENCE_DATA_DIR,
+            dryRun: opts.has("dry-run"),
+            skipWarnings: opts.has("skip-warnings"),
+          },
+          out,
+        );
+        return 0;
+      case "export":
+        await exportStore(paths, stringOpt(opts, "to-dir") ?? paths.dataDir, out);
+        return 0;
+      case "backup":
+        if (file >= args.length) throw new UsageError("backup needs the FILE to write");
+        backupDatabase(paths, args[file]!, out);
+        return 0;
       case "stats": {
         const watch = positiveInt(opts, "watch");
         const count = positiveInt(opts, "count");

@@ -1,0 +1,132 @@
+/**
+ * `smp-server import`: a reference installation (its configuration and log directories) into
+ * this server's configuration and data directories — the configuration (./ini.ts), the identity
+ * (./identity.ts) and the data (./data.ts). Never modifies, renames or deletes a file of the
+ * reference; idempotent (what is already here is kept and reported); `--dry-run` goes through
+ * the same steps, reports the same counts and writes nothing.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DB_FILE } from "../../server/index.ts";
+import { openSqliteStore } from "../../store/sqlite/store.ts";
+import { StoreError } from "../../store/types.ts";
+import { CliError, type Out } from "../errors.ts";
+import { configFile, type Paths } from "../paths.ts";
+import { importData, type Count, type DataImportReport } from "./data.ts";
+import { importIdentity } from "./identity.ts";
+import { convertReferenceIni } from "./ini.ts";
+import { effectiveSections, parseIni } from "./ini-reader.ts";
+import { ImportError } from "./lines.ts";
+import type { Tally } from "./replay.ts";
+
+/** The reference's default directories (apps/smp-server/Main.hs). */
+export const REFERENCE_CONFIG_DIR = "/etc/opt/simplex";
+export const REFERENCE_DATA_DIR = "/var/opt/simplex";
+export const REFERENCE_INI = "smp-server.ini";
+
+export interface ImportOptions {
+  readonly fromConfigDir: string;
+  readonly fromDataDir: string;
+  readonly dryRun: boolean;
+  readonly skipWarnings: boolean;
+}
+
+/** `[STORE_LOG] store_messages` of the reference INI (Server/Main.hs:`readStoreType`; default memory). */
+function storeMessages(iniText: string | null): string | null {
+  if (iniText === null) return null;
+  const entry = effectiveSections(parseIni(iniText))
+    .get("STORE_LOG")
+    ?.entries.find((e) => e.key === "store_messages");
+  return entry?.value ?? "memory";
+}
+
+function reasons(t: Tally): string {
+  return [...t.reasons].map(([why, n]) => `${n} ${why}`).join("; ");
+}
+
+function countLine(name: string, c: Count, verb: string): string {
+  const skipped = c.skipped.total;
+  return `  ${name}: ${c.imported} ${verb}${skipped > 0 ? `, ${skipped} skipped (${reasons(c.skipped)})` : ""}`;
+}
+
+export function printDataReport(r: DataImportReport, dryRun: boolean, out: Out): void {
+  const verb = dryRun ? "to import" : "imported";
+  for (const s of r.sources) out(`  read: ${s}`);
+  const skipped = r.recordsSkipped.total;
+  out(`  store log records: ${r.records}${skipped > 0 ? `, ${skipped} not applied, as the reference would not apply them (${reasons(r.recordsSkipped)})` : ""}`);
+  out(countLine("services", r.services, verb));
+  out(countLine("queues", r.queues, verb));
+  out(countLine("messages", r.messages, verb));
+  out(countLine("notifications", r.notifications, verb));
+}
+
+/** The configuration: smp-server.ini → smp-server.toml, unless a smp-server.toml is here already. */
+function importConfig(paths: Paths, o: ImportOptions, iniPath: string, iniText: string | null, out: Out): void {
+  const target = configFile(paths);
+  if (iniText === null) {
+    out(`Configuration: ${iniPath} does not exist; ${existsSync(target) ? `${target} is kept as it is` : "`smp-server init` makes a configuration"}.`);
+    return;
+  }
+  const { toml, notes } = convertReferenceIni(iniText, iniPath);
+  if (existsSync(target)) {
+    const same = readFileSync(target, "utf8") === toml;
+    out(`Configuration: ${target} ${same ? "already holds the conversion of" : "exists and is kept as it is (not replaced by a conversion of"} ${iniPath}${same ? "" : ")"}.`);
+    return;
+  }
+  out(`Configuration: ${iniPath} → ${target}${o.dryRun ? " (would be written)" : ""}`);
+  for (const n of notes) out(`  note: ${n}`);
+  if (!o.dryRun) {
+    mkdirSync(paths.configDir, { recursive: true, mode: 0o700 });
+    writeFileSync(target, toml);
+  }
+}
+
+/** The data, as one transaction: committed when everything was read and written, else discarded. */
+async function importStore(paths: Paths, o: ImportOptions, storeMsgs: string | null, out: Out): Promise<DataImportReport> {
+  const dbPath = join(paths.dataDir, DB_FILE);
+  // A dry run against a database that does not exist yet runs in memory: it must not create one.
+  const path = o.dryRun && !existsSync(dbPath) ? ":memory:" : dbPath;
+  if (path !== ":memory:") mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
+  let store;
+  try {
+    store = openSqliteStore({ path, maxOpsPerCommit: Number.MAX_SAFE_INTEGER });
+  } catch (e) {
+    throw new CliError(`Error: cannot open the database ${dbPath}: ${(e as Error).message}`);
+  }
+  try {
+    const report = await importData(store, {
+      fromDataDir: o.fromDataDir,
+      storeMessages: storeMsgs,
+      skipWarnings: o.skipWarnings,
+      warn: (l) => out(`  warning: ${l}`),
+    });
+    if (o.dryRun) store.discard();
+    else store.commitNow();
+    await store.flush();
+    return report;
+  } catch (e) {
+    store.discard();
+    if (e instanceof ImportError) throw new CliError(`Error: ${e.message}\nNothing was imported.`);
+    if (e instanceof StoreError) throw new CliError(`Error: the database ${dbPath}: ${e.message}\nNothing was imported.`);
+    throw e;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function runImport(paths: Paths, o: ImportOptions, out: Out): Promise<void> {
+  const iniPath = join(o.fromConfigDir, REFERENCE_INI);
+  if (!existsSync(o.fromConfigDir) && !existsSync(o.fromDataDir))
+    throw new CliError(`Error: neither ${o.fromConfigDir} nor ${o.fromDataDir} exists: no reference installation to import (--from-config-dir, --from-data-dir).`);
+  const iniText = existsSync(iniPath) ? readFileSync(iniPath, "utf8") : null;
+  if (o.dryRun) out("Dry run: nothing is written.");
+
+  // The data first: it is what most often stops an import (a corrupt line), and then nothing at all is written.
+  out(`Data: ${o.fromDataDir} → ${join(paths.dataDir, DB_FILE)}`);
+  const report = await importStore(paths, o, storeMessages(iniText), out);
+  printDataReport(report, o.dryRun, out);
+
+  importConfig(paths, o, iniPath, iniText, out);
+  for (const l of await importIdentity(o.fromConfigDir, paths.configDir, { dryRun: o.dryRun })) out(l);
+  out(o.dryRun ? "Dry run complete: run again without --dry-run to import." : "Import complete. The reference's files are unchanged.");
+}
