@@ -1,0 +1,201 @@
+/**
+ * `smp-server import` / `export` / `backup` on a reference installation built from the reference's
+ * own formats (test/fixtures/reference-data.ts spells out every line from simplexmq's encoders;
+ * reference-ini.ts renders Init.hs:iniFileContent; reference-identity.ts runs the reference's
+ * openssl steps). The imported state is shown with the client library against a running server.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadCredentials } from "../../../src/cli/certs.ts";
+import { loadConfig } from "../../../src/cli/config.ts";
+import { main, type MainContext } from "../../../src/cli/main.ts";
+import { toServerOptions } from "../../../src/cli/server-options.ts";
+import { SMPClient, SMPError, type AuthKey } from "../../../src/client/index.ts";
+import { decryptMsgBody } from "../../../src/client/msg-body.ts";
+import { DB_FILE, startServer, type RunningServer } from "../../../src/server/index.ts";
+import { openSqliteStore } from "../../../src/store/sqlite/store.ts";
+import type { BrokerMsg } from "../../../src/protocol/broker-messages.ts";
+import { checksums, hasOpenssl, makeReferenceCertificates, referenceFingerprint } from "../../fixtures/reference-identity.ts";
+import { iniFileContent } from "../../fixtures/reference-ini.ts";
+import { lines, makeReferenceData, refMessage, u, writeJournalQueue, writeReferenceData, type ReferenceData } from "../../fixtures/reference-data.ts";
+
+const tmp: string[] = [];
+afterAll(() => {
+  for (const d of tmp) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "smp-import-"));
+  tmp.push(d);
+  return d;
+}
+
+interface Run {
+  code: number | undefined;
+  out: string;
+  err: string;
+}
+
+async function cli(args: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const ctx: MainContext = { pathEnv: { env: {}, isRoot: false, home: tempDir() }, stdinIsTTY: false, out: (l) => out.push(l), err: (l) => err.push(l) };
+  const code = await main(args, ctx);
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+interface Installation {
+  refCfg: string;
+  refData: string;
+  cfg: string;
+  data: string;
+  flags: string[];
+}
+
+function installation(d: ReferenceData, alg: "ED25519" | "ED448" = "ED25519", ini?: (text: string) => string): Installation {
+  const base = tempDir();
+  const refCfg = join(base, "etc-opt-simplex");
+  const refData = join(base, "var-opt-simplex");
+  mkdirSync(refCfg);
+  makeReferenceCertificates(refCfg, alg, "smp.example.com");
+  const text = iniFileContent({ cfgPath: refCfg, logPath: refData, enableStoreLog: true, logStats: false, host: "smp.example.com", disableWeb: true });
+  writeFileSync(join(refCfg, "smp-server.ini"), ini === undefined ? text : ini(text));
+  writeReferenceData(refData, d);
+  const cfg = join(base, "cfg");
+  const data = join(base, "data");
+  return { refCfg, refData, cfg, data, flags: ["--from-config-dir", refCfg, "--from-data-dir", refData, "--config-dir", cfg, "--data-dir", data] };
+}
+
+/** The server as `start` would run it from the imported configuration, on an ephemeral port. */
+async function startImported(i: Installation): Promise<RunningServer> {
+  const cfg = loadConfig(join(i.cfg, "smp-server.toml"));
+  const o = toServerOptions(cfg, loadCredentials(i.cfg), { dataDir: i.data, logLevel: "error" });
+  return startServer({ ...o, transport: { ...o.transport, ports: [0], bindHost: "127.0.0.1" } });
+}
+
+/** Everything in the database, keyed by ids (not by row numbers), for state comparisons. */
+async function dump(dataDir: string): Promise<unknown> {
+  const store = openSqliteStore({ path: join(dataDir, DB_FILE) });
+  try {
+    const queues = [];
+    for (const q of await store.allQueues(null, 100000)) {
+      const { key: _key, ...rest } = q;
+      const notifierNtfs = q.notifier === null ? [] : await store.notifierNtfs(q.notifier.notifierId);
+      queues.push({ ...rest, messages: await store.queueMessages(q), notifierNtfs });
+    }
+    return { services: await store.allServices(), queues, stats: await store.stats() };
+  } finally {
+    await store.close();
+  }
+}
+
+async function nextMsg(c: SMPClient): Promise<Extract<BrokerMsg, { tag: "MSG" }>> {
+  for (;;) {
+    const e = await c.nextEvent();
+    if (e.type === "event" && e.msg.tag === "MSG") return e.msg;
+  }
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const errOf = async (p: Promise<unknown>): Promise<unknown> => p.then(() => null, (e: unknown) => (e instanceof SMPError ? e.err : e));
+
+describe.skipIf(!hasOpenssl)("import of a reference installation (memory message store)", () => {
+  const d = makeReferenceData();
+  let i: Installation;
+  let first: Run;
+  let refBefore: Record<string, string>;
+
+  beforeAll(async () => {
+    i = installation(d);
+    refBefore = { ...checksums(i.refCfg), ...checksums(i.refData) };
+    first = await cli(["import", ...i.flags]);
+  });
+
+  test("imports everything, prints the counts and why anything was skipped, and leaves the reference untouched", () => {
+    expect(first.err).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.out).toContain(`store log records: ${d.storeLog.length}, ${d.refusedRecords} not applied`);
+    expect(first.out).toContain("1 SECURE with another sender key");
+    expect(first.out).toContain("1 TIME of a deleted queue");
+    expect(first.out).toContain("1 SUSPEND of a queue that was never created");
+    expect(first.out).toContain("  services: 1 imported\n");
+    expect(first.out).toContain("  queues: 13 imported\n");
+    expect(first.out).toContain("  messages: 7 imported, 1 skipped (1 its queue is not in the store log)");
+    expect(first.out).toContain("  notifications: 2 imported, 1 skipped (1 its notifier is not in the store log)");
+    expect({ ...checksums(i.refCfg), ...checksums(i.refData) }).toEqual(refBefore);
+  });
+
+  test("the server on the imported state: same fingerprint, messages in order, secured SEND, links, notifications, blocks", async () => {
+    const server = await startImported(i);
+    const q = d.q;
+    try {
+      // The address the reference printed: its fingerprint, unchanged.
+      const c = await SMPClient.connect({ server: `smp://${referenceFingerprint(i.refCfg)}@127.0.0.1:${server.ports[0]}` });
+      try {
+        // SUB delivers the imported messages in order, with their ids, times and flags.
+        await c.subscribe(q.msg!.rcvId, q.msg!.rcvKey);
+        let m = await nextMsg(c);
+        for (const [k, want] of d.messages.msg!.entries()) {
+          expect(m.msgId).toEqual(want.msgId);
+          const body = decryptMsgBody(q.msg!.rcvDhSecret, m.msgId, m.body);
+          expect(body).toEqual({ type: "message", ts: want.ts, notification: want.notification, body: want.body });
+          const next = await c.ack(q.msg!.rcvId, q.msg!.rcvKey, m.msgId);
+          if (k < d.messages.msg!.length - 1) m = next!;
+          else expect(next).toBeNull();
+        }
+
+        // Legacy `sndSecure=T` + SECURE: the sender's key works, no key does not.
+        expect(await errOf(c.sendMessage(q.legacy!.sndId, new TextEncoder().encode("hello")))).toEqual({ type: "AUTH" });
+        await c.sendMessage(q.legacy!.sndId, new TextEncoder().encode("after import"), { key: q.legacy!.sndKey });
+        const g1 = (await c.getMessage(q.legacy!.rcvId, q.legacy!.rcvKey))!;
+        expect(decryptMsgBody(q.legacy!.rcvDhSecret, g1.msgId, g1.body)).toMatchObject({ type: "message", body: d.messages.legacy![0]!.body });
+        await c.ack(q.legacy!.rcvId, q.legacy!.rcvKey, g1.msgId);
+        const g2 = (await c.getMessage(q.legacy!.rcvId, q.legacy!.rcvKey))!;
+        expect(text((decryptMsgBody(q.legacy!.rcvDhSecret, g2.msgId, g2.body) as { body: Uint8Array }).body)).toBe("after import");
+
+        // Link data: LINK replaced the user part; LDELETE removed the other queue's link.
+        expect(await c.getQueueLink(q.contact!.linkId)).toEqual({ senderId: q.contact!.sndId, data: { fixedData: d.linkFixed, userData: d.linkUser2 } });
+        expect(await errOf(c.getQueueLink(q.ldeleted!.linkId))).toEqual({ type: "AUTH" });
+
+        // The quota marker came over as a marker: the queue refuses messages until drained.
+        expect(await errOf(c.sendMessage(q.quota!.sndId, new TextEncoder().encode("x"), { key: q.quota!.sndKey }))).toEqual({ type: "QUOTA" });
+
+        // Blocked stays blocked, with the reason and notice; UNBLOCK and SUSPEND replayed.
+        expect(await errOf(c.subscribe(q.blocked!.rcvId, q.blocked!.rcvKey))).toEqual({ type: "BLOCKED", info: { reason: "spam", notice: { ttl: 86400 } } });
+        expect(await errOf(c.subscribe(q.blockedCreate!.rcvId, q.blockedCreate!.rcvKey))).toEqual({ type: "BLOCKED", info: { reason: "content", notice: null } });
+        expect(await c.subscribe(q.unblocked!.rcvId, q.unblocked!.rcvKey)).toBeNull();
+        expect(await errOf(c.sendMessage(q.off!.sndId, new TextEncoder().encode("x"), { key: q.off!.sndKey }))).toEqual({ type: "AUTH" });
+
+        // KEYS replaced the recipient keys; DELETE removed the queue.
+        expect(await c.subscribe(q.rekeyed!.rcvId, q.rekeyed!.rcvKey)).toBeNull();
+        expect(await errOf(c.subscribe(q.deleted!.rcvId, q.deleted!.rcvKey))).toEqual({ type: "AUTH" });
+
+        // The notifier and its pending notifications; NDELETE removed the other notifier.
+        const nc = await SMPClient.connect({ server: `smp://${referenceFingerprint(i.refCfg)}@127.0.0.1:${server.ports[0]}` });
+        try {
+          expect(await nc.subscribeNotifications(q.ntf!.notifierId, q.ntf!.notifierKey)).toBeNull();
+          for (const want of d.ntfs) {
+            let e;
+            do e = await nc.nextEvent();
+            while (!(e.type === "event" && e.msg.tag === "NMSG"));
+            expect(e.entityId).toEqual(q.ntf!.notifierId);
+            expect(e.msg).toMatchObject({ nonce: want.nonce, encMeta: want.encMeta });
+          }
+          expect(await errOf(nc.subscribeNotifications(q.ndeleted!.notifierId, q.ndeleted!.notifierKey))).toEqual({ type: "AUTH" });
+        } finally {
+          nc.close();
+        }
+      } finally {
+        c.close();
+      }
+      // Services and their associations (count and ids hash kept by the store).
+      const info = await server.server.store.getServiceQueuesInfo(d.serviceId, "rcv");
+      expect(info?.count).toBe(1);
+      expect((await server.server.store.getServiceQueuesInfo(d.serviceId, "ntf"))?.count).toBe(1);
+      expect((await server.server.store.getService(d.serviceId))?.certHash).toEqual(d.serviceCertHash);
+    } finally {
+      await server.close();
+    }
+  });
+});
