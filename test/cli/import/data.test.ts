@@ -97,6 +97,11 @@ async function nextMsg(c: SMPClient): Promise<Extract<BrokerMsg, { tag: "MSG" }>
   }
 }
 
+/** Times at the reference's precision (whole seconds): what its files carry. */
+function seconds(state: unknown): unknown {
+  return JSON.parse(JSON.stringify(state, (k, v) => (k === "tsMs" ? Math.floor(v / 1000) : v)));
+}
+
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const errOf = async (p: Promise<unknown>): Promise<unknown> => p.then(() => null, (e: unknown) => (e instanceof SMPError ? e.err : e));
 
@@ -194,6 +199,72 @@ describe.skipIf(!hasOpenssl)("import of a reference installation (memory message
       expect(info?.count).toBe(1);
       expect((await server.server.store.getServiceQueuesInfo(d.serviceId, "ntf"))?.count).toBe(1);
       expect((await server.server.store.getService(d.serviceId))?.certHash).toEqual(d.serviceCertHash);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a second import changes nothing and says why", async () => {
+    const before = await dump(i.data);
+    const cfgBefore = checksums(i.cfg);
+    const again = await cli(["import", ...i.flags]);
+    expect(again.code).toBe(0);
+    expect(await dump(i.data)).toEqual(before);
+    expect(checksums(i.cfg)).toEqual(cfgBefore);
+    expect(again.out).toContain("  services: 0 imported, 1 skipped (1 already in the store)");
+    expect(again.out).toContain("  queues: 0 imported, 13 skipped (13 already in the store)");
+    expect(again.out).toContain("  messages: 0 imported, 8 skipped (7 its queue was already in the store; 1 its queue is not in the store log)");
+    expect(again.out).toContain("  notifications: 0 imported, 3 skipped (2 its queue was already in the store; 1 its notifier is not in the store log)");
+    expect(again.out).toContain("already holds the conversion of");
+  });
+
+  test("export writes the reference's own lines, and importing them gives the same state", async () => {
+    // Right after an import (nothing delivered yet), the exported lines are the reference's lines.
+    const fresh = installation(d);
+    expect((await cli(["import", ...fresh.flags])).code).toBe(0);
+    const out1 = join(tempDir(), "exported");
+    const ex = await cli(["export", "--config-dir", fresh.cfg, "--data-dir", fresh.data, "--to-dir", out1]);
+    expect(ex.err).toBe("");
+    expect(ex.out).toContain("Exported 1 services and 13 queues");
+    const read = (f: string) => readFileSync(join(out1, f), "utf8").split("\n").filter((l) => l !== "");
+    const storeLog = read("smp-server-store.log");
+    // StoreLog.hs:writeQueueStore: services first, then one CREATE per queue; `msg` was never changed after its CREATE.
+    expect(storeLog[0]).toBe(d.storeLog[0]!);
+    expect(storeLog).toContain(d.storeLog[1]!);
+    const deletedRid = u(d.q.deleted!.rcvId);
+    expect(read("smp-server-messages.log").sort()).toEqual(d.messagesLog.filter((l) => !l.includes(deletedRid)).sort());
+    expect(read("smp-server-ntfs.log")).toEqual(d.ntfsLog.slice(0, 2));
+
+    // export → import round trip from the state the server left (seconds: the reference's precision).
+    const out2 = join(tempDir(), "exported");
+    expect((await cli(["export", "--config-dir", i.cfg, "--data-dir", i.data, "--to-dir", out2])).code).toBe(0);
+    const data2 = join(tempDir(), "data");
+    const back = await cli(["import", "--from-config-dir", i.refCfg, "--from-data-dir", out2, "--config-dir", i.cfg, "--data-dir", data2]);
+    expect(back.code).toBe(0);
+    expect(seconds(await dump(data2))).toEqual(seconds(await dump(i.data)));
+
+    // Never replaces files.
+    const again = await cli(["export", "--config-dir", i.cfg, "--data-dir", i.data, "--to-dir", out2]);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain(`${join(out2, "smp-server-store.log")}`);
+    expect(again.err).toContain("nothing was replaced");
+  });
+
+  test("backup FILE while the server runs: a consistent database with the same state; never over an existing file", async () => {
+    const server = await startImported(i);
+    try {
+      const file = join(tempDir(), "backup.sqlite");
+      const b = await cli(["backup", file, "--config-dir", i.cfg, "--data-dir", i.data]);
+      expect(b.err).toBe("");
+      expect(b.code).toBe(0);
+      const copy = join(tempDir(), "copy");
+      mkdirSync(copy);
+      copyFileSync(file, join(copy, DB_FILE));
+      expect(await dump(copy)).toEqual(await dump(i.data));
+      const again = await cli(["backup", file, "--config-dir", i.cfg, "--data-dir", i.data]);
+      expect(again.code).toBe(1);
+      expect(again.err).toContain(`${file} already exists`);
+      expect((await cli(["backup", "--config-dir", i.cfg, "--data-dir", i.data])).err).toContain("backup needs the FILE");
     } finally {
       await server.close();
     }
