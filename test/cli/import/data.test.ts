@@ -90,6 +90,13 @@ async function dump(dataDir: string): Promise<unknown> {
   }
 }
 
+/** The dump of a database that holds nothing. */
+async function emptyDump(): Promise<unknown> {
+  const dir = tempDir();
+  await openSqliteStore({ path: join(dir, DB_FILE) }).close();
+  return dump(dir);
+}
+
 async function nextMsg(c: SMPClient): Promise<Extract<BrokerMsg, { tag: "MSG" }>> {
   for (;;) {
     const e = await c.nextEvent();
@@ -268,5 +275,114 @@ describe.skipIf(!hasOpenssl)("import of a reference installation (memory message
     } finally {
       await server.close();
     }
+  });
+});
+
+describe.skipIf(!hasOpenssl)("import: dry run, damaged files", () => {
+  test("--dry-run prints the same counts and writes nothing", async () => {
+    const d = makeReferenceData();
+    const i = installation(d);
+    const before = { ...checksums(i.refCfg), ...checksums(i.refData) };
+    const r = await cli(["import", ...i.flags, "--dry-run"]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("  queues: 13 to import\n");
+    expect(r.out).toContain("  messages: 7 to import, 1 skipped");
+    expect(r.out).toContain("would be");
+    expect(existsSync(i.cfg)).toBe(false);
+    expect(existsSync(i.data)).toBe(false);
+    expect({ ...checksums(i.refCfg), ...checksums(i.refData) }).toEqual(before);
+  });
+
+  test("a corrupt line inside a log stops the import naming file and line; nothing is written", async () => {
+    const d = makeReferenceData();
+    const i = installation(d);
+    const bad = [...d.storeLog];
+    bad.splice(5, 0, "CREATE rid=!!! rk=");
+    writeFileSync(join(i.refData, "smp-server-store.log"), lines(bad));
+    const r = await cli(["import", ...i.flags]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`corrupt record in ${join(i.refData, "smp-server-store.log")}, line 6:`);
+    expect(r.err).toContain("Nothing was imported.");
+    expect(await dump(i.data)).toEqual(await emptyDump());
+    expect(existsSync(join(i.cfg, "smp-server.toml"))).toBe(false);
+
+    // The same in the message log: the queues read before it are not kept either.
+    writeFileSync(join(i.refData, "smp-server-store.log"), lines(d.storeLog));
+    const msgs = [...d.messagesLog];
+    msgs.splice(2, 0, `v3 ${u(d.q.msg!.rcvId)} not-a-message`);
+    writeFileSync(join(i.refData, "smp-server-messages.log"), lines(msgs));
+    const r2 = await cli(["import", ...i.flags]);
+    expect(r2.code).toBe(1);
+    expect(r2.err).toContain(`corrupt record in ${join(i.refData, "smp-server-messages.log")}, line 3:`);
+    expect(await dump(i.data)).toEqual(await emptyDump());
+  });
+
+  test("a torn last line (the reference's crash artefact) needs --skip-warnings, then is reported and skipped", async () => {
+    const d = makeReferenceData();
+    const i = installation(d);
+    const path = join(i.refData, "smp-server-messages.log");
+    appendFileSync(path, d.messagesLog[0]!.slice(0, 40)); // no newline: the write was cut short
+    const r = await cli(["import", ...i.flags]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`corrupt last record in ${path}, line ${d.messagesLog.length + 1}`);
+    expect(r.err).toContain("--skip-warnings");
+    const ok = await cli(["import", ...i.flags, "--skip-warnings"]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain(`skipped the corrupt last record in ${path}, line ${d.messagesLog.length + 1}`);
+    expect(ok.out).toContain("  messages: 7 imported, 2 skipped (1 its queue is not in the store log; 1 corrupt last line)");
+  });
+});
+
+describe.skipIf(!hasOpenssl)("import of a journal message store with an Ed448 identity", () => {
+  test("messages from the read and write journals in order; journals of unknown queues skipped; same address", async () => {
+    const d = makeReferenceData();
+    // The operator's INI says store_messages = journal (Server/Main.hs:readStoreType); no message log.
+    const i = installation(d, "ED448", (t) => t.replace("store_messages = memory", "store_messages = journal"));
+    rmSync(join(i.refData, "smp-server-messages.log"));
+    const t = d.now - 600;
+    const msgs = [0, 1, 2, 3, 4].map((k) => refMessage(t + k, k === 2, `journal ${k}`));
+    writeJournalQueue(i.refData, d.q.msg!.rcvId, msgs, 3, 1);
+    writeJournalQueue(i.refData, new Uint8Array(24).fill(7), [refMessage(t, false, "orphan"), refMessage(t, false, "orphan 2")], 1, 0);
+    const before = { ...checksums(i.refCfg), ...checksums(i.refData) };
+    const r = await cli(["import", ...i.flags]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`read: ${join(i.refData, "messages")}/`);
+    expect(r.out).toContain("  messages: 4 imported, 2 skipped (2 its queue is not in the store log)");
+    expect(r.out).toContain("torn last state line, using the previous one");
+    expect(r.out).toContain("new Ed25519 online certificate");
+    expect({ ...checksums(i.refCfg), ...checksums(i.refData) }).toEqual(before);
+
+    const server = await startImported(i);
+    try {
+      const c = await SMPClient.connect({ server: `smp://${referenceFingerprint(i.refCfg)}@127.0.0.1:${server.ports[0]}` });
+      try {
+        const q = d.q.msg!;
+        await c.subscribe(q.rcvId, q.rcvKey);
+        let m: Extract<BrokerMsg, { tag: "MSG" }> | null = await nextMsg(c);
+        const got: string[] = [];
+        while (m !== null) {
+          const b = decryptMsgBody(q.rcvDhSecret, m.msgId, m.body) as { body: Uint8Array; notification: boolean };
+          got.push(`${text(b.body)}${b.notification ? " (ntf)" : ""}`);
+          m = await c.ack(q.rcvId, q.rcvKey, m.msgId);
+        }
+        expect(got).toEqual(["journal 1", "journal 2 (ntf)", "journal 3", "journal 4"]);
+      } finally {
+        c.close();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("both a message log and a journal, and no INI to say which is current: refused, as the reference refuses to start", async () => {
+    const d = makeReferenceData();
+    const i = installation(d);
+    rmSync(join(i.refCfg, "smp-server.ini"));
+    writeJournalQueue(i.refData, d.q.msg!.rcvId, [refMessage(d.now, false, "j")], 1, 0);
+    const r = await cli(["import", ...i.flags]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`both ${join(i.refData, "smp-server-messages.log")} and ${join(i.refData, "messages")} exist`);
   });
 });
