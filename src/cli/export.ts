@@ -16,7 +16,7 @@ import { CliError, type Out } from "./errors.ts";
 import { REFERENCE_FILES } from "./import/data.ts";
 import { encodeMsgLogRecord } from "./import/msg-log.ts";
 import { encodeNtfLogRecord } from "./import/ntf-log.ts";
-import { encodeCreate, encodeNewService } from "./import/store-log.ts";
+import { encodeNewService, encodeQueue } from "./import/store-log.ts";
 import type { Paths } from "./paths.ts";
 
 const PAGE = 1000;
@@ -64,7 +64,7 @@ async function writeAll(store: SqliteStore, files: { store: LogFile; msgs: LogFi
   for (let after: Uint8Array | null = null; ; ) {
     const page = await store.allQueues(after, PAGE);
     for (const q of page) {
-      files.store.line(encodeCreate(q));
+      for (const l of encodeQueue(q)) files.store.line(l);
       n.queues++;
       for (const m of await store.queueMessages(q)) {
         files.msgs.line(encodeMsgLogRecord(q.recipientId, { ...m, ts: Math.floor(m.tsMs / 1000) }));

@@ -194,6 +194,17 @@ export function encodeCreate(q: NewQueue): string {
   );
 }
 
+/**
+ * The lines that recreate a queue in the reference. One `CREATE`, except for a blocked queue with
+ * a notice and a recipient service: the reference's parser cannot read ` rsrv=` after a notice
+ * (see statusAndService), so the association follows as its own `QUEUE_SERVICE … R` record.
+ */
+export function encodeQueue(q: NewQueue): string[] {
+  const notice = q.status === "blocked" && q.blockingInfo !== null && Buffer.from(q.blockingInfo).includes(",notice=");
+  if (!notice || q.rcvServiceId === null) return [encodeCreate(q)];
+  return [encodeCreate({ ...q, rcvServiceId: null }), `QUEUE_SERVICE ${b64(q.recipientId)} R ${b64(q.rcvServiceId)}`];
+}
+
 /** StoreLog.hs:`strEncode (NewService sr)`. */
 export function encodeNewService(s: ServiceRec): string {
   return `NEW_SERVICE service_id=${b64(s.serviceId)} role=${s.role} cert=${b64List(s.certChain)} cert_hash=${b64(s.certHash)} created_at=${s.createdAt}`;
