@@ -121,7 +121,10 @@ export async function runImport(paths: Paths, o: ImportOptions, out: Out): Promi
   const iniText = existsSync(iniPath) ? readFileSync(iniPath, "utf8") : null;
   if (o.dryRun) out("Dry run: nothing is written.");
 
-  // The data first: it is what most often stops an import (a corrupt line), and then nothing at all is written.
+  // The identity is checked before anything is written: the data must not go into the database of
+  // another server (another identity in the target directories) that the import would then refuse.
+  if (!o.dryRun) await importIdentity(o.fromConfigDir, paths.configDir, { dryRun: true });
+  // Then the data: it is what most often stops an import (a corrupt line), and then nothing at all is written.
   out(`Data: ${o.fromDataDir} → ${join(paths.dataDir, DB_FILE)}`);
   const report = await importStore(paths, o, storeMessages(iniText), out);
   printDataReport(report, o.dryRun, out);

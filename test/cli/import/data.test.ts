@@ -386,3 +386,18 @@ describe.skipIf(!hasOpenssl)("import of a journal message store with an Ed448 id
     expect(r.err).toContain(`both ${join(i.refData, "smp-server-messages.log")} and ${join(i.refData, "messages")} exist`);
   });
 });
+
+describe.skipIf(!hasOpenssl)("import into directories of another server", () => {
+  test("refused before any data is written (the identity check comes first)", async () => {
+    const d = makeReferenceData();
+    const i = installation(d);
+    const other = installation(makeReferenceData());
+    // The target already belongs to another imported server.
+    expect((await cli(["import", ...other.flags])).code).toBe(0);
+    const before = await dump(other.data);
+    const r = await cli(["import", "--from-config-dir", i.refCfg, "--from-data-dir", i.refData, "--config-dir", other.cfg, "--data-dir", other.data]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("holds another server identity");
+    expect(await dump(other.data)).toEqual(before);
+  });
+});
