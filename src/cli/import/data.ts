@@ -88,15 +88,19 @@ export async function importData(store: Store, o: DataImportOptions): Promise<Da
 
   // 1. The store log, replayed as the reference replays it at start.
   const state = new ReplayState();
-  const storeLog = join(dir, REFERENCE_FILES.storeLog);
+  // StoreLog.hs:`readWriteStoreLog`: a `.start` file means the reference stopped while compacting
+  // its log; the `.start` file is the complete state, and the reference itself restores from it.
+  const mainLog = join(dir, REFERENCE_FILES.storeLog);
+  const interrupted = existsSync(`${mainLog}.start`);
+  const storeLog = interrupted ? `${mainLog}.start` : mainLog;
   if (existsSync(storeLog)) {
-    sources.push(storeLog);
+    sources.push(interrupted ? `${storeLog} (the reference was stopped while compacting its log; it restores from this file)` : storeLog);
     for (const { rec } of records(storeLog, parseStoreLogRecord, o, () => report.recordsSkipped.add("corrupt last line"))) {
       report.records++;
       state.apply(rec);
     }
     for (const [reason, n] of state.skipped.reasons) report.recordsSkipped.add(reason, n);
-  } else sources.push(`${storeLog} does not exist: no queues to import`);
+  } else sources.push(`${mainLog} does not exist: no queues to import`);
 
   // 2. Services, then queues (a queue's service associations need the service).
   const serviceIds = new Map<string, Uint8Array | null>();

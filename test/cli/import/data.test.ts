@@ -376,6 +376,18 @@ describe.skipIf(!hasOpenssl)("import of a journal message store with an Ed448 id
     }
   });
 
+  test("an interrupted compaction: the store log's `.start` file is the state (StoreLog.hs:readWriteStoreLog)", async () => {
+    const d = makeReferenceData();
+    const i = installation(d);
+    const log = join(i.refData, "smp-server-store.log");
+    copyFileSync(log, `${log}.start`);
+    writeFileSync(log, lines(d.storeLog.slice(0, 2))); // the compacted file was cut short
+    const r = await cli(["import", ...i.flags]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`read: ${log}.start (the reference was stopped while compacting its log`);
+    expect(r.out).toContain("  queues: 13 imported\n");
+  });
+
   test("both a message log and a journal, and no INI to say which is current: refused, as the reference refuses to start", async () => {
     const d = makeReferenceData();
     const i = installation(d);
