@@ -1,16 +1,18 @@
 /**
- * Replays store log records into the state they describe, with the reference's own rules
- * (StoreLog/ReadWrite.hs:`readQueueStore` calling QueueStore/STM.hs `addQueue_`, `secureQueue`,
- * `addQueueNotifier`, `deleteStoreQueue`, `getCreateService`, `setQueueService` …). A record the
- * reference would refuse (it logs the error and goes on) is skipped here too, and counted with
+ * Replays store log records into the store, with the reference's own rules: each record becomes
+ * the store operation that mirrors the reference's (StoreLog/ReadWrite.hs:`readQueueStore` calling
+ * QueueStore/STM.hs `addQueue_`, `secureQueue`, `addQueueNotifier`, `deleteStoreQueue`,
+ * `getCreateService`, `setQueueService` …). The store itself is the replay state, so memory does
+ * not grow with the number of queues beyond one id per imported queue. A record the reference
+ * would refuse (it logs the error and goes on) is not applied here either, and is counted with
  * its reason.
+ *
+ * Only queues created by this import are touched: a queue that was in the store before is left
+ * as it is, with everything the log says about it (idempotence).
  */
-import { bytesEqual, hex } from "../../encoding/bytes.ts";
-import type { NewQueue, ServiceRec } from "../../store/types.ts";
+import { bytesEqual } from "../../encoding/bytes.ts";
+import type { NewQueue, QueueRec, ServiceRec, Store } from "../../store/types.ts";
 import type { StoreLogRecord } from "./store-log.ts";
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-export type QueueState = Mutable<NewQueue>;
 
 export class Tally {
   readonly reasons = new Map<string, number>();
@@ -24,113 +26,130 @@ export class Tally {
   }
 }
 
-export class ReplayState {
-  /** By hex recipient id; null once deleted (the reference keeps the id taken: `writeTVar qr Nothing`). */
-  readonly queues = new Map<string, QueueState | null>();
-  readonly senders = new Set<string>();
-  readonly notifiers = new Set<string>();
-  /** Link ids stay taken after a queue is deleted, as in the reference (`deleteStoreQueue` keeps `links`). */
-  readonly links = new Map<string, string>();
-  readonly services = new Map<string, ServiceRec>();
-  readonly serviceCerts = new Map<string, string>();
+export class Count {
+  imported = 0;
   readonly skipped = new Tally();
+}
 
-  apply(r: StoreLogRecord): void {
+/** A compact map key for a binary id. */
+export const idKey = (id: Uint8Array): string => Buffer.from(id).toString("latin1");
+
+export class StoreReplay {
+  /** Queues this import created and that still exist. */
+  readonly created = new Set<string>();
+  /** Queues this import created and a later record deleted: their ids stay taken, as in the reference. */
+  private readonly deleted = new Set<string>();
+  /** Service ids of the log → the id the store uses for that certificate (or null: not imported). */
+  private readonly serviceIds = new Map<string, Uint8Array | null>();
+  readonly services = new Count();
+  readonly queues = new Count();
+  /** Records the reference itself would not apply. */
+  readonly refused = new Tally();
+  /** Records of queues that were in the store before this import (left as they are). */
+  readonly leftAlone = new Tally();
+
+  constructor(private readonly store: Store) {}
+
+  async apply(r: StoreLogRecord): Promise<void> {
     if (r.tag === "CREATE") return this.create(r.queue);
     if (r.tag === "NEW_SERVICE") return this.newService(r.service);
-    const rk = hex(r.rId);
-    const q = this.queues.get(rk);
-    if (q === undefined) return this.skipped.add(`${r.tag} of a queue that was never created`);
-    if (q === null) return this.skipped.add(`${r.tag} of a deleted queue`);
+    const k = idKey(r.rId);
+    if (this.deleted.has(k)) return this.refused.add(`${r.tag} of a deleted queue`);
+    if (!this.created.has(k)) {
+      if ((await this.store.getQueueByRecipientId(r.rId)) !== null) return this.leftAlone.add(r.tag);
+      return this.refused.add(`${r.tag} of a queue that was never created`);
+    }
+    const q = (await this.store.getQueueByRecipientId(r.rId)) as QueueRec;
+    const refuse = (res: string, why: string): void => {
+      if (res !== "OK") this.refused.add(why);
+    };
     switch (r.tag) {
-      case "LINK": {
-        const k = hex(r.linkId);
-        const allowed = q.link === null || (bytesEqual(q.link.linkId, r.linkId) && bytesEqual(q.link.fixed, r.fixed));
-        const owner = this.links.get(k);
-        if (!allowed || (owner !== undefined && owner !== rk)) return this.skipped.add("LINK refused (another link, or its id in use)");
-        q.link = { linkId: r.linkId, fixed: r.fixed, user: r.user };
-        this.links.set(k, rk);
-        return;
-      }
+      case "LINK":
+        return refuse(await this.store.setQueueLink(q, { linkId: r.linkId, fixed: r.fixed, user: r.user }), "LINK refused (another link, or its id in use)");
       case "LDELETE":
-        if (q.link !== null) this.links.delete(hex(q.link.linkId));
-        q.link = null;
+        await this.store.deleteQueueLink(q);
         return;
       case "SECURE":
-        if (q.senderKey !== null && !bytesEqual(q.senderKey, r.key)) return this.skipped.add("SECURE with another sender key");
-        q.senderKey = r.key;
-        return;
+        return refuse(await this.store.secureQueue(q, r.key), "SECURE with another sender key");
       case "KEYS":
-        q.recipientKeys = r.keys;
+        await this.store.updateRecipientKeys(q, r.keys);
         return;
       case "NOTIFIER": {
-        const k = hex(r.creds.notifierId);
-        if (this.notifiers.has(k)) return this.skipped.add("NOTIFIER with a notifier id in use");
-        if (q.notifier !== null) this.notifiers.delete(hex(q.notifier.notifierId));
-        q.notifier = r.creds;
-        this.notifiers.add(k);
-        return;
+        const creds = { ...r.creds, serviceId: this.service(r.creds.serviceId) };
+        const res = await this.store.setQueueNotifier(q, creds);
+        return refuse(res === "DUPLICATE" ? res : "OK", "NOTIFIER with a notifier id in use");
       }
       case "SUSPEND":
-        q.status = "off";
-        q.blockingInfo = null;
+        await this.store.suspendQueue(q);
         return;
       case "BLOCK":
-        q.status = "blocked";
-        q.blockingInfo = r.info;
+        await this.store.blockQueue(q, r.info);
         return;
       case "UNBLOCK":
-        q.status = "active";
-        q.blockingInfo = null;
+        await this.store.unblockQueue(q);
         return;
       case "DELETE":
-        this.senders.delete(hex(q.senderId));
-        if (q.notifier !== null) this.notifiers.delete(hex(q.notifier.notifierId));
-        this.queues.set(rk, null);
+        await this.store.deleteQueue(q);
+        this.created.delete(k);
+        this.deleted.add(k);
+        this.queues.imported--;
         return;
       case "NDELETE":
-        if (q.notifier !== null) this.notifiers.delete(hex(q.notifier.notifierId));
-        q.notifier = null;
+        await this.store.deleteQueueNotifier(q);
         return;
       case "TIME":
-        q.updatedAt = r.date;
+        await this.store.updateQueueTime(q, r.date);
         return;
       case "QUEUE_SERVICE":
-        if (r.party === "R") q.rcvServiceId = r.serviceId;
-        else if (q.notifier === null) return this.skipped.add("QUEUE_SERVICE N of a queue without notifier");
-        else q.notifier = { ...q.notifier, serviceId: r.serviceId };
-        return;
+        return refuse(
+          await this.store.setQueueService(q, r.party === "R" ? "rcv" : "ntf", this.service(r.serviceId)),
+          "QUEUE_SERVICE N of a queue without notifier",
+        );
     }
   }
 
+  private service(id: Uint8Array | null): Uint8Array | null {
+    if (id === null) return null;
+    const mapped = this.serviceIds.get(idKey(id));
+    return mapped === undefined ? id : mapped;
+  }
+
   /** QueueStore/STM.hs:`addQueue_`: any id already taken → DUPLICATE. */
-  private create(nq: NewQueue): void {
-    const rk = hex(nq.recipientId);
-    const sk = hex(nq.senderId);
-    if (
-      this.queues.has(rk) ||
-      this.senders.has(sk) ||
-      (nq.notifier !== null && this.notifiers.has(hex(nq.notifier.notifierId))) ||
-      (nq.link !== null && this.links.has(hex(nq.link.linkId)))
-    )
-      return this.skipped.add("CREATE with an id in use");
-    this.queues.set(rk, { ...nq });
-    this.senders.add(sk);
-    if (nq.notifier !== null) this.notifiers.add(hex(nq.notifier.notifierId));
-    if (nq.link !== null) this.links.set(hex(nq.link.linkId), rk);
+  private async create(nq: NewQueue): Promise<void> {
+    const k = idKey(nq.recipientId);
+    if (this.created.has(k) || this.deleted.has(k)) return this.refused.add("CREATE with an id in use");
+    const q: NewQueue = {
+      ...nq,
+      rcvServiceId: this.service(nq.rcvServiceId),
+      notifier: nq.notifier === null ? null : { ...nq.notifier, serviceId: this.service(nq.notifier.serviceId) },
+    };
+    if ((await this.store.createQueue(q)) !== "DUPLICATE") {
+      this.created.add(k);
+      this.queues.imported++;
+      return;
+    }
+    const existing = await this.store.getQueueByRecipientId(nq.recipientId);
+    if (existing !== null && bytesEqual(existing.senderId, nq.senderId)) this.queues.skipped.add("already in the store");
+    else this.queues.skipped.add("an id of it is used by another queue in the store");
   }
 
-  /** QueueStore/STM.hs:`getCreateService`: one service per certificate hash. */
-  private newService(s: ServiceRec): void {
-    const h = hex(s.certHash);
-    const k = hex(s.serviceId);
-    if (this.serviceCerts.has(h) || this.services.has(k)) return this.skipped.add("NEW_SERVICE of a known certificate or id");
-    this.services.set(k, s);
-    this.serviceCerts.set(h, k);
-  }
-
-  /** The queues that exist at the end of the log, in the order they were created. */
-  *liveQueues(): Generator<QueueState> {
-    for (const q of this.queues.values()) if (q !== null) yield q;
+  /** QueueStore/STM.hs:`getCreateService`: one service per certificate; the id it returns is the one to use. */
+  private async newService(s: ServiceRec): Promise<void> {
+    const k = idKey(s.serviceId);
+    const count = this.services;
+    if ((await this.store.getService(s.serviceId)) !== null) {
+      count.skipped.add("already in the store");
+      this.serviceIds.set(k, s.serviceId);
+      return;
+    }
+    const r = await this.store.getCreateService(s);
+    if (r === "SERVICE" || r === "DUPLICATE") {
+      count.skipped.add(r === "SERVICE" ? "its certificate belongs to a service with another role in the store" : "its id is used by another service in the store");
+      this.serviceIds.set(k, null);
+      return;
+    }
+    if (bytesEqual(r, s.serviceId)) count.imported++;
+    else count.skipped.add("its certificate belongs to another service in the store (its queues go to that one)");
+    this.serviceIds.set(k, r);
   }
 }

@@ -12,12 +12,12 @@ import { openSqliteStore } from "../../store/sqlite/store.ts";
 import { StoreError } from "../../store/types.ts";
 import { CliError, type Out } from "../errors.ts";
 import { configFile, type Paths } from "../paths.ts";
-import { importData, type Count, type DataImportReport } from "./data.ts";
+import { importData, type DataImportReport } from "./data.ts";
 import { importIdentity } from "./identity.ts";
 import { convertReferenceIni } from "./ini.ts";
 import { effectiveSections, parseIni } from "./ini-reader.ts";
 import { ImportError } from "./lines.ts";
-import type { Tally } from "./replay.ts";
+import type { Count, Tally } from "./replay.ts";
 
 /** The reference's default directories (apps/smp-server/Main.hs). */
 export const REFERENCE_CONFIG_DIR = "/etc/opt/simplex";
@@ -54,6 +54,8 @@ export function printDataReport(r: DataImportReport, dryRun: boolean, out: Out):
   for (const s of r.sources) out(`  read: ${s}`);
   const skipped = r.recordsSkipped.total;
   out(`  store log records: ${r.records}${skipped > 0 ? `, ${skipped} not applied, as the reference would not apply them (${reasons(r.recordsSkipped)})` : ""}`);
+  const alone = r.recordsLeftAlone.total;
+  if (alone > 0) out(`  store log records of queues already in the store, left as they are: ${alone} (${reasons(r.recordsLeftAlone)})`);
   out(countLine("services", r.services, verb));
   out(countLine("queues", r.queues, verb));
   out(countLine("messages", r.messages, verb));
@@ -89,7 +91,7 @@ async function importStore(paths: Paths, o: ImportOptions, storeMsgs: string | n
   if (path !== ":memory:") mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
   let store;
   try {
-    store = openSqliteStore({ path, maxOpsPerCommit: Number.MAX_SAFE_INTEGER });
+    store = openSqliteStore({ path, maxOpsPerCommit: Number.MAX_SAFE_INTEGER, cacheSizeKiB: 8192 });
   } catch (e) {
     throw new CliError(`Error: cannot open the database ${dbPath}: ${(e as Error).message}`);
   }
