@@ -4,11 +4,14 @@
  * store (`messages/`), pending notifications from `smp-server-ntfs.log`.
  *
  * Everything read is validated before it is used, and the caller runs the whole import as one
- * store transaction (it commits, or discards on a failure or a dry run). Idempotent: a queue or
- * service already in the store is left as it is, and so are the messages and notifications of
- * such a queue — the server may have delivered them since the first import.
+ * store transaction (it commits, or discards on a failure or a dry run). Idempotent: a store log
+ * imported before (same SHA-256, kept as a store blob) is not imported again — a queue deleted here
+ * since must not come back; and from another log, a queue or service already in the store is left
+ * as it is, and so are the messages and notifications of such a queue (the server may have
+ * delivered them since).
  */
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { fromBase64url } from "../../encoding/base64.ts";
 import type { QueueRec, QueueRef, Store } from "../../store/types.ts";
@@ -46,6 +49,21 @@ export interface DataImportReport {
   readonly notifications: Count;
   /** What was read, for the operator: file names and sources. */
   readonly sources: string[];
+  /** When this store log was imported before (then nothing else was done). */
+  alreadyImported?: string;
+}
+
+/** SHA-256 of a file, read in bounded memory. */
+function fileDigest(path: string): string {
+  const h = createHash("sha256");
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest("hex");
 }
 
 type MsgSource = "log" | "journal" | null;
@@ -92,6 +110,14 @@ export async function importData(store: Store, o: DataImportOptions): Promise<Da
   const storeLog = interrupted ? `${mainLog}.start` : mainLog;
   if (existsSync(storeLog)) {
     sources.push(interrupted ? `${storeLog} (the reference was stopped while compacting its log; it restores from this file)` : storeLog);
+    // The same store log imported before: queues deleted here since must not come back.
+    const mark = `import:${fileDigest(storeLog)}`;
+    const done = await store.getBlob(mark);
+    if (done !== null) {
+      report.alreadyImported = Buffer.from(done).toString("utf8");
+      return report;
+    }
+    await store.putBlob(mark, new TextEncoder().encode(new Date().toISOString()));
     for (const { rec } of records(storeLog, parseStoreLogRecord, o, () => replay.refused.add("corrupt last line"))) {
       report.records++;
       await replay.apply(rec);

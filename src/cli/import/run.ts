@@ -52,6 +52,10 @@ function countLine(name: string, c: Count, verb: string): string {
 export function printDataReport(r: DataImportReport, dryRun: boolean, out: Out): void {
   const verb = dryRun ? "to import" : "imported";
   for (const s of r.sources) out(`  read: ${s}`);
+  if (r.alreadyImported !== undefined) {
+    out(`  this store log was imported at ${r.alreadyImported}: nothing to do (the database is left as it is)`);
+    return;
+  }
   const skipped = r.recordsSkipped.total;
   out(`  store log records: ${r.records}${skipped > 0 ? `, ${skipped} not applied, as the reference would not apply them (${reasons(r.recordsSkipped)})` : ""}`);
   const alone = r.recordsLeftAlone.total;
