@@ -112,7 +112,7 @@ export async function exportStore(paths: Paths, toDir: string, out: Out): Promis
     for (const f of opened) renameSync(f.tmp, f.path);
     ok = true;
     out(`Exported ${n.services} services and ${n.queues} queues to ${targets[0]}, ${n.messages} messages to ${targets[1]}, ${n.notifications} notifications to ${targets[2]}.`);
-    out(`The reference server starts from these files with [STORE_LOG] enable: on and store_messages: memory (for the journal store: \`smp-server journal import\` of the reference).`);
+    out(`The reference server starts from these files with [STORE_LOG] enable = on and store_messages = memory (for the journal store: \`smp-server journal import\` of the reference).`);
     return n;
   } finally {
     if (!ok) for (const f of opened) rmSync(f.tmp, { force: true });
