@@ -3,8 +3,9 @@
  * `smp-server-store.log`, undelivered messages from `smp-server-messages.log` or the journal
  * store (`messages/`), pending notifications from `smp-server-ntfs.log`.
  *
- * Everything read is validated before it is used, and the caller runs the whole import as one
- * store transaction (it commits, or discards on a failure or a dry run). Idempotent: a store log
+ * Each record is validated before it is used, and the caller runs the whole import as one store
+ * transaction (it commits, or discards on a failure or a dry run), so a corrupt line anywhere
+ * leaves the database as it was. Idempotent: a store log
  * imported before (same SHA-256, kept as a store blob) is not imported again — a queue deleted here
  * since must not come back; and from another log, a queue or service already in the store is left
  * as it is, and so are the messages and notifications of such a queue (the server may have
