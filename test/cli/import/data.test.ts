@@ -292,6 +292,8 @@ describe.skipIf(!hasOpenssl)("import of a reference installation (memory message
       expect(again.code).toBe(1);
       expect(again.err).toContain(`${file} already exists`);
       expect((await cli(["backup", "--config-dir", i.cfg, "--data-dir", i.data])).err).toContain("backup needs the FILE");
+      // export reads one snapshot too, beside the running server.
+      expect((await cli(["export", "--config-dir", i.cfg, "--data-dir", i.data, "--to-dir", join(tempDir(), "x")])).code).toBe(0);
     } finally {
       await server.close();
     }
@@ -416,6 +418,32 @@ describe.skipIf(!hasOpenssl)("import of a journal message store with an Ed448 id
     const r = await cli(["import", ...i.flags]);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`both ${join(i.refData, "smp-server-messages.log")} and ${join(i.refData, "messages")} exist`);
+  });
+});
+
+describe.skipIf(!hasOpenssl)("import in place (the reference's directories are ours, as with the defaults as root)", () => {
+  test("adds its own files beside the reference's and changes none of them; the server runs there", async () => {
+    const d = makeReferenceData();
+    const i = installation(d);
+    const before = { ...checksums(i.refCfg), ...checksums(i.refData) };
+    const r = await cli(["import", "--from-config-dir", i.refCfg, "--from-data-dir", i.refData, "--config-dir", i.refCfg, "--data-dir", i.refData]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const after = { ...checksums(i.refCfg), ...checksums(i.refData) };
+    for (const [f, sum] of Object.entries(before)) expect([f, after[f]]).toEqual([f, sum]);
+    expect(Object.keys(after).filter((f) => !(f in before)).sort()).toEqual(["smp-server.sqlite", "smp-server.toml"]);
+    const server = await startImported({ ...i, cfg: i.refCfg, data: i.refData });
+    try {
+      const c = await SMPClient.connect({ server: `smp://${referenceFingerprint(i.refCfg)}@127.0.0.1:${server.ports[0]}` });
+      try {
+        const m = (await c.getMessage(d.q.msg!.rcvId, d.q.msg!.rcvKey))!;
+        expect(m.msgId).toEqual(d.messages.msg![0]!.msgId);
+      } finally {
+        c.close();
+      }
+    } finally {
+      await server.close();
+    }
   });
 });
 
