@@ -106,9 +106,9 @@ async function importStore(paths: Paths, o: ImportOptions, storeMsgs: string | n
       skipWarnings: o.skipWarnings,
       warn: (l) => out(`  warning: ${l}`),
     });
+    // The one commit (at the end of this event-loop turn), or none.
     if (o.dryRun) store.discard();
-    else store.commitNow();
-    await store.flush();
+    else await store.flush();
     return report;
   } catch (e) {
     store.discard();
