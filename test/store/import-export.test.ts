@@ -44,7 +44,7 @@ test("allQueues pages by recipient id; notifierNtfs leaves the notifications in 
 test("discard rolls back every write since the last commit, counters included", async () => {
   const s = memStore({ maxOpsPerCommit: Number.MAX_SAFE_INTEGER });
   const kept = await created(s);
-  s.commitNow();
+  await s.flush();
   const q = await created(s);
   await s.restoreMsg(q, { ...newMsg(), quota: false });
   await s.restoreMsg(kept, { ...newMsg(), quota: false });
