@@ -4,7 +4,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { journalQueueDir, parseQueueState } from "../../../src/cli/import/journal.ts";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { journalQueueDir, parseQueueState, readJournalQueue } from "../../../src/cli/import/journal.ts";
 import { parseMessage } from "../../../src/cli/import/message.ts";
 import { parseMsgLogRecord } from "../../../src/cli/import/msg-log.ts";
 import { parseNtfLogRecord } from "../../../src/cli/import/ntf-log.ts";
@@ -148,4 +151,29 @@ describe("messages, notifications, journal state", () => {
     const s = u(rid);
     expect(journalQueueDir("/m", rid)).toBe(`/m/${s.slice(0, 2)}/${s.slice(2, 4)}/${s.slice(4, 6)}/${s.slice(6, 8)}/${s.slice(8)}`);
   });
+});
+
+test("Journal.hs: one journal for reading and writing, the read position inside it; a `.bak` state wins (readQueueState)", () => {
+  const root = mkdtempSync(join(tmpdir(), "smp-journal-"));
+  try {
+    const dir = journalQueueDir(root, rid);
+    mkdirSync(dir, { recursive: true });
+    const ms = [0, 1, 2].map((k) => `${u(rnd(24))} ${100 + k} flags=F ${u(utf8(`m${k}`))}\n`);
+    writeFileSync(join(dir, "messages.J1.log"), ms.join(""));
+    const total = ms.join("").length;
+    // `strEncode MsgQueueState`: one journal (same id), one message already read.
+    const st = (pos: number, bytes: number, size: number) => `write=J1,3,3,${total},${total} read=J1,${pos},3,${bytes},${total} canWrite=T size=${size}\n`;
+    const statePath = join(dir, `queue_state.${u(rid)}.log`);
+    writeFileSync(statePath, st(1, ms[0]!.length, 2));
+    const bodies = () => readJournalQueue(root, rid, () => {}).map((m) => new TextDecoder().decode(m.body));
+    expect(bodies()).toEqual(["m1", "m2"]);
+    // An interrupted state backup: `<state>.bak` is the state the reference uses.
+    writeFileSync(`${statePath}.bak`, st(2, ms[0]!.length + ms[1]!.length, 1));
+    expect(bodies()).toEqual(["m2"]);
+    // A state that contradicts itself stops the import (Journal.hs:validQueueState).
+    writeFileSync(`${statePath}.bak`, st(2, ms[0]!.length, 5));
+    expect(bodies).toThrow("inconsistent queue state");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
