@@ -12,7 +12,7 @@ import { loadCredentials } from "../../../src/cli/certs.ts";
 import { loadConfig } from "../../../src/cli/config.ts";
 import { main, type MainContext } from "../../../src/cli/main.ts";
 import { toServerOptions } from "../../../src/cli/server-options.ts";
-import { SMPClient, SMPError, type AuthKey } from "../../../src/client/index.ts";
+import { SMPClient, SMPError } from "../../../src/client/index.ts";
 import { decryptMsgBody } from "../../../src/client/msg-body.ts";
 import { DB_FILE, startServer, type RunningServer } from "../../../src/server/index.ts";
 import { openSqliteStore } from "../../../src/store/sqlite/store.ts";
