@@ -5,7 +5,7 @@
  * reference; idempotent (what is already here is kept and reported); `--dry-run` goes through
  * the same steps, reports the same counts and writes nothing.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DB_FILE } from "../../server/index.ts";
 import { openSqliteStore } from "../../store/sqlite/store.ts";
@@ -64,6 +64,25 @@ export function printDataReport(r: DataImportReport, dryRun: boolean, out: Out):
   out(countLine("queues", r.queues, verb));
   out(countLine("messages", r.messages, verb));
   out(countLine("notifications", r.notifications, verb));
+}
+
+/** The entries of a directory, or null when it does not exist. */
+function listing(dir: string): Set<string> | null {
+  return existsSync(dir) ? new Set(readdirSync(dir)) : null;
+}
+
+/**
+ * Run as root (the reference's directories need it), what the import created in `dir` gets the
+ * owner of the reference's directory `like`: the reference's unit runs the server as its own user
+ * (`User=smp`), which must be able to write the database and read the configuration and keys.
+ */
+function ownNew(dir: string, before: Set<string> | null, like: string, out: Out): void {
+  if (process.getuid?.() !== 0 || !existsSync(like) || !existsSync(dir)) return;
+  const { uid, gid } = statSync(like);
+  if (uid === 0) return;
+  const made = [...(before === null ? [dir] : []), ...readdirSync(dir).filter((f) => !before?.has(f)).map((f) => join(dir, f))];
+  for (const p of made) chownSync(p, uid, gid);
+  if (made.length > 0) out(`  owner ${uid}:${gid} (as ${like}): ${made.join(", ")}`);
 }
 
 /** The configuration: smp-server.ini → smp-server.toml, unless a smp-server.toml is here already. */
@@ -130,12 +149,20 @@ export async function runImport(paths: Paths, o: ImportOptions, out: Out): Promi
   // The identity is checked before anything is written: the data must not go into the database of
   // another server (another identity in the target directories) that the import would then refuse.
   if (!o.dryRun) await importIdentity(o.fromConfigDir, paths.configDir, { dryRun: true });
-  // Then the data: it is what most often stops an import (a corrupt line), and then nothing at all is written.
-  out(`Data: ${o.fromDataDir} → ${join(paths.dataDir, DB_FILE)}`);
-  const report = await importStore(paths, o, storeMessages(iniText), out);
-  printDataReport(report, o.dryRun, out);
+  const before = { cfg: listing(paths.configDir), data: listing(paths.dataDir) };
+  try {
+    // Then the data: it is what most often stops an import (a corrupt line), and then nothing at all is written.
+    out(`Data: ${o.fromDataDir} → ${join(paths.dataDir, DB_FILE)}`);
+    const report = await importStore(paths, o, storeMessages(iniText), out);
+    printDataReport(report, o.dryRun, out);
 
-  importConfig(paths, o, iniPath, iniText, out);
-  for (const l of await importIdentity(o.fromConfigDir, paths.configDir, { dryRun: o.dryRun })) out(l);
+    importConfig(paths, o, iniPath, iniText, out);
+    for (const l of await importIdentity(o.fromConfigDir, paths.configDir, { dryRun: o.dryRun })) out(l);
+  } finally {
+    if (!o.dryRun) {
+      ownNew(paths.dataDir, before.data, o.fromDataDir, out);
+      ownNew(paths.configDir, before.cfg, o.fromConfigDir, out);
+    }
+  }
   out(o.dryRun ? "Dry run complete: run again without --dry-run to import." : "Import complete. The reference's files are unchanged.");
 }

@@ -5,7 +5,7 @@
  * openssl steps). The imported state is shown with the client library against a running server.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chownSync, copyFileSync, existsSync, statSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCredentials } from "../../../src/cli/certs.ts";
@@ -444,6 +444,27 @@ describe.skipIf(!hasOpenssl)("import in place (the reference's directories are o
     } finally {
       await server.close();
     }
+  });
+});
+
+const isRoot = process.getuid?.() === 0;
+describe.skipIf(!hasOpenssl || !isRoot)("import as root", () => {
+  test("the files it creates belong to the reference's user (its unit runs the server as User=smp), keys included", async () => {
+    const i = installation(makeReferenceData(), "ED448");
+    for (const p of [i.refCfg, i.refData, ...["ca.key", "ca.crt", "server.key", "server.crt", "fingerprint"].map((f) => join(i.refCfg, f))]) chownSync(p, 4321, 4322);
+    // In place, as with the defaults: the new Ed25519 key beside the reference's Ed448 pair must be readable by the server's user.
+    const r = await cli(["import", "--from-config-dir", i.refCfg, "--from-data-dir", i.refData, "--config-dir", i.refCfg, "--data-dir", i.refData]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    for (const p of [join(i.refData, DB_FILE), join(i.refCfg, "smp-server.toml"), join(i.refCfg, "server-ed25519.key"), join(i.refCfg, "server-ed25519.crt")])
+      expect([p, statSync(p).uid, statSync(p).gid]).toEqual([p, 4321, 4322]);
+    expect(r.out).toContain(`owner 4321:4322 (as ${i.refData}): ${join(i.refData, DB_FILE)}`);
+    // And into directories of its own: those are created for that user too.
+    const j = installation(makeReferenceData());
+    chownSync(j.refCfg, 4321, 4322);
+    chownSync(j.refData, 4321, 4322);
+    expect((await cli(["import", ...j.flags])).code).toBe(0);
+    for (const p of [j.data, join(j.data, DB_FILE), j.cfg, join(j.cfg, "smp-server.toml"), join(j.cfg, "server.key")]) expect([p, statSync(p).uid]).toEqual([p, 4321]);
   });
 });
 
