@@ -13,7 +13,7 @@ import { StoreError } from "../../store/types.ts";
 import { CliError, type Out } from "../errors.ts";
 import { configFile, type Paths } from "../paths.ts";
 import { importData, type DataImportReport } from "./data.ts";
-import { importIdentity } from "./identity.ts";
+import { IDENTITY_ERROR, importIdentity } from "./identity.ts";
 import { convertReferenceIni } from "./ini.ts";
 import { effectiveSections, parseIni } from "./ini-reader.ts";
 import { ImportError } from "./lines.ts";
@@ -22,7 +22,7 @@ import type { Count, Tally } from "./replay.ts";
 /** The reference's default directories (apps/smp-server/Main.hs). */
 export const REFERENCE_CONFIG_DIR = "/etc/opt/simplex";
 export const REFERENCE_DATA_DIR = "/var/opt/simplex";
-export const REFERENCE_INI = "smp-server.ini";
+const REFERENCE_INI = "smp-server.ini";
 
 export interface ImportOptions {
   readonly fromConfigDir: string;
@@ -49,7 +49,7 @@ function countLine(name: string, c: Count, verb: string): string {
   return `  ${name}: ${c.imported} ${verb}${skipped > 0 ? `, ${skipped} skipped (${reasons(c.skipped)})` : ""}`;
 }
 
-export function printDataReport(r: DataImportReport, dryRun: boolean, out: Out): void {
+function printDataReport(r: DataImportReport, dryRun: boolean, out: Out): void {
   const verb = dryRun ? "to import" : "imported";
   for (const s of r.sources) out(`  read: ${s}`);
   if (r.alreadyImported !== undefined) {
@@ -157,7 +157,13 @@ export async function runImport(paths: Paths, o: ImportOptions, out: Out): Promi
     printDataReport(report, o.dryRun, out);
 
     importConfig(paths, o, iniPath, iniText, out);
-    for (const l of await importIdentity(o.fromConfigDir, paths.configDir, { dryRun: o.dryRun })) out(l);
+    const identity = await importIdentity(o.fromConfigDir, paths.configDir, { dryRun: o.dryRun });
+    for (const l of identity) out(l);
+    if (!o.dryRun && identity.some((l) => l.startsWith(IDENTITY_ERROR)))
+      throw new CliError(
+        "Import incomplete: the data and the configuration are imported, but the server cannot start before the step above is done. " +
+          "Then run `smp-server import` again: it completes the identity and changes nothing else.",
+      );
   } finally {
     if (!o.dryRun) {
       ownNew(paths.dataDir, before.data, o.fromDataDir, out);

@@ -468,6 +468,39 @@ describe.skipIf(!hasOpenssl || !isRoot)("import as root", () => {
   });
 });
 
+describe.skipIf(!hasOpenssl)("import with the CA key offline (Ed448 online certificate)", () => {
+  test("the data comes in, the exit status says the identity is not done; after `cert --ca-key` elsewhere, a second import completes it", async () => {
+    const d = makeReferenceData();
+    const i = installation(d, "ED448");
+    const vault = tempDir();
+    copyFileSync(join(i.refCfg, "ca.key"), join(vault, "ca.key"));
+    rmSync(join(i.refCfg, "ca.key"));
+    const r = await cli(["import", ...i.flags]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("  queues: 13 imported\n");
+    expect(r.out).toContain("smp-server cert --ca-key /path/to/ca.key --config-dir .");
+    expect(r.err).toContain("Import incomplete: the data and the configuration are imported");
+    const state = await dump(i.data);
+
+    // Where the CA key lives (the printed command), then the two files copied back.
+    const work = tempDir();
+    for (const f of ["ca.crt", "server.crt"]) copyFileSync(join(i.refCfg, f), join(work, f));
+    expect((await cli(["cert", "--ca-key", join(vault, "ca.key"), "--config-dir", work])).code).toBe(0);
+    for (const f of ["server-ed25519.crt", "server-ed25519.key"]) copyFileSync(join(work, f), join(i.cfg, f));
+    const again = await cli(["import", ...i.flags]);
+    expect(again.err).toBe("");
+    expect(again.code).toBe(0);
+    expect(await dump(i.data)).toEqual(state);
+    const server = await startImported(i);
+    try {
+      const c = await SMPClient.connect({ server: `smp://${referenceFingerprint(i.refCfg)}@127.0.0.1:${server.ports[0]}` });
+      c.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe.skipIf(!hasOpenssl)("import into directories of another server", () => {
   test("refused before any data is written (the identity check comes first)", async () => {
     const d = makeReferenceData();
