@@ -11,7 +11,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { DB_FILE } from "../server/index.ts";
-import { openSqliteStore, type SqliteStore } from "../store/sqlite/store.ts";
+import { openSqliteStore, type SqliteStore } from "../store/sqlite/open.ts";
 import { CliError, type Out } from "./errors.ts";
 import { REFERENCE_FILES } from "./import/data.ts";
 import { encodeMsgLogRecord } from "./import/msg-log.ts";
@@ -57,16 +57,16 @@ export interface ExportCounts {
 
 async function writeAll(store: SqliteStore, files: { store: LogFile; msgs: LogFile; ntfs: LogFile }): Promise<ExportCounts> {
   const n: ExportCounts = { services: 0, queues: 0, messages: 0, notifications: 0 };
-  for (const s of await store.allServices()) {
+  for (const s of await store.services.allServices()) {
     files.store.line(encodeNewService(s));
     n.services++;
   }
   for (let after: Uint8Array | null = null; ; ) {
-    const page = await store.allQueues(after, PAGE);
+    const page = await store.queues.allQueues(after, PAGE);
     for (const q of page) {
       for (const l of encodeQueue(q)) files.store.line(l);
       n.queues++;
-      for (const m of await store.queueMessages(q)) {
+      for (const m of await store.messages.queueMessages(q)) {
         files.msgs.line(encodeMsgLogRecord(q.recipientId, { ...m, ts: Math.floor(m.tsMs / 1000) }));
         n.messages++;
       }
@@ -75,9 +75,9 @@ async function writeAll(store: SqliteStore, files: { store: LogFile; msgs: LogFi
     after = page[page.length - 1]!.recipientId;
   }
   for (let after: Uint8Array | null = null; ; ) {
-    const page = await store.pendingNtfNotifiers(after, PAGE);
+    const page = await store.ntfs.pendingNtfNotifiers(after, PAGE);
     for (const p of page)
-      for (const ntf of await store.notifierNtfs(p.notifierId)) {
+      for (const ntf of await store.ntfs.notifierNtfs(p.notifierId)) {
         files.ntfs.line(encodeNtfLogRecord({ notifierId: p.notifierId, msgId: ntf.msgId, ts: Math.floor(ntf.tsMs / 1000), nonce: ntf.nonce, encMeta: ntf.encMeta }));
         n.notifications++;
       }

@@ -64,4 +64,6 @@ export interface QueueStore {
     beforeDate: number,
     budget: number,
   ): Promise<{ readonly deleted: DeletedQueue[]; readonly done: boolean }>;
+  /** Export: queues ordered by recipient id, after `after` (exclusive; null = from the start), at most `limit`. */
+  allQueues(after: Uint8Array | null, limit: number): Promise<QueueRec[]>;
 }

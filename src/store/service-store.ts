@@ -27,4 +27,6 @@ export interface ServiceStore {
     after: Uint8Array | null,
     limit: number,
   ): Promise<QueueRec[]>;
+  /** Export: every service, oldest first. */
+  allServices(): Promise<ServiceRec[]>;
 }

@@ -69,6 +69,11 @@ export interface QueueRec extends NewQueue {
 export type QueueRef = Pick<QueueRec, "recipientId" | "key">;
 
 /** A message the server asks to store (`Message` in Protocol.hs, before quota handling). */
+/** A message or quota marker as another store held it (`MessageStore.restoreMsg`). */
+export interface RestoredMessage extends NewMessage {
+  readonly quota: boolean;
+}
+
 export interface NewMessage {
   /** 24 random bytes; also the MSG nonce. */
   readonly msgId: Uint8Array;

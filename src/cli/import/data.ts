@@ -15,7 +15,8 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { fromBase64url } from "../../encoding/base64.ts";
-import type { QueueRec, QueueRef, Store } from "../../store/types.ts";
+import type { Store } from "../../store/store.ts";
+import type { QueueRec, QueueRef } from "../../store/types.ts";
 import { journalQueueDir, journalQueueIds, JOURNAL_DIR, readJournalQueue, readQueueState, statePath } from "./journal.ts";
 import { ImportError, records, type LineOptions } from "./lines.ts";
 import type { LogMessage } from "./message.ts";
@@ -131,14 +132,14 @@ export async function importData(store: Store, o: DataImportOptions): Promise<Da
   let last: { k: string; q: QueueRec | string } | null = null;
   const target = async (rId: Uint8Array): Promise<QueueRec | string> => {
     const k = idKey(rId);
-    if (last === null || last.k !== k) last = { k, q: await imported(await store.getQueueByRecipientId(rId)) };
+    if (last === null || last.k !== k) last = { k, q: await imported(await store.queues.getQueueByRecipientId(rId)) };
     return last.q;
   };
 
   // 2. Messages, from the message store the reference was using.
   const msgs = report.messages;
   const add = async (ref: QueueRef, m: LogMessage): Promise<void> => {
-    await store.restoreMsg(ref, { msgId: m.msgId, tsMs: m.ts * 1000, notification: m.notification, quota: m.quota, body: m.body });
+    await store.messages.restoreMsg(ref, { msgId: m.msgId, tsMs: m.ts * 1000, notification: m.notification, quota: m.quota, body: m.body });
     msgs.imported++;
   };
   if (msgSource === "log") {
@@ -166,11 +167,11 @@ export async function importData(store: Store, o: DataImportOptions): Promise<Da
   if (existsSync(ntfsLog)) {
     sources.push(ntfsLog);
     for (const { rec } of records(ntfsLog, parseNtfLogRecord, o, () => ntfs.skipped.add("corrupt last line"))) {
-      const owner = await store.getQueueByNotifierId(rec.notifierId);
+      const owner = await store.queues.getQueueByNotifierId(rec.notifierId);
       const q = owner === null ? "its notifier is not in the store log" : await imported(owner);
       if (typeof q === "string") ntfs.skipped.add(q);
       else {
-        await store.addNtf(rec.notifierId, { msgId: rec.msgId, tsMs: rec.ts * 1000, nonce: rec.nonce, encMeta: rec.encMeta });
+        await store.ntfs.addNtf(rec.notifierId, { msgId: rec.msgId, tsMs: rec.ts * 1000, nonce: rec.nonce, encMeta: rec.encMeta });
         ntfs.imported++;
       }
     }

@@ -11,7 +11,8 @@
  * as it is, with everything the log says about it (idempotence).
  */
 import { bytesEqual } from "../../encoding/bytes.ts";
-import type { NewQueue, QueueRec, ServiceRec, Store } from "../../store/types.ts";
+import type { Store } from "../../store/store.ts";
+import type { NewQueue, QueueRec, ServiceRec } from "../../store/types.ts";
 import type { StoreLogRecord } from "./store-log.ts";
 
 export class Tally {
@@ -56,53 +57,53 @@ export class StoreReplay {
     const k = idKey(r.rId);
     if (this.deleted.has(k)) return this.refused.add(`${r.tag} of a deleted queue`);
     if (!this.created.has(k)) {
-      if ((await this.store.getQueueByRecipientId(r.rId)) !== null) return this.leftAlone.add(r.tag);
+      if ((await this.store.queues.getQueueByRecipientId(r.rId)) !== null) return this.leftAlone.add(r.tag);
       return this.refused.add(`${r.tag} of a queue that was never created`);
     }
-    const q = (await this.store.getQueueByRecipientId(r.rId)) as QueueRec;
+    const q = (await this.store.queues.getQueueByRecipientId(r.rId)) as QueueRec;
     const refuse = (res: string, why: string): void => {
       if (res !== "OK") this.refused.add(why);
     };
     switch (r.tag) {
       case "LINK":
-        return refuse(await this.store.setQueueLink(q, { linkId: r.linkId, fixed: r.fixed, user: r.user }), "LINK refused (another link, or its id in use)");
+        return refuse(await this.store.queues.setQueueLink(q, { linkId: r.linkId, fixed: r.fixed, user: r.user }), "LINK refused (another link, or its id in use)");
       case "LDELETE":
-        await this.store.deleteQueueLink(q);
+        await this.store.queues.deleteQueueLink(q);
         return;
       case "SECURE":
-        return refuse(await this.store.secureQueue(q, r.key), "SECURE with another sender key");
+        return refuse(await this.store.queues.secureQueue(q, r.key), "SECURE with another sender key");
       case "KEYS":
-        await this.store.updateRecipientKeys(q, r.keys);
+        await this.store.queues.updateRecipientKeys(q, r.keys);
         return;
       case "NOTIFIER": {
         const creds = { ...r.creds, serviceId: this.service(r.creds.serviceId) };
-        const res = await this.store.setQueueNotifier(q, creds);
+        const res = await this.store.queues.setQueueNotifier(q, creds);
         return refuse(res === "DUPLICATE" ? res : "OK", "NOTIFIER with a notifier id in use");
       }
       case "SUSPEND":
-        await this.store.suspendQueue(q);
+        await this.store.queues.suspendQueue(q);
         return;
       case "BLOCK":
-        await this.store.blockQueue(q, r.info);
+        await this.store.queues.blockQueue(q, r.info);
         return;
       case "UNBLOCK":
-        await this.store.unblockQueue(q);
+        await this.store.queues.unblockQueue(q);
         return;
       case "DELETE":
-        await this.store.deleteQueue(q);
+        await this.store.queues.deleteQueue(q);
         this.created.delete(k);
         this.deleted.add(k);
         this.queues.imported--;
         return;
       case "NDELETE":
-        await this.store.deleteQueueNotifier(q);
+        await this.store.queues.deleteQueueNotifier(q);
         return;
       case "TIME":
-        await this.store.updateQueueTime(q, r.date);
+        await this.store.queues.updateQueueTime(q, r.date);
         return;
       case "QUEUE_SERVICE":
         return refuse(
-          await this.store.setQueueService(q, r.party === "R" ? "rcv" : "ntf", this.service(r.serviceId)),
+          await this.store.services.setQueueService(q, r.party === "R" ? "rcv" : "ntf", this.service(r.serviceId)),
           "QUEUE_SERVICE N of a queue without notifier",
         );
     }
@@ -123,12 +124,12 @@ export class StoreReplay {
       rcvServiceId: this.service(nq.rcvServiceId),
       notifier: nq.notifier === null ? null : { ...nq.notifier, serviceId: this.service(nq.notifier.serviceId) },
     };
-    if ((await this.store.createQueue(q)) !== "DUPLICATE") {
+    if ((await this.store.queues.createQueue(q)) !== "DUPLICATE") {
       this.created.add(k);
       this.queues.imported++;
       return;
     }
-    const existing = await this.store.getQueueByRecipientId(nq.recipientId);
+    const existing = await this.store.queues.getQueueByRecipientId(nq.recipientId);
     if (existing !== null && bytesEqual(existing.senderId, nq.senderId)) this.queues.skipped.add("already in the store");
     else this.queues.skipped.add("an id of it is used by another queue in the store");
   }
@@ -137,12 +138,12 @@ export class StoreReplay {
   private async newService(s: ServiceRec): Promise<void> {
     const k = idKey(s.serviceId);
     const count = this.services;
-    if ((await this.store.getService(s.serviceId)) !== null) {
+    if ((await this.store.services.getService(s.serviceId)) !== null) {
       count.skipped.add("already in the store");
       this.serviceIds.set(k, s.serviceId);
       return;
     }
-    const r = await this.store.getCreateService(s);
+    const r = await this.store.services.getCreateService(s);
     if (r === "SERVICE" || r === "DUPLICATE") {
       count.skipped.add(r === "SERVICE" ? "its certificate belongs to a service with another role in the store" : "its id is used by another service in the store");
       this.serviceIds.set(k, null);

@@ -8,7 +8,7 @@
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DB_FILE } from "../../server/index.ts";
-import { openSqliteStore } from "../../store/sqlite/store.ts";
+import { openSqliteStore } from "../../store/sqlite/open.ts";
 import { StoreError } from "../../store/types.ts";
 import { CliError, type Out } from "../errors.ts";
 import { configFile, type Paths } from "../paths.ts";

@@ -8,7 +8,9 @@
 import { utf8 } from "../../encoding/bytes.ts";
 import { Reader } from "../../encoding/reader.ts";
 import { parseBlockingInfo } from "../../protocol/errors.ts";
-import type { NewQueue, NtfCreds, QueueMode, QueueStatus, ServiceRec, ServiceRole } from "../../store/types.ts";
+import type { QueueMode } from "../../protocol/commands.ts";
+import type { ServiceRole } from "../../protocol/credentials.ts";
+import type { NewQueue, NtfCreds, QueueStatus, ServiceRec } from "../../store/types.ts";
 import { b64, b64List, Cursor, FormatError } from "./str.ts";
 
 export type StoreLogRecord =

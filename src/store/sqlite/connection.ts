@@ -180,6 +180,11 @@ export class SqliteConnection {
     return this.tx.flush();
   }
 
+  /** Rolls back every write since the last commit (a dry run or a failed import: `SqliteStore.discard`). */
+  discard(): void {
+    this.tx.discard();
+  }
+
   /** Group commits made so far. */
   get commitCount(): number {
     return this.tx.commits;

@@ -6,7 +6,7 @@
 import type { Statement } from "bun:sqlite";
 import { bytesEqual } from "../../encoding/bytes.ts";
 import type { MessageStore } from "../message-store.ts";
-import type { ExpiryProgress, NewMessage, QueueRef, StoredMessage, WriteMsgResult } from "../types.ts";
+import type { Auth, ExpiryProgress, NewMessage, Ok, QueueRef, RestoredMessage, StoredMessage, WriteMsgResult } from "../types.ts";
 import { F_NTF, F_QUOTA } from "../codec.ts";
 import { C_MESSAGES } from "../counters.ts";
 import type { SqliteConnection } from "./connection.ts";
@@ -63,6 +63,7 @@ export class SqliteMessageStore implements MessageStore {
    * deletions only keep a queue empty. At most one block's queues (≤ 255), replaced each call.
    */
   private readonly knownEmpty = new Set<number>();
+  private readonly sAllMsgs: Statement<MsgRow>;
 
   constructor(
     private readonly conn: SqliteConnection,
@@ -88,6 +89,7 @@ export class SqliteMessageStore implements MessageStore {
       "SELECT seq, qid, ts_ms FROM messages WHERE flags & 2 = 0 AND ts_ms < ? AND (ts_ms, seq) > (?, ?) " +
         "ORDER BY ts_ms, seq LIMIT ?",
     );
+    this.sAllMsgs = conn.prepare("SELECT seq, msg_id, ts_ms, flags, body FROM messages WHERE qid = ? ORDER BY seq");
     conn.onRollback(() => {
       this.expireCursorTs = -1;
       this.expireCursorSeq = -1;
@@ -232,6 +234,28 @@ export class SqliteMessageStore implements MessageStore {
     }
     return expired;
   };
+
+  // ---------------------------------------------------------------- import / export
+
+  async restoreMsg(ref: QueueRef, msg: RestoredMessage): Promise<Ok | Auth> {
+    return this.conn.write("restoreMsg", this.restoreTx, ref, msg);
+  }
+
+  private readonly restoreTx = (ref: QueueRef, msg: RestoredMessage): Ok | Auth => {
+    const qr = this.sWriteCheck.get(ref.key);
+    if (qr === null || !bytesEqual(qr.recipient_id, ref.recipientId)) return "AUTH";
+    // As every insert: the queue is no longer known to be empty (see `knownEmpty`).
+    this.knownEmpty.delete(ref.key);
+    this.sInsertMsg.run(ref.key, msg.msgId, msg.tsMs, msg.quota ? F_QUOTA : msg.notification ? F_NTF : 0, msg.quota ? EMPTY : msg.body);
+    this.conn.count(C_MESSAGES, 1);
+    return "OK";
+  };
+
+  async queueMessages(ref: QueueRef): Promise<StoredMessage[]> {
+    return this.conn.read("queueMessages", this.allOf, ref).map(messageFromRow);
+  }
+
+  private readonly allOf = (ref: QueueRef): MsgRow[] => this.sAllMsgs.all(ref.key);
 
   // ---------------------------------------------------------------- statement bodies
 

@@ -51,6 +51,13 @@ export class SqliteNtfStore implements NtfStore {
 
   private readonly pendingRows = (after: Uint8Array, limit: number) => this.sPendingNotifiers.all(after, limit);
 
+  async notifierNtfs(notifierId: Uint8Array): Promise<MsgNtf[]> {
+    return this.conn.read("notifierNtfs", this.ntfsOf, notifierId);
+  }
+
+  private readonly ntfsOf = (notifierId: Uint8Array): MsgNtf[] =>
+    this.sNtfsOf.all(notifierId).map((r) => ({ msgId: r.msg_id, tsMs: r.ts_ms, nonce: r.nonce, encMeta: r.enc_meta }));
+
   /** Server.hs:`deliverNtfsThread` (`addNtfs` + clearing the taken ones), oldest first. */
   async takeNtfs(notifierIds: readonly Uint8Array[]): Promise<NotifierNtf[]> {
     const out: (NotifierNtf & { seq: number })[] = [];

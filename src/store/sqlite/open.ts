@@ -49,6 +49,15 @@ export class SqliteStore implements Store {
     return this.conn.flush();
   }
 
+  /**
+   * Undoes every write since the last commit. `smp-server import` opens the store with an
+   * unlimited `maxOpsPerCommit` and never yields to the event loop, so its writes are one
+   * transaction: committed by `flush()`, or discarded on a failure or a dry run.
+   */
+  discard(): void {
+    this.conn.discard();
+  }
+
   /** Group commits made so far. */
   get commitCount(): number {
     return this.conn.commitCount;

@@ -31,8 +31,11 @@ const IN_LIST = 64;
 type NotifierResult = { readonly prev: NtfCreds | null } | "DUPLICATE" | Auth;
 type DeletedNotifier = { readonly prev: NtfCreds | null; readonly ntfCount: number } | Auth;
 
+const EMPTY = new Uint8Array(0);
+
 export class SqliteQueueStore implements QueueStore {
   private readonly sQueueByRid: Statement<QueueRow>;
+  private readonly sAllQueues: Statement<QueueRow>;
   private readonly sQueueBySid: Statement<QueueRow>;
   private readonly sQueueByLink: Statement<QueueRow>;
   private readonly sQueueByNid: Statement<QueueRow>;
@@ -64,6 +67,7 @@ export class SqliteQueueStore implements QueueStore {
   ) {
     const sel = `SELECT ${QUEUE_COLUMNS} FROM queues`;
     this.sQueueByRid = conn.prepare(`${sel} WHERE recipient_id = ?`);
+    this.sAllQueues = conn.prepare(`${sel} WHERE recipient_id > ? ORDER BY recipient_id LIMIT ?`);
     this.sQueueBySid = conn.prepare(`${sel} WHERE sender_id = ?`);
     this.sQueueByLink = conn.prepare(`${sel} WHERE link_id = ?`);
     this.sQueueByNid = conn.prepare(`${sel} WHERE notifier_id = ?`);
@@ -181,6 +185,12 @@ export class SqliteQueueStore implements QueueStore {
   private prepareIn(column: "recipient_id" | "notifier_id"): Statement<QueueRow> {
     return this.conn.prepare(`SELECT ${QUEUE_COLUMNS} FROM queues WHERE ${column} IN (${new Array(IN_LIST).fill("?").join(",")})`);
   }
+
+  async allQueues(after: Uint8Array | null, limit: number): Promise<QueueRec[]> {
+    return this.conn.read("allQueues", this.page, after ?? EMPTY, Math.max(1, limit | 0));
+  }
+
+  private readonly page = (after: Uint8Array, limit: number): QueueRec[] => this.sAllQueues.all(after, limit).map(queueFromRow);
 
   // ---------------------------------------------------------------- updates
 

@@ -29,6 +29,7 @@ interface QueueServicesRow {
 export class SqliteServiceStore implements ServiceStore {
   private readonly sServiceByHash: Statement<{ service_id: Uint8Array; role: string }>;
   private readonly sServiceById: Statement<ServiceRow>;
+  private readonly sAllServices: Statement<ServiceRow>;
   private readonly sInsertService: Statement;
   private readonly sRcvAgg: Statement<AggRow>;
   private readonly sNtfAgg: Statement<AggRow>;
@@ -43,6 +44,7 @@ export class SqliteServiceStore implements ServiceStore {
   constructor(private readonly conn: SqliteConnection) {
     this.sServiceByHash = conn.prepare("SELECT service_id, role FROM services WHERE cert_hash = ?");
     this.sServiceById = conn.prepare("SELECT service_id, role, cert_chain, cert_hash, created_at FROM services WHERE service_id = ?");
+    this.sAllServices = conn.prepare("SELECT service_id, role, cert_chain, cert_hash, created_at FROM services ORDER BY created_at, service_id");
     this.sInsertService = conn.prepare("INSERT INTO services(service_id, role, cert_chain, cert_hash, created_at) VALUES (?,?,?,?,?)");
     this.sRcvAgg = conn.prepare("SELECT rcv_count AS count, rcv_hash AS hash FROM services WHERE service_id = ?");
     this.sNtfAgg = conn.prepare("SELECT ntf_count AS count, ntf_hash AS hash FROM services WHERE service_id = ?");
@@ -78,6 +80,12 @@ export class SqliteServiceStore implements ServiceStore {
   }
 
   private readonly byId = (serviceId: Uint8Array) => this.sServiceById.get(serviceId);
+
+  async allServices(): Promise<ServiceRec[]> {
+    return this.conn.read("allServices", this.all, undefined);
+  }
+
+  private readonly all = (): ServiceRec[] => this.sAllServices.all().map(serviceFromRow);
 
   /** QueueStore/STM.hs:`setQueueService`. */
   async setQueueService(ref: QueueRef, party: ServiceParty, serviceId: Uint8Array | null): Promise<Ok | Auth> {

@@ -15,7 +15,7 @@ import { toServerOptions } from "../../../src/cli/server-options.ts";
 import { SMPClient, SMPError } from "../../../src/client/index.ts";
 import { decryptMsgBody } from "../../../src/client/msg-body.ts";
 import { DB_FILE, startServer, type RunningServer } from "../../../src/server/index.ts";
-import { openSqliteStore } from "../../../src/store/sqlite/store.ts";
+import { openSqliteStore } from "../../../src/store/sqlite/open.ts";
 import type { BrokerMsg } from "../../../src/protocol/broker-messages.ts";
 import { checksums, hasOpenssl, makeReferenceCertificates, referenceFingerprint } from "../../fixtures/reference-identity.ts";
 import { iniFileContent } from "../../fixtures/reference-ini.ts";
@@ -79,12 +79,12 @@ async function dump(dataDir: string): Promise<unknown> {
   const store = openSqliteStore({ path: join(dataDir, DB_FILE) });
   try {
     const queues = [];
-    for (const q of await store.allQueues(null, 100000)) {
+    for (const q of await store.queues.allQueues(null, 100000)) {
       const { key: _key, ...rest } = q;
-      const notifierNtfs = q.notifier === null ? [] : await store.notifierNtfs(q.notifier.notifierId);
-      queues.push({ ...rest, messages: await store.queueMessages(q), notifierNtfs });
+      const notifierNtfs = q.notifier === null ? [] : await store.ntfs.notifierNtfs(q.notifier.notifierId);
+      queues.push({ ...rest, messages: await store.messages.queueMessages(q), notifierNtfs });
     }
-    return { services: await store.allServices(), queues, stats: await store.stats() };
+    return { services: await store.services.allServices(), queues, stats: await store.stats() };
   } finally {
     await store.close();
   }
@@ -202,10 +202,10 @@ describe.skipIf(!hasOpenssl)("import of a reference installation (memory message
         c.close();
       }
       // Services and their associations (count and ids hash kept by the store).
-      const info = await server.server.store.getServiceQueuesInfo(d.serviceId, "rcv");
+      const info = await server.server.store.services.getServiceQueuesInfo(d.serviceId, "rcv");
       expect(info?.count).toBe(1);
-      expect((await server.server.store.getServiceQueuesInfo(d.serviceId, "ntf"))?.count).toBe(1);
-      expect((await server.server.store.getService(d.serviceId))?.certHash).toEqual(d.serviceCertHash);
+      expect((await server.server.store.services.getServiceQueuesInfo(d.serviceId, "ntf"))?.count).toBe(1);
+      expect((await server.server.store.services.getService(d.serviceId))?.certHash).toEqual(d.serviceCertHash);
     } finally {
       await server.close();
     }
