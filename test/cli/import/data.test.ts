@@ -74,6 +74,29 @@ async function startImported(i: Installation): Promise<RunningServer> {
   return startServer({ ...o, transport: { ...o.transport, ports: [0], bindHost: "127.0.0.1" } });
 }
 
+/**
+ * The server on the imported state and a client of the address the reference printed (its
+ * fingerprint, unchanged); `connect` opens more clients.
+ */
+async function withImportedServer(
+  i: Installation,
+  f: (c: SMPClient, server: RunningServer, connect: () => Promise<SMPClient>) => Promise<void>,
+): Promise<void> {
+  const server = await startImported(i);
+  const clients: SMPClient[] = [];
+  const connect = async () => {
+    const c = await SMPClient.connect({ server: `smp://${referenceFingerprint(i.refCfg)}@127.0.0.1:${server.ports[0]}` });
+    clients.push(c);
+    return c;
+  };
+  try {
+    await f(await connect(), server, connect);
+  } finally {
+    for (const c of clients) c.close();
+    await server.close();
+  }
+}
+
 /** Everything in the database, keyed by ids (not by row numbers), for state comparisons. */
 async function dump(dataDir: string): Promise<unknown> {
   const store = openSqliteStore({ path: join(dataDir, DB_FILE) });
@@ -139,76 +162,64 @@ describe.skipIf(!hasOpenssl)("import of a reference installation (memory message
   });
 
   test("the server on the imported state: same fingerprint, messages in order, secured SEND, links, notifications, blocks", async () => {
-    const server = await startImported(i);
     const q = d.q;
-    try {
-      // The address the reference printed: its fingerprint, unchanged.
-      const c = await SMPClient.connect({ server: `smp://${referenceFingerprint(i.refCfg)}@127.0.0.1:${server.ports[0]}` });
-      try {
-        // SUB delivers the imported messages in order, with their ids, times and flags.
-        await c.subscribe(q.msg!.rcvId, q.msg!.rcvKey);
-        let m = await nextMsg(c);
-        for (const [k, want] of d.messages.msg!.entries()) {
-          expect(m.msgId).toEqual(want.msgId);
-          const body = decryptMsgBody(q.msg!.rcvDhSecret, m.msgId, m.body);
-          expect(body).toEqual({ type: "message", ts: want.ts, notification: want.notification, body: want.body });
-          const next = await c.ack(q.msg!.rcvId, q.msg!.rcvKey, m.msgId);
-          if (k < d.messages.msg!.length - 1) m = next!;
-          else expect(next).toBeNull();
-        }
-
-        // Legacy `sndSecure=T` + SECURE: the sender's key works, no key does not.
-        expect(await errOf(c.sendMessage(q.legacy!.sndId, new TextEncoder().encode("hello")))).toEqual({ type: "AUTH" });
-        await c.sendMessage(q.legacy!.sndId, new TextEncoder().encode("after import"), { key: q.legacy!.sndKey });
-        const g1 = (await c.getMessage(q.legacy!.rcvId, q.legacy!.rcvKey))!;
-        expect(decryptMsgBody(q.legacy!.rcvDhSecret, g1.msgId, g1.body)).toMatchObject({ type: "message", body: d.messages.legacy![0]!.body });
-        await c.ack(q.legacy!.rcvId, q.legacy!.rcvKey, g1.msgId);
-        const g2 = (await c.getMessage(q.legacy!.rcvId, q.legacy!.rcvKey))!;
-        expect(text((decryptMsgBody(q.legacy!.rcvDhSecret, g2.msgId, g2.body) as { body: Uint8Array }).body)).toBe("after import");
-
-        // Link data: LINK replaced the user part; LDELETE removed the other queue's link.
-        expect(await c.getQueueLink(q.contact!.linkId)).toEqual({ senderId: q.contact!.sndId, data: { fixedData: d.linkFixed, userData: d.linkUser2 } });
-        expect(await errOf(c.getQueueLink(q.ldeleted!.linkId))).toEqual({ type: "AUTH" });
-
-        // The quota marker came over as a marker: the queue refuses messages until drained.
-        expect(await errOf(c.sendMessage(q.quota!.sndId, new TextEncoder().encode("x"), { key: q.quota!.sndKey }))).toEqual({ type: "QUOTA" });
-
-        // Blocked stays blocked, with the reason and notice; UNBLOCK and SUSPEND replayed.
-        expect(await errOf(c.subscribe(q.blocked!.rcvId, q.blocked!.rcvKey))).toEqual({ type: "BLOCKED", info: { reason: "spam", notice: { ttl: 86400 } } });
-        expect(await errOf(c.subscribe(q.blockedCreate!.rcvId, q.blockedCreate!.rcvKey))).toEqual({ type: "BLOCKED", info: { reason: "content", notice: null } });
-        expect(await c.subscribe(q.unblocked!.rcvId, q.unblocked!.rcvKey)).toBeNull();
-        expect(await errOf(c.sendMessage(q.off!.sndId, new TextEncoder().encode("x"), { key: q.off!.sndKey }))).toEqual({ type: "AUTH" });
-
-        // KEYS replaced the recipient keys; DELETE removed the queue.
-        expect(await c.subscribe(q.rekeyed!.rcvId, q.rekeyed!.rcvKey)).toBeNull();
-        expect(await errOf(c.subscribe(q.deleted!.rcvId, q.deleted!.rcvKey))).toEqual({ type: "AUTH" });
-
-        // The notifier and its pending notifications; NDELETE removed the other notifier.
-        const nc = await SMPClient.connect({ server: `smp://${referenceFingerprint(i.refCfg)}@127.0.0.1:${server.ports[0]}` });
-        try {
-          expect(await nc.subscribeNotifications(q.ntf!.notifierId, q.ntf!.notifierKey)).toBeNull();
-          for (const want of d.ntfs) {
-            let e;
-            do e = await nc.nextEvent();
-            while (!(e.type === "event" && e.msg.tag === "NMSG"));
-            expect(e.entityId).toEqual(q.ntf!.notifierId);
-            expect(e.msg).toMatchObject({ nonce: want.nonce, encMeta: want.encMeta });
-          }
-          expect(await errOf(nc.subscribeNotifications(q.ndeleted!.notifierId, q.ndeleted!.notifierKey))).toEqual({ type: "AUTH" });
-        } finally {
-          nc.close();
-        }
-      } finally {
-        c.close();
+    await withImportedServer(i, async (c, server, connect) => {
+      // SUB delivers the imported messages in order, with their ids, times and flags.
+      await c.subscribe(q.msg!.rcvId, q.msg!.rcvKey);
+      let m = await nextMsg(c);
+      for (const [k, want] of d.messages.msg!.entries()) {
+        expect(m.msgId).toEqual(want.msgId);
+        const body = decryptMsgBody(q.msg!.rcvDhSecret, m.msgId, m.body);
+        expect(body).toEqual({ type: "message", ts: want.ts, notification: want.notification, body: want.body });
+        const next = await c.ack(q.msg!.rcvId, q.msg!.rcvKey, m.msgId);
+        if (k < d.messages.msg!.length - 1) m = next!;
+        else expect(next).toBeNull();
       }
+
+      // Legacy `sndSecure=T` + SECURE: the sender's key works, no key does not.
+      expect(await errOf(c.sendMessage(q.legacy!.sndId, new TextEncoder().encode("hello")))).toEqual({ type: "AUTH" });
+      await c.sendMessage(q.legacy!.sndId, new TextEncoder().encode("after import"), { key: q.legacy!.sndKey });
+      const g1 = (await c.getMessage(q.legacy!.rcvId, q.legacy!.rcvKey))!;
+      expect(decryptMsgBody(q.legacy!.rcvDhSecret, g1.msgId, g1.body)).toMatchObject({ type: "message", body: d.messages.legacy![0]!.body });
+      await c.ack(q.legacy!.rcvId, q.legacy!.rcvKey, g1.msgId);
+      const g2 = (await c.getMessage(q.legacy!.rcvId, q.legacy!.rcvKey))!;
+      expect(text((decryptMsgBody(q.legacy!.rcvDhSecret, g2.msgId, g2.body) as { body: Uint8Array }).body)).toBe("after import");
+
+      // Link data: LINK replaced the user part; LDELETE removed the other queue's link.
+      expect(await c.getQueueLink(q.contact!.linkId)).toEqual({ senderId: q.contact!.sndId, data: { fixedData: d.linkFixed, userData: d.linkUser2 } });
+      expect(await errOf(c.getQueueLink(q.ldeleted!.linkId))).toEqual({ type: "AUTH" });
+
+      // The quota marker came over as a marker: the queue refuses messages until drained.
+      expect(await errOf(c.sendMessage(q.quota!.sndId, new TextEncoder().encode("x"), { key: q.quota!.sndKey }))).toEqual({ type: "QUOTA" });
+
+      // Blocked stays blocked, with the reason and notice; UNBLOCK and SUSPEND replayed.
+      expect(await errOf(c.subscribe(q.blocked!.rcvId, q.blocked!.rcvKey))).toEqual({ type: "BLOCKED", info: { reason: "spam", notice: { ttl: 86400 } } });
+      expect(await errOf(c.subscribe(q.blockedCreate!.rcvId, q.blockedCreate!.rcvKey))).toEqual({ type: "BLOCKED", info: { reason: "content", notice: null } });
+      expect(await c.subscribe(q.unblocked!.rcvId, q.unblocked!.rcvKey)).toBeNull();
+      expect(await errOf(c.sendMessage(q.off!.sndId, new TextEncoder().encode("x"), { key: q.off!.sndKey }))).toEqual({ type: "AUTH" });
+
+      // KEYS replaced the recipient keys; DELETE removed the queue.
+      expect(await c.subscribe(q.rekeyed!.rcvId, q.rekeyed!.rcvKey)).toBeNull();
+      expect(await errOf(c.subscribe(q.deleted!.rcvId, q.deleted!.rcvKey))).toEqual({ type: "AUTH" });
+
+      // The notifier and its pending notifications; NDELETE removed the other notifier.
+      const nc = await connect();
+      expect(await nc.subscribeNotifications(q.ntf!.notifierId, q.ntf!.notifierKey)).toBeNull();
+      for (const want of d.ntfs) {
+        let e;
+        do e = await nc.nextEvent();
+        while (!(e.type === "event" && e.msg.tag === "NMSG"));
+        expect(e.entityId).toEqual(q.ntf!.notifierId);
+        expect(e.msg).toMatchObject({ nonce: want.nonce, encMeta: want.encMeta });
+      }
+      expect(await errOf(nc.subscribeNotifications(q.ndeleted!.notifierId, q.ndeleted!.notifierKey))).toEqual({ type: "AUTH" });
+
       // Services and their associations (count and ids hash kept by the store).
       const info = await server.server.store.services.getServiceQueuesInfo(d.serviceId, "rcv");
       expect(info?.count).toBe(1);
       expect((await server.server.store.services.getServiceQueuesInfo(d.serviceId, "ntf"))?.count).toBe(1);
       expect((await server.server.store.services.getService(d.serviceId))?.certHash).toEqual(d.serviceCertHash);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   test("a second import changes nothing and says why", async () => {
@@ -376,26 +387,18 @@ describe.skipIf(!hasOpenssl)("import of a journal message store with an Ed448 id
     expect(r.out).toContain("new Ed25519 online certificate");
     expect({ ...checksums(i.refCfg), ...checksums(i.refData) }).toEqual(before);
 
-    const server = await startImported(i);
-    try {
-      const c = await SMPClient.connect({ server: `smp://${referenceFingerprint(i.refCfg)}@127.0.0.1:${server.ports[0]}` });
-      try {
-        const q = d.q.msg!;
-        await c.subscribe(q.rcvId, q.rcvKey);
-        let m: Extract<BrokerMsg, { tag: "MSG" }> | null = await nextMsg(c);
-        const got: string[] = [];
-        while (m !== null) {
-          const b = decryptMsgBody(q.rcvDhSecret, m.msgId, m.body) as { body: Uint8Array; notification: boolean };
-          got.push(`${text(b.body)}${b.notification ? " (ntf)" : ""}`);
-          m = await c.ack(q.rcvId, q.rcvKey, m.msgId);
-        }
-        expect(got).toEqual(["journal 1", "journal 2 (ntf)", "journal 3", "journal 4"]);
-      } finally {
-        c.close();
+    await withImportedServer(i, async (c) => {
+      const q = d.q.msg!;
+      await c.subscribe(q.rcvId, q.rcvKey);
+      let m: Extract<BrokerMsg, { tag: "MSG" }> | null = await nextMsg(c);
+      const got: string[] = [];
+      while (m !== null) {
+        const b = decryptMsgBody(q.rcvDhSecret, m.msgId, m.body) as { body: Uint8Array; notification: boolean };
+        got.push(`${text(b.body)}${b.notification ? " (ntf)" : ""}`);
+        m = await c.ack(q.rcvId, q.rcvKey, m.msgId);
       }
-    } finally {
-      await server.close();
-    }
+      expect(got).toEqual(["journal 1", "journal 2 (ntf)", "journal 3", "journal 4"]);
+    });
   });
 
   test("an interrupted compaction: the store log's `.start` file is the state (StoreLog.hs:readWriteStoreLog)", async () => {
@@ -432,18 +435,10 @@ describe.skipIf(!hasOpenssl)("import in place (the reference's directories are o
     const after = { ...checksums(i.refCfg), ...checksums(i.refData) };
     for (const [f, sum] of Object.entries(before)) expect([f, after[f]]).toEqual([f, sum]);
     expect(Object.keys(after).filter((f) => !(f in before)).sort()).toEqual(["smp-server.sqlite", "smp-server.toml"]);
-    const server = await startImported({ ...i, cfg: i.refCfg, data: i.refData });
-    try {
-      const c = await SMPClient.connect({ server: `smp://${referenceFingerprint(i.refCfg)}@127.0.0.1:${server.ports[0]}` });
-      try {
-        const m = (await c.getMessage(d.q.msg!.rcvId, d.q.msg!.rcvKey))!;
-        expect(m.msgId).toEqual(d.messages.msg![0]!.msgId);
-      } finally {
-        c.close();
-      }
-    } finally {
-      await server.close();
-    }
+    await withImportedServer({ ...i, cfg: i.refCfg, data: i.refData }, async (c) => {
+      const m = (await c.getMessage(d.q.msg!.rcvId, d.q.msg!.rcvKey))!;
+      expect(m.msgId).toEqual(d.messages.msg![0]!.msgId);
+    });
   });
 });
 
@@ -491,13 +486,9 @@ describe.skipIf(!hasOpenssl)("import with the CA key offline (Ed448 online certi
     expect(again.err).toBe("");
     expect(again.code).toBe(0);
     expect(await dump(i.data)).toEqual(state);
-    const server = await startImported(i);
-    try {
-      const c = await SMPClient.connect({ server: `smp://${referenceFingerprint(i.refCfg)}@127.0.0.1:${server.ports[0]}` });
-      c.close();
-    } finally {
-      await server.close();
-    }
+    await withImportedServer(i, async (c) => {
+      await c.ping();
+    });
   });
 });
 
