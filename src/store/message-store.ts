@@ -4,7 +4,7 @@
  * store returned, and answers AUTH / null for a queue that is gone; the messages of a deleted
  * queue are removed by `QueueStore.deleteQueue` in the same atomic step.
  */
-import type { Auth, ExpiryProgress, NewMessage, Ok, QueueRef, RestoredMessage, StoredMessage, WriteMsgResult } from "./types.ts";
+import type { ExpiryProgress, NewMessage, QueueRef, StoredMessage, WriteMsgResult } from "./types.ts";
 
 export interface MessageStore {
   /**
@@ -42,11 +42,4 @@ export interface MessageStore {
   deleteExpiredMsgs(q: QueueRef, oldSec: number): Promise<number>;
   /** `expireOldMessages` over all queues, doing at most about `budget` rows of work per call. */
   expireMessages(oldSec: number, budget: number): Promise<ExpiryProgress>;
-  /**
-   * Import (`smp-server import`): appends a message or quota marker exactly as given, after the
-   * queue's last one — another store's messages, its quota rule already applied.
-   */
-  restoreMsg(q: QueueRef, msg: RestoredMessage): Promise<Ok | Auth>;
-  /** Export (`smp-server export`): all messages of a queue in queue order (a quota marker last). */
-  queueMessages(q: QueueRef): Promise<StoredMessage[]>;
 }

@@ -17,6 +17,4 @@ export interface NtfStore {
   takeNtfs(notifierIds: readonly Uint8Array[]): Promise<NotifierNtf[]>;
   /** `deleteExpiredNtfs`: bounded by `budget` deletions per call. */
   expireNtfs(oldSec: number, budget: number): Promise<ExpiryProgress>;
-  /** Export: a notifier's pending notifications, oldest first, left in place. */
-  notifierNtfs(notifierId: Uint8Array): Promise<MsgNtf[]>;
 }

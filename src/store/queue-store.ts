@@ -64,6 +64,4 @@ export interface QueueStore {
     beforeDate: number,
     budget: number,
   ): Promise<{ readonly deleted: DeletedQueue[]; readonly done: boolean }>;
-  /** Export: queues ordered by recipient id, after `after` (exclusive; null = from the start), at most `limit`. */
-  allQueues(after: Uint8Array | null, limit: number): Promise<QueueRec[]>;
 }

@@ -27,6 +27,4 @@ export interface ServiceStore {
     after: Uint8Array | null,
     limit: number,
   ): Promise<QueueRec[]>;
-  /** Export: every service, oldest first. */
-  allServices(): Promise<ServiceRec[]>;
 }

@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { fromBase64url } from "../../encoding/base64.ts";
-import type { Store } from "../../store/store.ts";
+import type { SqliteStore } from "../../store/sqlite/open.ts";
 import type { QueueRec, QueueRef } from "../../store/types.ts";
 import { journalQueueDir, journalQueueIds, JOURNAL_DIR, readJournalQueue, readQueueState, statePath } from "./journal.ts";
 import { ImportError, records, type LineOptions } from "./lines.ts";
@@ -88,7 +88,7 @@ function messageSource(dir: string, storeMessages: string | null, sources: strin
   return log ? "log" : journal ? "journal" : null;
 }
 
-export async function importData(store: Store, o: DataImportOptions): Promise<DataImportReport> {
+export async function importData(store: SqliteStore, o: DataImportOptions): Promise<DataImportReport> {
   const dir = o.fromDataDir;
   const sources: string[] = [];
   const msgSource = messageSource(dir, o.storeMessages, sources);

@@ -236,7 +236,10 @@ export class SqliteMessageStore implements MessageStore {
   };
 
   // ---------------------------------------------------------------- import / export
+  // For `smp-server import` / `export`, which work on the SQLite file (a PostgreSQL store gets the
+  // data from it with `database import`), so these are not part of the backend-neutral interface.
 
+  /** Appends a message or quota marker exactly as given, after the queue's last one (no quota rule). */
   async restoreMsg(ref: QueueRef, msg: RestoredMessage): Promise<Ok | Auth> {
     return this.conn.write("restoreMsg", this.restoreTx, ref, msg);
   }
@@ -251,6 +254,7 @@ export class SqliteMessageStore implements MessageStore {
     return "OK";
   };
 
+  /** All messages of a queue in queue order (a quota marker last). */
   async queueMessages(ref: QueueRef): Promise<StoredMessage[]> {
     return this.conn.read("queueMessages", this.allOf, ref).map(messageFromRow);
   }

@@ -51,6 +51,7 @@ export class SqliteNtfStore implements NtfStore {
 
   private readonly pendingRows = (after: Uint8Array, limit: number) => this.sPendingNotifiers.all(after, limit);
 
+  /** Export: a notifier's pending notifications, oldest first, left in place. */
   async notifierNtfs(notifierId: Uint8Array): Promise<MsgNtf[]> {
     return this.conn.read("notifierNtfs", this.ntfsOf, notifierId);
   }

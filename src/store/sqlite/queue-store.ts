@@ -186,6 +186,7 @@ export class SqliteQueueStore implements QueueStore {
     return this.conn.prepare(`SELECT ${QUEUE_COLUMNS} FROM queues WHERE ${column} IN (${new Array(IN_LIST).fill("?").join(",")})`);
   }
 
+  /** Export: queues ordered by recipient id, after `after` (exclusive; null = from the start), at most `limit`. */
   async allQueues(after: Uint8Array | null, limit: number): Promise<QueueRec[]> {
     return this.conn.read("allQueues", this.page, after ?? EMPTY, Math.max(1, limit | 0));
   }

@@ -81,6 +81,7 @@ export class SqliteServiceStore implements ServiceStore {
 
   private readonly byId = (serviceId: Uint8Array) => this.sServiceById.get(serviceId);
 
+  /** Export: every service, oldest first. */
   async allServices(): Promise<ServiceRec[]> {
     return this.conn.read("allServices", this.all, undefined);
   }
