@@ -303,12 +303,25 @@ describe.skipIf(!hasOpenssl)("import of a reference installation (memory message
       expect(again.code).toBe(1);
       expect(again.err).toContain(`${file} already exists`);
       expect((await cli(["backup", "--config-dir", i.cfg, "--data-dir", i.data])).err).toContain("backup needs the FILE");
+      // Options may come before FILE too; a second word is refused.
+      const file2 = join(tempDir(), "b2.sqlite");
+      expect((await cli(["backup", "--config-dir", i.cfg, "--data-dir", i.data, file2])).code).toBe(0);
+      expect(existsSync(file2)).toBe(true);
+      expect((await cli(["backup", join(tempDir(), "x"), "extra", "--data-dir", i.data])).err).toContain("unexpected argument: extra");
       // export reads one snapshot too, beside the running server.
       expect((await cli(["export", "--config-dir", i.cfg, "--data-dir", i.data, "--to-dir", join(tempDir(), "x")])).code).toBe(0);
     } finally {
       await server.close();
     }
   });
+});
+
+test("import without a reference installation says so and writes nothing", async () => {
+  const base = tempDir();
+  const r = await cli(["import", "--from-config-dir", join(base, "no-etc"), "--from-data-dir", join(base, "no-var"), "--config-dir", join(base, "cfg"), "--data-dir", join(base, "data")]);
+  expect(r.code).toBe(1);
+  expect(r.err).toContain(`neither ${join(base, "no-etc")} nor ${join(base, "no-var")} exists`);
+  expect(existsSync(join(base, "cfg")) || existsSync(join(base, "data"))).toBe(false);
 });
 
 describe.skipIf(!hasOpenssl)("import: dry run, damaged files", () => {
