@@ -34,6 +34,15 @@ describe("import / export", () => {
     expect(await s.messages.restoreMsg({ ...q, recipientId: randomId() }, { ...m1, quota: false })).toBe("AUTH");
   });
 
+  test("a restored message is seen by peekMsg after expectPeeks found the queue empty (the hint never changes an answer)", async () => {
+    const s = open();
+    const q = await created(s);
+    await s.messages.expectPeeks([q]);
+    const m = newMsg();
+    await s.messages.restoreMsg(q, { ...m, quota: false });
+    expect((await s.messages.peekMsg(q))?.msgId).toEqual(m.msgId);
+  });
+
   test("allQueues pages by recipient id; notifierNtfs leaves the notifications in place; allServices", async () => {
     const s = open();
     const ids: string[] = [];
