@@ -11,6 +11,7 @@ import { DB_FILE } from "../../server/index.ts";
 import { openSqliteStore } from "../../store/sqlite/open.ts";
 import { StoreError } from "../../store/types.ts";
 import { CliError, type Out } from "../errors.ts";
+import { REFERENCE_INI } from "../identity-guard.ts";
 import { configFile, type Paths } from "../paths.ts";
 import { importData, type DataImportReport } from "./data.ts";
 import { IDENTITY_ERROR, importIdentity } from "./identity.ts";
@@ -22,7 +23,6 @@ import type { Count, Tally } from "./replay.ts";
 /** The reference's default directories (apps/smp-server/Main.hs). */
 export const REFERENCE_CONFIG_DIR = "/etc/opt/simplex";
 export const REFERENCE_DATA_DIR = "/var/opt/simplex";
-const REFERENCE_INI = "smp-server.ini";
 
 export interface ImportOptions {
   readonly fromConfigDir: string;
