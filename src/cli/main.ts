@@ -236,14 +236,23 @@ function commandStart(args: readonly string[], specs: readonly OptionSpec[]): nu
 export interface MainContext {
   pathEnv: PathEnv;
   stdinIsTTY: boolean;
+  /** Shows a question and reads the operator's answer (`start` migrations); absent: no answer. */
+  ask?: (question: string) => boolean;
   out: Out;
   err: Out;
+}
+
+/** Agent/Store/Migrations.hs:confirmOrExit — only "y" (any case) confirms; end of input does not. */
+function askOnStdin(question: string): boolean {
+  console.log(question);
+  return prompt("Continue (y/N):")?.toLowerCase() === "y";
 }
 
 function defaultContext(): MainContext {
   return {
     pathEnv: currentPathEnv(),
     stdinIsTTY: process.stdin.isTTY === true,
+    ask: askOnStdin,
     out: (l) => console.log(l),
     err: (l) => console.error(l),
   };
@@ -304,7 +313,13 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         logIgnoredStartOptions(rts, flags);
         const server = await start(
           paths,
-          { logLevel: level as LogLevel, isRoot: ctx.pathEnv.isRoot, createStore: opts.has("create-store"), maintenance: flags.maintenance },
+          {
+            logLevel: level as LogLevel,
+            isRoot: ctx.pathEnv.isRoot,
+            createStore: opts.has("create-store"),
+            maintenance: flags.maintenance,
+            migrations: { confirm: flags.migrations, ask: ctx.ask },
+          },
           out,
         );
         return server === undefined ? 0 : undefined;

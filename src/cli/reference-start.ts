@@ -3,6 +3,7 @@
  * GHC runtime's own `+RTS … -RTS`), given their nearest meaning here so that a unit file written for
  * the reference (`ExecStart=… start +RTS -N -RTS`) starts this server unchanged.
  */
+import type { MigrationConfirmation } from "../store/migration-confirmation.ts";
 import { log } from "../util/log.ts";
 import type { OptionSpec, ParsedOptions } from "./args.ts";
 import { UsageError, stringOpt } from "./args.ts";
@@ -33,11 +34,13 @@ export const REFERENCE_START_OPTIONS: OptionSpec[] = [
   { name: "maintenance", short: "m", kind: "flag", help: "Open the database (applying migrations) and close it, print the start-up summary and exit without serving" },
   { name: "compact-log", kind: "flag", help: "Accepted for the reference's scripts; no effect (there is no store log to compact: the store is a SQLite database)" },
   { name: "skip-warnings", kind: "flag", help: "Accepted for the reference's scripts; no effect at start (see `import` for skipping a corrupt last line of a reference log)" },
-  { name: "confirm-migrations", kind: "value", metavar: "up|down", help: "Accepted for the reference's scripts; database migrations are applied automatically" },
+  { name: "confirm-migrations", kind: "value", metavar: "up|down", help: "Confirm upgrading (up) or also downgrading (down) an existing database; default: ask on the terminal (a new database is created without asking)" },
 ];
 
 export interface ReferenceStartFlags {
   maintenance: boolean;
+  /** Server/CLI.hs:startOptionsP — `up` MCYesUp, `down` MCYesUpDown, absent MCConsole. */
+  migrations: MigrationConfirmation;
   /** Options accepted without effect, for the debug log. */
   ignored: string[];
 }
@@ -47,8 +50,8 @@ export function referenceStartFlags(opts: ParsedOptions): ReferenceStartFlags {
   // Server/CLI.hs:parseConfirmMigrations
   if (cm !== undefined && cm !== "up" && cm !== "down") throw new UsageError("--confirm-migrations: invalid migration confirmation, pass 'up' or 'down'");
   const ignored = ["compact-log", "skip-warnings"].filter((f) => opts.has(f)).map((f) => `--${f}`);
-  if (cm !== undefined) ignored.push(`--confirm-migrations ${cm}`);
-  return { maintenance: opts.has("maintenance"), ignored };
+  const migrations = cm === "up" ? "yesUp" : cm === "down" ? "yesUpDown" : "console";
+  return { maintenance: opts.has("maintenance"), migrations, ignored };
 }
 
 export function logIgnoredStartOptions(rts: readonly string[], flags: ReferenceStartFlags): void {

@@ -17,6 +17,7 @@ import { CliError, type Out } from "./errors.ts";
 import { refuseToReinitialize } from "./identity-guard.ts";
 import { DEFAULT_INIT, initialize, printServiceInfo, printSourceCode } from "./init.ts";
 import { configFile, type Paths } from "./paths.ts";
+import type { MigrationPolicy } from "../store/migration-confirmation.ts";
 import { toServerOptions } from "./server-options.ts";
 import { webOptions } from "./web-options.ts";
 
@@ -80,6 +81,8 @@ export interface StartOptions {
   createStore?: boolean;
   /** `--maintenance` (reference-start.ts): open and close the database, then return undefined. */
   maintenance?: boolean;
+  /** `--confirm-migrations` (reference-start.ts); default: upgrade without asking. */
+  migrations?: MigrationPolicy;
 }
 
 /** Resolves once the server is running (undefined after --maintenance); signals then close it and exit the process. */
@@ -109,6 +112,7 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   }
   const options = toServerOptions(cfg, credentials, { dataDir: paths.dataDir, logLevel: o.logLevel });
   options.store.createIfMissing = fresh || o.createStore === true;
+  options.store.migrations = o.migrations;
   // The database first: nothing (such as the web site's files) is written to a data directory
   // whose database is missing or damaged.
   let store: Store;

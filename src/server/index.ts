@@ -63,13 +63,14 @@ function listenOrExplain(config: TlsServerConfig): TlsServer {
 export async function openServerStore(options: ServerOptions): Promise<Store> {
   const pg = options.store.postgres;
   // The schema must exist (as the reference's `createSchema = False`): a missing one means a wrong URI or lost data.
-  if (pg !== undefined) return openPostgresStore({ ...pg, msgQueueQuota: options.store.msgQueueQuota });
+  const migrations = options.store.migrations;
+  if (pg !== undefined) return openPostgresStore({ ...pg, msgQueueQuota: options.store.msgQueueQuota, migrations });
   const path = options.store.persistent ? join(options.dataDir, DB_FILE) : ":memory:";
   // Only a store that may be created gets its directory: an unmounted volume stays empty.
   if (path !== ":memory:" && checkDatabaseFile(path, options.store.createIfMissing === true) === "new")
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   // A small page cache: memory must not grow with the number of queues (low-memory boards).
-  return openSqliteStore({ path, msgQueueQuota: options.store.msgQueueQuota, cacheSizeKiB: 8192 });
+  return openSqliteStore({ path, msgQueueQuota: options.store.msgQueueQuota, cacheSizeKiB: 8192, migrations });
 }
 
 /** Runs the server on `store` (closed with it), or on openServerStore(options). */

@@ -4,6 +4,7 @@
  */
 import type { SniHandoff } from "../transport/tls/index.ts";
 import type { NamesConfig } from "./names/config.ts";
+import type { MigrationPolicy } from "../store/migration-confirmation.ts";
 
 export interface TransportOptions {
   /** Listener ports, each a TLS listener (INI `[TRANSPORT] port`, default 5223,443). */
@@ -119,6 +120,8 @@ export interface ServerOptions {
     msgQueueQuota: number;
     /** Set: queues and messages are in PostgreSQL (`persistent` is then irrelevant). */
     postgres?: { uri: string; schema: string; poolSize: number };
+    /** Upgrading an existing database (`start --confirm-migrations`); default: without asking. */
+    migrations?: MigrationPolicy;
   };
   inactiveClients?: { ttlSeconds: number; checkIntervalSeconds: number };
   /** SMP handshake timeout (reference 120 s) and TLS setup timeout (reference 60 s). */

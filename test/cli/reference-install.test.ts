@@ -4,11 +4,14 @@
  * reference's start options and GHC's `+RTS … -RTS` are accepted, and SIGINT (the reference unit's
  * KillSignal) as well as SIGTERM stop a running server cleanly.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SMPClient } from "../../src/client/client.ts";
+import { migrate, schemaVersion } from "../../src/store/sqlite/migrate.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/sqlite/schema.ts";
 import { convertReferenceIni } from "../../src/cli/import/ini.ts";
 import { importIdentity } from "../../src/cli/import/identity.ts";
 import { iniFileContent } from "../fixtures/reference-ini.ts";
@@ -108,7 +111,8 @@ describe("the reference's start options", () => {
     const r = run(["start", "+RTS", "-N", "-A16m", "-RTS", ...d.flags, "--log-level", "debug", "--skip-warnings", "--compact-log", "--confirm-migrations", "up", "-m"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("ignoring GHC runtime options +RTS -N -A16m -RTS");
-    expect(r.stderr).toContain("accepted without effect (reference start options): --compact-log, --skip-warnings, --confirm-migrations up");
+    expect(r.stderr).toContain("accepted without effect (reference start options): --compact-log, --skip-warnings");
+    expect(r.stderr).not.toContain("--confirm-migrations up");
     expect(r.stdout).toContain("Server started in 'maintenance' mode, exiting");
     expect(existsSync(join(d.data, "smp-server.sqlite"))).toBe(true);
     // At the default level the ignored runtime options are not mentioned.
@@ -128,6 +132,50 @@ describe("the reference's start options", () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toContain("Server started in 'maintenance' mode, exiting");
     }
+  });
+
+  // Server/CLI.hs:startOptionsP: without --confirm-migrations the reference asks (MCConsole);
+  // Agent/Store/Migrations.hs:confirmOrExit reads the answer from stdin, only "y" confirms.
+  test("an existing database that needs migrations: asked on stdin by default, upgraded with --confirm-migrations up", () => {
+    const d = dirs();
+    expect(run(["init", ...d.flags, "--no-password"]).code).toBe(0);
+    const path = join(d.data, "smp-server.sqlite");
+    mkdirSync(d.data, { recursive: true });
+    const versionOne = (): void => {
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+      const old = new Database(path);
+      migrate(old, MIGRATIONS.slice(0, 1));
+      old.close();
+    };
+    versionOne();
+    const pending = MIGRATIONS.slice(1).map((m) => m.name).join(", ");
+    const version = (): number => {
+      const db = new Database(path, { readonly: true });
+      const v = schemaVersion(db);
+      db.close();
+      return v;
+    };
+
+    const noAnswer = run(["start", ...d.flags, "--maintenance"]);
+    expect(noAnswer.code).toBe(1);
+    expect(noAnswer.stdout).toContain(`Confirm to upgrade using these migrations: ${pending}`);
+    expect(noAnswer.stderr).toContain("--confirm-migrations up");
+    expect(version()).toBe(1);
+
+    const answered = (answer: string) =>
+      Bun.spawnSync([process.execPath, MAIN, "start", ...d.flags, "--maintenance"], { cwd: ROOT, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: d.cfg }, stdin: Buffer.from(answer), stdout: "pipe", stderr: "pipe" });
+    expect(answered("n\n").exitCode).toBe(1);
+    expect(version()).toBe(1);
+    const yes = answered("y\n");
+    expect(yes.stdout.toString()).toContain("Continue (y/N):");
+    expect(yes.exitCode).toBe(0);
+    expect(version()).toBe(SCHEMA_VERSION);
+
+    versionOne();
+    // `up` upgrades without asking (stdin is not read: it is ignored here).
+    const up = run(["start", ...d.flags, "--maintenance", "--confirm-migrations", "up"]);
+    expect(up.code).toBe(0);
+    expect(up.stdout).not.toContain("Continue");
   });
 
   test("--confirm-migrations takes only up or down (Server/CLI.hs:parseConfirmMigrations)", () => {

@@ -7,6 +7,7 @@ import { encodeKeys } from "../../src/store/codec.ts";
 import { migrate, schemaVersion } from "../../src/store/sqlite/migrate.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/sqlite/schema.ts";
 import { openSqliteStore } from "../../src/store/sqlite/open.ts";
+import type { MigrationPolicy } from "../../src/store/migration-confirmation.ts";
 import { StoreError } from "../../src/store/types.ts";
 import { randomId, spki, tempDir } from "./helpers.ts";
 
@@ -98,5 +99,96 @@ describe("migrations", () => {
     } finally {
       cleanup();
     }
+  });
+
+  // Agent/Store/Migrations.hs:sharedMigrateSchema — a new database is created without asking; an
+  // existing one is upgraded with MCYesUp/MCYesUpDown, after a "y" with MCConsole, never with MCError.
+  describe("--confirm-migrations (MigrationConfirmation)", () => {
+    const pendingNames = MIGRATIONS.slice(1).map((m) => m.name);
+    function versionOne(): { path: string; cleanup: () => void } {
+      const { dir, cleanup } = tempDir();
+      const path = join(dir, "smp.db");
+      const db = new Database(path);
+      migrate(db, MIGRATIONS.slice(0, 1));
+      db.close();
+      return { path, cleanup };
+    }
+    function versionAfterOpen(path: string, migrations: MigrationPolicy): number | StoreError {
+      try {
+        const s = openSqliteStore({ path, migrations });
+        const v = schemaVersion(s.db);
+        s.close();
+        return v;
+      } catch (e) {
+        if (e instanceof StoreError) return e;
+        throw e;
+      }
+    }
+    function fileVersion(path: string): number {
+      const db = new Database(path, { readonly: true });
+      const v = schemaVersion(db);
+      db.close();
+      return v;
+    }
+
+    test("a new database is created at the latest version even with 'error'", () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        expect(versionAfterOpen(join(dir, "new.db"), { confirm: "error" })).toBe(SCHEMA_VERSION);
+      } finally {
+        cleanup();
+      }
+    });
+
+    test("'error' and an unanswered or declined 'console' refuse to upgrade and change nothing", () => {
+      const { path, cleanup } = versionOne();
+      try {
+        const questions: string[] = [];
+        const policies: MigrationPolicy[] = [
+          { confirm: "error" },
+          { confirm: "console" },
+          { confirm: "console", ask: (q) => (questions.push(q), false) },
+        ];
+        for (const p of policies) {
+          const before = readFileSync(path);
+          const e = versionAfterOpen(path, p);
+          expect(e).toBeInstanceOf(StoreError);
+          expect((e as StoreError).kind).toBe("schema");
+          expect((e as StoreError).message).toContain(`needs these migrations: ${pendingNames.join(", ")}`);
+          expect((e as StoreError).message).toContain("--confirm-migrations up");
+          expect(readFileSync(path).equals(before)).toBe(true);
+        }
+        expect(questions).toEqual([`The app has a newer version than the database.\nConfirm to upgrade using these migrations: ${pendingNames.join(", ")}`]);
+        expect(fileVersion(path)).toBe(1);
+      } finally {
+        cleanup();
+      }
+    });
+
+    for (const p of [{ confirm: "yesUp" }, { confirm: "yesUpDown" }, { confirm: "console", ask: () => true }] as MigrationPolicy[])
+      test(`'${p.confirm}'${p.ask ? " answered y" : ""} upgrades an existing database`, () => {
+        const { path, cleanup } = versionOne();
+        try {
+          expect(versionAfterOpen(path, p)).toBe(SCHEMA_VERSION);
+          expect(fileVersion(path)).toBe(SCHEMA_VERSION);
+        } finally {
+          cleanup();
+        }
+      });
+
+    test("a newer database is refused even with 'yesUpDown': no down-migrations are known", () => {
+      const { dir, cleanup } = tempDir();
+      const path = join(dir, "smp.db");
+      try {
+        const db = new Database(path);
+        db.run(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+        db.close();
+        const e = versionAfterOpen(path, { confirm: "yesUpDown" }) as StoreError;
+        expect(e.message).toContain(`version ${SCHEMA_VERSION + 1} is newer than this server supports (${SCHEMA_VERSION}) and has no down-migrations known to it`);
+        expect(fileVersion(path)).toBe(SCHEMA_VERSION + 1);
+      } finally {
+        cleanup();
+      }
+    });
   });
 });

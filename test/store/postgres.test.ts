@@ -2,9 +2,10 @@
 // backends.ts): schema versions, group commit, errors naming the database without its password.
 import { SQL } from "bun";
 import { afterAll, describe, expect, test } from "bun:test";
-import { pgSchemaVersion } from "../../src/store/postgres/migrate.ts";
+import type { MigrationPolicy } from "../../src/store/migration-confirmation.ts";
+import { pgMigrate, pgSchemaVersion } from "../../src/store/postgres/migrate.ts";
 import { openPostgresStore } from "../../src/store/postgres/open.ts";
-import { PG_SCHEMA_VERSION } from "../../src/store/postgres/schema.ts";
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION, type PgMigration } from "../../src/store/postgres/schema.ts";
 import { StoreError } from "../../src/store/types.ts";
 import { created, newMsg } from "./helpers.ts";
 import { CuttableRelay } from "./postgres-proxy.ts";
@@ -80,6 +81,36 @@ const uri = testPostgresUri();
     expect((e as StoreError).message).toContain(`version ${PG_SCHEMA_VERSION + 1}`);
     expect((e as StoreError).message).toContain(`(${PG_SCHEMA_VERSION})`);
     expect(await admin.unsafe(`SELECT count(*)::int AS n FROM "${sc}".schema_version`)).toEqual(before);
+  });
+
+  // Agent/Store/Migrations.hs:sharedMigrateSchema with the server's policies (migration-confirmation.ts);
+  // a second migration stands in for the next release's.
+  test("--confirm-migrations: an existing schema is upgraded only as confirmed; a new one without asking", async () => {
+    const next: PgMigration = { version: PG_SCHEMA_VERSION + 1, name: "next release", up: ["CREATE TABLE next_release (x INT)"] };
+    const all = [...PG_MIGRATIONS, next];
+    const fresh = schema();
+    expect(await pgMigrate(admin, fresh, true, all, { confirm: "error" })).toEqual({ from: 0, to: next.version });
+    const sc = schema();
+    await pgMigrate(admin, sc, true);
+    const questions: string[] = [];
+    for (const p of [{ confirm: "error" }, { confirm: "console" }, { confirm: "console", ask: (q: string) => (questions.push(q), false) }] as MigrationPolicy[]) {
+      const e = await pgMigrate(admin, sc, false, all, p).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(StoreError);
+      expect((e as StoreError).message).toContain(`needs these migrations: ${next.name}`);
+      expect(await pgSchemaVersion(admin, sc)).toBe(PG_SCHEMA_VERSION);
+    }
+    expect(questions).toEqual([`The app has a newer version than the database.\nConfirm to upgrade using these migrations: ${next.name}`]);
+    expect(await pgMigrate(admin, sc, false, all, { confirm: "console", ask: () => true })).toEqual({ from: PG_SCHEMA_VERSION, to: next.version });
+    expect((await admin`SELECT to_regclass(${`"${sc}".next_release`}) IS NOT NULL AS t`)[0].t).toBe(true);
+    // Newer than this server: refused with any policy (no down-migrations are known).
+    const e = await pgMigrate(admin, sc, false, PG_MIGRATIONS, { confirm: "yesUpDown" }).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect((e as StoreError).message).toContain(`version ${next.version} is newer than this server supports (${PG_SCHEMA_VERSION}) and has no down-migrations`);
   });
 
   test("an unreachable database → StoreError(io) naming the URI without its password", async () => {

@@ -26,6 +26,7 @@ import { SQL, type ReservedSQL } from "bun";
 import { COUNTERS } from "../counters.ts";
 import { StoreError } from "../types.ts";
 import { redactUri, toStoreError } from "./errors.ts";
+import type { MigrationPolicy } from "../migration-confirmation.ts";
 import { pgMigrate, quoteIdent } from "./migrate.ts";
 
 export interface PostgresStoreOptions {
@@ -41,6 +42,8 @@ export interface PostgresStoreOptions {
   msgQueueQuota?: number;
   /** A group commit happens at the latest after this many writes (default 1000). */
   maxOpsPerCommit?: number;
+  /** Whether an existing schema may be upgraded (default: yes, as tools and tests need). */
+  migrations?: MigrationPolicy;
 }
 
 type Db = SQL;
@@ -93,7 +96,7 @@ export class PgConnection {
     });
     const c = new PgConnection(sql, schema, opts.maxOpsPerCommit ?? 1000);
     try {
-      await pgMigrate(sql, schema, opts.createSchema ?? false);
+      await pgMigrate(sql, schema, opts.createSchema ?? false, undefined, opts.migrations);
       const rows = await sql`SELECT name, value FROM counters`;
       for (const r of rows as { name: string; value: string }[]) {
         const i = (COUNTERS as readonly string[]).indexOf(r.name);

@@ -1,11 +1,11 @@
 /**
  * Creates the schema or brings it to `PG_SCHEMA_VERSION`, or refuses one written by a newer
- * server — the rules of `../sqlite/migrate.ts`. Up-migrations run at start without asking, as
- * they do for SQLite (the server has no `--confirm-migrations` option; the reference's default
- * for `start` also applies up-migrations). All of it runs in one transaction under an advisory
- * lock, so two servers starting on the same schema do not both migrate.
+ * server — the rules of `../sqlite/migrate.ts`, with the same `MigrationPolicy` (a schema without
+ * our tables is new and created without asking). All of it runs in one transaction under an
+ * advisory lock, so two servers starting on the same schema do not both migrate.
  */
 import type { SQL } from "bun";
+import { confirmUpgrade, newerSchemaError, YES_UP, type MigrationPolicy } from "../migration-confirmation.ts";
 import { StoreError } from "../types.ts";
 import { PG_MIGRATIONS, type PgMigration } from "./schema.ts";
 
@@ -23,11 +23,7 @@ export async function pgSchemaVersion(sql: SQL, schema: string): Promise<number>
 }
 
 function newerError(schema: string, from: number, latest: number): StoreError {
-  return new StoreError(
-    "schema",
-    `store database schema "${schema}" has version ${from}, newer than this server supports (${latest}); ` +
-      "run the newer smp-server version that created it, or restore a backup",
-  );
+  return newerSchemaError(`store database schema "${schema}"`, from, latest);
 }
 
 /**
@@ -40,6 +36,7 @@ export async function pgMigrate(
   schema: string,
   createSchema: boolean,
   migrations: readonly PgMigration[] = PG_MIGRATIONS,
+  policy: MigrationPolicy = YES_UP,
 ): Promise<{ from: number; to: number }> {
   const latest = migrations[migrations.length - 1]!.version;
   if (!createSchema && (await sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schema}`).length === 0)
@@ -50,6 +47,9 @@ export async function pgMigrate(
   const seen = await pgSchemaVersion(sql, schema);
   if (seen > latest) throw newerError(schema, seen, latest);
   if (seen === latest) return { from: seen, to: latest };
+  // Asked before the transaction: the operator's answer must not hold the lock (or a connection) open.
+  const pending = (v: number): string[] => migrations.filter((m) => m.version > v).map((m) => m.name);
+  if (seen > 0) confirmUpgrade(policy, `the store database schema "${schema}" (version ${seen})`, pending(seen));
   const s = quoteIdent(schema);
   const from = await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(hashtext(${"smp-server migrate " + schema}))`;
@@ -59,6 +59,8 @@ export async function pgMigrate(
     const r = await tx.unsafe("SELECT coalesce(max(version), 0) AS v FROM schema_version");
     const v = Number(r[0].v);
     if (v > latest) throw newerError(schema, v, latest);
+    // New when looked at, but another server created tables meanwhile: an existing schema now.
+    if (v > 0 && seen === 0) confirmUpgrade(policy, `the store database schema "${schema}" (version ${v})`, pending(v));
     for (const m of migrations) {
       if (m.version <= v) continue;
       for (const st of m.up) await tx.unsafe(st);

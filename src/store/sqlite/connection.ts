@@ -18,6 +18,7 @@ import { isUniqueViolation, toStoreError } from "./errors.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { migrate } from "./migrate.ts";
 import { COUNTERS } from "../counters.ts";
+import type { MigrationPolicy } from "../migration-confirmation.ts";
 
 export interface SqliteStoreOptions {
   /** Database file (created if missing), or ":memory:" (tests). */
@@ -36,6 +37,8 @@ export interface SqliteStoreOptions {
   maxOpsPerCommit?: number;
   /** Wait this long for a lock held by another process (e.g. a CLI command), ms (default 5000). */
   busyTimeoutMs?: number;
+  /** Whether an existing database may be upgraded (default: yes, as tools and tests need). */
+  migrations?: MigrationPolicy;
 }
 
 export class SqliteConnection {
@@ -63,7 +66,7 @@ export class SqliteConnection {
     try {
       db.run(`PRAGMA busy_timeout = ${(opts.busyTimeoutMs ?? 5000) | 0}`);
       // The version check comes before anything that writes (journal_mode=WAL writes the header).
-      migrate(db);
+      migrate(db, undefined, opts.migrations);
       db.run("PRAGMA journal_mode = WAL");
       db.run(`PRAGMA synchronous = ${opts.synchronous === "full" ? "FULL" : "NORMAL"}`);
       db.run(`PRAGMA cache_size = ${-((opts.cacheSizeKiB ?? 65536) | 0)}`);

@@ -1,6 +1,6 @@
 /** Brings a database to `SCHEMA_VERSION`, or refuses one written by a newer server. */
 import type { Database } from "bun:sqlite";
-import { StoreError } from "../types.ts";
+import { confirmUpgrade, newerSchemaError, YES_UP, type MigrationPolicy } from "../migration-confirmation.ts";
 import { MIGRATIONS, type Migration } from "./schema.ts";
 
 export function schemaVersion(db: Database): number {
@@ -10,18 +10,21 @@ export function schemaVersion(db: Database): number {
 
 /**
  * Throws `StoreError("schema")` without writing anything when the database is newer than
- * `migrations`; otherwise applies the missing ones in one transaction (all or nothing).
+ * `migrations`, or when `policy` does not confirm upgrading an existing one; otherwise applies
+ * the missing ones in one transaction (all or nothing). Version 0 is a new database (the
+ * reference's `dbNew`): it is created without asking.
  */
-export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): { from: number; to: number } {
+export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS, policy: MigrationPolicy = YES_UP): { from: number; to: number } {
   const from = schemaVersion(db);
   const latest = migrations[migrations.length - 1]!.version;
-  if (from > latest)
-    throw new StoreError(
-      "schema",
-      `store database schema version ${from} is newer than this server supports (${latest}); ` +
-        "run the newer smp-server version that created it, or restore a backup",
-    );
+  if (from > latest) throw newerSchemaError("store database schema", from, latest);
   if (from === latest) return { from, to: latest };
+  if (from > 0)
+    confirmUpgrade(
+      policy,
+      `the store database (schema version ${from})`,
+      migrations.filter((m) => m.version > from).map((m) => m.name),
+    );
   db.transaction(() => {
     for (const m of migrations) {
       if (m.version <= from) continue;
