@@ -269,7 +269,7 @@ function readStoreLog(s: SectionReader): StoreLogConfig {
  * The reference's `database` store is PostgreSQL; here `store_queues = "database"` always meant
  * the SQLite file, so the two are told apart by `db_connection`: present ⇒ PostgreSQL.
  */
-function readPostgres(s: SectionReader): PostgresConfig | undefined {
+export function readPostgres(s: SectionReader): PostgresConfig | undefined {
   s.rejectIfPresent("db_store_log", "not supported: the PostgreSQL store keeps no store log (back up with pg_dump)");
   const connection = s.optString("db_connection");
   if (connection === undefined) {

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DB_FILE } from "../server/index.ts";
 import { redactUri } from "../store/postgres/errors.ts";
-import { exportPostgresToSqlite, importSqliteToPostgres, type TransferResult } from "../store/transfer.ts";
+import { countsLine, exportPostgresToSqlite, importSqliteToPostgres, type TransferResult } from "../store/transfer.ts";
 import { StoreError } from "../store/types.ts";
 import { loadConfig } from "./config.ts";
 import { CliError, type Out } from "./errors.ts";
@@ -36,9 +36,7 @@ export async function database(cmd: DatabaseCommand, paths: Paths, out: Out): Pr
     if (e instanceof StoreError) throw new CliError(`Error: ${cmd} failed (${where}; ${file}): ${e.message}`);
     throw e;
   }
-  const counts = Object.entries(r.counts)
-    .map(([t, n]) => `${t} ${n}`)
-    .join(", ");
+  const counts = countsLine(r.counts);
   const [from, to] = cmd === "import" ? [file, where] : [where, file];
   out(r.alreadyDone ? `Nothing to do: ${to} already holds the same rows as ${from} (${counts}).` : `Copied ${from} → ${to}: ${counts}.`);
   if (cmd === "import") out("Start the server with db_connection set to use PostgreSQL.");

@@ -12,6 +12,7 @@ import { database } from "./database.ts";
 import { deleteServer } from "./delete.ts";
 import { exportStore } from "./export.ts";
 import { REFERENCE_CONFIG_DIR, REFERENCE_DATA_DIR, runImport } from "./import/run.ts";
+import type { PostgresTarget } from "../store/transfer.ts";
 import { printStats, runControl, type ControlRole } from "./control.ts";
 import { CliError, type Out } from "./errors.ts";
 import { DEFAULT_INIT, initialize, warnCAPrivateKeyFile, type InitOptions, type PasswordChoice } from "./init.ts";
@@ -89,6 +90,14 @@ const IMPORT: OptionSpec[] = [
   { name: "from-data-dir", kind: "value", metavar: "DIR", help: `The reference server's log directory (default: ${REFERENCE_DATA_DIR})` },
   { name: "dry-run", kind: "flag", help: "Print what would be imported; write nothing" },
   { name: "skip-warnings", kind: "flag", help: "Skip a corrupt last line of a log file (left by an interrupted write) instead of stopping" },
+  {
+    name: "database",
+    short: "d",
+    kind: "value",
+    metavar: "URI",
+    help: "Import into this PostgreSQL database (written to the new smp-server.toml as db_connection); default: the db_connection of an existing smp-server.toml, else the SQLite file",
+  },
+  { name: "schema", kind: "value", metavar: "SCHEMA", help: "PostgreSQL schema with --database (default: smp_server)" },
   ...COMMON,
 ];
 
@@ -233,6 +242,17 @@ function commandStart(args: readonly string[], specs: readonly OptionSpec[]): nu
   return args.length;
 }
 
+/** `import --database URI [--schema S]` (Server/CLI.hs:dbOptsP's names). */
+function importDatabase(opts: ParsedOptions): PostgresTarget | undefined {
+  const uri = stringOpt(opts, "database");
+  const schema = stringOpt(opts, "schema");
+  if (uri === undefined) {
+    if (schema !== undefined) throw new UsageError("--schema needs --database");
+    return undefined;
+  }
+  return { uri, schema: schema ?? "smp_server" };
+}
+
 export interface MainContext {
   pathEnv: PathEnv;
   stdinIsTTY: boolean;
@@ -340,6 +360,7 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
             fromDataDir: stringOpt(opts, "from-data-dir") ?? REFERENCE_DATA_DIR,
             dryRun: opts.has("dry-run"),
             skipWarnings: opts.has("skip-warnings"),
+            database: importDatabase(opts),
           },
           out,
         );

@@ -8,10 +8,12 @@
  * result of an earlier run and left alone; any other non-empty target is refused.
  */
 import type { Database, SQLQueryBindings } from "bun:sqlite";
-import type { SQL } from "bun";
+import { SQL } from "bun";
 import { COUNTERS } from "./counters.ts";
 import { QUEUE_COLUMNS } from "./codec.ts";
 import { PgConnection, bytes } from "./postgres/connection.ts";
+import { redactUri, toStoreError } from "./postgres/errors.ts";
+import { quoteIdent } from "./postgres/migrate.ts";
 import { openSqliteStore } from "./sqlite/open.ts";
 import { StoreError } from "./types.ts";
 
@@ -44,6 +46,13 @@ const BATCH = 500;
 /** Rows per table, as printed by the CLI. */
 export type TableCounts = Record<string, number>;
 
+/** "queues 3, messages 5, …", as the CLI prints them. */
+export function countsLine(c: TableCounts): string {
+  return Object.entries(c)
+    .map(([t, n]) => `${t} ${n}`)
+    .join(", ");
+}
+
 export interface TransferResult {
   readonly counts: TableCounts;
   /** True when the target already held the same number of rows: nothing was written. */
@@ -53,6 +62,22 @@ export interface TransferResult {
 export interface PostgresTarget {
   readonly uri: string;
   readonly schema: string;
+}
+
+/** The blob `name` of the schema; null when it has none, or no tables of ours yet. Writes nothing. */
+export async function postgresBlob(pg: PostgresTarget, name: string): Promise<Uint8Array | null> {
+  const sql = new SQL(pg.uri, { max: 1, connectionTimeout: 10 });
+  try {
+    const blobs = `${quoteIdent(pg.schema)}.blobs`;
+    if (!(await sql`SELECT to_regclass(${blobs}) IS NOT NULL AS present`)[0].present) return null;
+    const r = await sql.unsafe(`SELECT value FROM ${blobs} WHERE name = $1`, [name]);
+    return r.length === 0 ? null : bytes(r[0].value as Uint8Array);
+  } catch (e) {
+    const err = toStoreError(e, "open");
+    throw new StoreError(err.kind, `${err.message} [${redactUri(pg.uri)}, schema ${pg.schema}]`, { cause: e });
+  } finally {
+    await sql.close({ timeout: 0 });
+  }
 }
 
 /** SQLite file → PostgreSQL schema (created if missing, as the reference's import does). */

@@ -88,6 +88,27 @@ function messageSource(dir: string, storeMessages: string | null, sources: strin
   return log ? "log" : journal ? "journal" : null;
 }
 
+/**
+ * StoreLog.hs:`readWriteStoreLog`: a `.start` file means the reference stopped while compacting
+ * its log; the `.start` file is the complete state, and the reference itself restores from it.
+ */
+function storeLogOf(dir: string): { mainLog: string; interrupted: boolean; storeLog: string } {
+  const mainLog = join(dir, REFERENCE_FILES.storeLog);
+  const interrupted = existsSync(`${mainLog}.start`);
+  return { mainLog, interrupted, storeLog: interrupted ? `${mainLog}.start` : mainLog };
+}
+
+/** The blob that records an import of `storeLog` (its SHA-256), with the time of the import as its value. */
+function importMark(storeLog: string): string {
+  return `import:${fileDigest(storeLog)}`;
+}
+
+/** The mark importData leaves for the store log of `dir`, null when there is none. */
+export function storeLogImportMark(dir: string): string | null {
+  const { storeLog } = storeLogOf(dir);
+  return existsSync(storeLog) ? importMark(storeLog) : null;
+}
+
 export async function importData(store: SqliteStore, o: DataImportOptions): Promise<DataImportReport> {
   const dir = o.fromDataDir;
   const sources: string[] = [];
@@ -105,15 +126,11 @@ export async function importData(store: SqliteStore, o: DataImportOptions): Prom
   };
 
   // 1. The store log, replayed as the reference replays it at start.
-  // StoreLog.hs:`readWriteStoreLog`: a `.start` file means the reference stopped while compacting
-  // its log; the `.start` file is the complete state, and the reference itself restores from it.
-  const mainLog = join(dir, REFERENCE_FILES.storeLog);
-  const interrupted = existsSync(`${mainLog}.start`);
-  const storeLog = interrupted ? `${mainLog}.start` : mainLog;
+  const { mainLog, interrupted, storeLog } = storeLogOf(dir);
   if (existsSync(storeLog)) {
     sources.push(interrupted ? `${storeLog} (the reference was stopped while compacting its log; it restores from this file)` : storeLog);
     // The same store log imported before: queues deleted here since must not come back.
-    const mark = `import:${fileDigest(storeLog)}`;
+    const mark = importMark(storeLog);
     const done = await store.getBlob(mark);
     if (done !== null) {
       report.alreadyImported = Buffer.from(done).toString("utf8");

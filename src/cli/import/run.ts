@@ -4,16 +4,26 @@
  * (./identity.ts) and the data (./data.ts). Never modifies, renames or deletes a file of the
  * reference; idempotent (what is already here is kept and reported); `--dry-run` goes through
  * the same steps, reports the same counts and writes nothing.
+ *
+ * Into PostgreSQL (the configuration's `db_connection`, or `--database` for a configuration this
+ * import writes): the data is imported into a temporary SQLite file first, then copied as
+ * `smp-server database import` copies (src/store/transfer.ts: an empty schema gets it, the same
+ * rows again are left alone, any other content is refused untouched).
  */
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { DB_FILE } from "../../server/index.ts";
+import { redactUri } from "../../store/postgres/errors.ts";
 import { openSqliteStore } from "../../store/sqlite/open.ts";
+import { countsLine, importSqliteToPostgres, postgresBlob, type PostgresTarget } from "../../store/transfer.ts";
 import { StoreError } from "../../store/types.ts";
+import { loadConfig, readPostgres } from "../config.ts";
+import { SectionReader } from "../config-reader.ts";
 import { CliError, type Out } from "../errors.ts";
 import { REFERENCE_INI } from "../identity-guard.ts";
 import { configFile, type Paths } from "../paths.ts";
-import { importData, type DataImportReport } from "./data.ts";
+import { importData, storeLogImportMark, type DataImportReport } from "./data.ts";
 import { IDENTITY_ERROR, importIdentity } from "./identity.ts";
 import { convertReferenceIni } from "./ini.ts";
 import { effectiveSections, parseIni } from "./ini-reader.ts";
@@ -29,6 +39,8 @@ export interface ImportOptions {
   readonly fromDataDir: string;
   readonly dryRun: boolean;
   readonly skipWarnings: boolean;
+  /** `--database URI [--schema S]`: PostgreSQL for a configuration this import writes. */
+  readonly database?: PostgresTarget;
 }
 
 /** `[STORE_LOG] store_messages` of the reference INI (Server/Main.hs:`readStoreType`; default memory). */
@@ -85,6 +97,37 @@ function ownNew(dir: string, before: Set<string> | null, like: string, out: Out)
   if (made.length > 0) out(`  owner ${uid}:${gid} (as ${like}): ${made.join(", ")}`);
 }
 
+function describeTarget(pg: PostgresTarget): string {
+  return `PostgreSQL ${redactUri(pg.uri)}, schema ${pg.schema}`;
+}
+
+/**
+ * Where the data goes: the PostgreSQL database of an existing smp-server.toml (`db_connection`),
+ * else `--database`, else (undefined) the SQLite file. `--database` is refused when an existing
+ * configuration names another store: the import never changes a configuration that is here.
+ */
+function postgresTarget(paths: Paths, o: ImportOptions): PostgresTarget | undefined {
+  const file = configFile(paths);
+  // Checked as the configuration's own keys before anything is written.
+  if (o.database !== undefined)
+    readPostgres(new SectionReader("--database/--schema", "STORE_LOG", { db_connection: o.database.uri, db_schema: o.database.schema }));
+  if (!existsSync(file)) return o.database;
+  const pg = loadConfig(file).storeLog.postgres;
+  const configured = pg === undefined ? undefined : { uri: pg.connection, schema: pg.schema };
+  if (o.database !== undefined && (configured?.uri !== o.database.uri || configured.schema !== o.database.schema))
+    throw new CliError(
+      `Error: --database: ${file} exists and ${configured === undefined ? "keeps the store in SQLite (no db_connection)" : `selects ${describeTarget(configured)}`}; ` +
+        "the import keeps an existing configuration: set [STORE_LOG] db_connection and db_schema there instead of --database.",
+    );
+  return configured;
+}
+
+/** The converted configuration with `pg` as its store ([STORE_LOG] is always rendered). */
+function withPostgres(toml: string, pg: PostgresTarget | undefined): string {
+  if (pg === undefined) return toml;
+  return toml.replace("\n[STORE_LOG]\n", `\n[STORE_LOG]\ndb_connection = ${JSON.stringify(pg.uri)}\ndb_schema = ${JSON.stringify(pg.schema)}\n`);
+}
+
 /** The configuration: smp-server.ini → smp-server.toml, unless a smp-server.toml is here already. */
 function importConfig(paths: Paths, o: ImportOptions, iniPath: string, iniText: string | null, out: Out): void {
   const target = configFile(paths);
@@ -92,13 +135,16 @@ function importConfig(paths: Paths, o: ImportOptions, iniPath: string, iniText: 
     out(`Configuration: ${iniPath} does not exist; ${existsSync(target) ? `${target} is kept as it is` : "`smp-server init` makes a configuration"}.`);
     return;
   }
-  const { toml, notes } = convertReferenceIni(iniText, iniPath);
+  const converted = convertReferenceIni(iniText, iniPath);
+  const notes = converted.notes;
+  const toml = withPostgres(converted.toml, o.database);
   if (existsSync(target)) {
     const same = readFileSync(target, "utf8") === toml;
     out(`Configuration: ${target} ${same ? "already holds the conversion of" : "exists and is kept as it is (not replaced by a conversion of"} ${iniPath}${same ? "" : ")"}.`);
     return;
   }
   out(`Configuration: ${iniPath} → ${target}${o.dryRun ? " (would be written)" : ""}`);
+  if (o.database !== undefined) out(`  [STORE_LOG] db_connection, db_schema: ${describeTarget(o.database)} (--database)`);
   for (const n of notes) out(`  note: ${n}`);
   if (!o.dryRun) {
     mkdirSync(paths.configDir, { recursive: true, mode: 0o700 });
@@ -107,11 +153,10 @@ function importConfig(paths: Paths, o: ImportOptions, iniPath: string, iniText: 
 }
 
 /** The data, as one transaction: committed when everything was read and written, else discarded. */
-async function importStore(paths: Paths, o: ImportOptions, storeMsgs: string | null, out: Out): Promise<DataImportReport> {
-  const dbPath = join(paths.dataDir, DB_FILE);
+async function importStore(dbPath: string, o: ImportOptions, storeMsgs: string | null, out: Out): Promise<DataImportReport> {
   // A dry run against a database that does not exist yet runs in memory: it must not create one.
   const path = o.dryRun && !existsSync(dbPath) ? ":memory:" : dbPath;
-  if (path !== ":memory:") mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
+  if (path !== ":memory:") mkdirSync(dirname(dbPath), { recursive: true, mode: 0o700 });
   let store;
   try {
     store = openSqliteStore({ path, maxOpsPerCommit: Number.MAX_SAFE_INTEGER, cacheSizeKiB: 8192 });
@@ -139,6 +184,37 @@ async function importStore(paths: Paths, o: ImportOptions, storeMsgs: string | n
   }
 }
 
+/** Through a temporary SQLite file (removed after), then copied by the rules of `database import`. */
+async function importToPostgres(pg: PostgresTarget, o: ImportOptions, storeMsgs: string | null, out: Out): Promise<void> {
+  try {
+    await throughSqlite(pg, o, storeMsgs, out);
+  } catch (e) {
+    if (e instanceof StoreError) throw new CliError(`Error: ${describeTarget(pg)}: ${e.message}\nNothing was imported.`);
+    throw e;
+  }
+}
+
+async function throughSqlite(pg: PostgresTarget, o: ImportOptions, storeMsgs: string | null, out: Out): Promise<void> {
+  // As into SQLite: the same store log imported before is not imported again (queues deleted since stay deleted).
+  const mark = storeLogImportMark(o.fromDataDir);
+  const done = mark === null ? null : await postgresBlob(pg, mark);
+  if (done !== null) {
+    out(`  this store log was imported at ${Buffer.from(done).toString("utf8")}: nothing to do (the schema is left as it is)`);
+    return;
+  }
+  const tmp = mkdtempSync(join(tmpdir(), "smp-import-"));
+  try {
+    const file = join(tmp, DB_FILE);
+    printDataReport(await importStore(file, o, storeMsgs, out), o.dryRun, out);
+    if (o.dryRun) return;
+    const r = await importSqliteToPostgres(file, pg);
+    const counts = countsLine(r.counts);
+    out(r.alreadyDone ? `  ${describeTarget(pg)} already holds these rows (${counts}): left as it is` : `  copied into ${describeTarget(pg)}: ${counts}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 export async function runImport(paths: Paths, o: ImportOptions, out: Out): Promise<void> {
   const iniPath = join(o.fromConfigDir, REFERENCE_INI);
   if (!existsSync(o.fromConfigDir) && !existsSync(o.fromDataDir))
@@ -149,12 +225,17 @@ export async function runImport(paths: Paths, o: ImportOptions, out: Out): Promi
   // The identity is checked before anything is written: the data must not go into the database of
   // another server (another identity in the target directories) that the import would then refuse.
   if (!o.dryRun) await importIdentity(o.fromConfigDir, paths.configDir, { dryRun: true });
+  const pg = postgresTarget(paths, o);
   const before = { cfg: listing(paths.configDir), data: listing(paths.dataDir) };
   try {
     // Then the data: it is what most often stops an import (a corrupt line), and then nothing at all is written.
-    out(`Data: ${o.fromDataDir} → ${join(paths.dataDir, DB_FILE)}`);
-    const report = await importStore(paths, o, storeMessages(iniText), out);
-    printDataReport(report, o.dryRun, out);
+    if (pg === undefined) {
+      out(`Data: ${o.fromDataDir} → ${join(paths.dataDir, DB_FILE)}`);
+      printDataReport(await importStore(join(paths.dataDir, DB_FILE), o, storeMessages(iniText), out), o.dryRun, out);
+    } else {
+      out(`Data: ${o.fromDataDir} → ${describeTarget(pg)}`);
+      await importToPostgres(pg, o, storeMessages(iniText), out);
+    }
 
     importConfig(paths, o, iniPath, iniText, out);
     const identity = await importIdentity(o.fromConfigDir, paths.configDir, { dryRun: o.dryRun });

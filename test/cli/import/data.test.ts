@@ -10,15 +10,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCredentials } from "../../../src/cli/certs.ts";
 import { loadConfig } from "../../../src/cli/config.ts";
+import { convertReferenceIni } from "../../../src/cli/import/ini.ts";
 import { main, type MainContext } from "../../../src/cli/main.ts";
 import { toServerOptions } from "../../../src/cli/server-options.ts";
 import { SMPClient, SMPError } from "../../../src/client/index.ts";
 import { decryptMsgBody } from "../../../src/client/msg-body.ts";
 import { DB_FILE, startServer, type RunningServer } from "../../../src/server/index.ts";
+import { openPostgresStore } from "../../../src/store/postgres/open.ts";
 import { openSqliteStore } from "../../../src/store/sqlite/open.ts";
+import { exportPostgresToSqlite } from "../../../src/store/transfer.ts";
 import type { BrokerMsg } from "../../../src/protocol/broker-messages.ts";
 import { checksums, hasOpenssl, makeReferenceCertificates, referenceFingerprint } from "../../fixtures/reference-identity.ts";
 import { iniFileContent } from "../../fixtures/reference-ini.ts";
+import { created } from "../../store/helpers.ts";
+import { dropTestSchemas, testPostgresUri, testSchemaName } from "../../store/postgres.ts";
 import { lines, makeReferenceData, refMessage, u, writeJournalQueue, writeReferenceData, type ReferenceData } from "../../fixtures/reference-data.ts";
 
 const tmp: string[] = [];
@@ -226,6 +231,7 @@ describe.skipIf(!hasOpenssl)("import of a reference installation (memory message
     const before = await dump(i.data);
     const cfgBefore = checksums(i.cfg);
     const again = await cli(["import", ...i.flags]);
+    expect(again.err).toBe("");
     expect(again.code).toBe(0);
     expect(await dump(i.data)).toEqual(before);
     expect(checksums(i.cfg)).toEqual(cfgBefore);
@@ -519,3 +525,84 @@ describe.skipIf(!hasOpenssl)("import into directories of another server", () => 
     expect(await dump(other.data)).toEqual(before);
   });
 });
+
+// Issue 17: a reference store log straight into PostgreSQL — through a temporary SQLite file, then
+// the rules of `database import` (src/store/transfer.ts).
+const pgUri = testPostgresUri();
+describe.skipIf(!hasOpenssl || pgUri === null)("import into PostgreSQL", () => {
+  const uri = pgUri ?? "";
+  const schemas: string[] = [];
+  const schema = (): string => {
+    const sc = testSchemaName();
+    schemas.push(sc);
+    return sc;
+  };
+  afterAll(() => dropTestSchemas(uri, schemas));
+  // The schema's state, seen through a copy into SQLite (transfer.test.ts shows the copy is exact).
+  const pgDump = async (sc: string): Promise<unknown> => {
+    const dir = tempDir();
+    await exportPostgresToSqlite({ uri, schema: sc }, join(dir, DB_FILE));
+    return dump(dir);
+  };
+
+  test("--database: the same state as a SQLite import, the configuration selects it, the server starts on it; a second run changes nothing", async () => {
+    const d = makeReferenceData();
+    const i = installation(d);
+    const sc = schema();
+    const r = await cli(["import", ...i.flags, "--database", uri, "--schema", sc]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("  queues: 13 imported\n");
+    expect(r.out).toMatch(new RegExp(`copied into PostgreSQL .*, schema ${sc}: queues \\d+, messages 7, ntfs 2, services 1`));
+    expect(existsSync(join(i.data, DB_FILE))).toBe(false);
+    const cfg = loadConfig(join(i.cfg, "smp-server.toml"));
+    expect(cfg.storeLog.postgres).toMatchObject({ connection: uri, schema: sc });
+
+    // The same reference files imported into SQLite give the same state.
+    const j = installation(d);
+    expect((await cli(["import", ...j.flags])).code).toBe(0);
+    const state = await pgDump(sc);
+    expect(state).toEqual(await dump(j.data));
+
+    const server = await startImported(i);
+    await server.close();
+
+    // The configuration now selects PostgreSQL: a second run (without --database) leaves it all
+    // alone, also after the server wrote to the schema (the store log's mark, as in SQLite).
+    const cfgBefore = checksums(i.cfg);
+    const again = await cli(["import", ...i.flags]);
+    expect(again.err).toBe("");
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/this store log was imported at \d{4}-\d\d-\d\dT[0-9:.]+Z: nothing to do \(the schema is left as it is\)/);
+    expect(await pgDump(sc)).toEqual(state);
+    expect(checksums(i.cfg)).toEqual(cfgBefore);
+  });
+
+  test("a schema holding other data is refused untouched, and nothing else is written", async () => {
+    const sc = schema();
+    const s = await openPostgresStore({ uri, schema: sc, poolSize: 2, createSchema: true });
+    await created(s);
+    await s.close();
+    const before = await pgDump(sc);
+    const i = installation(makeReferenceData());
+    const r = await cli(["import", ...i.flags, "--database", uri, "--schema", sc]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`schema ${sc}`);
+    expect(r.err).toContain("is not empty and differs from the source");
+    expect(r.err).toContain("Nothing was imported.");
+    expect(await pgDump(sc)).toEqual(before);
+    expect(existsSync(i.cfg)).toBe(false);
+  });
+
+  test("--database with an existing configuration that keeps SQLite is refused before anything is written", async () => {
+    const i = installation(makeReferenceData());
+    mkdirSync(i.cfg, { recursive: true });
+    const iniPath = join(i.refCfg, "smp-server.ini");
+    writeFileSync(join(i.cfg, "smp-server.toml"), convertReferenceIni(readFileSync(iniPath, "utf8"), iniPath).toml);
+    const r = await cli(["import", ...i.flags, "--database", uri, "--schema", schema()]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("keeps the store in SQLite (no db_connection)");
+    expect(existsSync(i.data)).toBe(false);
+  });
+});
+
