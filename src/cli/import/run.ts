@@ -11,7 +11,6 @@
  * rows again are left alone, any other content is refused untouched).
  */
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DB_FILE } from "../../server/index.ts";
 import { redactUri } from "../../store/postgres/errors.ts";
@@ -185,16 +184,16 @@ async function importStore(dbPath: string, o: ImportOptions, storeMsgs: string |
 }
 
 /** Through a temporary SQLite file (removed after), then copied by the rules of `database import`. */
-async function importToPostgres(pg: PostgresTarget, o: ImportOptions, storeMsgs: string | null, out: Out): Promise<void> {
+async function importToPostgres(dataDir: string, pg: PostgresTarget, o: ImportOptions, storeMsgs: string | null, out: Out): Promise<void> {
   try {
-    await throughSqlite(pg, o, storeMsgs, out);
+    await throughSqlite(dataDir, pg, o, storeMsgs, out);
   } catch (e) {
     if (e instanceof StoreError) throw new CliError(`Error: ${describeTarget(pg)}: ${e.message}\nNothing was imported.`);
     throw e;
   }
 }
 
-async function throughSqlite(pg: PostgresTarget, o: ImportOptions, storeMsgs: string | null, out: Out): Promise<void> {
+async function throughSqlite(dataDir: string, pg: PostgresTarget, o: ImportOptions, storeMsgs: string | null, out: Out): Promise<void> {
   // As into SQLite: the same store log imported before is not imported again (queues deleted since stay deleted).
   const mark = storeLogImportMark(o.fromDataDir);
   const done = mark === null ? null : await postgresBlob(pg, mark);
@@ -202,11 +201,16 @@ async function throughSqlite(pg: PostgresTarget, o: ImportOptions, storeMsgs: st
     out(`  this store log was imported at ${Buffer.from(done).toString("utf8")}: nothing to do (the schema is left as it is)`);
     return;
   }
-  const tmp = mkdtempSync(join(tmpdir(), "smp-import-"));
+  if (o.dryRun) {
+    printDataReport(await importStore(":memory:", o, storeMsgs, out), true, out);
+    return;
+  }
+  // In the data directory, not /tmp: the logs may be larger than a RAM-backed /tmp.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const tmp = mkdtempSync(join(dataDir, ".import-"));
   try {
     const file = join(tmp, DB_FILE);
-    printDataReport(await importStore(file, o, storeMsgs, out), o.dryRun, out);
-    if (o.dryRun) return;
+    printDataReport(await importStore(file, o, storeMsgs, out), false, out);
     const r = await importSqliteToPostgres(file, pg);
     const counts = countsLine(r.counts);
     out(r.alreadyDone ? `  ${describeTarget(pg)} already holds these rows (${counts}): left as it is` : `  copied into ${describeTarget(pg)}: ${counts}`);
@@ -234,7 +238,7 @@ export async function runImport(paths: Paths, o: ImportOptions, out: Out): Promi
       printDataReport(await importStore(join(paths.dataDir, DB_FILE), o, storeMessages(iniText), out), o.dryRun, out);
     } else {
       out(`Data: ${o.fromDataDir} → ${describeTarget(pg)}`);
-      await importToPostgres(pg, o, storeMessages(iniText), out);
+      await importToPostgres(paths.dataDir, pg, o, storeMessages(iniText), out);
     }
 
     importConfig(paths, o, iniPath, iniText, out);

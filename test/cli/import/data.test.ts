@@ -5,7 +5,7 @@
  * openssl steps). The imported state is shown with the client library against a running server.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, chownSync, copyFileSync, existsSync, statSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chownSync, copyFileSync, existsSync, statSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCredentials } from "../../../src/cli/certs.ts";
@@ -554,7 +554,8 @@ describe.skipIf(!hasOpenssl || pgUri === null)("import into PostgreSQL", () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain("  queues: 13 imported\n");
     expect(r.out).toMatch(new RegExp(`copied into PostgreSQL .*, schema ${sc}: queues \\d+, messages 7, ntfs 2, services 1`));
-    expect(existsSync(join(i.data, DB_FILE))).toBe(false);
+    // The temporary SQLite file (in the data directory, not a RAM-backed /tmp) is gone.
+    expect(readdirSync(i.data)).toEqual([]);
     const cfg = loadConfig(join(i.cfg, "smp-server.toml"));
     expect(cfg.storeLog.postgres).toMatchObject({ connection: uri, schema: sc });
 
@@ -592,6 +593,7 @@ describe.skipIf(!hasOpenssl || pgUri === null)("import into PostgreSQL", () => {
     expect(r.err).toContain("Nothing was imported.");
     expect(await pgDump(sc)).toEqual(before);
     expect(existsSync(i.cfg)).toBe(false);
+    expect(readdirSync(i.data)).toEqual([]);
   });
 
   test("--database with an existing configuration that keeps SQLite is refused before anything is written", async () => {
