@@ -12,6 +12,10 @@ import { CONFIG_FILE, FILES, type Paths } from "./paths.ts";
 /** The reference's configuration file (Server/Main.hs:iniFile). */
 export const REFERENCE_INI = "smp-server.ini";
 
+/** The reference's default directories (apps/smp-server/Main.hs), where `import` looks by default. */
+export const REFERENCE_CONFIG_DIR = "/etc/opt/simplex";
+export const REFERENCE_DATA_DIR = "/var/opt/simplex";
+
 /** Any one of these means the directory belongs to a server (Server/CLI.hs:defaultX509Config names). */
 export const IDENTITY_FILES = [CONFIG_FILE, REFERENCE_INI, FILES.caCrt, FILES.caKey, FILES.serverCrt, FILES.serverKey, FILES.fingerprint] as const;
 

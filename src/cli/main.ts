@@ -1,20 +1,18 @@
 /**
  * The `smp-server` executable (Server/Main.hs:smpServerCLI_, cliCommandP): verbs init, cert, start,
  * delete, control, stats, database, import, export, backup. Run with `bun src/cli/main.ts …` or as the compiled binary.
+ * Each verb other than `start` (and `init`/`cert`, which start shares) loads its module only when it
+ * runs: a running server then never holds the code of the import, export or database tools.
  */
 import { CertificateError } from "../crypto/x509/certificate.ts";
 import { isLogLevel, LOG_LEVELS, setLogLevel, type LogLevel } from "../util/log.ts";
 import { optionsHelp, parseOptions, portOpt, stringOpt, UsageError, type OptionSpec, type ParsedOptions } from "./args.ts";
 import { CertFileError, regenerateServerCert } from "./certs.ts";
 import { ConfigError, HOSTING_TYPES, type HostingType } from "./config.ts";
-import { backupDatabase } from "./backup.ts";
-import { database } from "./database.ts";
-import { deleteServer } from "./delete.ts";
-import { exportStore } from "./export.ts";
-import { REFERENCE_CONFIG_DIR, REFERENCE_DATA_DIR, runImport } from "./import/run.ts";
 import type { PostgresTarget } from "../store/transfer.ts";
-import { printStats, runControl, type ControlRole } from "./control.ts";
+import type { ControlRole } from "./control.ts";
 import { CliError, type Out } from "./errors.ts";
+import { REFERENCE_CONFIG_DIR, REFERENCE_DATA_DIR } from "./identity-guard.ts";
 import { DEFAULT_INIT, initialize, warnCAPrivateKeyFile, type InitOptions, type PasswordChoice } from "./init.ts";
 import { configFile, currentPathEnv, resolvePaths, type PathEnv, type Paths } from "./paths.ts";
 import { logIgnoredStartOptions, REFERENCE_START_OPTIONS, referenceStartFlags, splitRtsOptions } from "./reference-start.ts";
@@ -345,15 +343,15 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         return server === undefined ? 0 : undefined;
       }
       case "delete":
-        await deleteServer(paths, { yes: opts.has("yes"), stdinIsTTY: ctx.stdinIsTTY }, out);
+        await (await import("./delete.ts")).deleteServer(paths, { yes: opts.has("yes"), stdinIsTTY: ctx.stdinIsTTY }, out);
         return 0;
       case "control": {
         const words = args.slice(split);
         if (words.length === 0) throw new UsageError("a control port command is required (e.g. stats, help)");
-        return await runControl(paths, words.join(" "), roleOpt(opts), out);
+        return await (await import("./control.ts")).runControl(paths, words.join(" "), roleOpt(opts), out);
       }
       case "import":
-        await runImport(
+        await (await import("./import/run.ts")).runImport(
           paths,
           {
             fromConfigDir: stringOpt(opts, "from-config-dir") ?? REFERENCE_CONFIG_DIR,
@@ -366,21 +364,21 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         );
         return 0;
       case "export":
-        await exportStore(paths, stringOpt(opts, "to-dir") ?? paths.dataDir, out);
+        await (await import("./export.ts")).exportStore(paths, stringOpt(opts, "to-dir") ?? paths.dataDir, out);
         return 0;
       case "backup":
         if (file >= args.length) throw new UsageError("backup needs the FILE to write");
-        backupDatabase(paths, args[file]!, out);
+        (await import("./backup.ts")).backupDatabase(paths, args[file]!, out);
         return 0;
       case "stats": {
         const watch = positiveInt(opts, "watch");
         const count = positiveInt(opts, "count");
         if (count !== undefined && watch === undefined) throw new UsageError("--count needs --watch");
-        return await printStats(paths, roleOpt(opts), out, { ...(watch !== undefined && { watchSeconds: watch }), ...(count !== undefined && { count }) });
+        return await (await import("./control.ts")).printStats(paths, roleOpt(opts), out, { ...(watch !== undefined && { watchSeconds: watch }), ...(count !== undefined && { count }) });
       }
       case "database":
         if (sub !== "import" && sub !== "export") throw new UsageError(`expected \`database import\` or \`database export\`, got ${sub === undefined ? "nothing" : JSON.stringify(sub)}`);
-        await database(sub, paths, out);
+        await (await import("./database.ts")).database(sub, paths, out);
         return 0;
     }
     return 1;

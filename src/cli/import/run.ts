@@ -29,10 +29,6 @@ import { effectiveSections, parseIni } from "./ini-reader.ts";
 import { ImportError } from "./lines.ts";
 import type { Count, Tally } from "./replay.ts";
 
-/** The reference's default directories (apps/smp-server/Main.hs). */
-export const REFERENCE_CONFIG_DIR = "/etc/opt/simplex";
-export const REFERENCE_DATA_DIR = "/var/opt/simplex";
-
 export interface ImportOptions {
   readonly fromConfigDir: string;
   readonly fromDataDir: string;
