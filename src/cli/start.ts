@@ -9,7 +9,7 @@ import type { Store } from "../store/store.ts";
 import { DatabaseStartError } from "../store/sqlite/startup-check.ts";
 import { StoreError } from "../store/types.ts";
 import { log, setLogLevel, type LogLevel } from "../util/log.ts";
-import { startWeb } from "../web/server.ts";
+import type { RunningWeb } from "../web/server.ts";
 import { addressPort, serverAddress } from "./address.ts";
 import { CertFileError, checkSavedFingerprint, loadCredentials } from "./certs.ts";
 import { loadConfig, type SmpConfig } from "./config.ts";
@@ -74,6 +74,8 @@ function missingDatabase(path: string, paths: Paths): string {
   );
 }
 
+const NO_WEB: RunningWeb = { descriptors: 0, notes: [], warnings: [], stop: () => {} };
+
 export interface StartOptions {
   logLevel: LogLevel;
   isRoot: boolean;
@@ -130,7 +132,9 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     return undefined;
   }
   // Before SMP: a port shared with the web site needs the web side ready when it starts listening.
-  const web = startWeb(webOptions(cfg, fingerprint));
+  // The web code only when [WEB] asks for a site or a port.
+  const wanted = cfg.web.staticPath !== undefined || cfg.web.http !== undefined || cfg.web.https !== undefined;
+  const web: RunningWeb = wanted ? (await import("../web/server.ts")).startWeb(webOptions(cfg, fingerprint)) : NO_WEB;
   if (web.shared !== undefined) options.transport.web = web.shared;
   options.transport.reservedDescriptors = web.descriptors;
   let smp: RunningServer;

@@ -3,7 +3,6 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { openPostgresStore } from "../store/postgres/open.ts";
 import { openSqliteStore } from "../store/sqlite/open.ts";
 import { checkDatabaseFile } from "../store/sqlite/startup-check.ts";
 import type { Store } from "../store/store.ts";
@@ -17,8 +16,7 @@ import { createNamesService } from "./names/service.ts";
 import { Admission } from "../transport/admission.ts";
 import { connectionBound, fileDescriptorLimit, RefusalLog, watchFileDescriptors, watchPartialBlocks } from "./connection-limits.ts";
 import { Monitor, SocketCounters } from "./monitor/index.ts";
-import { MAX_SESSIONS, startControlServer, type ControlServer } from "./control/server.ts";
-import { MAX_METRICS_CONNECTIONS } from "./monitor/http.ts";
+import type { ControlServer } from "./control/server.ts";
 
 export interface RunningServer {
   /** Bound ports, in the order of `options.transport.ports` (useful with port 0 in tests). */
@@ -64,7 +62,8 @@ export async function openServerStore(options: ServerOptions): Promise<Store> {
   const pg = options.store.postgres;
   // The schema must exist (as the reference's `createSchema = False`): a missing one means a wrong URI or lost data.
   const migrations = options.store.migrations;
-  if (pg !== undefined) return openPostgresStore({ ...pg, msgQueueQuota: options.store.msgQueueQuota, migrations });
+  // Loaded only when configured, like the control port and the metrics endpoint: an idle server holds only what it uses.
+  if (pg !== undefined) return (await import("../store/postgres/open.ts")).openPostgresStore({ ...pg, msgQueueQuota: options.store.msgQueueQuota, migrations });
   const path = options.store.persistent ? join(options.dataDir, DB_FILE) : ":memory:";
   // Only a store that may be created gets its directory: an unmounted volume stays empty.
   if (path !== ":memory:" && checkDatabaseFile(path, options.store.createIfMissing === true) === "new")
@@ -81,9 +80,11 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
   const listeners: TlsServer[] = [];
   const t = options.transport;
   const fdLimit = fileDescriptorLimit();
+  const controlPort = options.control === undefined ? undefined : await import("./control/server.ts");
+  const metricsHttp = options.monitor?.http === undefined ? undefined : await import("./monitor/http.ts");
   // Each optional listener: its connection bound and its listening socket.
   const reserved =
-    (t.reservedDescriptors ?? 0) + (options.monitor?.http !== undefined ? MAX_METRICS_CONNECTIONS + 1 : 0) + (options.control !== undefined ? MAX_SESSIONS + 1 : 0);
+    (t.reservedDescriptors ?? 0) + (metricsHttp !== undefined ? metricsHttp.MAX_METRICS_CONNECTIONS + 1 : 0) + (controlPort !== undefined ? controlPort.MAX_SESSIONS + 1 : 0);
   const bound = connectionBound(t.maxConnections, fdLimit, reserved);
   if (bound < t.maxConnections)
     log.warn(`max_connections is ${t.maxConnections}, but with ${fdLimit} file descriptors (ulimit -n) at most ${bound} connections are accepted${reserved > 0 ? ` (${reserved} kept for the metrics endpoint, control port and web ports)` : ""}; raise the limit (e.g. LimitNOFILE= in a systemd unit)`);
@@ -132,9 +133,9 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
   const jobs = startJobs(srv);
   await monitor.start();
   let control: ControlServer | null = null;
-  if (options.control !== undefined) {
+  if (options.control !== undefined && controlPort !== undefined) {
     try {
-      control = startControlServer({ srv, monitor, options: options.control, admission });
+      control = controlPort.startControlServer({ srv, monitor, options: options.control, admission });
       log.info(`control port on 127.0.0.1:${control.port}`);
     } catch (e) {
       // Optional: SMP keeps running without it.

@@ -12,7 +12,7 @@ import type { SmpServer } from "../server.ts";
 import { TimeBuckets } from "../stats.ts";
 import { readStats, type StatsData } from "./data.ts";
 import { DAILY_FILE, dailyLine, msUntilDailyWrite, resetDaily, rollPeriods } from "./daily.ts";
-import { startMetricsHttp, type MetricsHttp } from "./http.ts";
+import type { MetricsHttp } from "./http.ts";
 import { restoreStats, saveStats } from "./persist.ts";
 import { renderMetrics, type RealTimeData, type SubscriberData } from "./prometheus.ts";
 import { EventLoopMonitor, runtimeFigures, runtimeMetricsText, type RuntimeFigures } from "./runtime.ts";
@@ -62,6 +62,8 @@ export class Monitor {
     this.every(SAVE_INTERVAL_MS, () => this.save(false));
     if (o.http !== undefined) {
       try {
+        // Loaded only when configured: an idle server holds only the code it uses.
+        const { startMetricsHttp } = await import("./http.ts");
         this.http = startMetricsHttp(o.http, () => this.metricsText());
         log.info(`Prometheus metrics served at http://${o.http.host}:${this.http.port}/metrics`);
       } catch (e) {
