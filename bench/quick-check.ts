@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { quickCheck } from "../src/store/sqlite/startup-check.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
+import { benchId as id, benchQueue } from "./lib/bench-queue.ts";
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string) => {
@@ -24,34 +25,12 @@ const dir = keep || mkdtempSync(join(tmpdir(), "smp-qc-"));
 mkdirSync(dir, { recursive: true });
 const path = join(dir, `qc-${N}-${M}.sqlite`);
 
-const id = (tag: number, i: number) => {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setUint32(0, tag);
-  new DataView(b.buffer).setUint32(4, i);
-  return (Bun.SHA256.hash(b) as Uint8Array).subarray(0, 24);
-};
-
 async function build(): Promise<void> {
   const s = openSqliteStore({ path });
-  const key = new Uint8Array(44).fill(1);
-  const secret = new Uint8Array(32).fill(2);
   const t0 = performance.now();
   const queues = [];
   for (let i = 0; i < N; i++) {
-    const r = await s.queues.createQueue({
-      recipientId: id(1, i),
-      recipientKeys: [key],
-      rcvDhSecret: secret,
-      senderId: id(2, i),
-      senderKey: null,
-      queueMode: "M",
-      link: null,
-      notifier: null,
-      status: "active",
-      blockingInfo: null,
-      updatedAt: 20000 * 86400,
-      rcvServiceId: null,
-    });
+    const r = await s.queues.createQueue(benchQueue(i, undefined, 20000 * 86400));
     if (r === "DUPLICATE") throw new Error("duplicate id");
     if (i < M) queues.push(r);
     if (i % 5000 === 4999) await s.flush();
