@@ -24,12 +24,11 @@ import { benchSchema, dropBenchSchema, type BenchPostgres } from "./lib/postgres
 import { benchId as idOf, benchQueue } from "./lib/bench-queue.ts";
 import { memory } from "./lib/proc.ts";
 import { ensureBinary, initServer, removeServerDirs, ROOT, ServerProcess } from "./lib/server.ts";
+import { flag, stringArg } from "./lib/args.ts";
 
-const argv = process.argv.slice(2);
-const opt = (name: string, def: string): string => (argv.indexOf("--" + name) >= 0 ? argv[argv.indexOf("--" + name) + 1]! : def);
-const N = Number(opt("queues", "1000000"));
-const SUBS = Math.min(N, Number(opt("subs", "100000")));
-const BACKENDS = opt("store", "sqlite,postgres").split(",");
+const N = Number(stringArg("queues", "1000000"));
+const SUBS = Math.min(N, Number(stringArg("subs", "100000")));
+const BACKENDS = stringArg("store", "sqlite,postgres").split(",");
 const log = (s: string) => console.error(`bench: ${s}`);
 
 // One recipient key for every queue, so one client can sign SUB for all of them.
@@ -103,7 +102,7 @@ async function runBackend(backend: string, command: string[]): Promise<Row> {
   }
 }
 
-const command = argv.includes("--source") ? [process.execPath, join(ROOT, "src/cli/main.ts")] : [ensureBinary("x64", log)];
+const command = flag("source") ? [process.execPath, join(ROOT, "src/cli/main.ts")] : [ensureBinary("x64", log)];
 const rows: Row[] = [];
 for (const b of BACKENDS) rows.push(await runBackend(b, command));
 

@@ -12,15 +12,12 @@ import { Database } from "bun:sqlite";
 import { quickCheck } from "../src/store/sqlite/startup-check.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import { benchId as id, benchQueue } from "./lib/bench-queue.ts";
+import { stringArg } from "./lib/args.ts";
 
 const args = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = args.indexOf("--" + name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1]! : def;
-};
-const N = Number(arg("queues", "1000000"));
-const M = Number(arg("messages", "100000"));
-const keep = arg("keep", "");
+const N = Number(stringArg("queues", "1000000"));
+const M = Number(stringArg("messages", "100000"));
+const keep = stringArg("keep", "");
 const dir = keep || mkdtempSync(join(tmpdir(), "smp-qc-"));
 mkdirSync(dir, { recursive: true });
 const path = join(dir, `qc-${N}-${M}.sqlite`);

@@ -48,37 +48,32 @@ import { Histogram } from "./lib/histogram.ts";
 import { cpuModel, currentFdLimit, fdCount, machineBusyNs, memory, processesCpuNs, raiseFdLimit, threadCpu } from "./lib/proc.ts";
 import { benchSchema, dropBenchSchema } from "./lib/postgres.ts";
 import { ensureBinary, initServer, removeServerDirs, ROOT, ServerProcess, type ServerSpec } from "./lib/server.ts";
+import { flag, numberArg, stringArg } from "./lib/args.ts";
 
 // ---------------------------------------------------------------- options
 
-const argv = process.argv.slice(2);
-function opt(name: string, def: number): number {
-  const i = argv.indexOf("--" + name);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-}
-const flag = (name: string): boolean => argv.includes("--" + name);
-const SECONDS = opt("seconds", 10);
-const WARMUP = opt("warmup", 3);
-const CLIENTS = opt("clients", 1);
-const PAIRS = opt("pairs", 4);
-const QUEUES = opt("queues", 8);
-const WINDOW = opt("window", 2);
-const BODY = opt("body", 16048); // SimpleX agents pad every message to the v20 maximum
-const INFLIGHT = opt("inflight", 1);
-const SIZE = opt("size", 15000);
-const SUB_QUEUES = opt("sub-queues", 100000);
-let IDLE = opt("idle", 10000);
-const STORE_QUEUES = opt("store-queues", 100000);
-const RTT_SECONDS = opt("rtt-seconds", 5);
+const SECONDS = numberArg("seconds", 10);
+const WARMUP = numberArg("warmup", 3);
+const CLIENTS = numberArg("clients", 1);
+const PAIRS = numberArg("pairs", 4);
+const QUEUES = numberArg("queues", 8);
+const WINDOW = numberArg("window", 2);
+const BODY = numberArg("body", 16048); // SimpleX agents pad every message to the v20 maximum
+const INFLIGHT = numberArg("inflight", 1);
+const SIZE = numberArg("size", 15000);
+const SUB_QUEUES = numberArg("sub-queues", 100000);
+let IDLE = numberArg("idle", 10000);
+const STORE_QUEUES = numberArg("store-queues", 100000);
+const RTT_SECONDS = numberArg("rtt-seconds", 5);
 const RTT_SHORT = 100; // a short message: roughly a chat line
 const GC_LOG = !flag("no-gc-log");
-const skipArg = argv.indexOf("--skip") >= 0 ? argv[argv.indexOf("--skip") + 1]! : "";
+const skipArg = stringArg("skip", "");
 const skip = new Set(skipArg.split(",").filter((s) => s !== ""));
-const jsonOut = argv.indexOf("--json") >= 0 ? argv[argv.indexOf("--json") + 1] : undefined;
-const PROFILE = argv.indexOf("--profile") >= 0 ? argv[argv.indexOf("--profile") + 1] : undefined;
+const jsonOut = stringArg("json", "") || undefined;
+const PROFILE = stringArg("profile", "") || undefined;
 // Echo and load alternate, ROUNDS times each: this machine's speed drifts by ±15–25 % over minutes,
 // so medians of interleaved rounds (and the ratio per round) say more than one long run of each.
-const ROUNDS = opt("rounds", PROFILE === undefined ? 3 : 1);
+const ROUNDS = numberArg("rounds", PROFILE === undefined ? 3 : 1);
 
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -395,10 +390,10 @@ if (!skip.has("idle") && currentFdLimit() < IDLE + 2048) {
 }
 // --source-dir DIR: the server from another tree's sources (e.g. `git archive main src | tar -x -C DIR`
 // with a node_modules link), to compare whole-server figures of two versions run after run
-const sourceDir = argv.indexOf("--source-dir") >= 0 ? argv[argv.indexOf("--source-dir") + 1]! : undefined;
+const sourceDir = stringArg("source-dir", "") || undefined;
 const source = flag("source") || sourceDir !== undefined;
 const command = source ? [process.execPath, join(sourceDir ?? ROOT, "src/cli/main.ts")] : [ensureBinary("x64", log)];
-const STORE = argv.indexOf("--store") >= 0 ? argv[argv.indexOf("--store") + 1]! : "sqlite";
+const STORE = stringArg("store", "sqlite");
 const pg = STORE === "postgres" ? await benchSchema() : undefined;
 const spec = initServer(command, Math.max(20000, IDLE + 1000), !flag("memory-store"), pg);
 const t0 = performance.now();

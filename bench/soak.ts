@@ -40,20 +40,16 @@ import type { ClientAuth, SmpHandle } from "../src/transport/handle.ts";
 import { Histogram } from "./lib/histogram.ts";
 import { memory, threadCpu } from "./lib/proc.ts";
 import { ensureBinary, initServer, removeServerDirs, ROOT, ServerProcess } from "./lib/server.ts";
+import { flag, numberArg } from "./lib/args.ts";
 
-const argv = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = argv.indexOf("--" + name);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-};
-const DURATION_S = opt("duration", 600);
-const REPORT_S = opt("report", 60);
-const SLOW = opt("slow", 20);
-const SLOW_RATE = opt("slow-rate", 1024);
-const STALLED = opt("stalled", 50);
-const CHURN = opt("churn", 2);
-const RATE = opt("rate", 10);
-const ULIMIT = opt("ulimit", 0);
+const DURATION_S = numberArg("duration", 600);
+const REPORT_S = numberArg("report", 60);
+const SLOW = numberArg("slow", 20);
+const SLOW_RATE = numberArg("slow-rate", 1024);
+const STALLED = numberArg("stalled", 50);
+const CHURN = numberArg("churn", 2);
+const RATE = numberArg("rate", 10);
+const ULIMIT = numberArg("ulimit", 0);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 let running = true;
@@ -61,7 +57,7 @@ const counts = { slowBlocks: 0, slowClosed: 0, stalledOpened: 0, stalledClosed: 
 
 // ---------------------------------------------------------------- the server
 
-const command = argv.includes("--binary") ? [ensureBinary("x64", (s) => console.log(s))] : [process.execPath, `${ROOT}/src/cli/main.ts`];
+const command = flag("binary") ? [ensureBinary("x64", (s) => console.log(s))] : [process.execPath, `${ROOT}/src/cli/main.ts`];
 const spec = initServer(command, 10_000);
 const server = await ServerProcess.start(spec, { gcLog: false, ...(ULIMIT > 0 && { ulimitFiles: ULIMIT }) });
 const addr = parseServerStr(spec.address).server;

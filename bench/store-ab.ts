@@ -23,17 +23,16 @@ import { abCompareAsync } from "./lib/cpu-time.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { Store } from "../src/store/store.ts";
 import type { QueueRec } from "../src/store/types.ts";
+import { flag, stringArg } from "./lib/args.ts";
 
-const args = process.argv.slice(2);
-const arg = (name: string, def: string): string => (args.indexOf("--" + name) >= 0 ? args[args.indexOf("--" + name) + 1]! : def);
-const BASE = args.indexOf("--base") >= 0 ? resolve(arg("base", "")) : undefined;
-const ROUNDS = Number(arg("rounds", "7"));
-const N = Number(arg("n", "2000"));
-const SIZE = Number(arg("size", "15000"));
+const BASE = flag("base") ? resolve(stringArg("base", "")) : undefined;
+const ROUNDS = Number(stringArg("rounds", "7"));
+const N = Number(stringArg("n", "2000"));
+const SIZE = Number(stringArg("size", "15000"));
 // 1: a commit per SEND and per ACK, as with one message in flight; larger: the statements'
 // own cost stands out from the commits' (whose CPU varies most between rounds)
-const COMMIT_EVERY = Number(arg("commit-every", "1"));
-const ONLY = new Set(arg("only", "message,acknext,subs").split(","));
+const COMMIT_EVERY = Number(stringArg("commit-every", "1"));
+const ONLY = new Set(stringArg("only", "message,acknext,subs").split(","));
 const SUB_QUEUES = 20000;
 const BATCH = 135;
 

@@ -18,18 +18,14 @@ import { openPostgresStore } from "../src/store/postgres/open.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { Store } from "../src/store/store.ts";
 import { benchId as idOf, benchQueue } from "./lib/bench-queue.ts";
+import { flag, stringArg } from "./lib/args.ts";
 
-const args = process.argv.slice(2);
-function arg(name: string, def: string): string {
-  const i = args.indexOf("--" + name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1]! : def;
-}
-const N = Number(arg("queues", "1000000"));
-const BATCH = Number(arg("batch", "5000"));
-const LOOKUPS = Number(arg("lookups", "100000"));
-const SYNC = arg("synchronous", "normal") as "normal" | "full";
-const PHASE = arg("phase", "create");
-const PG_URI = arg("postgres", "");
+const N = Number(stringArg("queues", "1000000"));
+const BATCH = Number(stringArg("batch", "5000"));
+const LOOKUPS = Number(stringArg("lookups", "100000"));
+const SYNC = stringArg("synchronous", "normal") as "normal" | "full";
+const PHASE = stringArg("phase", "create");
+const PG_URI = stringArg("postgres", "");
 
 /** `path` is the SQLite file, or with --postgres the schema name. */
 async function openStore(path: string): Promise<Store> {
@@ -145,10 +141,10 @@ async function lookup(path: string): Promise<void> {
 }
 
 if (PHASE === "lookup") {
-  await lookup(arg("path", ""));
+  await lookup(stringArg("path", ""));
 } else {
-  const own = !args.includes("--dir");
-  const dir = own ? mkdtempSync(join(tmpdir(), "smp-bench-")) : arg("dir", "");
+  const own = !flag("dir");
+  const dir = own ? mkdtempSync(join(tmpdir(), "smp-bench-")) : stringArg("dir", "");
   const path = PG_URI === "" ? join(dir, "smp.db") : `bench_store_${process.pid}`;
   try {
     await create(path);
