@@ -44,6 +44,14 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Map keys for binary ids (queue, notifier and service ids): one latin1 string per id, which
+ * JS maps hash and compare natively. A view of the id's bytes: nothing is copied.
+ */
+export function idKey(id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("latin1");
+}
+
 /** Two optional ids (a queue's service, a connection's service) are the same, or both absent. */
 export function sameId(a: Uint8Array | null, b: Uint8Array | null): boolean {
   return a === null || b === null ? a === b : bytesEqual(a, b);

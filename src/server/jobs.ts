@@ -5,7 +5,7 @@
  */
 import { log } from "../util/log.ts";
 import type { Client, Env } from "./env.ts";
-import { idKey } from "./ids.ts";
+import { idKey } from "../encoding/bytes.ts";
 
 const MSG_EXPIRY_INTERVAL_MS = 7200_000; // Server.hs: expireMessagesThread checks every 2 hours
 const NTF_EXPIRY_INTERVAL_MS = 3600_000; // Server/Env/STM.hs:defaultNtfExpiration checkInterval

@@ -36,7 +36,7 @@ import type { ReceivedTransmission } from "../protocol/transmission.ts";
 import { StoreError, type QueueRec, type ServiceParty } from "../store/types.ts";
 import { log } from "../util/log.ts";
 import { fail, reply, setDelivered, type Client, type Env, type Sub } from "./env.ts";
-import { idKey } from "./ids.ts";
+import { idKey } from "../encoding/bytes.ts";
 import { msgOf } from "./message-encryption.ts";
 import { ALONE, BREAK_BEFORE } from "./outbox.ts";
 import type { ServiceStats } from "./stats.ts";

@@ -11,7 +11,7 @@ import { MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
 import { xorQueueId } from "../protocol/ids-hash.ts";
 import type { ServiceParty } from "../store/types.ts";
 import { newServiceSubs, type Client, type ServiceSubs, type Sub, type Subscribers } from "./env.ts";
-import { idKey } from "./ids.ts";
+import { idKey } from "../encoding/bytes.ts";
 import type { ServerStats, ServiceStats } from "./stats.ts";
 
 /** `addServiceSubs` / `subtractServiceSubs` for one queue: XOR makes both the same hash step. */

@@ -9,7 +9,7 @@ import { MSG_, type BrokerMsg } from "../../src/protocol/broker-messages.ts";
 import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
 import type { ServerAuth, SmpHandle } from "../../src/transport/handle.ts";
 import { Client, type ServiceSubs } from "../../src/server/env.ts";
-import { idKey } from "../../src/server/ids.ts";
+import { idKey } from "../../src/encoding/bytes.ts";
 import { ServerStats } from "../../src/server/stats.ts";
 import { ServerSubscribers } from "../../src/server/subscribers.ts";
 

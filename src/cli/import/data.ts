@@ -22,7 +22,8 @@ import { ImportError, records, type LineOptions } from "./lines.ts";
 import type { LogMessage } from "./message.ts";
 import { parseMsgLogRecord } from "./msg-log.ts";
 import { parseNtfLogRecord } from "./ntf-log.ts";
-import { Count, idKey, StoreReplay, type Tally } from "./replay.ts";
+import { idKey } from "../../encoding/bytes.ts";
+import { Count, StoreReplay, type Tally } from "./replay.ts";
 import { parseStoreLogRecord } from "./store-log.ts";
 
 /** File names in the reference's log directory (Server/Main.hs). */

@@ -96,7 +96,8 @@ export async function importIdentity(fromConfigDir: string, toConfigDir: string,
   } catch (e) {
     throw new CliError(`Error: ${caPath}: ${(e as CertificateError).message}`);
   }
-  const fp = base64url(sha256(caDer));
+  const fpText = fingerprintText(caDer);
+  const fp = fpText.trimEnd();
   const fpPath = from(FILES.fingerprint);
   const fpBytes = existsSync(fpPath) ? readBytes(fpPath) : undefined;
   const saved = fpBytes?.toString("latin1").split("\n")[0];
@@ -111,7 +112,7 @@ export async function importIdentity(fromConfigDir: string, toConfigDir: string,
   const copies: { name: string; bytes: Uint8Array; origin: string }[] = [
     { name: FILES.caCrt, bytes: caBytes, origin: `copied byte for byte from ${caPath}` },
     fpBytes === undefined
-      ? { name: FILES.fingerprint, bytes: new TextEncoder().encode(fingerprintText(caDer)), origin: `written from ${caPath} (${fpPath} does not exist)` }
+      ? { name: FILES.fingerprint, bytes: new TextEncoder().encode(fpText), origin: `written from ${caPath} (${fpPath} does not exist)` }
       : { name: FILES.fingerprint, bytes: fpBytes, origin: `copied byte for byte from ${fpPath}` },
   ];
   if (!same && !opts.dryRun) mkdirSync(toConfigDir, { recursive: true, mode: 0o700 });

@@ -10,7 +10,7 @@
  * Only queues created by this import are touched: a queue that was in the store before is left
  * as it is, with everything the log says about it (idempotence).
  */
-import { bytesEqual } from "../../encoding/bytes.ts";
+import { bytesEqual, idKey } from "../../encoding/bytes.ts";
 import type { Store } from "../../store/store.ts";
 import type { NewQueue, QueueRec, ServiceRec } from "../../store/types.ts";
 import type { StoreLogRecord } from "./store-log.ts";
@@ -33,7 +33,6 @@ export class Count {
 }
 
 /** A compact map key for a binary id. */
-export const idKey = (id: Uint8Array): string => Buffer.from(id).toString("latin1");
 
 export class StoreReplay {
   /** Queues this import created and that still exist. */

@@ -16,7 +16,7 @@ import type { Monitor } from "../monitor/index.ts";
 import { PROXY_FIELDS, type ProxyData } from "../monitor/data.ts";
 import { runtimeLines } from "../monitor/runtime.ts";
 import type { ControlOptions } from "../options.ts";
-import { idKey } from "../ids.ts";
+import { idKey } from "../../encoding/bytes.ts";
 import type { SmpServer } from "../server.ts";
 import { showBlockingInfo, showQueueMode, showStatus, showUpdatedAt, showUTCTime, type ControlCommand } from "./protocol.ts";
 

@@ -78,13 +78,13 @@ export class PgMessageStore implements MessageStore {
     return h === null ? null : messageFromRow(h);
   }
 
-  /** MsgStore/Types.hs:`tryDelMsg`: one statement deletes the head iff it has this id. */
   /**
    * A hint only (a block of SUBs is about to peek): each `peekMsg` here is one indexed read on the
    * pool, so there is nothing yet to gain from prefetching that a write in between could not undo.
    */
   async expectPeeks(_refs: readonly QueueRef[]): Promise<void> {}
 
+  /** MsgStore/Types.hs:`tryDelMsg`: one statement deletes the head iff it has this id. */
   async tryDelMsg(ref: QueueRef, msgId: Uint8Array): Promise<StoredMessage | null> {
     const r = await this.conn.write("tryDelMsg", async (tx) => {
       const rs = (await tx`DELETE FROM messages

@@ -5,7 +5,7 @@
  * write: one transaction. A block of SUBs is looked up with one query (`getQueues`).
  */
 import type { SQL } from "bun";
-import { bytesEqual } from "../../encoding/bytes.ts";
+import { bytesEqual, idKey } from "../../encoding/bytes.ts";
 import { encodeKeys, notifierOf, QUEUE_COLUMNS, queueFromRow, STATUS_ACTIVE, STATUS_BLOCKED, STATUS_OFF, statusCode, type QueueRow } from "../codec.ts";
 import { C_NOTIFIERS, C_QUEUES } from "../counters.ts";
 import type { QueueStore } from "../queue-store.ts";
@@ -259,8 +259,4 @@ async function row(db: SQL, ref: QueueRef): Promise<QueueRow | null> {
   if (rs.length === 0) return null;
   const r = normalizeQueueRow(rs[0]);
   return bytesEqual(r.recipient_id, ref.recipientId) ? r : null;
-}
-
-function idKey(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("latin1");
 }

@@ -4,7 +4,7 @@
  * service columns.
  */
 import type { SQL } from "bun";
-import { bytesEqual } from "../../encoding/bytes.ts";
+import { bytesEqual, sameId } from "../../encoding/bytes.ts";
 import { emptyIdsHash, IDS_HASH_LENGTH, xorQueueId } from "../../protocol/ids-hash.ts";
 import { encodeCertChain, QUEUE_COLUMNS, type QueueRow, type ServiceRow } from "../codec.ts";
 import { C_NTF_SERVICE_QUEUES, C_NTF_SERVICES, C_RCV_SERVICE_QUEUES, C_RCV_SERVICES } from "../counters.ts";
@@ -115,6 +115,3 @@ async function aggregate(db: SQL, serviceId: Uint8Array, party: ServiceParty): P
   return (rs[0] as AggRow | undefined) ?? null;
 }
 
-function sameId(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  return a === null ? b === null : b !== null && bytesEqual(a, b);
-}
