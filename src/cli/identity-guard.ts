@@ -13,8 +13,7 @@ import { CONFIG_FILE, FILES, type Paths } from "./paths.ts";
 export const REFERENCE_INI = "smp-server.ini";
 
 /** The reference's default directories (apps/smp-server/Main.hs), where `import` looks by default. */
-export const REFERENCE_CONFIG_DIR = "/etc/opt/simplex";
-export const REFERENCE_DATA_DIR = "/var/opt/simplex";
+export { SYSTEM_CONFIG_DIR as REFERENCE_CONFIG_DIR, SYSTEM_DATA_DIR as REFERENCE_DATA_DIR } from "./paths.ts";
 
 /** Any one of these means the directory belongs to a server (Server/CLI.hs:defaultX509Config names). */
 export const IDENTITY_FILES = [CONFIG_FILE, REFERENCE_INI, FILES.caCrt, FILES.caKey, FILES.serverCrt, FILES.serverKey, FILES.fingerprint] as const;

@@ -23,7 +23,9 @@ function generalName(host: string): Uint8Array {
   return implicitPrimitive(2, new TextEncoder().encode(host));
 }
 
-function ipv6Bytes(host: string): Uint8Array {
+function ipv6Bytes(address: string): Uint8Array {
+  // URL normalises to hex groups (an embedded IPv4 part becomes two groups) and rejects zones.
+  const host = new URL(`http://[${address}]`).hostname.slice(1, -1);
   const [head, tail] = host.includes("::") ? host.split("::") : [host, undefined];
   const words = (s: string | undefined) => (s === undefined || s === "" ? [] : s.split(":").map((w) => parseInt(w, 16)));
   const h = words(head);
