@@ -14,7 +14,7 @@ export function emptyIdsHash(): Uint8Array {
 }
 
 /** acc ^= h in place (Semigroup IdsHash zips to the shorter length; both are 16 bytes in practice). */
-function xorIdsHashInto(acc: Uint8Array, h: Uint8Array): Uint8Array {
+export function xorIdsHashInto(acc: Uint8Array, h: Uint8Array): Uint8Array {
   const n = Math.min(acc.length, h.length);
   for (let i = 0; i < n; i++) acc[i]! ^= h[i]!;
   return acc;

@@ -8,16 +8,23 @@
  */
 import { sameId } from "../encoding/bytes.ts";
 import { MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
-import { xorQueueId } from "../protocol/ids-hash.ts";
+import { md5 } from "../crypto/digest.ts";
+import { xorIdsHashInto } from "../protocol/ids-hash.ts";
 import type { ServiceParty } from "../store/types.ts";
 import { newServiceSubs, type Client, type ServiceSubs, type Sub, type Subscribers } from "./env.ts";
 import { idKey } from "../encoding/bytes.ts";
 import type { ServerStats, ServiceStats } from "./stats.ts";
 
-/** `addServiceSubs` / `subtractServiceSubs` for one queue: XOR makes both the same hash step. */
-function changeOne(s: ServiceSubs, queueId: Uint8Array, by: 1 | -1): void {
-  s.count += by;
-  xorQueueId(s.idsHash, queueId);
+/**
+ * `addServiceSubs` / `subtractServiceSubs` for one queue, on the connection's and the server's
+ * totals (XOR makes both the same hash step; the queue id is hashed once).
+ */
+function changeOne(conn: ServiceSubs, total: ServiceSubs, queueId: Uint8Array, by: 1 | -1): void {
+  const h = md5(queueId);
+  conn.count += by;
+  xorIdsHashInto(conn.idsHash, h);
+  total.count += by;
+  xorIdsHashInto(total.idsHash, h);
 }
 
 function changeBy(s: ServiceSubs, count: number, idsHash: Uint8Array, sign: 1 | -1): void {
@@ -83,8 +90,7 @@ export class ServerSubscribers implements Subscribers {
   subscribeServiceQueue(party: ServiceParty, queueId: Uint8Array, c: Client, prevServiceId: Uint8Array | null): void {
     const serviceId = c.serviceId!;
     const side = this.side(party);
-    changeOne(c.serviceSubs, queueId, 1);
-    changeOne(side.total, queueId, 1);
+    changeOne(c.serviceSubs, side.total, queueId, 1);
     const key = idKey(queueId);
     const prev = side.queues.get(key);
     if (prev !== undefined) {
@@ -146,8 +152,7 @@ export class ServerSubscribers implements Subscribers {
     const side = this.side(party);
     const target = side.services.get(idKey(serviceId));
     if (target === undefined || !target.connected) return;
-    changeOne(target.serviceSubs, queueId, -1);
-    changeOne(side.total, queueId, -1);
+    changeOne(target.serviceSubs, side.total, queueId, -1);
     if (party === "rcv") target.subs.delete(idKey(queueId));
     if (target !== actor) this.tell(target, queueId, event);
   }

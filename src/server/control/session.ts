@@ -257,7 +257,7 @@ export class ControlSession {
       `Ntf subscribed clients: ${ntfIds.length} [${ntfIds.join(",")}]`,
       `Ntf subscribed clients count 2: ${ntfIds.length} fromList [${ntfIds.join(",")}]`,
       // Ours: an optional role that is degraded says so here (SMP keeps serving).
-      `Names resolver: ${this.ctx.monitor.runtime().namesResolver}`,
+      `Names resolver: ${this.ctx.monitor.namesResolver()}`,
     );
     return lines;
   }

@@ -15,7 +15,7 @@ import { DAILY_FILE, dailyLine, msUntilDailyWrite, resetDaily, rollPeriods } fro
 import type { MetricsHttp } from "./http.ts";
 import { restoreStats, saveStats } from "./persist.ts";
 import { renderMetrics, type RealTimeData, type SubscriberData } from "./prometheus.ts";
-import { EventLoopMonitor, runtimeFigures, runtimeMetricsText, type RuntimeFigures } from "./runtime.ts";
+import { EventLoopMonitor, runtimeFigures, runtimeMetricsText, type NamesResolverState, type RuntimeFigures } from "./runtime.ts";
 
 export const METRICS_FILE = "smp-server-metrics.txt";
 const SAVE_INTERVAL_MS = 3600_000;
@@ -143,9 +143,13 @@ export class Monitor {
     };
   }
 
+  /** The names role's state, without the heap walk of `runtime()` (control port `server-info`). */
+  namesResolver(): NamesResolverState {
+    return this.srv.names === undefined ? "off" : this.srv.namesStats.resolverDown === 1 ? "down" : "up";
+  }
+
   runtime(): RuntimeFigures {
-    const names = this.srv.names === undefined ? "off" : this.srv.namesStats.resolverDown === 1 ? "down" : "up";
-    return runtimeFigures(this.openConnections(), this.srv.clients.size, names);
+    return runtimeFigures(this.openConnections(), this.srv.clients.size, this.namesResolver());
   }
 
   /** The reference's text followed by ours (file and HTTP alike). */
