@@ -254,7 +254,7 @@ async function createQueue(srv: Env, c: Client, t: ReceivedTransmission, req: Ne
 
 /** Makes `c` the queue's subscriber (`key` = idKey of its recipient id); a previous subscriber connection gets END. */
 function subscribe(srv: Env, c: Client, key: string, ownedId: Uint8Array): Sub {
-  srv.subscribers.subscribe("rcv", ownedId, c);
+  srv.subscribers.subscribe("rcv", ownedId, c, key);
   return c.subs.get(key)!;
 }
 

@@ -125,9 +125,9 @@ export interface Subscribers {
    * SUB / NSUB outside a service (serverThread CSClient): `c` becomes the queue's subscriber and
    * records it — a fresh Sub in `c.subs` (rcv; one it already has is kept) or `c.ntfSubs` (ntf); a
    * previous connection loses the queue (and its record) and gets END. False when `c` already was
-   * its subscriber.
+   * its subscriber. `key`: idKey(queueId) when the caller already made it (saves a second one).
    */
-  subscribe(party: ServiceParty, queueId: Uint8Array, c: Client): boolean;
+  subscribe(party: ServiceParty, queueId: Uint8Array, c: Client, key?: string): boolean;
   /**
    * SUB / NSUB / NEW in a service session (CSClient with the service): the queue is served by `c`
    * for its service, counted in `c.serviceSubs`; an individual subscriber, and the connection of

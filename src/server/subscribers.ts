@@ -68,9 +68,8 @@ export class ServerSubscribers implements Subscribers {
     return party === "rcv" ? this.rcv : this.ntf;
   }
 
-  subscribe(party: ServiceParty, queueId: Uint8Array, c: Client): boolean {
+  subscribe(party: ServiceParty, queueId: Uint8Array, c: Client, key = idKey(queueId)): boolean {
     const side = this.side(party);
-    const key = idKey(queueId);
     const prev = side.queues.get(key);
     if (party === "ntf") c.ntfSubs.add(key);
     else if (!c.subs.has(key)) c.subs.set(key, { kind: "server", delivered: null });
