@@ -17,11 +17,16 @@ const TYPES: Record<string, string> = {
   svg: "image/svg+xml",
   png: "image/png",
   ico: "image/x-icon",
-  txt: "text/plain; charset=utf-8",
+  woff: "font/woff",
   woff2: "font/woff2",
+  ttf: "font/ttf",
+  txt: "text/plain; charset=utf-8", // ours
 };
 
-/** Web.hs:staticMimeType; `apple-app-site-association` has no extension but is JSON. */
+/**
+ * Web.hs:staticMimeType (with a charset on text types, and `.txt` added); `apple-app-site-association`
+ * has no extension but is JSON.
+ */
 export function contentTypeOf(path: string): string {
   if (path.endsWith("/apple-app-site-association")) return "application/json";
   const dot = path.lastIndexOf(".");
