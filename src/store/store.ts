@@ -27,6 +27,7 @@
  * (AUTH, QUOTA, DUPLICATE …) are returned as string constants, never thrown; only storage
  * failures throw (`StoreError`).
  */
+import type { StoreCluster } from "./cluster.ts";
 import type { MessageStore } from "./message-store.ts";
 import type { NtfStore } from "./ntf-store.ts";
 import type { QueueStore } from "./queue-store.ts";
@@ -55,4 +56,6 @@ export interface Store {
   /** Small named blobs kept with the data (e.g. the server's stats backup). */
   getBlob(name: string): Promise<Uint8Array | null>;
   putBlob(name: string, value: Uint8Array | null): Promise<void>;
+  /** Present when several server processes may share this store (PostgreSQL): see cluster.ts. */
+  readonly cluster?: StoreCluster;
 }
