@@ -12,12 +12,12 @@
  */
 import type { Store } from "../../store/store.ts";
 import type { NamesStats } from "../names/index.ts";
-import type { PeriodStats, ServerStats } from "../stats.ts";
+import type { ServerStats } from "../stats.ts";
 import { COUNTERS, NAMES_FIELDS, PROXY_FIELDS, SERVICE_FIELDS } from "./data.ts";
 
 export const STATS_BLOB = "server-stats";
 export const PERIODS_BLOB = "server-stats-periods";
-/** 1: the active-queue sets were number arrays in this JSON (still read); 2: they are in PERIODS_BLOB. */
+/** 2: the active-queue sets are in PERIODS_BLOB (1 was never released). */
 const FORMAT = 2;
 const PERIODS_FORMAT = 1;
 
@@ -43,15 +43,6 @@ function assign(target: object, saved: unknown, keys: readonly string[]): void {
   }
 }
 
-function restoreLegacyPeriods(p: PeriodStats, saved: unknown): void {
-  if (typeof saved !== "object" || saved === null) return;
-  const s = saved as Record<string, unknown>;
-  const set = (v: unknown) => new Set(Array.isArray(v) ? v.filter((x): x is number => typeof x === "number") : []);
-  p.day = set(s.day);
-  p.week = set(s.week);
-  p.month = set(s.month);
-}
-
 export function encodeStats(s: ServerStats, names: NamesStats): Uint8Array {
   const data = {
     format: FORMAT,
@@ -69,13 +60,10 @@ export function encodeStats(s: ServerStats, names: NamesStats): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(data));
 }
 
-/**
- * Throws with a reason when the blob is not ours; the caller starts from zero and says so.
- * Returns whether it held active-queue sets (format 1), which then belong in PERIODS_BLOB.
- */
-export function decodeStats(blob: Uint8Array, s: ServerStats, names: NamesStats): boolean {
+/** Throws with a reason when the blob is not ours; the caller starts from zero and says so. */
+export function decodeStats(blob: Uint8Array, s: ServerStats, names: NamesStats): void {
   const d = JSON.parse(new TextDecoder().decode(blob)) as Record<string, unknown>;
-  if (d.format !== FORMAT && d.format !== 1) throw new Error(`unknown statistics format ${JSON.stringify(d.format)}`);
+  if (d.format !== FORMAT) throw new Error(`unknown statistics format ${JSON.stringify(d.format)}`);
   if (typeof d.fromTime === "number") s.fromTime = d.fromTime;
   assign(s, d.counters, COUNTERS_SAVED);
   assign(s.proxy.relays, d.relays, PROXY_FIELDS);
@@ -86,10 +74,6 @@ export function decodeStats(blob: Uint8Array, s: ServerStats, names: NamesStats)
   assign(s.rcvServices, d.rcvServices, SERVICE_SAVED);
   assign(s.ntfServices, d.ntfServices, SERVICE_SAVED);
   assign(names, d.names, NAMES_FIELDS);
-  if (d.format !== 1) return false;
-  restoreLegacyPeriods(s.activeQueues, d.activeQueues);
-  restoreLegacyPeriods(s.activeQueuesNtf, d.activeQueuesNtf);
-  return true;
 }
 
 const ID_BYTES = 6; // PeriodStats keeps 48 bits of each queue id
@@ -146,11 +130,10 @@ export async function saveStats(store: Store, s: ServerStats, names: NamesStats,
 /** Restores saved counters (if any), then takes qCount and msgCount from the store. */
 export async function restoreStats(store: Store, s: ServerStats, names: NamesStats): Promise<string | null> {
   let problem: string | null = null;
-  let legacySets = false;
   const blob = await store.getBlob(STATS_BLOB);
   if (blob !== null) {
     try {
-      legacySets = decodeStats(blob, s, names);
+      decodeStats(blob, s, names);
     } catch (e) {
       problem = `saved statistics could not be read (${(e as Error).message}); counting starts from zero`;
     }
@@ -162,9 +145,6 @@ export async function restoreStats(store: Store, s: ServerStats, names: NamesSta
     } catch (e) {
       problem = `${problem === null ? "" : `${problem}; `}saved active-queue sets could not be read (${(e as Error).message}); they start empty`;
     }
-  } else if (legacySets) {
-    // Written by a version that kept them in the counters' JSON: the hourly saves no longer do.
-    await store.putBlob(PERIODS_BLOB, encodePeriods(s));
   }
   const st = await store.stats();
   s.qCount = st.queueCount;

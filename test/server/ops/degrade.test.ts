@@ -32,9 +32,11 @@ test("statistics blob: round trip; another format is refused", () => {
   names.succ = 2;
   const s2 = new ServerStats();
   const n2 = new NamesStats();
-  expect(decodeStats(encodeStats(s, names), s2, n2)).toBe(false);
+  decodeStats(encodeStats(s, names), s2, n2);
   expect([s2.qCreated, s2.proxy.relaysOwn.successes, n2.succ]).toEqual([7, 3, 2]);
   expect(() => decodeStats(new TextEncoder().encode('{"format":99}'), new ServerStats(), new NamesStats())).toThrow("unknown statistics format");
+  // 1 (the sets in this JSON) was never released: not read either.
+  expect(() => decodeStats(new TextEncoder().encode('{"format":1,"counters":{"qCreated":4}}'), new ServerStats(), new NamesStats())).toThrow("unknown statistics format 1");
 });
 
 /** `n` distinct queue ids (the first 6 bytes vary, as PeriodStats keeps them), spread over 48 bits. */
@@ -74,23 +76,6 @@ test("active-queue sets: round trip through save and restore, 6 bytes an id, not
     await saveStats(store, s, new NamesStats(), false);
     expect(await store.getBlob(PERIODS_BLOB)).toEqual(periods);
     expect((await store.getBlob(STATS_BLOB))!.length).toBe(counters);
-  } finally {
-    await store.close();
-  }
-});
-
-test("active-queue sets saved by the earlier format (number arrays in the counters' JSON) are restored and moved", async () => {
-  const store = openSqliteStore({ path: ":memory:" });
-  try {
-    const legacy = { format: 1, fromTime: 5, counters: { qCreated: 4 }, activeQueues: { day: [1, 2], week: [1, 2, 3], month: [1, 2, 3, 2 ** 40] }, activeQueuesNtf: { day: [], week: [9], month: [9] } };
-    await store.putBlob(STATS_BLOB, new TextEncoder().encode(JSON.stringify(legacy)));
-    const r = new ServerStats();
-    expect(await restoreStats(store, r, new NamesStats())).toBeNull();
-    expect(r.qCreated).toBe(4);
-    expect([[...r.activeQueues.day], [...r.activeQueues.week], [...r.activeQueues.month], [...r.activeQueuesNtf.month]]).toEqual([[1, 2], [1, 2, 3], [1, 2, 3, 2 ** 40], [9]]);
-    const moved = new ServerStats();
-    decodePeriods((await store.getBlob(PERIODS_BLOB))!, moved);
-    expect([...moved.activeQueues.month]).toEqual([1, 2, 3, 2 ** 40]);
   } finally {
     await store.close();
   }
