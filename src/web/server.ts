@@ -12,10 +12,11 @@ import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext, type SecureContext } from "node:tls";
 import type { Socket, TCPSocketListener } from "bun";
-import { DISCARD, tlsConnHandlers, type SocketSink } from "../transport/tls/bun-handlers.ts";
+import type { HttpConnections } from "../transport/http-listener.ts";
+import type { HttpLimits } from "../transport/http-responder.ts";
+import type { SocketSink } from "../transport/tls/bun-handlers.ts";
 import type { SniHandoff } from "../transport/tls/sni-split.ts";
-import { WebConnections } from "./conn.ts";
-import type { HttpLimits } from "./http.ts";
+import { webConnections } from "./http.ts";
 import type { SiteInput } from "./info.ts";
 import { buildSite, writeSite } from "./site.ts";
 
@@ -101,20 +102,11 @@ export function startWeb(o: WebOptions): RunningWeb {
     warnings.push(`cannot write the web site to [WEB] static_path ${o.staticPath}: ${(e as Error).message}; the web site is not served`);
     return running;
   }
-  const conns = new WebConnections(o.staticPath, o.maxConnections, o.httpLimits, o.maxConnectionsPerAddress);
-  maxWeb = conns.maxConnections;
+  const conns = webConnections(o.staticPath, o.maxConnections, o.httpLimits, o.maxConnectionsPerAddress);
+  maxWeb = conns.admission.limits.maxConnections;
   const listen = (port: number, tls: SecureContext | null, label: string): number | undefined => {
     try {
-      const l = Bun.listen<SocketSink>({
-        hostname: o.bindHost,
-        port,
-        socket: {
-          ...tlsConnHandlers,
-          open(socket) {
-            if (adopt(socket, conns, tls)) tlsConnHandlers.open!(socket);
-          },
-        },
-      });
+      const l = conns.listen(o.bindHost, port, tls);
       listeners.push(l);
       notes.push(`Serving static site on port ${l.port}${tls === null ? "" : " (TLS)"}`);
       return l.port;
@@ -144,22 +136,10 @@ export function startWeb(o: WebOptions): RunningWeb {
   return running;
 }
 
-/** Makes the socket a web connection, or closes it when the web connection limit is reached. */
-function adopt(socket: Socket<SocketSink>, conns: WebConnections, tls: SecureContext | null): boolean {
-  const conn = conns.connection(tls, socket.remoteAddress);
-  if (conn === null) {
-    socket.data = DISCARD;
-    socket.terminate();
-    return false;
-  }
-  socket.data = conn;
-  return true;
-}
-
 /** Takes a connection whose ClientHello carried SNI, with the bytes already read from it. */
-function sniHandoff(conns: WebConnections, tls: SecureContext): SniHandoff {
+function sniHandoff(conns: HttpConnections, tls: SecureContext): SniHandoff {
   return (socket: Socket<SocketSink>, hello: Uint8Array) => {
-    if (!adopt(socket, conns, tls)) return;
+    if (!conns.adopt(socket, tls)) return;
     socket.data.attach(socket as Socket<unknown>);
     socket.data.socketData(hello);
   };

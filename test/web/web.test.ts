@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { generateWebCertificate } from "../../src/crypto/x509/web-certificate.ts";
-import { MAX_WEB_CONNECTIONS } from "../../src/web/conn.ts";
+import { MAX_WEB_CONNECTIONS } from "../../src/web/http.ts";
 import { startWeb, type RunningWeb } from "../../src/web/server.ts";
 import { startTestServer, testCredentials, testOptions, type TestServer } from "../server/harness.ts";
 import { connect } from "../server/helpers.ts";
@@ -299,7 +299,7 @@ describe("bounds (a separate site with small limits)", () => {
 
   test("a client that sends no complete request is closed after the request timeout (here 300 ms)", async () => {
     const d = mkdtempSync(join(tmpdir(), "smp-web-slow-"));
-    const w = startWeb({ staticPath: join(d, "www"), http: 0, bindHost: "127.0.0.1", smpPorts: [], site: siteInput(), httpLimits: { maxHeaderBytes: 8192, requestTimeoutMs: 300, maxRequestsPerConnection: 100 } });
+    const w = startWeb({ staticPath: join(d, "www"), http: 0, bindHost: "127.0.0.1", smpPorts: [], site: siteInput(), httpLimits: { maxHeadBytes: 8192, requestTimeoutMs: 300, maxRequestsPerConnection: 100 } });
     try {
       // Waits for the server's close (the event, not a clock); a hang would fail on the test timeout.
       const r = await raw(w.httpPort!, "GET / HTTP/1.1\r\nHost: slo");

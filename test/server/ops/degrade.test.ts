@@ -174,3 +174,37 @@ test("metrics endpoint: beyond its connection bound a connection is closed at ac
     m.stop();
   }
 });
+
+/** Sends `request` on a new connection; everything the endpoint wrote until it closed. */
+async function rawExchange(port: number, request: string): Promise<string> {
+  let got = "";
+  let done!: () => void;
+  const closed = new Promise<void>((r) => (done = r));
+  await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      open: (s) => void s.write(request),
+      data: (_s, chunk) => void (got += Buffer.from(chunk).toString("latin1")),
+      close: () => done(),
+      error: () => done(),
+    },
+  });
+  await closed;
+  return got;
+}
+
+test("metrics endpoint: a malformed request is 400 (the web site's framing); HEAD of another path has no body", async () => {
+  const m = startMetricsHttp({ host: "127.0.0.1", port: 0 }, async () => "m 1\n");
+  try {
+    expect((await rawExchange(m.port, "GARBAGE\r\n\r\n")).split("\r\n")[0]).toBe("HTTP/1.1 400 Bad Request");
+    expect((await rawExchange(m.port, "GET /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc")).split("\r\n")[0]).toBe("HTTP/1.1 400 Bad Request");
+    const head = await rawExchange(m.port, "HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect(head.split("\r\n")[0]).toBe("HTTP/1.1 404 Not Found");
+    expect(head.slice(head.indexOf("\r\n\r\n") + 4)).toBe("");
+    const get = await rawExchange(m.port, "GET /metrics HTTP/1.0\r\n\r\n");
+    expect([get.split("\r\n")[0], get.slice(get.indexOf("\r\n\r\n") + 4)]).toEqual(["HTTP/1.1 200 OK", "m 1\n"]);
+  } finally {
+    m.stop();
+  }
+});
