@@ -109,9 +109,7 @@ function serviceRec(c: Cursor): ServiceRec {
   c.expect(" role=");
   const role = c.char(["M", "N", "P"] as const, "service role M, N or P") as ServiceRole;
   c.expect(" cert=");
-  // Encoding/String.hs:`StrEncoding X.CertificateChain`: comma-separated base64url DER.
-  const certChain = [c.bytes("certificate")];
-  while (c.lit(",")) certChain.push(c.bytes("certificate"));
+  const certChain = c.certChain();
   c.expect(" cert_hash=");
   const certHash = c.bytes("certificate hash");
   c.expect(" created_at=");

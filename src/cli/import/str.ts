@@ -7,6 +7,7 @@
  */
 import { base64url } from "../../encoding/base64.ts";
 import { decodePubKey } from "../../crypto/keys.ts";
+import { CertificateError, parseCertificate } from "../../crypto/x509/certificate.ts";
 
 export class FormatError extends Error {
   override name = "FormatError";
@@ -71,6 +72,27 @@ export class Cursor {
       this.fail(what);
     }
     return der;
+  }
+
+  /**
+   * Encoding/String.hs:`StrEncoding X.CertificateChain`: comma-separated base64url DER, each
+   * decoded as a certificate (`X.decodeCertificateChain`), which the reference's parser requires.
+   */
+  certChain(what = "certificate"): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    do {
+      const start = this.pos;
+      const der = this.bytes(what);
+      try {
+        parseCertificate(der);
+      } catch (e) {
+        if (!(e instanceof CertificateError)) throw e;
+        this.pos = start;
+        this.fail(`${what} (${e.message})`);
+      }
+      out.push(der);
+    } while (this.lit(","));
+    return out;
   }
 
   /** Comma-separated keys (`StrEncoding (NonEmpty a)`: `sepBy1'`). */

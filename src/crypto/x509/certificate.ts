@@ -272,7 +272,9 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
   try {
     const cert = readElement(der);
     if (cert.tag !== TAG.SEQUENCE || cert.end !== der.length) throw new CertificateError("not a DER certificate");
-    const [tbs, sigAlg] = children(cert.content);
+    const [tbs, sigAlg, signature] = children(cert.content);
+    // X.509 SignedExact (and crypton-x509's decodeSignedObject): TBS, algorithm, signature bits.
+    if (signature?.tag !== TAG.BIT_STRING) throw new CertificateError("certificate without a signature");
     const f = children(tbs.content);
     // [version,] serial, signature, issuer, validity, subject, spki, [extensions]; version is absent in v1
     const hasVersion = f[0]?.tag === 0xa0;

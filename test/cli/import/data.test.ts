@@ -368,6 +368,15 @@ describe.skipIf(!hasOpenssl)("import: dry run, damaged files", () => {
     expect(r2.code).toBe(1);
     expect(r2.err).toContain(`corrupt record in ${join(i.refData, "smp-server-messages.log")}, line 3:`);
     expect(await dump(i.data)).toEqual(await emptyDump());
+
+    // A service whose certificate chain does not decode (the reference's parser refuses the line too).
+    writeFileSync(join(i.refData, "smp-server-messages.log"), lines(d.messagesLog));
+    const svc = d.storeLog[0]!.replace(/ cert=[^ ]+/, ` cert=${u(new Uint8Array(300).fill(0x30))}`);
+    writeFileSync(join(i.refData, "smp-server-store.log"), lines([svc, ...d.storeLog.slice(1)]));
+    const r3 = await cli(["import", ...i.flags]);
+    expect(r3.code).toBe(1);
+    expect(r3.err).toContain(`corrupt record in ${join(i.refData, "smp-server-store.log")}, line 1: expected certificate (`);
+    expect(await dump(i.data)).toEqual(await emptyDump());
   });
 
   test("a torn last line (the reference's crash artefact) needs --skip-warnings, then is reported and skipped", async () => {

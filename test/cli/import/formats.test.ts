@@ -13,9 +13,11 @@ import { parseMsgLogRecord } from "../../../src/cli/import/msg-log.ts";
 import { parseNtfLogRecord } from "../../../src/cli/import/ntf-log.ts";
 import { encodeCreate, encodeNewService, encodeQueue, parseStoreLogRecord, type StoreLogRecord } from "../../../src/cli/import/store-log.ts";
 import { Cursor, FormatError } from "../../../src/cli/import/str.ts";
+import { children, readElement, tlv } from "../../../src/crypto/x509/der.ts";
 import { authPublicKey, generateAuthKey } from "../../../src/client/index.ts";
 import type { NewQueue } from "../../../src/store/types.ts";
 import { u } from "../../fixtures/reference-data.ts";
+import { hex, loadVectors } from "../../vectors.ts";
 
 const rnd = (n: number) => new Uint8Array(randomBytes(n));
 const key = () => authPublicKey(generateAuthKey("ed25519")).der;
@@ -24,6 +26,7 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 const rid = rnd(24), sid = rnd(24), nid = rnd(24), lid = rnd(24), srv = rnd(24);
 const rk1 = key(), rk2 = key(), sk = key(), nk = key();
 const rdh = rnd(32), ndh = rnd(32), fixed = rnd(40), user = rnd(30);
+const REF_CERTS = loadVectors("handshake.json").fixtures;
 
 const base: NewQueue = {
   recipientId: rid,
@@ -98,11 +101,12 @@ describe("smp-server-store.log: StoreLog.hs `StrEncoding StoreLogRecord` / `Queu
     for (const tag of ["LDELETE", "SUSPEND", "UNBLOCK", "DELETE", "NDELETE"] as const) expect(parseStoreLogRecord(`${tag} ${r}`)).toEqual({ tag, rId: rid });
     expect(parseStoreLogRecord(`QUEUE_SERVICE ${r} N ${u(srv)}`)).toEqual({ tag: "QUEUE_SERVICE", rId: rid, party: "N", serviceId: srv });
     expect(parseStoreLogRecord(`QUEUE_SERVICE ${r} R `)).toEqual({ tag: "QUEUE_SERVICE", rId: rid, party: "R", serviceId: null });
-    const cert = rnd(200), hash = rnd(32);
-    const svc = `NEW_SERVICE service_id=${u(srv)} role=N cert=${u(cert)},${u(rnd(10))} cert_hash=${u(hash)} created_at=1733443200`;
+    // Certificates the reference itself decodes (its test server.crt and ca.crt, handshake vectors).
+    const chain = [hex(REF_CERTS.server_crt_der), hex(REF_CERTS.ca_crt_der)], hash = rnd(32);
+    const svc = `NEW_SERVICE service_id=${u(srv)} role=N cert=${chain.map(u).join(",")} cert_hash=${u(hash)} created_at=1733443200`;
     const rec = parseStoreLogRecord(svc) as Extract<StoreLogRecord, { tag: "NEW_SERVICE" }>;
     expect(rec.service).toMatchObject({ serviceId: srv, role: "N", certHash: hash, createdAt: 1733443200 });
-    expect(rec.service.certChain[0]).toEqual(cert);
+    expect(rec.service.certChain).toEqual(chain);
     expect(encodeNewService(rec.service)).toBe(svc);
   });
 
@@ -118,6 +122,20 @@ describe("smp-server-store.log: StoreLog.hs `StrEncoding StoreLogRecord` / `Queu
       `NOTIFIER ${u(rid)} ${u(nid)} ${u(nk)} ${u(rnd(31))}`, // a DH secret is 32 bytes
     ])
       expect(() => parseStoreLogRecord(bad)).toThrow(FormatError);
+  });
+
+  test("a service's certificate chain is decoded certificate by certificate (String.hs: X.decodeCertificateChain)", () => {
+    const ca = u(hex(REF_CERTS.ca_crt_der));
+    const svc = (cert: string) => `NEW_SERVICE service_id=${u(srv)} role=M cert=${cert} cert_hash=${u(rnd(32))} created_at=1733443200`;
+    const column = ` role=M cert=`.length + `NEW_SERVICE service_id=${u(srv)}`.length + 1;
+    expect(() => parseStoreLogRecord(svc(u(rnd(300))))).toThrow(new RegExp(`^expected certificate \\(.+\\) at column ${column}$`));
+    // The second of the chain is not a certificate: the column points at it.
+    expect(() => parseStoreLogRecord(svc(`${ca},${u(rnd(10))}`))).toThrow(new RegExp(`^expected certificate \\(.+\\) at column ${column + ca.length + 1}$`));
+    // Without its signature (SignedExact has three parts).
+    const [tbs, alg] = children(readElement(hex(REF_CERTS.ca_crt_der)).content);
+    expect(() => parseStoreLogRecord(svc(u(tlv(0x30, tbs!.raw, alg!.raw))))).toThrow("expected certificate (certificate without a signature)");
+    // A certificate cut short.
+    expect(() => parseStoreLogRecord(svc(u(hex(REF_CERTS.ca_crt_der).subarray(0, 100))))).toThrow(FormatError);
   });
 });
 
