@@ -29,7 +29,10 @@ export interface QueueInfo {
   readonly qiMsg: MsgInfo | null;
 }
 
-/** aeson UTCTime: `YYYY-MM-DDTHH:MM:SS[.fff]Z`, fraction only when non-zero, trailing zeros dropped. */
+/**
+ * aeson UTCTime, and iso8601Show of a millisecond time (Prometheus.hs's header lines):
+ * `YYYY-MM-DDTHH:MM:SS[.fff]Z`, fraction only when non-zero, trailing zeros dropped.
+ */
 export function utcTimeJson(seconds: number): string {
   const ms = Math.round(seconds * 1000);
   const iso = new Date(ms).toISOString(); // always .sss

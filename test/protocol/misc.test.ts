@@ -91,6 +91,9 @@ describe("QUE → INFO JSON", () => {
   test("UTCTime as aeson prints it", () => {
     expect(utcTimeJson(1700000000)).toBe("2023-11-14T22:13:20Z");
     expect(utcTimeJson(1700000000.12)).toBe("2023-11-14T22:13:20.12Z");
+    // Millisecond times (the metrics' header lines): every millisecond kept, none invented.
+    expect(utcTimeJson(1700000000001 / 1000)).toBe("2023-11-14T22:13:20.001Z");
+    expect(utcTimeJson(1700000000999 / 1000)).toBe("2023-11-14T22:13:20.999Z");
   });
   test("malformed INFO JSON is rejected", () => {
     for (const bad of ["{", "[]", '{"qiSnd":1,"qiNtf":true,"qiSize":0}', '{"qiSnd":true,"qiNtf":true}', '{"qiSnd":true,"qiNtf":true,"qiSize":0,"qiSub":{"qSubThread":"x"}}']) {

@@ -4,6 +4,7 @@
  * its `# name` notes after each sample, so existing scrapers and Grafana dashboards keep working.
  * Each sample carries the time of rendering in epoch milliseconds, as there.
  */
+import { utcTimeJson } from "../../protocol/queue-info.ts";
 import type { ServiceData, StatsData } from "./data.ts";
 import type { TimeBuckets } from "../stats.ts";
 
@@ -297,14 +298,9 @@ export interface SubscriberData {
   serviceSubs: number;
 }
 
-/** Prometheus.hs:tsEpoch prints milliseconds; iso8601Show prints only the fraction it needs. */
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.?0*Z$/, "Z");
-}
-
 export function renderMetrics(d: StatsData, rt: RealTimeData, nowMs: number): string {
   const ts = ` ${Math.floor(nowMs)}`;
-  const out: string[] = [`# Recorded at: ${iso(nowMs)}\n# Stats from: ${iso(d.fromTime)}\n\n`];
+  const out: string[] = [`# Recorded at: ${utcTimeJson(nowMs / 1000)}\n# Stats from: ${utcTimeJson(d.fromTime / 1000)}\n\n`];
   for (const s of SECTIONS) {
     out.push(`# ${s.title}\n# ${"-".repeat(s.title.length)}\n${s.gap ? "\n" : ""}`);
     for (const m of s.metrics) {
