@@ -8,7 +8,7 @@ import { redactUri } from "../store/postgres/errors.ts";
 import type { Store } from "../store/store.ts";
 import { DatabaseStartError } from "../store/sqlite/startup-check.ts";
 import { StoreError } from "../store/types.ts";
-import { log, setLogLevel, type LogLevel } from "../util/log.ts";
+import { log, type LogLevel } from "../util/log.ts";
 import type { RunningWeb } from "../web/server.ts";
 import { addressPort, serverAddress } from "./address.ts";
 import { CertFileError, checkSavedFingerprint, loadCredentials } from "./certs.ts";
@@ -77,6 +77,7 @@ function missingDatabase(path: string, paths: Paths): string {
 const NO_WEB: RunningWeb = { descriptors: 0, notes: [], warnings: [], stop: () => {} };
 
 export interface StartOptions {
+  /** For the server's options; the log itself is set to it by main.ts, before anything is logged. */
   logLevel: LogLevel;
   isRoot: boolean;
   /** `--create-store`: create the database when it is missing (otherwise start-up stops). */
@@ -89,7 +90,6 @@ export interface StartOptions {
 
 /** Resolves once the server is running (undefined after --maintenance); signals then close it and exit the process. */
 export async function start(paths: Paths, o: StartOptions, out: Out): Promise<RunningServer | undefined> {
-  setLogLevel(o.logLevel);
   const fresh = !existsSync(configFile(paths));
   if (fresh) {
     refuseToReinitialize(paths, "start");
