@@ -85,7 +85,7 @@ export function proxiedRelayFromPKEY(
   let serverKey: Uint8Array;
   try {
     const leafKey = decodePubKey(readCertFields(shape.leafCert).spki);
-    const spki = verifySignedObject(certKey.signedPubKey, leafKey);
+    const spki = verifySignedObject(certKey.signed ?? certKey.signedPubKey, leafKey);
     const k = spki === null ? null : decodePubKey(spki);
     if (k === null || k.alg !== "x25519") throw identity;
     serverKey = k.raw;

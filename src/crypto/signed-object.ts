@@ -124,15 +124,17 @@ export function decodeSignedObject(der: Uint8Array): DecodedSignedObject {
 /**
  * Crypto.hs:verifyX509: returns the signed object's DER (e.g. the SPKI) if the signature is a
  * valid Ed25519/Ed448 signature by `key` over the signed data; null otherwise (including
- * malformed input and algorithm mismatch).
+ * malformed input and algorithm mismatch). Takes the DER, or what a parser already decoded.
  */
-export function verifySignedObject(der: Uint8Array, key: PublicKey): Uint8Array | null {
+export function verifySignedObject(signed: Uint8Array | DecodedSignedObject, key: PublicKey): Uint8Array | null {
   let d: DecodedSignedObject;
-  try {
-    d = decodeSignedObject(der);
-  } catch {
-    return null;
-  }
+  if (signed instanceof Uint8Array) {
+    try {
+      d = decodeSignedObject(signed);
+    } catch {
+      return null;
+    }
+  } else d = signed;
   if (d.alg === null || d.alg !== key.alg) return null;
   return verifySignature(key, d.signature, d.signedData) ? d.object : null;
 }

@@ -3,7 +3,7 @@
  * key signed by the leaf, as carried in the server hello, the service part of the client hello and PKEY.
  * Kept as raw DER here; X.509 validation and signature checks belong to the transport layer.
  */
-import { decodeSignedObject } from "../crypto/signed-object.ts";
+import { decodeSignedObject, type DecodedSignedObject } from "../crypto/signed-object.ts";
 import { Reader, ParseError } from "../encoding/reader.ts";
 import type { Writer } from "../encoding/writer.ts";
 
@@ -12,6 +12,8 @@ export interface CertChainPubKey {
   readonly certChain: readonly Uint8Array[];
   /** DER `SignedExact` of the wrapped SPKI (Crypto.hs:signX509). */
   readonly signedPubKey: Uint8Array;
+  /** `signedPubKey` as the parser decoded it, so that its verification does not decode it again. */
+  readonly signed?: DecodedSignedObject;
 }
 
 /** `NonEmpty(Large cert) ‖ Large(signedPubKey)` (Crypto.hs:encodeCertChain, Encoding SignedObject). */
@@ -32,10 +34,11 @@ export function parseCertChainPubKey(r: Reader): CertChainPubKey {
   const signedPubKey = r.large().slice();
   // The reference's parser decodes it (Crypto.hs:Encoding SignedObject, X.decodeSignedObject):
   // anything else — a bare SPKI, say — fails the hello's parse, not only its verification.
+  let signed: DecodedSignedObject;
   try {
-    decodeSignedObject(signedPubKey);
+    signed = decodeSignedObject(signedPubKey);
   } catch (e) {
     throw new ParseError(`signed key: ${(e as Error).message}`);
   }
-  return { certChain, signedPubKey };
+  return { certChain, signedPubKey, signed };
 }

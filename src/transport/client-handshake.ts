@@ -112,7 +112,7 @@ export async function clientHandshake(t: BlockTransport, cfg: ClientHandshakeCon
     if (leaf === undefined) fail(badAuth);
     try {
       const serverKey = decodePubKey(readCertFields(leaf!).spki);
-      const spki = verifySignedObject(hello.certKey.signedPubKey, serverKey);
+      const spki = verifySignedObject(hello.certKey.signed ?? hello.certKey.signedPubKey, serverKey);
       const k = spki === null ? null : decodePubKey(spki);
       if (k === null || k.alg !== "x25519") fail(badAuth);
       peerServerPubKey = k!.raw;

@@ -139,7 +139,7 @@ async function clientService(
   try {
     const leafKey = decodePubKey(readCertFields(leafCert).spki);
     if (leafKey.alg !== "ed25519" && leafKey.alg !== "ed448") return badAuth;
-    const spki = verifySignedObject(s.certKey.signedPubKey, leafKey);
+    const spki = verifySignedObject(s.certKey.signed ?? s.certKey.signedPubKey, leafKey);
     if (spki === null) return badAuth;
     serviceKey = decodePubKey(spki);
   } catch {
