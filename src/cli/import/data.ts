@@ -38,6 +38,8 @@ export interface DataImportOptions extends LineOptions {
   readonly fromDataDir: string;
   /** `[STORE_LOG] store_messages` of the reference INI, when known: which message store is current. */
   readonly storeMessages: string | null;
+  /** storeLogImportMark of fromDataDir when the caller has it (a store log is hashed once). */
+  readonly storeLogMark?: string;
 }
 
 export interface DataImportReport {
@@ -131,7 +133,7 @@ export async function importData(store: SqliteStore, o: DataImportOptions): Prom
   if (existsSync(storeLog)) {
     sources.push(interrupted ? `${storeLog} (the reference was stopped while compacting its log; it restores from this file)` : storeLog);
     // The same store log imported before: queues deleted here since must not come back.
-    const mark = importMark(storeLog);
+    const mark = o.storeLogMark ?? importMark(storeLog);
     const done = await store.getBlob(mark);
     if (done !== null) {
       report.alreadyImported = Buffer.from(done).toString("utf8");

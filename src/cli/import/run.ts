@@ -148,7 +148,7 @@ function importConfig(paths: Paths, o: ImportOptions, iniPath: string, iniText: 
 }
 
 /** The data, as one transaction: committed when everything was read and written, else discarded. */
-async function importStore(dbPath: string, o: ImportOptions, storeMsgs: string | null, out: Out): Promise<DataImportReport> {
+async function importStore(dbPath: string, o: ImportOptions, storeMsgs: string | null, out: Out, storeLogMark?: string): Promise<DataImportReport> {
   // A dry run against a database that does not exist yet runs in memory: it must not create one.
   const path = o.dryRun && !existsSync(dbPath) ? ":memory:" : dbPath;
   if (path !== ":memory:") mkdirSync(dirname(dbPath), { recursive: true, mode: 0o700 });
@@ -162,6 +162,7 @@ async function importStore(dbPath: string, o: ImportOptions, storeMsgs: string |
     const report = await importData(store, {
       fromDataDir: o.fromDataDir,
       storeMessages: storeMsgs,
+      storeLogMark,
       skipWarnings: o.skipWarnings,
       warn: (l) => out(`  warning: ${l}`),
     });
@@ -198,7 +199,7 @@ async function throughSqlite(dataDir: string, pg: PostgresTarget, o: ImportOptio
     return;
   }
   if (o.dryRun) {
-    printDataReport(await importStore(":memory:", o, storeMsgs, out), true, out);
+    printDataReport(await importStore(":memory:", o, storeMsgs, out, mark ?? undefined), true, out);
     return;
   }
   // In the data directory, not /tmp: the logs may be larger than a RAM-backed /tmp.
@@ -206,7 +207,7 @@ async function throughSqlite(dataDir: string, pg: PostgresTarget, o: ImportOptio
   const tmp = mkdtempSync(join(dataDir, ".import-"));
   try {
     const file = join(tmp, DB_FILE);
-    printDataReport(await importStore(file, o, storeMsgs, out), false, out);
+    printDataReport(await importStore(file, o, storeMsgs, out, mark ?? undefined), false, out);
     const r = await importSqliteToPostgres(file, pg);
     const counts = countsLine(r.counts);
     out(r.alreadyDone ? `  ${describeTarget(pg)} already holds these rows (${counts}): left as it is` : `  copied into ${describeTarget(pg)}: ${counts}`);
