@@ -6,6 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { hex, loadVectors, toHex } from "../../vectors.ts";
 import { startFake } from "../../client/fake-server.ts";
 import { memoryServer, writtenPayloads, type MemoryServer } from "./helpers.ts";
+import { newQueue, spki } from "../../store/helpers.ts";
 import type { MemoryEnd } from "../../transport/memory-stream.ts";
 import { DhPrivateKey } from "../../../src/crypto/dh.ts";
 import { cbDecryptNoPad, cbEncryptNoPad } from "../../../src/crypto/secretbox.ts";
@@ -77,20 +78,15 @@ describe("through the connection loop", () => {
     const m = await memoryServer({}, relayPriv());
     cleanup.push(() => m.close());
     // The queue of the vector's SEND: sender id and key from transmissions.json / proxy.json.
-    await m.store.queues.createQueue({
-      recipientId: hex(T.ids.rcvId),
-      recipientKeys: [hex(key("rcv-auth-ed25519").public_spki_der)],
-      rcvDhSecret: new Uint8Array(32).fill(7),
-      senderId: hex(T.ids.sndId),
-      senderKey: hex(key("snd-auth-ed25519").public_spki_der),
-      queueMode: "M",
-      link: null,
-      notifier: null,
-      status: "active",
-      blockingInfo: null,
-      updatedAt: null,
-      rcvServiceId: null,
-    });
+    await m.store.queues.createQueue(
+      newQueue({
+        recipientId: hex(T.ids.rcvId),
+        rcvDhSecret: new Uint8Array(32).fill(7),
+        senderId: hex(T.ids.sndId),
+        senderKey: spki("snd-auth-ed25519"),
+        updatedAt: null,
+      }),
+    );
     await m.store.flush();
     const { client, serverEnd } = await m.connect(hex(X.relay_session_id), {
       proxyServer: true,
