@@ -12,6 +12,17 @@ import { SMPClientError } from "../../src/client/errors.ts";
 const M = loadVectors("messages.json");
 const keyOf = (label: string) => M.keys.find((k: any) => k.label === label);
 
+/** The broker message of the v20 transmission vector whose name starts with `tag`. */
+function v20Vector(tag: string) {
+  const t = M.transmissions_v20.find((x: any) => x.name.startsWith(tag));
+  const block = hex(t.block_payload);
+  const cur = new BatchCursor();
+  expect(cur.open(block)).toBe(true);
+  cur.next();
+  const got = parseServerTransmission(block, cur.start, cur.end, transmissionParams(20, new Uint8Array(32)), new Reader(block));
+  return got.msg!;
+}
+
 describe("MSG bodies", () => {
   test("the recipient's DH secret is dh(server queue key, own rcvDhKey)", () => {
     const s = x25519(hex(keyOf("srv-queue-dh-x25519").public_raw), hex(keyOf("rcv-dh-x25519").private_raw));
@@ -33,13 +44,7 @@ describe("MSG bodies", () => {
   });
 
   test("the MSG of the v20 transmission vector decrypts", () => {
-    const t = M.transmissions_v20.find((x: any) => x.name.startsWith("MSG"));
-    const block = hex(t.block_payload);
-    const cur = new BatchCursor();
-    expect(cur.open(block)).toBe(true);
-    cur.next();
-    const got = parseServerTransmission(block, cur.start, cur.end, transmissionParams(20, new Uint8Array(32)), new Reader(block));
-    const m = got.msg!;
+    const m = v20Vector("MSG");
     if (m.tag !== "MSG") throw new Error(m.tag);
     const r = decryptMsgBody(hex(M.rcv_dh_secret), m.msgId, m.body);
     expect(r.type === "message" && toHex(r.body)).toBe(M.msg.msg_body);
@@ -74,13 +79,7 @@ describe("NMSG metadata", () => {
   });
 
   test("the NMSG of the v20 transmission vector decrypts", () => {
-    const t = M.transmissions_v20.find((x: any) => x.name.startsWith("NMSG"));
-    const block = hex(t.block_payload);
-    const cur = new BatchCursor();
-    expect(cur.open(block)).toBe(true);
-    cur.next();
-    const got = parseServerTransmission(block, cur.start, cur.end, transmissionParams(20, new Uint8Array(32)), new Reader(block));
-    const m = got.msg!;
+    const m = v20Vector("NMSG");
     if (m.tag !== "NMSG") throw new Error(m.tag);
     const meta = decryptNMsgMeta(hex(M.nmsg.rcv_ntf_dh_secret), m.nonce, m.encMeta);
     expect(toHex(meta.msgId)).toBe(M.msg.msg_id);
