@@ -26,7 +26,7 @@ import { isSecuredMsgQueue } from "./verify.ts";
 import { noResolverReply } from "./names/service.ts";
 import { processPFWD, processPRXY } from "./proxy/proxy.ts";
 import { processRFWD } from "./proxy/relay.ts";
-import { dissociateQueue, subscribeService, subscribeServiceNotifier, subscribeServiceQueue } from "./services.ts";
+import { deliverPendingNtfs, dissociateQueue, subscribeService, subscribeServiceNotifier, subscribeServiceQueue } from "./services.ts";
 
 type Cmd<T extends Command["tag"]> = Extract<Command, { tag: T }>;
 
@@ -467,10 +467,7 @@ async function subscribeNotifications(srv: Env, c: Client, t: ReceivedTransmissi
   if (srv.subscribers.subscribe("ntf", n.notifierId, c)) srv.stats.ntfSub++;
   else srv.stats.ntfSubDuplicate++;
   reply(c, t, { tag: "SOK", serviceId: c.serviceId });
-  // Notifications kept while nobody was subscribed follow the SOK, oldest first.
-  const pending = await srv.store.ntfs.takeNtfs([n.notifierId]);
-  for (const p of pending) c.outbox.push(EMPTY, n.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
-  srv.stats.countNtfsDelivered(pending.length);
+  await deliverPendingNtfs(srv, c, n.notifierId);
 }
 
 // ---- DEL, QUE ----

@@ -119,9 +119,14 @@ export async function subscribeServiceNotifier(srv: Env, c: Client, t: ReceivedT
   const n = q.notifier!;
   if (!(await associate(srv, "ntf", c, q, n.notifierId, n.serviceId))) return fail(c, t, ERR.AUTH);
   reply(c, t, { tag: "SOK", serviceId: c.serviceId });
-  // Notifications kept while the service was away follow the SOK, oldest first.
-  const pending = await srv.store.ntfs.takeNtfs([n.notifierId]);
-  for (const p of pending) c.outbox.push(EMPTY, n.notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
+  // Notifications kept while the service was away follow the SOK.
+  await deliverPendingNtfs(srv, c, n.notifierId);
+}
+
+/** After NSUB's SOK: the notifications kept for the notifier while nobody was subscribed, oldest first. */
+export async function deliverPendingNtfs(srv: Env, c: Client, notifierId: Uint8Array): Promise<void> {
+  const pending = await srv.store.ntfs.takeNtfs([notifierId]);
+  for (const p of pending) c.outbox.push(EMPTY, notifierId, { tag: "NMSG", nonce: p.ntf.nonce, encMeta: p.ntf.encMeta });
   srv.stats.countNtfsDelivered(pending.length);
 }
 
