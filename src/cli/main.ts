@@ -1,8 +1,9 @@
 /**
  * The `smp-server` executable (Server/Main.hs:smpServerCLI_, cliCommandP): verbs init, cert, start,
  * delete, control, stats, database, import, export, backup. Run with `bun src/cli/main.ts …` or as the compiled binary.
- * Each verb other than `start` (and `init`/`cert`, which start shares) loads its module only when it
- * runs: a running server then never holds the code of the import, export or database tools.
+ * Each verb other than `init`/`cert` loads its module only when it runs: a running server then
+ * never holds the code of the import, export or database tools, and the supervisor of several
+ * nodes (`start --nodes`) not the server's.
  */
 import { CertificateError } from "../crypto/x509/certificate.ts";
 import { isLogLevel, LOG_LEVELS, setLogLevel, type LogLevel } from "../util/log.ts";
@@ -16,7 +17,7 @@ import { REFERENCE_CONFIG_DIR, REFERENCE_DATA_DIR } from "./identity-guard.ts";
 import { DEFAULT_INIT, initialize, warnCAPrivateKeyFile, type InitOptions, type PasswordChoice } from "./init.ts";
 import { configFile, currentPathEnv, resolvePaths, type PathEnv, type Paths } from "./paths.ts";
 import { logIgnoredStartOptions, REFERENCE_START_OPTIONS, referenceStartFlags, splitRtsOptions } from "./reference-start.ts";
-import { start } from "./start.ts";
+import { nodesOption } from "./nodes.ts";
 import { SERVER_VERSION_LINE, SMP_VERSIONS_LINE } from "./version.ts";
 
 const EXE = "smp-server";
@@ -68,6 +69,7 @@ const CERT: OptionSpec[] = [
 const START: OptionSpec[] = [
   { name: "create-store", kind: "flag", help: "Create a new, empty database when it is missing (otherwise an initialized server refuses to start without it)" },
   { name: "log-level", kind: "value", metavar: "LOG_LEVEL", help: `Logging level: ${LOG_LEVELS.join(", ")} (default: info)` },
+  { name: "nodes", kind: "value", metavar: "N", help: "Server processes on this machine, all on the same ports: a number or auto (one per core); more than 1 needs PostgreSQL (default: [NODES] count, 1)" },
   ...REFERENCE_START_OPTIONS,
   ...COMMON,
 ];
@@ -329,7 +331,19 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         const flags = referenceStartFlags(opts);
         setLogLevel(level as LogLevel);
         logIgnoredStartOptions(rts, flags);
-        const server = await start(
+        const nodesText = stringOpt(opts, "nodes");
+        const nodes = nodesText === undefined ? undefined : nodesOption(nodesText);
+        if (!flags.maintenance) {
+          // Several nodes: this process only supervises them (supervisor.ts), so the server's
+          // code is not even loaded here.
+          const supervisor = await import("./supervisor.ts");
+          const count = supervisor.nodesToSupervise(paths, nodes);
+          if (count > 1) {
+            await supervisor.supervise(argv, count);
+            return undefined;
+          }
+        }
+        const server = await (await import("./start.ts")).start(
           paths,
           {
             logLevel: level as LogLevel,
@@ -337,6 +351,7 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
             createStore: opts.has("create-store"),
             maintenance: flags.maintenance,
             migrations: { confirm: flags.migrations, ask: ctx.ask },
+            ...(nodes !== undefined && { nodes }),
           },
           out,
         );
