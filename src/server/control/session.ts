@@ -112,6 +112,8 @@ export class ControlSession {
       case "save":
         return this.admin(async () => {
           await this.ctx.monitor.save();
+          // With several nodes, the others see this node's figures as of now.
+          await this.ctx.monitor.publishNodeStats();
           return ["saving server state...", "server state saved!"];
         });
     }

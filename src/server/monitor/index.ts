@@ -100,6 +100,11 @@ export class Monitor {
     return { clients: this.srv.clients.size, smpSubs: s.counts("rcv").queues, ntfSubs: s.counts("ntf").queues };
   }
 
+  /** Publishes this node's figures now (control port `save`), when it is a node of several. */
+  async publishNodeStats(): Promise<void> {
+    await this.publisher?.publish(true);
+  }
+
   /** Every node's last published figures and the totals; null without a cluster (SQLite). */
   async cluster(now = Date.now()): Promise<ClusterView | null> {
     const cluster = this.srv.store.cluster;

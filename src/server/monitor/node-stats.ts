@@ -108,7 +108,7 @@ export class NodeStatsPublisher {
     this.timer.unref?.();
   }
 
-  private async publish(running: boolean): Promise<void> {
+  async publish(running: boolean): Promise<void> {
     try {
       await this.cluster.putNodeStats(this.name, JSON.stringify(await this.figures(running)));
       if (this.failing) log.info("node statistics are published again");

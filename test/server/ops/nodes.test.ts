@@ -1,0 +1,96 @@
+// Two nodes of one server on one PostgreSQL schema (issue 18), as two servers in this process:
+// each control port says which node answered, lists the cluster's nodes with their last
+// publication, and gives the cluster's totals beside its own counters; the metrics name the node.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServer, type RunningServer } from "../../../src/server/index.ts";
+import type { ServerOptions } from "../../../src/server/options.ts";
+import { setLogLevel } from "../../../src/util/log.ts";
+import { dropTestSchemas, testPostgresUri, testSchemaName } from "../../store/postgres.ts";
+import { openTestStore, testOptions } from "../harness.ts";
+import { closeAll, connect } from "../helpers.ts";
+import { ControlClient } from "./control-client.ts";
+
+const uri = testPostgresUri();
+const ADMIN = "admin-secret";
+
+(uri === null ? describe.skip : describe)("two nodes on one store", () => {
+  const schema = testSchemaName();
+  const dir = mkdtempSync(join(tmpdir(), "smp-nodes-"));
+  let a: RunningServer;
+  let b: RunningServer | null;
+  const node = (index: number): ServerOptions => ({
+    ...testOptions({ control: { port: 0, adminPassword: ADMIN, dailyBlockQueueQuota: 0 }, store: { postgres: { uri: uri!, schema, poolSize: 3 } } }, dir),
+    node: { index, count: 2, name: `t-${index}` },
+  });
+  const start = async (o: ServerOptions) => startServer(o, await openTestStore(o));
+  beforeAll(async () => {
+    setLogLevel("error");
+    a = await start(node(1));
+    b = await start(node(2));
+  });
+  afterAll(async () => {
+    await a.close();
+    await b?.close();
+    setLogLevel("info");
+    rmSync(dir, { recursive: true, force: true });
+    await dropTestSchemas(uri!, [schema]);
+  });
+  const control = async (s: RunningServer, cmd: string): Promise<string[]> => {
+    const c = await ControlClient.open(s.control!.port);
+    try {
+      await c.greeting();
+      await c.cmd(`auth ${ADMIN}`);
+      return await c.cmd(cmd);
+    } finally {
+      c.close();
+    }
+  };
+
+  test("each node answers as itself, with the cluster's nodes and totals", async () => {
+    const client = await connect({ address: `smp://${Buffer.from(node(2).credentials.fingerprint).toString("base64url")}=@127.0.0.1:${b!.ports[0]}` });
+    try {
+      await client.createQueue({ authAlg: "ed25519" });
+      // `save` on b publishes its figures now (otherwise every 15 s).
+      expect(await control(b!, "save")).toEqual(["saving server state...", "server state saved!"]);
+
+      const info = await control(a, "server-info");
+      expect(info).toContain("Node: t-1 (1 of 2 on its machine)");
+      expect(info.find((l) => l.startsWith("Cluster nodes: "))).toMatch(/^Cluster nodes: 2, clients: 1, SMP subscriptions: \d+, Ntf subscriptions: 0$/);
+      expect(info.find((l) => l.startsWith("Node t-1: "))).toMatch(/^Node t-1: live, updated .* UTC \(\d+ s ago\), clients 0, SMP subscriptions 0, Ntf subscriptions 0$/);
+      expect(info.find((l) => l.startsWith("Node t-2: "))).toMatch(/^Node t-2: live, updated .* UTC \(\d+ s ago\), clients 1, /);
+
+      const stats = await control(a, "stats");
+      expect(stats).toContain("qCreated: 0");
+      expect(stats).toContain("node: t-1");
+      expect(stats).toContain("cluster nodes: 2");
+      expect(stats).toContain("cluster live nodes: 2");
+      expect(stats).toContain("cluster qCreated: 1");
+      expect((await control(b!, "stats")).filter((l) => /^(qCreated|node|cluster qCreated): /.test(l))).toEqual(["qCreated: 1", "node: t-2", "cluster qCreated: 1"]);
+
+      const clients = await control(b!, "clients");
+      expect(clients[0]).toBe("clientId,sessionId,connected,createdAt,rcvActiveAt,sndActiveAt,age,subscriptions,node");
+      expect(clients.length).toBe(2);
+      expect(clients[1]).toEndWith(",t-2");
+
+      const metrics = await a.monitor.metricsText();
+      expect(metrics).toContain('simplex_smp_node_info{node="t-1",index="1",count="2"} 1\n');
+      expect(metrics).toContain('simplex_smp_cluster_nodes{state="live"} 2\n');
+      expect(metrics).toContain('simplex_smp_cluster_counter{counter="qCreated"} 1\n');
+      expect(metrics).toContain("simplex_smp_cluster_clients 1\n");
+    } finally {
+      closeAll([client]);
+    }
+  });
+
+  test("a stopped node is listed as stopped; its counters stay in the totals", async () => {
+    await b!.close();
+    b = null;
+    const info = await control(a, "server-info");
+    expect(info.find((l) => l.startsWith("Cluster nodes: "))).toBe("Cluster nodes: 2, clients: 0, SMP subscriptions: 0, Ntf subscriptions: 0");
+    expect(info.find((l) => l.startsWith("Node t-2: "))).toMatch(/^Node t-2: stopped, .*, clients 0, SMP subscriptions 0, Ntf subscriptions 0$/);
+    expect(await control(a, "stats")).toContain("cluster qCreated: 1");
+  });
+});
