@@ -41,7 +41,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 function countValue(v: unknown): number | "auto" | string {
   if (v === "auto") return "auto";
   if (typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= MAX_NODES) return v;
-  if (typeof v === "string" && /^\d+$/.test(v)) return countValue(Number(v));
+  if (typeof v === "string" && /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_NODES) return Number(v);
   return `expected a whole number from 1 to ${MAX_NODES} or "auto" (one node per core), got ${typeof v === "string" ? JSON.stringify(v) : String(v)}`;
 }
 
