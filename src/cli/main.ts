@@ -75,9 +75,11 @@ const START: OptionSpec[] = [
 ];
 
 const ROLE: OptionSpec = { name: "role", kind: "value", metavar: "ROLE", help: "Control port role: admin or user (default: admin if its password is set, else user)" };
-const CONTROL: OptionSpec[] = [ROLE, ...COMMON];
+const NODE: OptionSpec = { name: "node", kind: "value", metavar: "N", help: "With several nodes (start --nodes): node N's control port, control_port + N - 1 (default 1)" };
+const CONTROL: OptionSpec[] = [ROLE, NODE, ...COMMON];
 const STATS: OptionSpec[] = [
   ROLE,
+  NODE,
   { name: "watch", short: "w", kind: "value", metavar: "SECONDS", help: "Live view: redraw every SECONDS with each counter's change per second" },
   { name: "count", kind: "value", metavar: "N", help: "With --watch: stop after N tables" },
   ...COMMON,
@@ -363,7 +365,7 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
       case "control": {
         const words = args.slice(split);
         if (words.length === 0) throw new UsageError("a control port command is required (e.g. stats, help)");
-        return await (await import("./control.ts")).runControl(paths, words.join(" "), roleOpt(opts), out);
+        return await (await import("./control.ts")).runControl(paths, words.join(" "), roleOpt(opts), out, positiveInt(opts, "node") ?? 1);
       }
       case "import":
         await (await import("./import/run.ts")).runImport(
@@ -389,7 +391,7 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         const watch = positiveInt(opts, "watch");
         const count = positiveInt(opts, "count");
         if (count !== undefined && watch === undefined) throw new UsageError("--count needs --watch");
-        return await (await import("./control.ts")).printStats(paths, roleOpt(opts), out, { ...(watch !== undefined && { watchSeconds: watch }), ...(count !== undefined && { count }) });
+        return await (await import("./control.ts")).printStats(paths, roleOpt(opts), out, { ...(watch !== undefined && { watchSeconds: watch }), ...(count !== undefined && { count }) }, positiveInt(opts, "node") ?? 1);
       }
       case "database":
         if (sub !== "import" && sub !== "export") throw new UsageError(`expected \`database import\` or \`database export\`, got ${sub === undefined ? "nothing" : JSON.stringify(sub)}`);

@@ -170,6 +170,10 @@ const refused = (port: number) =>
     expect(pid3).not.toBe(pid2);
     expect(await clientsOf(d, 2)).toBe(0);
     expect(alive(pid1)).toBe(true);
+    // The operator's way to one node: `control --node N`.
+    const cli = Bun.spawnSync([process.execPath, MAIN, "control", ...d.flags, "--node", "2", "server-info"], { cwd: ROOT });
+    expect(cli.exitCode).toBe(0);
+    expect(cli.stdout.toString()).toMatch(/^Node: \S+-2 \(2 of 2 on its machine\)$/m);
 
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
