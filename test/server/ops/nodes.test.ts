@@ -1,7 +1,9 @@
 // Two nodes of one server on one PostgreSQL schema (issue 18), as two servers in this process:
 // each control port says which node answered, lists the cluster's nodes with their last
 // publication, and gives the cluster's totals beside its own counters; the metrics name the node.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+// Message expiry runs on the node that leads it, not on every node.
+import { SQL } from "bun";
+import { afterAll, beforeAll, describe, expect, setSystemTime, spyOn, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +12,7 @@ import type { ServerOptions } from "../../../src/server/options.ts";
 import { setLogLevel } from "../../../src/util/log.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../../store/postgres.ts";
 import { openTestStore, testOptions } from "../harness.ts";
-import { closeAll, connect } from "../helpers.ts";
+import { closeAll, connect, OK, send, sr } from "../helpers.ts";
 import { ControlClient } from "./control-client.ts";
 
 const uri = testPostgresUri();
@@ -92,5 +94,87 @@ const ADMIN = "admin-secret";
     expect(info.find((l) => l.startsWith("Cluster nodes: "))).toBe("Cluster nodes: 2, clients: 0, SMP subscriptions: 0, Ntf subscriptions: 0");
     expect(info.find((l) => l.startsWith("Node t-2: "))).toMatch(/^Node t-2: stopped, .*, clients 0, SMP subscriptions 0, Ntf subscriptions 0$/);
     expect(await control(a, "stats")).toContain("cluster qCreated: 1");
+  });
+});
+
+(uri === null ? describe.skip : describe)("expiry on two nodes", () => {
+  const MSG_EXPIRY_INTERVAL_MS = 7200_000; // src/server/jobs.ts, Server.hs:expireMessagesThread
+  const schema = testSchemaName();
+  const dir = mkdtempSync(join(tmpdir(), "smp-nodes-"));
+  afterAll(async () => {
+    setSystemTime();
+    setLogLevel("info");
+    rmSync(dir, { recursive: true, force: true });
+    await dropTestSchemas(uri!, [schema]);
+  });
+
+  /** A node whose message expiry can be run on demand (the callback it gave setInterval), and whose lead() answers are recorded. */
+  const startNode = async (index: number) => {
+    const o: ServerOptions = { ...testOptions({ store: { postgres: { uri: uri!, schema, poolSize: 3 } } }, dir), node: { index, count: 2, name: `e-${index}` } };
+    const store = await openTestStore(o);
+    const asked: boolean[] = [];
+    const lead = store.cluster!.lead;
+    store.cluster!.lead = async (job) => {
+      const r = await lead(job);
+      if (job === "expire-messages") asked.push(r);
+      return r;
+    };
+    const spy = spyOn(globalThis, "setInterval");
+    let s: RunningServer;
+    let expiry: () => void;
+    try {
+      s = await startServer(o, store);
+    } finally {
+      expiry = spy.mock.calls.find(([, ms]) => ms === MSG_EXPIRY_INTERVAL_MS)![0] as () => void;
+      spy.mockRestore();
+    }
+    /** Runs the job; resolves with this node's answer from lead() once it asked. */
+    const runExpiry = async (): Promise<boolean> => {
+      const n = asked.length;
+      expiry();
+      while (asked.length === n) await Bun.sleep(5);
+      return asked[n]!;
+    };
+    return { s, runExpiry, address: `smp://${Buffer.from(o.credentials.fingerprint).toString("base64url")}=@127.0.0.1:${s.ports[0]}` };
+  };
+
+  /** Messages in the schema, as PostgreSQL has them (each node's own counters see only its own writes). */
+  const messages = async (): Promise<number> => {
+    const sql = new SQL(uri!, { max: 1 });
+    try {
+      return (await sql.unsafe(`SELECT count(*)::int AS n FROM "${schema}".messages`))[0].n;
+    } finally {
+      await sql.close();
+    }
+  };
+
+  test("one node expires, the other does not; it takes over when the first stops", async () => {
+    setLogLevel("error");
+    const a = await startNode(1);
+    const b = await startNode(2);
+    const c = await connect(b);
+    try {
+      const q = await c.createQueue({ subMode: "C" });
+      expect(await sr(c, null, "1", q.sndId, send("one"))).toEqual(OK);
+      setSystemTime(Date.now() + 22 * 86400_000);
+      // b asks first and leads: it expires the message.
+      expect(await b.runExpiry()).toBe(true);
+      while (b.s.server.stats.msgExpired < 1) await Bun.sleep(5);
+      expect(await sr(c, null, "2", q.sndId, send("two"))).toEqual(OK);
+      setSystemTime(Date.now() + 22 * 86400_000);
+      // a does not lead: its job ends without expiring anything.
+      expect(await a.runExpiry()).toBe(false);
+      expect(a.s.server.stats.msgExpired).toBe(0);
+      expect(await messages()).toBe(1);
+      c.close();
+      await b.s.close();
+      // b is gone: a leads now and expires the second message.
+      expect(await a.runExpiry()).toBe(true);
+      while (a.s.server.stats.msgExpired < 1) await Bun.sleep(5);
+      expect(await messages()).toBe(0);
+    } finally {
+      c.close();
+      await a.s.close();
+    }
   });
 });
