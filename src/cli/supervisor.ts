@@ -158,6 +158,8 @@ export async function supervise(args: readonly string[], count: number): Promise
   // First round: node 1 alone, then the others together; any failure ends the start.
   const failed = async (index: number, code: number): Promise<never> => {
     await stop();
+    // Stopped by a signal during the first round: not a failed start; onSignal exits.
+    if (signalled) await new Promise(() => {});
     throw new CliError(`Error: node ${index} of ${count} did not start (exit code ${code}, its messages are above); stopping`, code === 0 ? 1 : code);
   };
   const first = await launch(nodes[0]!);
@@ -167,6 +169,8 @@ export async function supervise(args: readonly string[], count: number): Promise
   if (bad >= 0) await failed(bad + 2, rest[bad] as number);
   restartable = true;
   log.note(`${count} nodes running (pids ${nodes.map((n) => n.proc?.pid).join(", ")})`);
+  // What reading the configuration left: the supervisor holds only its node processes from now on.
+  Bun.gc(true);
   return {
     count,
     get restarts() {
