@@ -14,7 +14,7 @@ import type { PostgresTarget } from "../store/transfer.ts";
 import type { ControlRole } from "./control.ts";
 import { CliError, type Out } from "./errors.ts";
 import { REFERENCE_CONFIG_DIR, REFERENCE_DATA_DIR } from "./identity-guard.ts";
-import { DEFAULT_INIT, initialize, warnCAPrivateKeyFile, type InitOptions, type PasswordChoice } from "./init.ts";
+import type { InitOptions, PasswordChoice } from "./init.ts";
 import { configFile, currentPathEnv, resolvePaths, type PathEnv, type Paths } from "./paths.ts";
 import { logIgnoredStartOptions, REFERENCE_START_OPTIONS, referenceStartFlags, splitRtsOptions } from "./reference-start.ts";
 import { nodesOption } from "./nodes.ts";
@@ -180,7 +180,7 @@ function webCert(opts: ParsedOptions): "self-signed" | undefined {
   throw new UsageError(`--web-cert: expected "self-signed" (or put your own certificate in web.crt/web.key), got ${JSON.stringify(v)}`);
 }
 
-function initOptions(opts: ParsedOptions): InitOptions {
+function initOptions(opts: ParsedOptions, DEFAULT_INIT: InitOptions): InitOptions {
   signAlgorithm(opts);
   const pw = stringOpt(opts, "password");
   if (pw !== undefined && opts.has("no-password")) throw new UsageError("--password and --no-password cannot be used together");
@@ -315,16 +315,20 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
       return 0;
     }
     switch (verb) {
-      case "init":
-        initialize(paths, initOptions(opts), ctx.pathEnv.isRoot, out);
+      case "init": {
+        // Loaded here: init.ts holds the server's code (a new database), which `start --nodes`'s
+        // supervisor and the other verbs do not need.
+        const init = await import("./init.ts");
+        init.initialize(paths, initOptions(opts, init.DEFAULT_INIT), ctx.pathEnv.isRoot, out);
         return 0;
+      }
       case "cert": {
         signAlgorithm(opts);
         // No smp-server.toml needed: this also runs where an offline CA key lives (see README).
         const caKey = stringOpt(opts, "ca-key");
         const { files } = regenerateServerCert(paths.configDir, stringOpt(opts, "cn"), { caKey, caCert: stringOpt(opts, "ca-cert") });
         out(`Generated new server credentials: ${files.crt}, ${files.key}`);
-        if (caKey === undefined) warnCAPrivateKeyFile(paths, out);
+        if (caKey === undefined) (await import("./init.ts")).warnCAPrivateKeyFile(paths, out);
         return 0;
       }
       case "start": {
