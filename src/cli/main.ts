@@ -1,9 +1,9 @@
 /**
  * The `smp-server` executable (Server/Main.hs:smpServerCLI_, cliCommandP): verbs init, cert, start,
  * delete, control, stats, database, import, export, backup. Run with `bun src/cli/main.ts …` or as the compiled binary.
- * Each verb other than `init`/`cert` loads its module only when it runs: a running server then
- * never holds the code of the import, export or database tools, and the supervisor of several
- * nodes (`start --nodes`) not the server's.
+ * Each verb loads its module only when it runs: a running server then never holds the code of the
+ * import, export or database tools, and the supervisor of several nodes (`start --nodes`) not the
+ * server's.
  */
 import { CertificateError } from "../crypto/x509/certificate.ts";
 import { isLogLevel, LOG_LEVELS, setLogLevel, type LogLevel } from "../util/log.ts";
