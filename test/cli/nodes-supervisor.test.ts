@@ -44,12 +44,26 @@ function freePort(): number {
   return port;
 }
 
+/** A free port whose next one is free too: node 2's optional listeners use port + 1. */
+function freePortPair(): number {
+  for (;;) {
+    const port = freePort();
+    try {
+      Bun.listen({ hostname: "127.0.0.1", port: port + 1, socket: { data() {} } }).stop(true);
+      return port;
+    } catch {
+      // taken: another pair
+    }
+  }
+}
+
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
 
 interface ServerDir {
   flags: string[];
   port: number;
   controlPort: number;
+  metricsPort: number;
   fingerprint: string;
   adminPassword: string;
 }
@@ -60,11 +74,13 @@ async function serverDir(pg: { schema: string; create: boolean } | null): Promis
   bases.push(base);
   const flags = ["--config-dir", join(base, "etc"), "--data-dir", join(base, "var")];
   const port = freePort();
-  const controlPort = freePort();
+  const controlPort = freePortPair();
+  const metricsPort = freePortPair();
   const init = Bun.spawnSync([process.execPath, MAIN, "init", ...flags, "--port", String(port), "--no-password", "--control-port", String(controlPort), "--disable-web"], { cwd: ROOT });
   expect(init.exitCode).toBe(0);
   const fingerprint = /smp:\/\/([^@:]+)@/.exec(init.stdout.toString())![1]!;
   const file = join(base, "etc", "smp-server.toml");
+  writeFileSync(file, readFileSync(file, "utf8").replace("[PROMETHEUS]\n", `[PROMETHEUS]\nhttp = "127.0.0.1:${metricsPort}"\n`));
   if (pg !== null) {
     schemas.push(pg.schema);
     if (pg.create) {
@@ -75,7 +91,7 @@ async function serverDir(pg: { schema: string; create: boolean } | null): Promis
     writeFileSync(file, readFileSync(file, "utf8").replace("[STORE_LOG]\n", `[STORE_LOG]\ndb_connection = "${uri}"\ndb_schema = "${pg.schema}"\ndb_pool_size = 3\n`));
   }
   const adminPassword = parseConfig(readFileSync(file, "utf8"), file).auth.controlPortAdminPassword!;
-  return { flags, port, controlPort, fingerprint, adminPassword };
+  return { flags, port, controlPort, metricsPort, fingerprint, adminPassword };
 }
 
 /** The supervisor's output, read as it comes, with a wait for a line matching a pattern. */
@@ -147,6 +163,13 @@ const refused = (port: number) =>
     const [pid1, pid2] = [Number(running[1]), Number(running[2])];
     pids.push(pid1, pid2);
 
+    // Each node serves its own metrics, node 2 on the configured port + 1.
+    for (const index of [1, 2]) {
+      const text = await (await fetch(`http://127.0.0.1:${d.metricsPort + index - 1}/metrics`)).text();
+      expect(text).toMatch(new RegExp(`^simplex_smp_node_info\\{node="[^"]+-${index}",index="${index}",count="2"\\} 1$`, "m"));
+      expect(text).toContain("# TYPE simplex_smp_queues_created counter");
+    }
+
     // Connections to the one port until each node holds one (the kernel spreads them by hash).
     const clients: SMPClient[] = [];
     const address = `smp://${d.fingerprint}@127.0.0.1:${d.port}`;
@@ -183,6 +206,8 @@ const refused = (port: number) =>
     expect(await refused(d.port)).toBe(true);
     expect(await refused(d.controlPort)).toBe(true);
     expect(await refused(d.controlPort + 1)).toBe(true);
+    expect(await refused(d.metricsPort)).toBe(true);
+    expect(await refused(d.metricsPort + 1)).toBe(true);
   }, 120_000);
 
   test("a node that cannot start stops the start: exit code non-zero, no restart", async () => {
