@@ -1,7 +1,8 @@
 // `smp-server start --nodes 2` as real processes (src/cli/supervisor.ts): two node processes on
 // one SMP port (SO_REUSEPORT) and one PostgreSQL schema, both accepting connections; a node
 // killed with SIGKILL is restarted; SIGTERM to the supervisor stops every node and leaves no
-// listener; a node that cannot start stops the start with a non-zero exit; SQLite is refused.
+// listener; the compiled executable does the same with copies of itself; a node that cannot
+// start stops the start with a non-zero exit; SQLite is refused.
 // Every wait is for an event (a log line, an answer), never for a time.
 import { SQL, type Subprocess } from "bun";
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
@@ -208,6 +209,26 @@ const refused = (port: number) =>
     expect(await refused(d.controlPort + 1)).toBe(true);
     expect(await refused(d.metricsPort)).toBe(true);
     expect(await refused(d.metricsPort + 1)).toBe(true);
+  }, 120_000);
+
+  test("the compiled executable supervises copies of itself", async () => {
+    // As build.ts builds it: the nodes are started as the binary itself, not as bun + main.ts.
+    const d = await serverDir({ schema: testSchemaName(), create: true });
+    const exe = join(d.flags[1]!, "..", "smp-server");
+    const build = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", "--splitting", MAIN, "--outfile", exe], { cwd: ROOT });
+    expect(build.exitCode).toBe(0);
+    const proc = Bun.spawn([exe, "start", ...d.flags, "--nodes", "2"], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    procs.push(proc);
+    const err = new Output(proc.stderr);
+    const running = await err.waitFor(/2 nodes running \(pids (\d+), (\d+)\)/);
+    const nodePids = [Number(running[1]), Number(running[2])];
+    pids.push(...nodePids);
+    for (const pid of nodePids) expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]).toBe(exe);
+    expect(await clientsOf(d, 2)).toBe(0);
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    for (const pid of nodePids) expect(alive(pid)).toBe(false);
+    rmSync(exe, { force: true });
   }, 120_000);
 
   test("a node that cannot start stops the start: exit code non-zero, no restart", async () => {
