@@ -231,6 +231,19 @@ const refused = (port: number) =>
     rmSync(exe, { force: true });
   }, 120_000);
 
+  test("nodes whose supervisor is killed stop themselves: none serves on, unsupervised", async () => {
+    const d = await serverDir({ schema: testSchemaName(), create: true });
+    const { proc, err } = startSupervisor(d, "2");
+    const running = await err.waitFor(/2 nodes running \(pids (\d+), (\d+)\)/);
+    const nodePids = [Number(running[1]), Number(running[2])];
+    pids.push(...nodePids);
+    proc.kill("SIGKILL");
+    await proc.exited;
+    // Their IPC channel closed: each stops as on SIGTERM (the event is their exit).
+    while (nodePids.some(alive)) await Bun.sleep(20);
+    expect(await refused(d.port)).toBe(true);
+  }, 60_000);
+
   test("a node that cannot start stops the start: exit code non-zero, no restart", async () => {
     // The schema does not exist: node 1 refuses to start (a wrong URI or a lost database).
     const d = await serverDir({ schema: testSchemaName(), create: false });

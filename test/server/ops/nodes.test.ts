@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, type RunningServer } from "../../../src/server/index.ts";
+import { METRICS_FILE, nodeFileName } from "../../../src/server/monitor/index.ts";
+import { DAILY_FILE } from "../../../src/server/monitor/daily.ts";
 import type { ServerOptions } from "../../../src/server/options.ts";
 import { setLogLevel } from "../../../src/util/log.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../../store/postgres.ts";
@@ -176,5 +178,14 @@ const ADMIN = "admin-secret";
       c.close();
       await a.s.close();
     }
+  });
+});
+
+describe("files in the data directory", () => {
+  test("a node of several on this machine writes its own; one node keeps the reference's names", () => {
+    expect(nodeFileName(METRICS_FILE, { index: 2, count: 3 })).toBe("smp-server-metrics.node2.txt");
+    expect(nodeFileName(DAILY_FILE, { index: 1, count: 3 })).toBe("smp-server-stats.daily.node1.log");
+    expect(nodeFileName(DAILY_FILE, { index: 1, count: 1 })).toBe("smp-server-stats.daily.log");
+    expect(nodeFileName(METRICS_FILE, undefined)).toBe("smp-server-metrics.txt");
   });
 });
