@@ -14,9 +14,9 @@
  * itself (its IPC channel closes, see start.ts).
  */
 import type { Subprocess } from "bun";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { log } from "../util/log.ts";
-import { existsSync } from "node:fs";
 import { UsageError } from "./args.ts";
 import { loadConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
