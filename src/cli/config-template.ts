@@ -222,5 +222,13 @@ ${opt("key", v.webHttpsPort === undefined ? undefined : q(join(v.configDir, "web
 # Serve the Prometheus metrics (the text of smp-server-metrics.txt plus runtime figures) at GET /metrics.
 # It has no authentication: use 127.0.0.1 or a private address. Off unless set.
 # http = "127.0.0.1:9464"
+
+[NODES]
+# Server processes ("nodes") serving this address on this machine, all on the same ports
+# (README: Several nodes). More than 1 needs the PostgreSQL store ([STORE_LOG] db_connection).
+# "auto" starts one per core. Node N uses control_port and [PROMETHEUS] http port + N - 1.
+# count = 1
+# Shown by the control port and metrics as "<name>-<node>" (default: the host name).
+# name = "relay1"
 `;
 }

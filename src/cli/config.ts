@@ -8,6 +8,7 @@ import { parse as parseToml, TomlError } from "smol-toml";
 import { NAMES_DEFAULTS, parseResolverAuth, validateResolverUrl, type NamesConfig, type ResolverAuth } from "../server/names/index.ts";
 import { HOSTING_TYPES, type Contacts, type Entity, type InformationConfig } from "../web/info.ts";
 import { ConfigError, SectionReader, describe, isTable, rangeReason, type Table } from "./config-reader.ts";
+import { readNodes, type NodesConfig } from "./nodes.ts";
 
 export { ConfigError } from "./config-reader.ts";
 
@@ -108,6 +109,8 @@ export interface SmpConfig {
   inactiveClients?: { ttlSeconds: number; checkIntervalSeconds: number };
   web: WebConfig;
   prometheus: PrometheusConfig;
+  /** `[NODES]` (ours): server processes on this machine (nodes.ts). */
+  nodes: NodesConfig;
   /** Settings that are valid but ignored or not yet effective; printed at start. */
   warnings: string[];
 }
@@ -136,7 +139,7 @@ export const DEFAULTS = {
 const MAX = Number.MAX_SAFE_INTEGER;
 /** Timer intervals become setInterval delays in ms, which must stay below 2^31. */
 const MAX_INTERVAL_SECONDS = 2147483;
-const SECTIONS = ["INFORMATION", "STORE_LOG", "AUTH", "TRANSPORT", "PROXY", "NAMES", "INACTIVE_CLIENTS", "WEB", "PROMETHEUS"] as const;
+const SECTIONS = ["INFORMATION", "STORE_LOG", "AUTH", "TRANSPORT", "PROXY", "NAMES", "INACTIVE_CLIENTS", "WEB", "PROMETHEUS", "NODES"] as const;
 
 export function loadConfig(file: string): SmpConfig {
   let text: string;
@@ -170,10 +173,11 @@ export function parseConfig(text: string, file: string): SmpConfig {
   }
   const section = (name: (typeof SECTIONS)[number]) => sections.get(name) ?? new SectionReader(file, name, {});
   const warnings: string[] = [];
+  const storeLog = readStoreLog(section("STORE_LOG"));
   const cfg: SmpConfig = {
     file,
     information: readInformation(section("INFORMATION"), warnings),
-    storeLog: readStoreLog(section("STORE_LOG")),
+    storeLog,
     auth: readAuth(section("AUTH")),
     transport: readTransport(section("TRANSPORT")),
     proxy: readProxy(section("PROXY")),
@@ -181,6 +185,7 @@ export function parseConfig(text: string, file: string): SmpConfig {
     inactiveClients: readInactiveClients(section("INACTIVE_CLIENTS")),
     web: readWeb(section("WEB"), warnings),
     prometheus: readPrometheus(section("PROMETHEUS")),
+    nodes: readNodes(section("NODES"), storeLog.postgres !== undefined),
     warnings,
   };
   for (const s of sections.values()) s.finish();

@@ -34,10 +34,13 @@ export function controlSession(port: number, lines: readonly string[]): Promise<
   });
 }
 
-function controlTarget(paths: Paths, role: ControlRole | undefined): { port: number; password?: string } {
+/** `node`: which of several nodes on this machine (`--node`); node N listens on control_port + N - 1. */
+function controlTarget(paths: Paths, role: ControlRole | undefined, node: number): { port: number; password?: string } {
   const cfg = loadConfig(configFile(paths));
-  const port = cfg.transport.controlPort;
-  if (port === undefined) throw new CliError(`Error: the control port is not enabled: set [TRANSPORT] control_port in ${configFile(paths)} and restart the server.`);
+  const configured = cfg.transport.controlPort;
+  if (configured === undefined) throw new CliError(`Error: the control port is not enabled: set [TRANSPORT] control_port in ${configFile(paths)} and restart the server.`);
+  const port = configured + node - 1;
+  if (port > 65535) throw new CliError(`Error: --node ${node}: control_port ${configured} + ${node - 1} is not a port`);
   const { controlPortAdminPassword: admin, controlPortUserPassword: user } = cfg.auth;
   const password = role === "admin" ? admin : role === "user" ? user : (admin ?? user);
   if (role !== undefined && password === undefined) throw new CliError(`Error: [AUTH] control_port_${role}_password is not set in ${configFile(paths)}`);
@@ -45,9 +48,9 @@ function controlTarget(paths: Paths, role: ControlRole | undefined): { port: num
 }
 
 /** Runs one command; the exit code is 1 when the server answered an error or AUTH. */
-export async function runControl(paths: Paths, command: string, role: ControlRole | undefined, out: Out): Promise<number> {
+export async function runControl(paths: Paths, command: string, role: ControlRole | undefined, out: Out, node = 1): Promise<number> {
   if (/[\r\n]/.test(command)) throw new CliError("Error: one command per call");
-  const t = controlTarget(paths, role);
+  const t = controlTarget(paths, role, node);
   const reply = await controlSession(t.port, [...(t.password === undefined ? [] : [`auth ${t.password}`]), command, "quit"]);
   let lines = reply;
   if (t.password !== undefined) {
@@ -85,13 +88,13 @@ export interface StatsView {
  * `smp-server stats`: the control port's `stats` as an aligned table. With --watch it redraws
  * every N seconds and adds each counter's change per second since the previous table.
  */
-export async function printStats(paths: Paths, role: ControlRole | undefined, out: Out, view: StatsView = {}): Promise<number> {
+export async function printStats(paths: Paths, role: ControlRole | undefined, out: Out, view: StatsView = {}, node = 1): Promise<number> {
   let prev: Map<string, number> | null = null;
   let prevAt = 0;
   for (let i = 0; view.count === undefined || i < view.count; i++) {
     if (i > 0) await Bun.sleep(view.watchSeconds! * 1000);
     const lines: string[] = [];
-    const code = await runControl(paths, "stats", role, (l) => lines.push(l));
+    const code = await runControl(paths, "stats", role, (l) => lines.push(l), node);
     if (code !== 0) {
       for (const l of lines) out(l);
       return code;

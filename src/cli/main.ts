@@ -1,8 +1,9 @@
 /**
  * The `smp-server` executable (Server/Main.hs:smpServerCLI_, cliCommandP): verbs init, cert, start,
  * delete, control, stats, database, import, export, backup. Run with `bun src/cli/main.ts …` or as the compiled binary.
- * Each verb other than `start` (and `init`/`cert`, which start shares) loads its module only when it
- * runs: a running server then never holds the code of the import, export or database tools.
+ * Each verb loads its module only when it runs: a running server then never holds the code of the
+ * import, export or database tools, and the supervisor of several nodes (`start --nodes`) not the
+ * server's.
  */
 import { CertificateError } from "../crypto/x509/certificate.ts";
 import { isLogLevel, LOG_LEVELS, setLogLevel, type LogLevel } from "../util/log.ts";
@@ -13,10 +14,10 @@ import type { PostgresTarget } from "../store/transfer.ts";
 import type { ControlRole } from "./control.ts";
 import { CliError, type Out } from "./errors.ts";
 import { REFERENCE_CONFIG_DIR, REFERENCE_DATA_DIR } from "./identity-guard.ts";
-import { DEFAULT_INIT, initialize, warnCAPrivateKeyFile, type InitOptions, type PasswordChoice } from "./init.ts";
+import type { InitOptions, PasswordChoice } from "./init.ts";
 import { configFile, currentPathEnv, resolvePaths, type PathEnv, type Paths } from "./paths.ts";
 import { logIgnoredStartOptions, REFERENCE_START_OPTIONS, referenceStartFlags, splitRtsOptions } from "./reference-start.ts";
-import { start } from "./start.ts";
+import { nodesOption } from "./nodes.ts";
 import { SERVER_VERSION_LINE, SMP_VERSIONS_LINE } from "./version.ts";
 
 const EXE = "smp-server";
@@ -68,14 +69,17 @@ const CERT: OptionSpec[] = [
 const START: OptionSpec[] = [
   { name: "create-store", kind: "flag", help: "Create a new, empty database when it is missing (otherwise an initialized server refuses to start without it)" },
   { name: "log-level", kind: "value", metavar: "LOG_LEVEL", help: `Logging level: ${LOG_LEVELS.join(", ")} (default: info)` },
+  { name: "nodes", kind: "value", metavar: "N", help: "Server processes on this machine, all on the same ports: a number or auto (one per core); more than 1 needs PostgreSQL (default: [NODES] count, 1)" },
   ...REFERENCE_START_OPTIONS,
   ...COMMON,
 ];
 
 const ROLE: OptionSpec = { name: "role", kind: "value", metavar: "ROLE", help: "Control port role: admin or user (default: admin if its password is set, else user)" };
-const CONTROL: OptionSpec[] = [ROLE, ...COMMON];
+const NODE: OptionSpec = { name: "node", kind: "value", metavar: "N", help: "With several nodes (start --nodes): node N's control port, control_port + N - 1 (default 1)" };
+const CONTROL: OptionSpec[] = [ROLE, NODE, ...COMMON];
 const STATS: OptionSpec[] = [
   ROLE,
+  NODE,
   { name: "watch", short: "w", kind: "value", metavar: "SECONDS", help: "Live view: redraw every SECONDS with each counter's change per second" },
   { name: "count", kind: "value", metavar: "N", help: "With --watch: stop after N tables" },
   ...COMMON,
@@ -176,7 +180,7 @@ function webCert(opts: ParsedOptions): "self-signed" | undefined {
   throw new UsageError(`--web-cert: expected "self-signed" (or put your own certificate in web.crt/web.key), got ${JSON.stringify(v)}`);
 }
 
-function initOptions(opts: ParsedOptions): InitOptions {
+function initOptions(opts: ParsedOptions, DEFAULT_INIT: InitOptions): InitOptions {
   signAlgorithm(opts);
   const pw = stringOpt(opts, "password");
   if (pw !== undefined && opts.has("no-password")) throw new UsageError("--password and --no-password cannot be used together");
@@ -311,16 +315,20 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
       return 0;
     }
     switch (verb) {
-      case "init":
-        initialize(paths, initOptions(opts), ctx.pathEnv.isRoot, out);
+      case "init": {
+        // Loaded here: init.ts holds the server's code (a new database), which `start --nodes`'s
+        // supervisor and the other verbs do not need.
+        const init = await import("./init.ts");
+        init.initialize(paths, initOptions(opts, init.DEFAULT_INIT), ctx.pathEnv.isRoot, out);
         return 0;
+      }
       case "cert": {
         signAlgorithm(opts);
         // No smp-server.toml needed: this also runs where an offline CA key lives (see README).
         const caKey = stringOpt(opts, "ca-key");
         const { files } = regenerateServerCert(paths.configDir, stringOpt(opts, "cn"), { caKey, caCert: stringOpt(opts, "ca-cert") });
         out(`Generated new server credentials: ${files.crt}, ${files.key}`);
-        if (caKey === undefined) warnCAPrivateKeyFile(paths, out);
+        if (caKey === undefined) (await import("./init.ts")).warnCAPrivateKeyFile(paths, out);
         return 0;
       }
       case "start": {
@@ -329,7 +337,19 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         const flags = referenceStartFlags(opts);
         setLogLevel(level as LogLevel);
         logIgnoredStartOptions(rts, flags);
-        const server = await start(
+        const nodesText = stringOpt(opts, "nodes");
+        const nodes = nodesText === undefined ? undefined : nodesOption(nodesText);
+        if (!flags.maintenance) {
+          // Several nodes: this process only supervises them (supervisor.ts), so the server's
+          // code is not even loaded here.
+          const supervisor = await import("./supervisor.ts");
+          const count = supervisor.nodesToSupervise(paths, nodes);
+          if (count > 1) {
+            await supervisor.supervise(argv, count);
+            return undefined;
+          }
+        }
+        const server = await (await import("./start.ts")).start(
           paths,
           {
             logLevel: level as LogLevel,
@@ -337,6 +357,7 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
             createStore: opts.has("create-store"),
             maintenance: flags.maintenance,
             migrations: { confirm: flags.migrations, ask: ctx.ask },
+            ...(nodes !== undefined && { nodes }),
           },
           out,
         );
@@ -348,7 +369,7 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
       case "control": {
         const words = args.slice(split);
         if (words.length === 0) throw new UsageError("a control port command is required (e.g. stats, help)");
-        return await (await import("./control.ts")).runControl(paths, words.join(" "), roleOpt(opts), out);
+        return await (await import("./control.ts")).runControl(paths, words.join(" "), roleOpt(opts), out, positiveInt(opts, "node") ?? 1);
       }
       case "import":
         await (await import("./import/run.ts")).runImport(
@@ -374,7 +395,7 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         const watch = positiveInt(opts, "watch");
         const count = positiveInt(opts, "count");
         if (count !== undefined && watch === undefined) throw new UsageError("--count needs --watch");
-        return await (await import("./control.ts")).printStats(paths, roleOpt(opts), out, { ...(watch !== undefined && { watchSeconds: watch }), ...(count !== undefined && { count }) });
+        return await (await import("./control.ts")).printStats(paths, roleOpt(opts), out, { ...(watch !== undefined && { watchSeconds: watch }), ...(count !== undefined && { count }) }, positiveInt(opts, "node") ?? 1);
       }
       case "database":
         if (sub !== "import" && sub !== "export") throw new UsageError(`expected \`database import\` or \`database export\`, got ${sub === undefined ? "nothing" : JSON.stringify(sub)}`);

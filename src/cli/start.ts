@@ -8,7 +8,7 @@ import { redactUri } from "../store/postgres/errors.ts";
 import type { Store } from "../store/store.ts";
 import { DatabaseStartError } from "../store/sqlite/startup-check.ts";
 import { StoreError } from "../store/types.ts";
-import { log, type LogLevel } from "../util/log.ts";
+import { log, setLogTag, type LogLevel } from "../util/log.ts";
 import type { RunningWeb } from "../web/server.ts";
 import { addressPort, serverAddress } from "./address.ts";
 import { CertFileError, checkSavedFingerprint, loadCredentials } from "./certs.ts";
@@ -18,6 +18,7 @@ import { refuseToReinitialize } from "./identity-guard.ts";
 import { DEFAULT_INIT, initialize, printServiceInfo, printSourceCode } from "./init.ts";
 import { configFile, type Paths } from "./paths.ts";
 import type { MigrationPolicy } from "../store/migration-confirmation.ts";
+import { NODE_INDEX_ENV, nodeCount, nodeIdentity, nodePort, READY_MESSAGE } from "./nodes.ts";
 import { toServerOptions } from "./server-options.ts";
 import { webOptions } from "./web-options.ts";
 
@@ -86,6 +87,8 @@ export interface StartOptions {
   maintenance?: boolean;
   /** `--confirm-migrations` (reference-start.ts); default: upgrade without asking. */
   migrations?: MigrationPolicy;
+  /** `--nodes` (nodes.ts): how many nodes this machine runs, for a node started by the environment. */
+  nodes?: number | "auto";
 }
 
 /** Resolves once the server is running (undefined after --maintenance); signals then close it and exit the process. */
@@ -113,6 +116,17 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     throw e;
   }
   const options = toServerOptions(cfg, credentials, { dataDir: paths.dataDir, logLevel: o.logLevel });
+  const postgres = cfg.storeLog.postgres !== undefined;
+  const node = nodeIdentity(process.env, cfg.nodes, nodeCount(o.nodes, cfg.nodes, postgres, cfg.file), postgres);
+  // Started as one of several nodes on this machine (by the supervisor or the operator).
+  const sharing = node !== undefined && (process.env[NODE_INDEX_ENV] ?? "") !== "";
+  if (node !== undefined) {
+    options.node = node;
+    if (sharing) setLogTag(`[${node.name}] `);
+    options.transport.reusePort = sharing;
+    if (options.control !== undefined) options.control.port = nodePort(options.control.port, node);
+    if (options.monitor?.http !== undefined) options.monitor.http.port = nodePort(options.monitor.http.port, node);
+  }
   options.store.createIfMissing = fresh || o.createStore === true;
   options.store.migrations = o.migrations;
   // The database first: nothing (such as the web site's files) is written to a data directory
@@ -134,7 +148,8 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   // Before SMP: a port shared with the web site needs the web side ready when it starts listening.
   // The web code only when [WEB] asks for a site or a port.
   const wanted = cfg.web.staticPath !== undefined || cfg.web.http !== undefined || cfg.web.https !== undefined;
-  const web: RunningWeb = wanted ? (await import("../web/server.ts")).startWeb(webOptions(cfg, fingerprint)) : NO_WEB;
+  const site = { ...webOptions(cfg, fingerprint), ...(sharing && node !== undefined && { nodes: { reusePort: true, generate: node.index === 1 } }) };
+  const web: RunningWeb = wanted ? (await import("../web/server.ts")).startWeb(site) : NO_WEB;
   if (web.shared !== undefined) options.transport.web = web.shared;
   options.transport.reservedDescriptors = web.descriptors;
   let smp: RunningServer;
@@ -145,7 +160,9 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     throw new CliError(startFailure(e, paths, cfg));
   }
   // Only now: the summary says the server is serving, so it follows the checks that can fail.
-  printStartSummary(cfg, fingerprint, paths, out);
+  // Once per machine: the other nodes of it serve the same address.
+  if (!sharing || node?.index === 1) printStartSummary(cfg, fingerprint, paths, out);
+  else for (const w of cfg.warnings) out(`Warning: ${w}`);
   for (const n of web.notes) out(n);
   for (const w of web.warnings) out(`Warning: ${w}`);
   const server: RunningServer = {
@@ -158,6 +175,9 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
+      // A node: Ctrl-C reaches the supervisor and every node at once, and the supervisor then
+      // sends SIGTERM too; forcing is the supervisor's (it kills the nodes on a second signal).
+      if (sharing) return;
       log.warn(`${signal} again: exiting without waiting for the server to close`);
       process.exit(1);
     }
@@ -173,6 +193,12 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  if (sharing && process.send !== undefined) {
+    // The supervisor's IPC channel: tell it this node serves; its end means the supervisor is
+    // gone (even killed), and a node without one would serve on, unsupervised.
+    process.on("disconnect", () => stop("supervisor gone"));
+    process.send(READY_MESSAGE);
+  }
   // One full collection of what start-up left (configuration, certificates, migrations) before
   // the server settles: on a small board an idle relay should hold only what it serves with.
   // After the signal handlers: a stop requested during the collection must still be clean.

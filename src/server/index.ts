@@ -106,6 +106,7 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
           credentials: { certPem: c.certPem, chainPem: c.caPem, keyPem: c.keyPem },
           tlsSetupTimeoutMs: options.timeouts.tlsSetupMs,
           ...(options.transport.web?.port === port && { sniHandoff: options.transport.web.handoff }),
+          ...(options.transport.reusePort === true && { reusePort: true }),
           // Counted from TCP accept: connections that never finish TLS setup or never send
           // their hello count too, or they could be opened without limit.
           admission,

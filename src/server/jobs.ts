@@ -28,6 +28,14 @@ async function expireInSteps(step: () => Promise<{ expired: number; done: boolea
   }
 }
 
+/**
+ * Whether this process runs the store-wide job now: with several nodes on one store, the one
+ * node that holds the job's lock (StoreCluster.lead), so that expiry runs once, not once a node.
+ */
+async function leads(srv: Env, job: string): Promise<boolean> {
+  return srv.store.cluster === undefined || (await srv.store.cluster.lead(job));
+}
+
 export function startJobs(srv: Env): Jobs {
   const o = srv.options;
   const timers: ReturnType<typeof setInterval>[] = [];
@@ -37,6 +45,7 @@ export function startJobs(srv: Env): Jobs {
     if (running) return;
     running = true;
     try {
+      if (!(await leads(srv, "expire-messages"))) return;
       const old = Math.floor(Date.now() / 1000) - o.store.expireMessagesDays * 86400;
       const n = await expireInSteps(() => srv.store.messages.expireMessages(old, EXPIRY_BUDGET));
       await srv.store.flush();
@@ -52,6 +61,7 @@ export function startJobs(srv: Env): Jobs {
   };
   const expireNtfs = async () => {
     try {
+      if (!(await leads(srv, "expire-ntfs"))) return;
       const old = Math.floor(Date.now() / 1000) - o.store.expireNtfsHours * 3600;
       const n = await expireInSteps(() => srv.store.ntfs.expireNtfs(old, EXPIRY_BUDGET));
       await srv.store.flush();

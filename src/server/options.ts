@@ -32,6 +32,8 @@ export interface TransportOptions {
   limitLoopbackPerAddress?: boolean;
   /** A block begun and not completed within this is closed (ours); 0 = no timeout. */
   partialBlockTimeoutMs?: number;
+  /** SO_REUSEPORT on the SMP ports: several nodes on this machine listen on the same ports. */
+  reusePort?: boolean;
 }
 
 export interface Credentials {
@@ -133,4 +135,10 @@ export interface ServerOptions {
   /** The names role (RSLV); undefined = no resolver, RSLV answers ERR NAME NO_RESOLVER. */
   names?: NamesConfig;
   logLevel: "trace" | "debug" | "info" | "note" | "warn" | "error";
+  /**
+   * This process as one node of several serving the address on one PostgreSQL store (issue 18):
+   * `index` 1 … `count` on this machine, `name` what the control port and metrics show
+   * ("<[NODES] name or host name>-<index>"). Absent: a plain single server (SQLite).
+   */
+  node?: { index: number; count: number; name: string };
 }

@@ -57,11 +57,15 @@ export class HttpConnections {
     return true;
   }
 
-  /** A listener whose connections are these (throws when the port cannot be bound). */
-  listen(hostname: string, port: number, tls: SecureContext | null): TCPSocketListener<SocketSink> {
+  /**
+   * A listener whose connections are these (throws when the port cannot be bound); `reusePort`:
+   * other processes (nodes of the same server) listen on the same port.
+   */
+  listen(hostname: string, port: number, tls: SecureContext | null, reusePort = false): TCPSocketListener<SocketSink> {
     return Bun.listen<SocketSink>({
       hostname,
       port,
+      ...(reusePort && { reusePort: true }),
       socket: {
         ...tlsConnHandlers,
         open: (socket) => {

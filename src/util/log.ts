@@ -14,6 +14,7 @@ const RANK: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, note: 3, w
 const LABEL: Record<LogLevel, string> = { trace: "TRACE", debug: "DEBUG", info: "INFO", note: "NOTE", warn: "WARN", error: "ERROR" };
 
 let threshold = RANK.info;
+let tag = "";
 let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");
 
 export function isLogLevel(s: string): s is LogLevel {
@@ -22,6 +23,11 @@ export function isLogLevel(s: string): s is LogLevel {
 
 export function setLogLevel(level: LogLevel): void {
   threshold = RANK[level];
+}
+
+/** Prefixes every message (e.g. "[relay-2] "): the nodes of one server share its output. */
+export function setLogTag(next: string): void {
+  tag = next;
 }
 
 /** Lets callers skip building an expensive message that would be dropped. */
@@ -38,7 +44,7 @@ export function setLogSink(next: (line: string) => void): (line: string) => void
 
 function write(level: LogLevel, message: string): void {
   if (RANK[level] < threshold) return;
-  sink(`${new Date().toISOString()} [${LABEL[level]}] ${message}`);
+  sink(`${new Date().toISOString()} [${LABEL[level]}] ${tag}${message}`);
 }
 
 export const log = {

@@ -31,6 +31,11 @@ export interface WebOptions {
   maxConnections?: number;
   maxConnectionsPerAddress?: number;
   httpLimits?: HttpLimits;
+  /**
+   * Several nodes of the server on this machine (issue 18): every node serves the site on the
+   * same ports (SO_REUSEPORT), and only the first writes it (`generate` false for the others).
+   */
+  nodes?: { reusePort: boolean; generate: boolean };
 }
 
 export interface RunningWeb {
@@ -96,8 +101,10 @@ export function startWeb(o: WebOptions): RunningWeb {
     return running;
   }
   try {
-    writeSite(o.staticPath, buildSite(o.site));
-    notes.push(`Generated static site contents at ${o.staticPath}`);
+    if (o.nodes?.generate !== false) {
+      writeSite(o.staticPath, buildSite(o.site));
+      notes.push(`Generated static site contents at ${o.staticPath}`);
+    }
   } catch (e) {
     warnings.push(`cannot write the web site to [WEB] static_path ${o.staticPath}: ${(e as Error).message}; the web site is not served`);
     return running;
@@ -106,7 +113,7 @@ export function startWeb(o: WebOptions): RunningWeb {
   maxWeb = conns.admission.limits.maxConnections;
   const listen = (port: number, tls: SecureContext | null, label: string): number | undefined => {
     try {
-      const l = conns.listen(o.bindHost, port, tls);
+      const l = conns.listen(o.bindHost, port, tls, o.nodes?.reusePort === true);
       listeners.push(l);
       notes.push(`Serving static site on port ${l.port}${tls === null ? "" : " (TLS)"}`);
       return l.port;

@@ -13,6 +13,7 @@ import type { Admission } from "../../transport/admission.ts";
 import { log } from "../../util/log.ts";
 import { queueDeleted } from "../commands.ts";
 import type { Monitor } from "../monitor/index.ts";
+import type { ClusterView } from "../monitor/node-stats.ts";
 import { PROXY_FIELDS, type ProxyData } from "../monitor/data.ts";
 import { runtimeLines } from "../monitor/runtime.ts";
 import type { ControlOptions } from "../options.ts";
@@ -32,6 +33,27 @@ export interface ControlContext {
 
 /** The reference's `help` line, verbatim (it does not list status, block, unblock, suspend, resume). */
 export const HELP = "commands: stats, stats-rts, clients, sockets, socket-threads, threads, server-info, delete, save, help, quit";
+/** The counters of `stats` also given as the cluster's totals. */
+const CLUSTER_STATS = [
+  "qCreated",
+  "qSecured",
+  "qDeletedAll",
+  "qDeletedNew",
+  "qDeletedSecured",
+  "qSub",
+  "qSubEnd",
+  "msgSent",
+  "msgRecv",
+  "msgRecvGet",
+  "msgGet",
+  "msgGetNoMsg",
+  "msgSentNtf",
+  "msgRecvNtf",
+  "msgNtfs",
+  "msgExpired",
+  "msgNtfExpired",
+] as const;
+
 export const GREETING = ["SMP server control port", "'help' for supported commands"];
 
 const passwordMatches = (given: Uint8Array, configured: string | undefined) => configured !== undefined && constantTimeEqual(given, utf8(configured));
@@ -90,6 +112,8 @@ export class ControlSession {
       case "save":
         return this.admin(async () => {
           await this.ctx.monitor.save();
+          // With several nodes, the others see this node's figures as of now.
+          await this.ctx.monitor.publishNodeStats();
           return ["saving server state...", "server state saved!"];
         });
     }
@@ -129,9 +153,12 @@ export class ControlSession {
   private clients(): string[] {
     const now = Math.floor(Date.now() / 1000);
     const sec = (ms: number) => Math.floor(ms / 1000);
-    const lines = ["clientId,sessionId,connected,createdAt,rcvActiveAt,sndActiveAt,age,subscriptions"];
+    // Ours, with several nodes: a last column says which node these connections are on.
+    const node = this.ctx.srv.options.node;
+    const lines = [`clientId,sessionId,connected,createdAt,rcvActiveAt,sndActiveAt,age,subscriptions${node === undefined ? "" : ",node"}`];
     for (const c of this.ctx.srv.clients) {
       const cells = [c.id, base64(c.handle.params.sessionId), c.connected ? "True" : "False", sec(c.createdAt), sec(c.rcvActiveAt), sec(c.sndActiveAt), now - sec(c.createdAt), c.subs.size];
+      if (node !== undefined) cells.push(node.name);
       lines.push(cells.join(","));
     }
     return lines;
@@ -187,7 +214,27 @@ export class ControlSession {
       `rcvServiceQueuesCount: ${st.rcvServiceQueuesCount}`,
       `ntfServiceQueuesCount: ${st.ntfServiceQueuesCount}`,
     );
+    // Ours, with several nodes: the lines above are this node's; then the cluster's totals.
+    const node = this.ctx.srv.options.node;
+    if (node !== undefined) {
+      lines.push(`node: ${node.name}`);
+      const view = await this.cluster();
+      if (typeof view === "string") lines.push(`cluster: ${view}`);
+      else {
+        lines.push(`cluster nodes: ${view.nodes.length}`, `cluster live nodes: ${view.nodes.filter((n) => n.live).length}`);
+        for (const k of CLUSTER_STATS) lines.push(`cluster ${k}: ${view.totals[k]}`);
+      }
+    }
     return lines;
+  }
+
+  /** The cluster's view, or why it cannot be read (the store is unreachable). */
+  private async cluster(): Promise<ClusterView | string> {
+    try {
+      return (await this.ctx.monitor.cluster()) ?? "not available";
+    } catch (e) {
+      return `not available (${(e as Error).message})`;
+    }
   }
 
   private sockets(): string[] {
@@ -198,7 +245,7 @@ export class ControlSession {
     return lines;
   }
 
-  private serverInfo(): string[] {
+  private async serverInfo(): Promise<string[]> {
     const srv = this.ctx.srv;
     const rt = this.ctx.monitor.realTime();
     const lines = ["Threads: 1", `Clients: ${srv.clients.size}`];
@@ -259,6 +306,23 @@ export class ControlSession {
       // Ours: an optional role that is degraded says so here (SMP keeps serving).
       `Names resolver: ${this.ctx.monitor.namesResolver()}`,
     );
+    const node = this.ctx.srv.options.node;
+    if (node !== undefined) {
+      // Ours, with several nodes: which one answered, and every node's last publication.
+      lines.push(`Node: ${node.name} (${node.index} of ${node.count} on its machine)`);
+      const view = await this.cluster();
+      if (typeof view === "string") lines.push(`Cluster: ${view}`);
+      else {
+        const now = Math.floor(Date.now() / 1000);
+        lines.push(`Cluster nodes: ${view.nodes.length}, clients: ${view.clients}, SMP subscriptions: ${view.smpSubs}, Ntf subscriptions: ${view.ntfSubs}`);
+        for (const n of view.nodes) {
+          const f = n.figures;
+          const state = n.live ? "live" : f?.running === false ? "stopped" : "silent";
+          const figures = f === null ? "unreadable figures" : `clients ${f.clients}, SMP subscriptions ${f.smpSubs}, Ntf subscriptions ${f.ntfSubs}`;
+          lines.push(`Node ${n.node}: ${state}, updated ${showUTCTime(n.updatedAt * 1000)} (${now - n.updatedAt} s ago), ${figures}`);
+        }
+      }
+    }
     return lines;
   }
 

@@ -13,11 +13,22 @@ import { TimeBuckets } from "../stats.ts";
 import { readStats, type StatsData } from "./data.ts";
 import { DAILY_FILE, dailyLine, msUntilDailyWrite, resetDaily, rollPeriods } from "./daily.ts";
 import type { MetricsHttp } from "./http.ts";
+import { clusterMetricsText, clusterView, nodeFigures, NodeStatsPublisher, type ClusterView } from "./node-stats.ts";
 import { restoreStats, saveStats } from "./persist.ts";
 import { renderMetrics, type RealTimeData, type SubscriberData } from "./prometheus.ts";
 import { EventLoopMonitor, runtimeFigures, runtimeMetricsText, type NamesResolverState, type RuntimeFigures } from "./runtime.ts";
 
 export const METRICS_FILE = "smp-server-metrics.txt";
+
+/**
+ * A node's own file when several nodes on this machine share the data directory:
+ * "smp-server-metrics.txt" → "smp-server-metrics.node2.txt".
+ */
+export function nodeFileName(file: string, node: { index: number; count: number } | undefined): string {
+  if (node === undefined || node.count <= 1) return file;
+  const dot = file.lastIndexOf(".");
+  return `${file.slice(0, dot)}.node${node.index}${file.slice(dot)}`;
+}
 const SAVE_INTERVAL_MS = 3600_000;
 
 /** Per listener port (Transport/Server.hs:SocketStats). */
@@ -34,6 +45,7 @@ export class Monitor {
   private http: MetricsHttp | null = null;
   private daily: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
+  private publisher: NodeStatsPublisher | null = null;
 
   constructor(
     private readonly srv: SmpServer,
@@ -45,7 +57,7 @@ export class Monitor {
 
   /** Restores the saved counters; call before accepting connections. */
   async restore(): Promise<void> {
-    const problem = await restoreStats(this.srv.store, this.srv.stats, this.srv.namesStats);
+    const problem = await restoreStats(this.srv.store, this.srv.stats, this.srv.namesStats, this.srv.options.node);
     if (problem !== null) log.warn(problem);
   }
 
@@ -53,9 +65,15 @@ export class Monitor {
     this.loop.start();
     this.scheduleDaily();
     const o = this.options;
-    if (o.logStats) log.info(`server stats log enabled: ${join(this.dataDir, DAILY_FILE)}`);
+    if (o.logStats) log.info(`server stats log enabled: ${this.file(DAILY_FILE)}`);
+    const cluster = this.srv.store.cluster;
+    const node = this.srv.options.node;
+    if (cluster !== undefined && node !== undefined) {
+      this.publisher = new NodeStatsPublisher(cluster, node.name, async (running) => nodeFigures(await this.statsData(), node, running ? this.gauges() : null));
+      this.publisher.start();
+    }
     if (o.prometheusIntervalSeconds !== undefined) {
-      log.info(`Prometheus metrics saved every ${o.prometheusIntervalSeconds} seconds to ${join(this.dataDir, METRICS_FILE)}`);
+      log.info(`Prometheus metrics saved every ${o.prometheusIntervalSeconds} seconds to ${this.file(METRICS_FILE)}`);
       this.every(o.prometheusIntervalSeconds * 1000, () => this.writeMetricsFile());
     }
     // Hourly only the small counters: the active-queue sets are megabytes on a large server.
@@ -70,6 +88,32 @@ export class Monitor {
         log.error(`Prometheus HTTP endpoint not started (${o.http.host}:${o.http.port}): ${(e as Error).message}; SMP runs without it`);
       }
     }
+  }
+
+  /** This node's file in the data directory (nodeFileName). */
+  private file(name: string): string {
+    return join(this.dataDir, nodeFileName(name, this.srv.options.node));
+  }
+
+  private gauges(): { clients: number; smpSubs: number; ntfSubs: number } {
+    const s = this.srv.subscribers;
+    return { clients: this.srv.clients.size, smpSubs: s.counts("rcv").queues, ntfSubs: s.counts("ntf").queues };
+  }
+
+  /** Publishes this node's figures now (control port `save`), when it is a node of several. */
+  async publishNodeStats(): Promise<void> {
+    await this.publisher?.publish(true);
+  }
+
+  /** Every node's last published figures and the totals; null without a cluster (SQLite). */
+  async cluster(now = Date.now()): Promise<ClusterView | null> {
+    const cluster = this.srv.store.cluster;
+    const node = this.srv.options.node;
+    if (cluster === undefined || node === undefined) return null;
+    // This node's own row as of now, so that its figures and the totals agree.
+    const own = { node: node.name, updatedAt: Math.floor(now / 1000), json: JSON.stringify(nodeFigures(await this.statsData(), node, this.gauges())) };
+    const rows = (await cluster.nodeStats()).filter((r) => r.node !== node.name);
+    return clusterView([...rows, own].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)), now);
   }
 
   get httpPort(): number | null {
@@ -155,11 +199,13 @@ export class Monitor {
   /** The reference's text followed by ours (file and HTTP alike). */
   async metricsText(now = Date.now()): Promise<string> {
     const text = renderMetrics(await this.statsData(), this.realTime(), now);
-    return text + runtimeMetricsText(this.runtime(), this.loop, this.srv.stats.commitTimes);
+    const node = this.srv.options.node;
+    const cluster = node === undefined ? "" : clusterMetricsText(node, await this.cluster(now).catch(() => null));
+    return text + runtimeMetricsText(this.runtime(), this.loop, this.srv.stats.commitTimes) + cluster;
   }
 
   async writeMetricsFile(now = Date.now()): Promise<void> {
-    const file = join(this.dataDir, METRICS_FILE);
+    const file = this.file(METRICS_FILE);
     const tmp = `${file}.tmp`;
     await writeFile(tmp, await this.metricsText(now), { mode: 0o640 });
     await rename(tmp, file);
@@ -177,7 +223,7 @@ export class Monitor {
     const pNtf = rollPeriods(s.activeQueuesNtf, now);
     if (this.options.logStats) {
       resetDaily(s, this.srv.namesStats, now);
-      await appendFile(join(this.dataDir, DAILY_FILE), `${dailyLine(data, p, pNtf)}\n`, { mode: 0o640 });
+      await appendFile(this.file(DAILY_FILE), `${dailyLine(data, p, pNtf)}\n`, { mode: 0o640 });
     } else s.qBlocked = 0;
     await this.save();
   }
@@ -185,7 +231,7 @@ export class Monitor {
   /** The counters, and with `periods` (stop, `save`, the daily write) the active-queue sets. */
   async save(periods = true): Promise<void> {
     if (!this.srv.options.store.persistent) return;
-    await saveStats(this.srv.store, this.srv.stats, this.srv.namesStats, periods);
+    await saveStats(this.srv.store, this.srv.stats, this.srv.namesStats, periods, this.srv.options.node);
   }
 
   /** Stops the timers and saves the counters (before the store closes). */
@@ -195,6 +241,7 @@ export class Monitor {
     for (const t of this.timers) clearTimeout(t);
     this.loop.stop();
     this.http?.stop();
+    await this.publisher?.stop();
     try {
       await this.save();
     } catch (e) {

@@ -120,17 +120,49 @@ export function decodePeriods(blob: Uint8Array, s: ServerStats): void {
   [s.activeQueuesNtf.day, s.activeQueuesNtf.week, s.activeQueuesNtf.month] = read.slice(3) as [Set<number>, Set<number>, Set<number>];
 }
 
+/** A node of several on one store (ServerOptions.node): what persist needs of it. */
+interface StatsNode {
+  index: number;
+  name: string;
+}
+
+/**
+ * Each node of several keeps its own counters ("server-stats/<node>"), so that none overwrites
+ * another's and each restarts from its own; a single server keeps the reference's one pair.
+ */
+function blobNames(node: StatsNode | undefined): { stats: string; periods: string } {
+  return node === undefined ? { stats: STATS_BLOB, periods: PERIODS_BLOB } : { stats: `${STATS_BLOB}/${node.name}`, periods: `${PERIODS_BLOB}/${node.name}` };
+}
+
 /** The counters; with `periods` the active-queue sets too (stop, `save`, the daily write). */
-export async function saveStats(store: Store, s: ServerStats, names: NamesStats, periods: boolean): Promise<void> {
-  if (periods) await store.putBlob(PERIODS_BLOB, encodePeriods(s));
-  await store.putBlob(STATS_BLOB, encodeStats(s, names));
+export async function saveStats(store: Store, s: ServerStats, names: NamesStats, periods: boolean, node?: StatsNode): Promise<void> {
+  const b = blobNames(node);
+  if (periods) await store.putBlob(b.periods, encodePeriods(s));
+  await store.putBlob(b.stats, encodeStats(s, names));
   await store.flush();
 }
 
-/** Restores saved counters (if any), then takes qCount and msgCount from the store. */
-export async function restoreStats(store: Store, s: ServerStats, names: NamesStats): Promise<string | null> {
+/**
+ * Restores saved counters (if any), then takes qCount and msgCount from the store. Node 1 of a
+ * server that ran as a single server before takes over the single server's counters (once: they
+ * are moved to its own names, so no other node counts them again).
+ */
+export async function restoreStats(store: Store, s: ServerStats, names: NamesStats, node?: StatsNode): Promise<string | null> {
+  const own = blobNames(node);
+  if (node?.index === 1 && (await store.getBlob(own.stats)) === null && (await store.getBlob(STATS_BLOB)) !== null) {
+    const problem = await restoreFrom(store, s, names, blobNames(undefined));
+    await saveStats(store, s, names, true, node);
+    await store.putBlob(STATS_BLOB, null);
+    await store.putBlob(PERIODS_BLOB, null);
+    await store.flush();
+    return problem;
+  }
+  return restoreFrom(store, s, names, own);
+}
+
+async function restoreFrom(store: Store, s: ServerStats, names: NamesStats, b: { stats: string; periods: string }): Promise<string | null> {
   let problem: string | null = null;
-  const blob = await store.getBlob(STATS_BLOB);
+  const blob = await store.getBlob(b.stats);
   if (blob !== null) {
     try {
       decodeStats(blob, s, names);
@@ -138,7 +170,7 @@ export async function restoreStats(store: Store, s: ServerStats, names: NamesSta
       problem = `saved statistics could not be read (${(e as Error).message}); counting starts from zero`;
     }
   }
-  const sets = await store.getBlob(PERIODS_BLOB);
+  const sets = await store.getBlob(b.periods);
   if (sets !== null) {
     try {
       decodePeriods(sets, s);

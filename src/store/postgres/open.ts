@@ -4,17 +4,21 @@
  * pool (`connection.ts`). Semantics mirror the SQLite store (cited per method); only the
  * transactions differ — see `connection.ts` and docs/storage.md.
  */
+import { randomUUID } from "node:crypto";
+import type { StoreCluster } from "../cluster.ts";
 import { statsOf } from "../counters.ts";
 import type { Store } from "../store.ts";
 import type { StoreStats } from "../types.ts";
 import { bytes, PgConnection, type PostgresStoreOptions } from "./connection.ts";
+import { PgJobs } from "./jobs.ts";
 import { PgMessageStore } from "./message-store.ts";
 import { PgNtfStore } from "./ntf-store.ts";
 import { PgQueueStore } from "./queue-store.ts";
 import { PgServiceStore } from "./service-store.ts";
 
 export async function openPostgresStore(opts: PostgresStoreOptions): Promise<PostgresStore> {
-  return new PostgresStore(await PgConnection.open(opts), opts.msgQueueQuota ?? 128);
+  const conn = await PgConnection.open(opts);
+  return new PostgresStore(conn, opts.msgQueueQuota ?? 128, new PgJobs(conn, opts.uri));
 }
 
 export class PostgresStore implements Store {
@@ -22,11 +26,20 @@ export class PostgresStore implements Store {
   readonly messages: PgMessageStore;
   readonly ntfs: PgNtfStore;
   readonly services: PgServiceStore;
+  readonly cluster: StoreCluster;
 
   constructor(
     readonly conn: PgConnection,
     msgQueueQuota: number,
+    private readonly jobs: PgJobs,
   ) {
+    // JOBS members from jobs.ts; BUS members (nodeId …) from the cluster bus.
+    this.cluster = {
+      nodeId: randomUUID(),
+      lead: (job) => jobs.lead(job),
+      putNodeStats: (node, json) => jobs.putNodeStats(node, json),
+      nodeStats: () => jobs.nodeStats(),
+    };
     this.messages = new PgMessageStore(conn, msgQueueQuota);
     this.ntfs = new PgNtfStore(conn);
     this.services = new PgServiceStore(conn);
@@ -37,8 +50,9 @@ export class PostgresStore implements Store {
     return this.conn.flush();
   }
 
-  close(): Promise<void> {
-    return this.conn.close();
+  async close(): Promise<void> {
+    await this.jobs.close();
+    await this.conn.close();
   }
 
   async stats(): Promise<StoreStats> {

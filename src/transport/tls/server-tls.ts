@@ -39,6 +39,8 @@ export interface TlsServerConfig {
   onHandshakeError?: (reason: string) => void;
   /** The port is shared with the web site: ClientHellos with SNI are handed over here (sni-split.ts). */
   sniHandoff?: SniHandoff;
+  /** SO_REUSEPORT: other processes (nodes of the same server) listen on the same port. */
+  reusePort?: boolean;
 }
 
 export interface TlsServer {
@@ -114,7 +116,7 @@ export function listenTLS(config: TlsServerConfig): TlsServer {
       tlsConnHandlers.error!(socket, error);
     },
   };
-  const listen = (port: number) => Bun.listen<SocketSink>({ hostname: config.hostname, port, socket: handlers });
+  const listen = (port: number) => Bun.listen<SocketSink>({ hostname: config.hostname, port, socket: handlers, ...(config.reusePort === true && { reusePort: true }) });
   let listener: ReturnType<typeof listen> | null = listen(config.port);
   const hostname = listener.hostname;
   const port = listener.port;

@@ -1,0 +1,92 @@
+/**
+ * The JOBS members of `StoreCluster` (../cluster.ts) on PostgreSQL: cluster-wide leadership of
+ * periodic jobs as session advisory locks, and each node's published statistics as rows of the
+ * `blobs` table (named NODE_STATS_PREFIX + node; no table of their own).
+ *
+ * The locks live on a connection of their own, outside the store's pool: a session advisory
+ * lock lasts as long as the session that took it, so a node that crashes or loses PostgreSQL
+ * releases its jobs to the next node that asks. Whether this process still holds a lock is
+ * known by its session: the lock connection's backend pid is checked at every ask (one round
+ * trip; jobs ask every few minutes at most), and a new session (the client reconnected) means
+ * every lock was lost and is asked for again.
+ */
+import { SQL } from "bun";
+import type { NodeStatsRow, StoreCluster } from "../cluster.ts";
+import { log } from "../../util/log.ts";
+import { bytes, type PgConnection } from "./connection.ts";
+import { redactUri } from "./errors.ts";
+
+/** `blobs` names of the nodes' statistics. */
+export const NODE_STATS_PREFIX = "node-stats/";
+
+export class PgJobs implements Pick<StoreCluster, "lead" | "putNodeStats" | "nodeStats"> {
+  private locks: SQL | null = null;
+  /** The lock session's backend pid and the jobs it holds. */
+  private session = 0;
+  private readonly held = new Set<string>();
+  private closed = false;
+  private warned = false;
+
+  constructor(
+    private readonly conn: PgConnection,
+    private readonly uri: string,
+  ) {}
+
+  async lead(job: string): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      const db = (this.locks ??= new SQL(this.uri, { max: 1, idleTimeout: 0, maxLifetime: 0, connectionTimeout: 10 }));
+      const [{ pid }] = await db`SELECT pg_backend_pid() AS pid`;
+      if (pid !== this.session) {
+        if (this.held.size > 0) log.warn(`PostgreSQL session of the cluster jobs was lost: asking again for ${[...this.held].join(", ")}`);
+        this.held.clear();
+        this.session = pid as number;
+      }
+      if (this.held.has(job)) return true;
+      // Two int4 keys: the schema (servers sharing a database with other schemas do not
+      // compete) and the job; a key space apart from the migration lock's single bigint.
+      const [{ got }] = await db`SELECT pg_try_advisory_lock(hashtext(${this.conn.schema}), hashtext(${job})) AS got`;
+      if (got === true) this.held.add(job);
+      this.warned = false;
+      return got === true;
+    } catch (e) {
+      // Not leading while PostgreSQL cannot be asked: the job waits for its next turn.
+      if (!this.warned) log.warn(`cluster jobs: cannot ask PostgreSQL (${redactUri((e as Error).message)}); jobs wait`);
+      this.warned = true;
+      this.held.clear();
+      this.session = 0;
+      return false;
+    }
+  }
+
+  async putNodeStats(node: string, json: string): Promise<void> {
+    const value = new TextEncoder().encode(`${Math.floor(Date.now() / 1000)}\n${json}`);
+    const name = NODE_STATS_PREFIX + node;
+    await this.conn.write("putNodeStats", async (tx) => {
+      await tx`INSERT INTO blobs(name, value) VALUES (${name}, ${value}) ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
+    });
+  }
+
+  async nodeStats(): Promise<NodeStatsRow[]> {
+    const rows = await this.conn.read("nodeStats", (db) => db`SELECT name, value FROM blobs WHERE starts_with(name, ${NODE_STATS_PREFIX}) ORDER BY name`);
+    const out: NodeStatsRow[] = [];
+    const dec = new TextDecoder();
+    for (const r of rows as { name: string; value: Uint8Array }[]) {
+      const text = dec.decode(bytes(r.value));
+      const nl = text.indexOf("\n");
+      const updatedAt = Number(text.slice(0, nl));
+      if (nl < 0 || !Number.isSafeInteger(updatedAt)) continue;
+      out.push({ node: r.name.slice(NODE_STATS_PREFIX.length), updatedAt, json: text.slice(nl + 1) });
+    }
+    return out;
+  }
+
+  /** Ends the lock session: the jobs this node leads pass to another. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const db = this.locks;
+    this.locks = null;
+    this.held.clear();
+    await db?.close({ timeout: 5 }).catch(() => {});
+  }
+}
