@@ -7,9 +7,10 @@
  *   bun bench/store-ab.ts --base DIR [--rounds 7] [--n 2000] [--size 15000] [--only message,acknext,subs]
  *                         [--commit-every 1] [--postgres URI]
  *
- * --postgres URI: the PostgreSQL stores instead, each in a fresh schema dropped at the end, and
- * ELAPSED µs per operation (the work is in the PostgreSQL server: this thread's CPU misses it),
- * so run it on a quiet machine; rounds still alternate, so drift hits both trees alike.
+ * --postgres URI: the PostgreSQL stores instead, each in a fresh schema dropped at the end (the
+ * database on this machine); CPU µs per operation of this thread PLUS the PostgreSQL backends
+ * serving the stores (their /proc/PID/schedstat, found by application_name), since most of the
+ * work is there. With --elapsed: elapsed µs instead (round trips included; noisy when loaded).
  *
  * message: one message with one in flight — writeMsg into an empty queue, commit, ACK
  *          (tryDelPeekMsg, nothing next), commit;
@@ -23,7 +24,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { benchId, benchQueue } from "./lib/bench-queue.ts";
-import { abCompareAsync } from "./lib/cpu-time.ts";
+import { readFileSync } from "node:fs";
+import { abCompareAsync, threadCpuNs } from "./lib/cpu-time.ts";
 import { SQL } from "bun";
 import { openPostgresStore } from "../src/store/postgres/open.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
@@ -43,8 +45,20 @@ const SUB_QUEUES = 20000;
 const BATCH = 135;
 
 const PG_URI = stringArg("postgres", "");
-const CLOCK = PG_URI === "" ? undefined : () => Bun.nanoseconds();
-const UNIT = PG_URI === "" ? "µs" : "µs elapsed";
+const ELAPSED = flag("elapsed");
+const APP = `bench_ab_${process.pid}`;
+/** The PostgreSQL backends serving the benchmark's stores (filled once they all connected). */
+let backends: number[] = [];
+const backendCpuNs = (): number => {
+  let n = 0;
+  for (const pid of backends) {
+    const s = readFileSync(`/proc/${pid}/schedstat`, "latin1");
+    n += Number(s.slice(0, s.indexOf(" ")));
+  }
+  return n;
+};
+const CLOCK = PG_URI === "" ? undefined : ELAPSED ? () => Bun.nanoseconds() : () => threadCpuNs() + backendCpuNs();
+const UNIT = PG_URI === "" ? "µs" : ELAPSED ? "µs elapsed" : "CPU µs (this thread + PostgreSQL backends)";
 
 /** `path`: a database file, or with --postgres a schema name. */
 type Open = (path: string) => Promise<Store>;
@@ -52,7 +66,7 @@ type PgOpen = typeof openPostgresStore;
 const pgOpen =
   (f: PgOpen): Open =>
   (schema) =>
-    f({ uri: PG_URI, schema, createSchema: true });
+    f({ uri: `${PG_URI}${PG_URI.includes("?") ? "&" : "?"}application_name=${APP}`, schema, createSchema: true });
 const variants: Record<string, Open> = {
   this: PG_URI === "" ? async (path) => openSqliteStore({ path }) : pgOpen(openPostgresStore),
 };
@@ -90,6 +104,12 @@ async function open(name: string, open: Open): Promise<Bench> {
 
 const benches: Record<string, Bench> = {};
 for (const [name, o] of Object.entries(variants)) benches[name] = await open(name, o);
+if (PG_URI !== "") {
+  const sql = new SQL(PG_URI, { max: 1 });
+  backends = ((await sql`SELECT pid FROM pg_stat_activity WHERE application_name = ${APP}`) as { pid: number }[]).map((r) => r.pid);
+  await sql.close();
+  console.log(`${backends.length} PostgreSQL backends measured`);
+}
 
 function report(what: string, r: Record<string, { median: number; rounds: number[] }>): void {
   const line = Object.entries(r)

@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { bytesEqual, hex as toHex } from "../../src/encoding/bytes.ts";
 import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/open.ts";
-import type { QueueRec, ServiceRec, StoredMessage, WriteMsgResult } from "../../src/store/types.ts";
+import { StoreError, type QueueRec, type ServiceRec, type StoredMessage, type WriteMsgResult } from "../../src/store/types.ts";
 import { created, newMsg, newQueue, randomId } from "./helpers.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "./postgres.ts";
 
@@ -205,6 +205,32 @@ const uri = testPostgresUri();
       expect(await assoc).toBe("OK");
       expect(s.conn.retries).toBe(1);
       expect(await s.services.getServiceQueuesInfo(svc.serviceId, "rcv")).toEqual({ count: 1, idsHash: queueIdsHash([queue.recipientId]) });
+    } finally {
+      other.release();
+    }
+  });
+
+  test("a row held past lock_timeout on every retry: the write fails with StoreError(busy); the store goes on", async () => {
+    const schema = testSchemaName();
+    schemas.push(schema);
+    const s = await openPostgresStore({ uri: pgUri, schema, poolSize: 3, createSchema: true, lockTimeoutMs: 20 });
+    live.push(s);
+    const queue = await created(s);
+    const other = await admin.reserve();
+    try {
+      await other.unsafe("BEGIN");
+      await other.unsafe(`SELECT 1 FROM "${schema}".queues WHERE qid = ${queue.key} FOR UPDATE`);
+      const e = await s.messages.writeMsg(queue, newMsg()).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(StoreError);
+      expect((e as StoreError).kind).toBe("busy");
+      expect(s.conn.retries).toBe(4);
+      await other.unsafe("COMMIT");
+      expect(await s.messages.writeMsg(queue, newMsg())).toBe("OK_EMPTY");
+      // The lock timeout stays on the writer's connection: a pool connection has the default.
+      expect((await s.conn.sql`SHOW lock_timeout`)[0].lock_timeout).toBe("0");
     } finally {
       other.release();
     }

@@ -122,7 +122,7 @@ export class PgConnection {
   lockBusy = 0;
   /** Transactions rolled back by a deadlock, serialization failure or lock timeout, then retried. */
   retries = 0;
-  private readonly begin: string;
+  private readonly setLockTimeout: string;
 
   private constructor(
     readonly sql: SQL,
@@ -130,8 +130,7 @@ export class PgConnection {
     private readonly maxOps: number,
     lockTimeoutMs: number,
   ) {
-    // SET LOCAL: the pool's other users (migrations under an advisory lock) keep the default.
-    this.begin = `BEGIN;SET LOCAL lock_timeout = ${Math.max(1, lockTimeoutMs | 0)}`;
+    this.setLockTimeout = `SET lock_timeout = ${Math.max(1, lockTimeoutMs | 0)}`;
   }
 
   static async open(opts: PostgresStoreOptions): Promise<PgConnection> {
@@ -213,6 +212,7 @@ export class PgConnection {
     if (this.closed) return;
     this.closed = true;
     await this.draining;
+    await this.writer?.unsafe("RESET lock_timeout").catch(() => {});
     this.writer?.release();
     this.writer = null;
     await this.sql.close({ timeout: 5 });
@@ -250,7 +250,7 @@ export class PgConnection {
     try {
       const tx = await this.writerConnection();
       if (!this.inTx) {
-        await tx.unsafe(this.begin);
+        await tx.unsafe("BEGIN");
         this.inTx = true;
       }
       const value = await job.body(tx);
@@ -334,7 +334,8 @@ export class PgConnection {
     this.inTx = false;
     if (tx !== null) {
       // A fresh connection next time: after a failure this one may be broken or mid-protocol.
-      await tx.unsafe("ROLLBACK").catch(() => {});
+      // RESET: the pool's other users (migrations waiting on an advisory lock) keep the default.
+      await tx.unsafe("ROLLBACK;RESET lock_timeout").catch(() => {});
       tx.release();
     }
     this.pending.fill(0);
@@ -342,7 +343,17 @@ export class PgConnection {
   }
 
   private async writerConnection(): Promise<Db> {
-    this.writer ??= await this.sql.reserve();
+    if (this.writer === null) {
+      const w = await this.sql.reserve();
+      try {
+        // Once per writer connection, not per transaction (a statement per lone write).
+        await w.unsafe(this.setLockTimeout);
+      } catch (e) {
+        w.release();
+        throw e;
+      }
+      this.writer = w;
+    }
     return this.writer;
   }
 }
