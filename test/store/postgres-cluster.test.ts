@@ -139,6 +139,30 @@ const uri = testPostgresUri();
     expect(await rcv.messages.queueSize(queue)).toBe(0);
   });
 
+  test("the same new id or key from two stores at once: exactly one wins, as on one server", async () => {
+    const { stores } = await nodes(2);
+    const [a, b] = stores as [PostgresStore, PostgresStore];
+    for (let round = 0; round < 10; round++) {
+      // NEW with the same recipient id: one queue, one DUPLICATE.
+      const nq = newQueue();
+      const made = await Promise.all([a.queues.createQueue(nq), b.queues.createQueue({ ...nq, senderId: randomId() })]);
+      expect(made.filter((r) => r === "DUPLICATE").length).toBe(1);
+      const queue = made.find((r) => r !== "DUPLICATE") as QueueRec;
+      // KEY with two different keys: one OK, one AUTH.
+      const keys = await Promise.all([a.queues.secureQueue(queue, randomId(44)), b.queues.secureQueue(queue, randomId(44))]);
+      expect(keys.sort()).toEqual(["AUTH", "OK"]);
+      // One notifier id (or link id) for two queues: one gets it.
+      const other = await created(b);
+      const notifierId = randomId();
+      const creds = () => ({ notifierId, notifierKey: randomId(44), rcvNtfDhSecret: randomId(32), serviceId: null });
+      const ntf = await Promise.all([a.queues.setQueueNotifier(queue, creds()), b.queues.setQueueNotifier(other, creds())]);
+      expect(ntf.filter((r) => r === "DUPLICATE").length).toBe(1);
+      const link = { linkId: randomId(), fixed: randomId(10), user: randomId(10) };
+      const links = await Promise.all([a.queues.setQueueLink(queue, link), b.queues.setQueueLink(other, link)]);
+      expect(links.sort()).toEqual(["AUTH", "OK"]);
+    }
+  });
+
   test("groups locking two queues in opposite orders on two stores all complete", async () => {
     const { schema, stores } = await nodes(2);
     const [a, b] = stores as [PostgresStore, PostgresStore];
