@@ -26,9 +26,9 @@ const BY_RID = `${SELECT_QUEUES} WHERE recipient_id = $1`;
 const BY_SID = `${SELECT_QUEUES} WHERE sender_id = $1`;
 const BY_LINK = `${SELECT_QUEUES} WHERE link_id = $1`;
 const BY_NID = `${SELECT_QUEUES} WHERE notifier_id = $1`;
+const BY_QID = `${SELECT_QUEUES} WHERE qid = $1`;
 const BY_RIDS = `${SELECT_QUEUES} WHERE recipient_id = ANY($1::bytea[])`;
 const BY_NIDS = `${SELECT_QUEUES} WHERE notifier_id = ANY($1::bytea[])`;
-const BY_QID = `${SELECT_QUEUES} WHERE qid = $1`;
 
 export class PgQueueStore implements QueueStore {
   constructor(
