@@ -6,7 +6,6 @@
  * after it sees every change another node committed before (quota, empty queue, the next message).
  */
 import type { SQL } from "bun";
-import { bytesEqual } from "../../encoding/bytes.ts";
 import { F_NTF, F_QUOTA } from "../codec.ts";
 import { C_MESSAGES } from "../counters.ts";
 import type { MessageStore } from "../message-store.ts";

@@ -4,7 +4,7 @@
  * service columns.
  */
 import type { SQL } from "bun";
-import { bytesEqual, sameId } from "../../encoding/bytes.ts";
+import { sameId } from "../../encoding/bytes.ts";
 import { emptyIdsHash, IDS_HASH_LENGTH, xorQueueId } from "../../protocol/ids-hash.ts";
 import { encodeCertChain, QUEUE_COLUMNS, type QueueRow, type ServiceRow } from "../codec.ts";
 import { C_NTF_SERVICE_QUEUES, C_NTF_SERVICES, C_RCV_SERVICE_QUEUES, C_RCV_SERVICES } from "../counters.ts";
