@@ -163,6 +163,37 @@ const uri = testPostgresUri();
     }
   });
 
+  test("DEL while another store SENDs, expiry while another ACKs: no orphan message, each message removed once", async () => {
+    const { schema, stores } = await nodes(2);
+    const [a, b] = stores as [PostgresStore, PostgresStore];
+    const doomed = await created(a);
+    const sends = Array.from({ length: 40 }, () => b.messages.writeMsg(doomed, newMsg()));
+    const del = await a.queues.deleteQueue(doomed);
+    const results = await Promise.all(sends);
+    if (del === "AUTH") throw new Error("the queue was there");
+    // Every SEND either landed before the deletion (and was deleted with the queue) or saw no queue.
+    expect(results.filter((r) => r !== "AUTH").length).toBe(del.msgCount);
+    expect((await messageRows(schema, doomed.key)).length).toBe(0);
+
+    const queue = await created(a);
+    const msgs = Array.from({ length: 30 }, (_, i) => newMsg({ tsMs: 1_000 + i }));
+    for (const m of msgs) await a.messages.writeMsg(queue, m);
+    // Expiry of everything on one store, ACKs of the head on the other, at once.
+    const expiry = (async () => {
+      let n = 0;
+      for (;;) {
+        const p = await a.messages.expireMessages(100, 7);
+        n += p.expired;
+        if (p.done) return n;
+      }
+    })();
+    let acked = 0;
+    for (const m of msgs) if ((await b.messages.tryDelPeekMsg(queue, m.msgId)).deleted !== null) acked++;
+    expect((await expiry) + acked).toBe(msgs.length);
+    expect((await messageRows(schema, queue.key)).length).toBe(0);
+    await expectCountersMatch(schema, stores);
+  });
+
   test("groups locking two queues in opposite orders on two stores all complete", async () => {
     const { schema, stores } = await nodes(2);
     const [a, b] = stores as [PostgresStore, PostgresStore];
