@@ -5,7 +5,12 @@
  * operation (bench/lib/cpu-time.ts), so other processes' load barely moves the figures.
  *
  *   bun bench/store-ab.ts --base DIR [--rounds 7] [--n 2000] [--size 15000] [--only message,acknext,subs]
- *                         [--commit-every 1]
+ *                         [--commit-every 1] [--postgres URI]
+ *
+ * --postgres URI: the PostgreSQL stores instead, each in a fresh schema dropped at the end (the
+ * database on this machine); CPU µs per operation of this thread PLUS the PostgreSQL backends
+ * serving the stores (their /proc/PID/schedstat, found by application_name), since most of the
+ * work is there. With --elapsed: elapsed µs instead (round trips included; noisy when loaded).
  *
  * message: one message with one in flight — writeMsg into an empty queue, commit, ACK
  *          (tryDelPeekMsg, nothing next), commit;
@@ -19,7 +24,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { benchId, benchQueue } from "./lib/bench-queue.ts";
-import { abCompareAsync } from "./lib/cpu-time.ts";
+import { readFileSync } from "node:fs";
+import { abCompareAsync, threadCpuNs } from "./lib/cpu-time.ts";
+import { SQL } from "bun";
+import { openPostgresStore } from "../src/store/postgres/open.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { Store } from "../src/store/store.ts";
 import type { QueueRec } from "../src/store/types.ts";
@@ -36,9 +44,38 @@ const ONLY = new Set(stringArg("only", "message,acknext,subs").split(","));
 const SUB_QUEUES = 20000;
 const BATCH = 135;
 
-type Open = (opts: { path: string }) => Store;
-const variants: Record<string, Open> = { this: openSqliteStore };
-if (BASE !== undefined) variants.base = ((await import(join(BASE, "src/store/sqlite/open.ts"))) as { openSqliteStore: Open }).openSqliteStore;
+const PG_URI = stringArg("postgres", "");
+const ELAPSED = flag("elapsed");
+const APP = `bench_ab_${process.pid}`;
+/** The PostgreSQL backends serving the benchmark's stores (filled once they all connected). */
+let backends: number[] = [];
+const backendCpuNs = (): number => {
+  let n = 0;
+  for (const pid of backends) {
+    const s = readFileSync(`/proc/${pid}/schedstat`, "latin1");
+    n += Number(s.slice(0, s.indexOf(" ")));
+  }
+  return n;
+};
+const CLOCK = PG_URI === "" ? undefined : ELAPSED ? () => Bun.nanoseconds() : () => threadCpuNs() + backendCpuNs();
+const UNIT = PG_URI === "" ? "µs" : ELAPSED ? "µs elapsed" : "CPU µs (this thread + PostgreSQL backends)";
+
+/** `path`: a database file, or with --postgres a schema name. */
+type Open = (path: string) => Promise<Store>;
+type PgOpen = typeof openPostgresStore;
+const pgOpen =
+  (f: PgOpen): Open =>
+  (schema) =>
+    f({ uri: `${PG_URI}${PG_URI.includes("?") ? "&" : "?"}application_name=${APP}`, schema, createSchema: true });
+const variants: Record<string, Open> = {
+  this: PG_URI === "" ? async (path) => openSqliteStore({ path }) : pgOpen(openPostgresStore),
+};
+if (BASE !== undefined)
+  variants.base =
+    PG_URI === ""
+      ? async (path) => ((await import(join(BASE, "src/store/sqlite/open.ts"))) as { openSqliteStore: typeof openSqliteStore }).openSqliteStore({ path })
+      : pgOpen(((await import(join(BASE, "src/store/postgres/open.ts"))) as { openPostgresStore: PgOpen }).openPostgresStore);
+const schemas: string[] = [];
 
 const dir = mkdtempSync(join(tmpdir(), "smp-store-ab-"));
 const body = crypto.getRandomValues(new Uint8Array(SIZE));
@@ -52,7 +89,9 @@ interface Bench {
 }
 
 async function open(name: string, open: Open): Promise<Bench> {
-  const store = open({ path: join(dir, `${name}.sqlite`) });
+  const schema = `bench_ab_${process.pid}_${name}`;
+  if (PG_URI !== "") schemas.push(schema);
+  const store = await open(PG_URI === "" ? join(dir, `${name}.sqlite`) : schema);
   let q: QueueRec | null = null;
   for (let i = 0; i < SUB_QUEUES; i++) {
     const r = await store.queues.createQueue(benchQueue(i));
@@ -65,10 +104,16 @@ async function open(name: string, open: Open): Promise<Bench> {
 
 const benches: Record<string, Bench> = {};
 for (const [name, o] of Object.entries(variants)) benches[name] = await open(name, o);
+if (PG_URI !== "") {
+  const sql = new SQL(PG_URI, { max: 1 });
+  backends = ((await sql`SELECT pid FROM pg_stat_activity WHERE application_name = ${APP}`) as { pid: number }[]).map((r) => r.pid);
+  await sql.close();
+  console.log(`${backends.length} PostgreSQL backends measured`);
+}
 
 function report(what: string, r: Record<string, { median: number; rounds: number[] }>): void {
   const line = Object.entries(r)
-    .map(([k, v]) => `${k} ${v.median.toFixed(2)} µs (${v.rounds.map((x) => x.toFixed(1)).join(" ")})`)
+    .map(([k, v]) => `${k} ${v.median.toFixed(2)} ${UNIT} (${v.rounds.map((x) => x.toFixed(1)).join(" ")})`)
     .join("; ");
   const gain = r.base !== undefined ? `  → ${((100 * (r.this!.median - r.base.median)) / r.base.median).toFixed(1)} %` : "";
   console.log(`${what}: ${line}${gain}`);
@@ -89,7 +134,7 @@ try {
         },
       ]),
     );
-    report("message (SEND into an empty queue + ACK), per message", await abCompareAsync(ops, N, ROUNDS));
+    report("message (SEND into an empty queue + ACK), per message", await abCompareAsync(ops, N, ROUNDS, CLOCK));
   }
   if (ONLY.has("acknext")) {
     const ops = Object.fromEntries(
@@ -108,7 +153,7 @@ try {
         },
       ]),
     );
-    report("message, next one queued before the ACK (ACK answers with it), per message", await abCompareAsync(ops, N, ROUNDS));
+    report("message, next one queued before the ACK (ACK answers with it), per message", await abCompareAsync(ops, N, ROUNDS, CLOCK));
   }
   if (ONLY.has("subs")) {
     const ops = Object.fromEntries(
@@ -126,7 +171,7 @@ try {
         },
       ]),
     );
-    const r = await abCompareAsync(ops, Math.max(10, N / 20), ROUNDS);
+    const r = await abCompareAsync(ops, Math.max(10, N / 20), ROUNDS, CLOCK);
     for (const v of Object.values(r)) {
       v.median /= BATCH;
       v.rounds = v.rounds.map((x) => x / BATCH);
@@ -136,4 +181,9 @@ try {
 } finally {
   for (const b of Object.values(benches)) await b.store.close();
   rmSync(dir, { recursive: true, force: true });
+  if (schemas.length > 0) {
+    const sql = new SQL(PG_URI, { max: 1 });
+    for (const sc of schemas) await sql.unsafe(`DROP SCHEMA IF EXISTS "${sc}" CASCADE`);
+    await sql.close();
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * The store's incremental counters (`StoreStats`), shared by the backends: each keeps one row
- * per name in its `counters` table, adds each operation's deltas in the operation's own
- * transaction, and answers `stats()` from memory — never a COUNT(*) over a large table.
+ * per name in its `counters` table and adds each operation's deltas in the operation's own
+ * transaction; `stats()` answers from memory (SQLite) or from those few rows (PostgreSQL, which
+ * other processes update too) — never a COUNT(*) over a large table.
  */
 import type { StoreStats } from "./types.ts";
 

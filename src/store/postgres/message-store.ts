@@ -1,17 +1,42 @@
 /**
  * `MessageStore` on PostgreSQL: the `messages` table, one row per message or quota marker, in
  * `seq` order per queue. Quota state is derived from the rows as in SQLite (see
- * `../sqlite/message-store.ts:writeMsg`), so a SEND or ACK never writes the queue's row.
+ * `../sqlite/message-store.ts:writeMsg`), so a SEND or ACK never writes the queue's row — but it
+ * locks it (`locks.ts`): every change to a queue's messages holds that lock, so the statement
+ * after it sees every change another node committed before (quota, empty queue, the next message).
  */
 import type { SQL } from "bun";
-import { bytesEqual } from "../../encoding/bytes.ts";
 import { F_NTF, F_QUOTA } from "../codec.ts";
 import { C_MESSAGES } from "../counters.ts";
 import type { MessageStore } from "../message-store.ts";
 import type { ExpiryProgress, NewMessage, QueueRef, StoredMessage, WriteMsgResult } from "../types.ts";
 import { bytes, type PgConnection } from "./connection.ts";
+import { lockQueue, lockQueueRows } from "./locks.ts";
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * After the lock: the queue's size and tail before, and the message (or, at the quota, the
+ * marker carrying its id and time) appended unless the tail is a quota marker. One statement.
+ */
+const WRITE_MSG = `WITH s AS (SELECT (SELECT flags FROM messages WHERE qid = $1 ORDER BY seq DESC LIMIT 1) AS tail,
+      (SELECT count(*) FROM messages WHERE qid = $1)::int AS size),
+    i AS (INSERT INTO messages(qid, msg_id, ts_ms, flags, body)
+      SELECT $1, $2, $3, CASE WHEN s.size < $4 THEN $5::int2 ELSE ${F_QUOTA} END, CASE WHEN s.size < $4 THEN $6::bytea ELSE ''::bytea END
+      FROM s WHERE s.tail IS NULL OR s.tail & ${F_QUOTA} = 0 RETURNING 1)
+  SELECT s.tail, s.size FROM s`;
+
+/**
+ * After the lock: the head deleted if it has this id (no body), and the next message — one
+ * statement, so the next is the first row after the deleted one in the same snapshot.
+ */
+const DEL_PEEK = `WITH d AS (DELETE FROM messages
+      WHERE seq = (SELECT seq FROM messages WHERE qid = $1 ORDER BY seq LIMIT 1) AND msg_id = $2
+      RETURNING seq, msg_id, ts_ms, flags)
+  SELECT true AS deleted, seq, msg_id, ts_ms, flags, NULL::bytea AS body FROM d
+  UNION ALL
+  (SELECT false, seq, msg_id, ts_ms, flags, body FROM messages
+    WHERE qid = $1 AND seq > coalesce((SELECT seq FROM d), 0) ORDER BY seq LIMIT 1)`;
 
 interface MsgRow {
   seq: string;
@@ -50,25 +75,14 @@ export class PgMessageStore implements MessageStore {
 
   /** MsgStore/STM.hs:`writeMsg`; "not writable" ⇔ "the tail is a quota marker" (as in SQLite). */
   async writeMsg(ref: QueueRef, msg: NewMessage): Promise<WriteMsgResult> {
+    const flags = msg.notification ? F_NTF : 0;
     return this.conn.write("writeMsg", async (tx): Promise<WriteMsgResult> => {
-      const qid = ref.key;
-      const rs = await tx`SELECT recipient_id,
-          (SELECT flags FROM messages WHERE qid = ${qid} ORDER BY seq DESC LIMIT 1) AS tail,
-          (SELECT count(*) FROM messages WHERE qid = ${qid})::int AS size
-        FROM queues WHERE qid = ${qid}`;
-      const q = rs[0] as { recipient_id: Uint8Array; tail: number | null; size: number } | undefined;
-      if (q === undefined || !bytesEqual(q.recipient_id, ref.recipientId)) return "AUTH";
-      if (q.tail !== null && (q.tail & F_QUOTA) !== 0) return "QUOTA";
-      let res: WriteMsgResult = "QUOTA";
-      if (this.quota > q.size) {
-        await tx`INSERT INTO messages(qid, msg_id, ts_ms, flags, body) VALUES (${qid}, ${msg.msgId}, ${msg.tsMs}, ${msg.notification ? F_NTF : 0}, ${msg.body})`;
-        res = q.size === 0 ? "OK_EMPTY" : "OK";
-      } else {
-        // MessageQuota carries the rejected message's id and time, nothing else.
-        await tx`INSERT INTO messages(qid, msg_id, ts_ms, flags, body) VALUES (${qid}, ${msg.msgId}, ${msg.tsMs}, ${F_QUOTA}, ${EMPTY})`;
-      }
+      if (!(await lockQueue(this.conn, tx, ref))) return "AUTH";
+      const rs = await tx.unsafe(WRITE_MSG, [ref.key, msg.msgId, msg.tsMs, this.quota, flags, msg.body]);
+      const { tail, size } = rs[0] as { tail: number | null; size: number };
+      if (tail !== null && (tail & F_QUOTA) !== 0) return "QUOTA";
       this.conn.count(C_MESSAGES, 1);
-      return res;
+      return size >= this.quota ? "QUOTA" : size === 0 ? "OK_EMPTY" : "OK";
     });
   }
 
@@ -87,6 +101,7 @@ export class PgMessageStore implements MessageStore {
   /** MsgStore/Types.hs:`tryDelMsg`: one statement deletes the head iff it has this id. */
   async tryDelMsg(ref: QueueRef, msgId: Uint8Array): Promise<StoredMessage | null> {
     const r = await this.conn.write("tryDelMsg", async (tx) => {
+      if (!(await lockQueue(this.conn, tx, ref))) return null;
       const rs = (await tx`DELETE FROM messages
         WHERE seq = (SELECT seq FROM messages WHERE qid = ${ref.key} ORDER BY seq LIMIT 1) AND msg_id = ${msgId}
         RETURNING seq, msg_id, ts_ms, flags, body`) as MsgRow[];
@@ -101,14 +116,19 @@ export class PgMessageStore implements MessageStore {
     ref: QueueRef,
     msgId: Uint8Array,
   ): Promise<{ readonly deleted: StoredMessage | null; readonly next: StoredMessage | null }> {
-    const [deleted, next] = await this.conn.write("tryDelPeekMsg", async (tx) => {
-      const rs = (await tx`DELETE FROM messages
-        WHERE seq = (SELECT seq FROM messages WHERE qid = ${ref.key} ORDER BY seq LIMIT 1) AND msg_id = ${msgId}
-        RETURNING seq, msg_id, ts_ms, flags`) as MsgRow[];
-      this.conn.count(C_MESSAGES, -rs.length);
-      return [rs[0] ?? null, await head(tx, ref.key)] as const;
+    const rs = await this.conn.write("tryDelPeekMsg", async (tx) => {
+      if (!(await lockQueue(this.conn, tx, ref))) return [] as (MsgRow & { deleted: boolean })[];
+      const rs = (await tx.unsafe(DEL_PEEK, [ref.key, msgId])) as (MsgRow & { deleted: boolean })[];
+      if (rs.length > 0 && rs[0]!.deleted) this.conn.count(C_MESSAGES, -1);
+      return rs;
     });
-    return { deleted: deleted === null ? null : messageFromRow(deleted), next: next === null ? null : messageFromRow(next) };
+    let deleted: StoredMessage | null = null;
+    let next: StoredMessage | null = null;
+    for (const r of rs) {
+      if (r.deleted) deleted = messageFromRow({ ...r, body: undefined });
+      else next = messageFromRow(r);
+    }
+    return { deleted, next };
   }
 
   async queueSize(ref: QueueRef): Promise<number> {
@@ -125,7 +145,7 @@ export class PgMessageStore implements MessageStore {
     );
     const h = rs[0] as { ts_ms: string; flags: number } | undefined;
     if (h === undefined || (h.flags & F_QUOTA) !== 0 || Number(h.ts_ms) >= oldMs) return 0;
-    return this.conn.write("deleteExpiredMsgs", (tx) => this.expireQueue(tx, ref.key, oldMs));
+    return this.conn.write("deleteExpiredMsgs", async (tx) => ((await lockQueue(this.conn, tx, ref)) ? this.expireQueue(tx, ref.key, oldMs) : 0));
   }
 
   /**
@@ -150,7 +170,7 @@ export class PgMessageStore implements MessageStore {
     const qids = [...new Set(rows.map((r) => Number(r.qid)))];
     const expired = await this.conn.write("expireMessages", async (tx) => {
       let n = 0;
-      for (const qid of qids) n += await this.expireQueue(tx, qid, oldMs);
+      for (const q of await lockQueueRows(this.conn, tx, qids, "TRUE", [])) n += await this.expireQueue(tx, q.qid, oldMs);
       return n;
     });
     const last = rows[rows.length - 1]!;
@@ -170,7 +190,7 @@ export class PgMessageStore implements MessageStore {
 
   // ---------------------------------------------------------------- for the queue store
 
-  /** Deletes every message of a queue, inside the caller's write (queue deletion). */
+  /** Deletes every message of a queue, inside the caller's write (queue deletion, the queue's row locked). */
   async deleteQueueMessages(tx: SQL, qid: number): Promise<number> {
     const r = await tx`DELETE FROM messages WHERE qid = ${qid}`;
     this.conn.count(C_MESSAGES, -r.count);

@@ -46,7 +46,9 @@ export class PgNtfStore implements NtfStore {
   async takeNtfs(notifierIds: readonly Uint8Array[]): Promise<NotifierNtf[]> {
     if (notifierIds.length === 0) return [];
     const rows = await this.conn.write("takeNtfs", async (tx) => {
-      const rs = (await tx`DELETE FROM ntfs WHERE notifier_id = ANY(${notifierIds as Uint8Array[]}::bytea[])
+      // SKIP LOCKED: rows another node is taking or deleting are its to deliver or drop (no wait).
+      const rs = (await tx`DELETE FROM ntfs WHERE seq IN (SELECT seq FROM ntfs
+          WHERE notifier_id = ANY(${notifierIds as Uint8Array[]}::bytea[]) FOR UPDATE SKIP LOCKED)
         RETURNING seq, notifier_id, msg_id, ts_ms, nonce, enc_meta`) as NtfRow[];
       this.conn.count(C_NTFS, -rs.length);
       return rs;
@@ -63,7 +65,7 @@ export class PgNtfStore implements NtfStore {
     const max = Math.max(1, budget | 0);
     const oldMs = oldSec * 1000;
     const n = await this.conn.write("expireNtfs", async (tx) => {
-      const r = await tx`DELETE FROM ntfs WHERE seq IN (SELECT seq FROM ntfs WHERE ts_ms < ${oldMs} ORDER BY ts_ms LIMIT ${max})`;
+      const r = await tx`DELETE FROM ntfs WHERE seq IN (SELECT seq FROM ntfs WHERE ts_ms < ${oldMs} ORDER BY ts_ms LIMIT ${max} FOR UPDATE SKIP LOCKED)`;
       this.conn.count(C_NTFS, -r.count);
       return r.count as number;
     });

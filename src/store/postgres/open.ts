@@ -55,11 +55,11 @@ export class PostgresStore implements Store {
     await this.conn.close();
   }
 
+  /** The counters every node committed (read, not kept: other nodes change them too). */
   async stats(): Promise<StoreStats> {
-    return statsOf(this.counter);
+    const v = await this.conn.counters();
+    return statsOf((c) => v[c]!);
   }
-
-  private readonly counter = (c: number): number => this.conn.counter(c);
 
   async getBlob(name: string): Promise<Uint8Array | null> {
     const rs = await this.conn.read("getBlob", (db) => db`SELECT value FROM blobs WHERE name = ${name}`);

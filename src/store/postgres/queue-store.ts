@@ -2,7 +2,8 @@
  * `QueueStore` on PostgreSQL: the `queues` table, found through its unique indexes (nothing is
  * loaded at start). Removing a queue or a notifier reaches into the other concerns (messages,
  * notifications, service counts) through their in-transaction helpers, inside this store's
- * write: one transaction. A block of SUBs is looked up with one query (`getQueues`).
+ * write: one transaction. A block of SUBs is looked up with one query (`getQueues`). Every
+ * change locks the queue's row, then the service rows it changes, before writing (`locks.ts`).
  */
 import type { SQL } from "bun";
 import { bytesEqual, idKey } from "../../encoding/bytes.ts";
@@ -13,6 +14,7 @@ import type { Auth, DeletedQueue, NewQueue, NtfCreds, Ok, QueueLink, QueueRec, Q
 import type { PgConnection } from "./connection.ts";
 import type { PgMessageStore } from "./message-store.ts";
 import type { PgNtfStore } from "./ntf-store.ts";
+import { lockQueue, lockQueueRow, lockQueueRows, lockServices } from "./locks.ts";
 import { normalizeQueueRow, queueFromPgRow, type PgRow } from "./rows.ts";
 import type { PgServiceStore } from "./service-store.ts";
 
@@ -45,6 +47,7 @@ export class PgQueueStore implements QueueStore {
     const n = nq.notifier;
     const blockingInfo = nq.status === "blocked" ? nq.blockingInfo : null;
     return this.conn.write("createQueue", async (tx): Promise<QueueRec | "DUPLICATE"> => {
+      await lockServices(this.conn, tx, [nq.rcvServiceId, n?.serviceId ?? null]);
       const rs = await tx`INSERT INTO queues(recipient_id, recipient_keys, rcv_dh_secret, sender_id, sender_key, queue_mode,
           link_id, link_fixed, link_user, notifier_id, notifier_key, rcv_ntf_dh_secret, ntf_service_id,
           status, blocking_info, updated_at, rcv_service_id)
@@ -102,7 +105,7 @@ export class PgQueueStore implements QueueStore {
   /** QueueStore/STM.hs:`secureQueue`. */
   async secureQueue(ref: QueueRef, senderKey: Uint8Array): Promise<Ok | Auth> {
     return this.conn.write("secureQueue", async (tx): Promise<Ok | Auth> => {
-      const r = await row(tx, ref);
+      const r = await lockQueueRow(this.conn, tx, ref);
       if (r === null) return "AUTH";
       if (r.sender_key !== null) return bytesEqual(r.sender_key, senderKey) ? "OK" : "AUTH";
       await tx`UPDATE queues SET sender_key = ${senderKey} WHERE qid = ${ref.key}`;
@@ -119,7 +122,7 @@ export class PgQueueStore implements QueueStore {
   /** QueueStore/STM.hs:`addQueueLinkData`. */
   async setQueueLink(ref: QueueRef, link: QueueLink): Promise<Ok | Auth> {
     return this.conn.write("setQueueLink", async (tx): Promise<Ok | Auth> => {
-      const r = await row(tx, ref);
+      const r = await lockQueueRow(this.conn, tx, ref);
       if (r === null) return "AUTH";
       const sameLink = r.link_id !== null && bytesEqual(r.link_id, link.linkId) && bytesEqual(r.link_fixed!, link.fixed);
       if (r.link_id !== null && !sameLink) return "AUTH";
@@ -142,8 +145,9 @@ export class PgQueueStore implements QueueStore {
   /** QueueStore/STM.hs:`addQueueNotifier`. */
   async setQueueNotifier(ref: QueueRef, creds: NtfCreds): Promise<NotifierResult> {
     return this.conn.write("setQueueNotifier", async (tx): Promise<NotifierResult> => {
-      const r = await row(tx, ref);
+      const r = await lockQueueRow(this.conn, tx, ref);
       if (r === null) return "AUTH";
+      await lockServices(this.conn, tx, [r.ntf_service_id, creds.serviceId]);
       if ((await tx`SELECT qid FROM queues WHERE notifier_id = ${creds.notifierId}`).length > 0) return "DUPLICATE";
       const prev = notifierOf(r);
       if (prev !== null) await this.dropNotifier(tx, prev);
@@ -158,8 +162,9 @@ export class PgQueueStore implements QueueStore {
   /** QueueStore/STM.hs:`deleteQueueNotifier` + NtfStore.hs:`deleteNtfs`. */
   async deleteQueueNotifier(ref: QueueRef): Promise<DeletedNotifier> {
     return this.conn.write("deleteQueueNotifier", async (tx): Promise<DeletedNotifier> => {
-      const r = await row(tx, ref);
+      const r = await lockQueueRow(this.conn, tx, ref);
       if (r === null) return "AUTH";
+      await lockServices(this.conn, tx, [r.ntf_service_id]);
       const prev = notifierOf(r);
       let ntfCount = 0;
       if (prev !== null) {
@@ -207,9 +212,9 @@ export class PgQueueStore implements QueueStore {
     return this.update("updateQueueTime", ref, (tx) => tx`UPDATE queues SET updated_at = ${date} WHERE qid = ${ref.key} AND recipient_id = ${ref.recipientId}`);
   }
 
-  /** A single UPDATE that names the queue by key and recipient id: no row changed → AUTH. */
+  /** An UPDATE of the queue's row once locked: no live queue → AUTH. */
   private update(op: string, ref: QueueRef, st: (tx: SQL) => Promise<{ count: number }>): Promise<Ok | Auth> {
-    return this.conn.write(op, async (tx) => ((await st(tx)).count === 0 ? "AUTH" : "OK"));
+    return this.conn.write(op, async (tx) => (!(await lockQueue(this.conn, tx, ref)) || (await st(tx)).count === 0 ? "AUTH" : "OK"));
   }
 
   // ---------------------------------------------------------------- delete
@@ -217,8 +222,10 @@ export class PgQueueStore implements QueueStore {
   /** MsgStore/STM.hs:`deleteQueueSize` (→ QueueStore/STM.hs:`deleteStoreQueue`). */
   async deleteQueue(ref: QueueRef): Promise<DeletedQueue | Auth> {
     return this.conn.write("deleteQueue", async (tx): Promise<DeletedQueue | Auth> => {
-      const r = await row(tx, ref);
-      return r === null ? "AUTH" : this.deleteRow(tx, r);
+      const r = await lockQueueRow(this.conn, tx, ref);
+      if (r === null) return "AUTH";
+      await lockServices(this.conn, tx, [r.rcv_service_id, r.ntf_service_id]);
+      return this.deleteRow(tx, r);
     });
   }
 
@@ -231,11 +238,11 @@ export class PgQueueStore implements QueueStore {
     if (rs.length === 0) return { deleted: [], done: true };
     const qids = (rs as { qid: string }[]).map((r) => Number(r.qid));
     const deleted = await this.conn.write("expireInactiveQueues", async (tx) => {
+      // Still inactive once locked: another node may have refreshed one since the read.
+      const rows = await lockQueueRows(this.conn, tx, qids, "updated_at < $2", [beforeDate]);
+      await lockServices(this.conn, tx, rows.flatMap((r) => [r.rcv_service_id, r.ntf_service_id]));
       const out: DeletedQueue[] = [];
-      for (const qid of qids) {
-        const q = await tx.unsafe(BY_QID, [qid]);
-        if (q.length > 0) out.push(await this.deleteRow(tx, normalizeQueueRow(q[0])));
-      }
+      for (const r of rows) out.push(await this.deleteRow(tx, r));
       return out;
     });
     return { deleted, done: rs.length < max };
@@ -253,7 +260,7 @@ export class PgQueueStore implements QueueStore {
   }
 }
 
-/** The queue's current row, if `ref` still names a live queue. */
+/** The queue's current row, if `ref` still names a live queue (a read: writes lock it, `locks.ts`). */
 async function row(db: SQL, ref: QueueRef): Promise<QueueRow | null> {
   const rs = await db.unsafe(BY_QID, [ref.key]);
   if (rs.length === 0) return null;

@@ -4,13 +4,14 @@
  * service columns.
  */
 import type { SQL } from "bun";
-import { bytesEqual, sameId } from "../../encoding/bytes.ts";
+import { sameId } from "../../encoding/bytes.ts";
 import { emptyIdsHash, IDS_HASH_LENGTH, xorQueueId } from "../../protocol/ids-hash.ts";
 import { encodeCertChain, QUEUE_COLUMNS, type QueueRow, type ServiceRow } from "../codec.ts";
 import { C_NTF_SERVICE_QUEUES, C_NTF_SERVICES, C_RCV_SERVICE_QUEUES, C_RCV_SERVICES } from "../counters.ts";
 import type { ServiceStore } from "../service-store.ts";
 import type { Auth, Ok, QueueRec, QueueRef, ServiceParty, ServiceQueuesInfo, ServiceRec } from "../types.ts";
 import { bytes, type PgConnection } from "./connection.ts";
+import { lockQueueRow, lockServices } from "./locks.ts";
 import { queueFromPgRow, serviceFromPgRow, type PgRow } from "./rows.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -31,11 +32,18 @@ export class PgServiceStore implements ServiceStore {
     const existing = rs[0] as { service_id: Uint8Array; role: string } | undefined;
     if (existing !== undefined) return existing.role === rec.role ? bytes(existing.service_id) : "SERVICE";
     const chain = encodeCertChain(rec.certChain);
-    return this.conn.write("getCreateService", async (tx) => {
+    return this.conn.write("getCreateService", async (tx): Promise<Uint8Array | "SERVICE" | "DUPLICATE"> => {
       const ins = await tx`INSERT INTO services(service_id, role, cert_chain, cert_hash, created_at)
         VALUES (${rec.serviceId}, ${rec.role}, ${chain}, ${rec.certHash}, ${rec.createdAt})
         ON CONFLICT DO NOTHING RETURNING service_id`;
-      if (ins.length === 0) return "DUPLICATE" as const;
+      if (ins.length === 0) {
+        // Another node may have created the same certificate's service since the read above
+        // (the insert waited for its commit, so this statement sees it).
+        const again = await tx`SELECT service_id, role FROM services WHERE cert_hash = ${rec.certHash}`;
+        const other = again[0] as { service_id: Uint8Array; role: string } | undefined;
+        if (other === undefined) return "DUPLICATE";
+        return other.role === rec.role ? bytes(other.service_id) : "SERVICE";
+      }
       if (rec.role === "M") this.conn.count(C_RCV_SERVICES, 1);
       else if (rec.role === "N") this.conn.count(C_NTF_SERVICES, 1);
       return rec.serviceId;
@@ -54,15 +62,13 @@ export class PgServiceStore implements ServiceStore {
   /** QueueStore/STM.hs:`setQueueService`. */
   async setQueueService(ref: QueueRef, party: ServiceParty, serviceId: Uint8Array | null): Promise<Ok | Auth> {
     return this.conn.write("setQueueService", async (tx): Promise<Ok | Auth> => {
-      const rs = await tx`SELECT recipient_id, notifier_id, rcv_service_id, ntf_service_id FROM queues WHERE qid = ${ref.key}`;
-      const r = rs[0] as
-        | { recipient_id: Uint8Array; notifier_id: Uint8Array | null; rcv_service_id: Uint8Array | null; ntf_service_id: Uint8Array | null }
-        | undefined;
-      if (r === undefined || !bytesEqual(r.recipient_id, ref.recipientId)) return "AUTH";
+      const r = await lockQueueRow(this.conn, tx, ref);
+      if (r === null) return "AUTH";
       const queueId = party === "rcv" ? r.recipient_id : r.notifier_id;
       if (queueId === null) return "AUTH";
       const prev = party === "rcv" ? r.rcv_service_id : r.ntf_service_id;
       if (!sameId(prev, serviceId)) {
+        await lockServices(this.conn, tx, [prev, serviceId]);
         if (prev !== null) await this.changeServiceQueues(tx, party, prev, queueId, -1);
         if (serviceId !== null) await this.changeServiceQueues(tx, party, serviceId, queueId, 1);
         if (party === "rcv") await tx`UPDATE queues SET rcv_service_id = ${serviceId} WHERE qid = ${ref.key}`;
@@ -95,9 +101,11 @@ export class PgServiceStore implements ServiceStore {
   /**
    * QueueStore/STM.hs:`addServiceQueue` / `removeServiceQueue`, inside the caller's write:
    * count ± 1 and the id's MD5 XORed into the hash. A service id with no record changes nothing.
+   * The caller locked the row (`lockServices`); `FOR UPDATE` here only makes a lost update
+   * impossible should one forget (a wait, not a wrong hash).
    */
   async changeServiceQueues(tx: SQL, party: ServiceParty, serviceId: Uint8Array, queueId: Uint8Array, change: 1 | -1): Promise<void> {
-    const agg = await aggregate(tx, serviceId, party);
+    const agg = await aggregate(tx, serviceId, party, true);
     if (agg === null) return;
     const hash = xorQueueId(Uint8Array.from(agg.hash), queueId);
     const count = Number(agg.count) + change;
@@ -107,11 +115,12 @@ export class PgServiceStore implements ServiceStore {
   }
 }
 
-async function aggregate(db: SQL, serviceId: Uint8Array, party: ServiceParty): Promise<AggRow | null> {
-  const rs =
-    party === "rcv"
-      ? await db`SELECT rcv_count AS count, rcv_hash AS hash FROM services WHERE service_id = ${serviceId}`
-      : await db`SELECT ntf_count AS count, ntf_hash AS hash FROM services WHERE service_id = ${serviceId}`;
+const AGG_RCV = "SELECT rcv_count AS count, rcv_hash AS hash FROM services WHERE service_id = $1";
+const AGG_NTF = "SELECT ntf_count AS count, ntf_hash AS hash FROM services WHERE service_id = $1";
+
+async function aggregate(db: SQL, serviceId: Uint8Array, party: ServiceParty, forUpdate = false): Promise<AggRow | null> {
+  const q = party === "rcv" ? AGG_RCV : AGG_NTF;
+  const rs = await db.unsafe(forUpdate ? q + " FOR UPDATE" : q, [serviceId]);
   return (rs[0] as AggRow | undefined) ?? null;
 }
 
