@@ -403,7 +403,7 @@ function tryDeliver(srv: Env, q: QueueRec, m: StoredMessage): void {
   const key = idKey(q.recipientId);
   // The queue's subscriber, or the connection of the service the queue is associated with.
   const target = srv.subscribers.deliverTo("rcv", key, q.rcvServiceId);
-  if (target === undefined) return;
+  if (target === undefined) return srv.subscribers.available("rcv", q.recipientId, q.rcvServiceId);
   const sub = target.subs.get(key);
   if (sub === undefined || sub.kind !== "server" || sub.delivered !== null) return;
   setDelivered(sub, m.msgId);
@@ -425,6 +425,7 @@ async function notify(srv: Env, n: NtfCreds, m: StoredMessage): Promise<void> {
   // Declared but never incremented by the reference (Stats.hs: "no subscriber to notifications"); we count it.
   srv.stats.msgNtfNoSub++;
   await srv.store.ntfs.addNtf(n.notifierId, { msgId: m.msgId, tsMs: m.tsMs, nonce, encMeta });
+  if (target === undefined) srv.subscribers.available("ntf", n.notifierId, n.serviceId);
 }
 
 // ---- notifiers (Server.hs:addQueueNotifier_, deleteQueueNotifier_, subscribeNotifications) ----

@@ -7,7 +7,8 @@
  * connections that lose something go out through `push`, committed before they are written.
  */
 import { sameId } from "../encoding/bytes.ts";
-import { MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
+import { errMsg, MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
+import type { BlockingInfo } from "../protocol/errors.ts";
 import { md5 } from "../crypto/digest.ts";
 import { xorIdsHashInto } from "../protocol/ids-hash.ts";
 import type { ServiceParty } from "../store/types.ts";
@@ -119,7 +120,20 @@ export class ServerSubscribers implements Subscribers {
     const key = idKey(serviceId);
     const prev = side.services.get(key);
     side.services.set(key, c);
-    if (prev === undefined || prev === c || !prev.connected) return;
+    if (prev !== undefined && prev !== c && prev.connected) this.endService(side, serviceId, prev);
+  }
+
+  /** The connection of another node took the service (cluster-subscribers.ts): this one's gets ENDS. */
+  dropService(party: ServiceParty, serviceId: Uint8Array): void {
+    const side = this.side(party);
+    const key = idKey(serviceId);
+    const prev = side.services.get(key);
+    if (prev === undefined) return;
+    side.services.delete(key);
+    if (prev.connected) this.endService(side, serviceId, prev);
+  }
+
+  private endService(side: Side, serviceId: Uint8Array, prev: Client): void {
     const held = prev.serviceSubs;
     prev.serviceSubs = newServiceSubs();
     prev.serviceSubscribed = false;
@@ -189,6 +203,17 @@ export class ServerSubscribers implements Subscribers {
   anySubscribed(party: ServiceParty): boolean {
     const side = this.side(party);
     return side.queues.size > 0 || side.services.size > 0;
+  }
+
+  available(_party: ServiceParty, _queueId: Uint8Array, _serviceId: Uint8Array | null): void {}
+
+  blocked(recipientId: Uint8Array, info: BlockingInfo): void {
+    const sub = this.deliverTo("rcv", idKey(recipientId), null);
+    if (sub !== undefined) this.push(sub, recipientId, errMsg({ type: "BLOCKED", info }));
+  }
+
+  recorded(_party: ServiceParty, _c: Client): Promise<void> | null {
+    return null;
   }
 
   disconnected(c: Client): void {

@@ -368,9 +368,8 @@ export class ControlSession {
       if ((await srv.store.queues.blockQueue(q, w.toBytes())) === "AUTH") return ["error: AUTH"];
       // Durable before it is confirmed, and before anyone is told.
       await srv.store.flush();
-      // The queue's own subscriber only, as processCP CPBlock (serviceId null: no side effects).
-      const sub = srv.subscribers.deliverTo("rcv", idKey(q.recipientId), null);
-      if (sub !== undefined) srv.push(sub, q.recipientId.slice(), errMsg({ type: "BLOCKED", info }));
+      // The queue's own subscriber only, as processCP CPBlock, on whichever node it is.
+      srv.subscribers.blocked(q.recipientId.slice(), info);
     }
     if (q.status !== "active") return [`ok, already inactive: ${newStatus}`];
     srv.stats.qBlocked++;

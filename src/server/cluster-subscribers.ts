@@ -1,0 +1,389 @@
+/**
+ * Subscribers of a node of a cluster (issue 18): several server processes on one PostgreSQL
+ * store behave for clients as one server. Each node keeps its own connections' subscriptions
+ * in a `ServerSubscribers` (all local bookkeeping and events stay there); this adds what
+ * crosses nodes, through the store's bus (store/postgres/bus.ts):
+ *
+ * - Ownership: each SUB/NSUB, and each service subscription, is claimed in the store; the claim
+ *   returns an epoch, and the node that held it before is told ("taken") and ends its subscriber
+ *   with END (ENDS for a service) — unless its own claim is newer. Claims are recorded per queue
+ *   here (`Claim`) with their epoch, released when the subscription ends on this node.
+ * - Delivery: a SEND that finds no subscriber here (`available`) is announced to the node
+ *   holding the queue or its service, which peeks and delivers if its Sub has nothing in flight.
+ *   A SUB's own peek runs before its claim is committed; so when the claim is committed, the
+ *   queue is looked at once more (`recheck`): a message sent meanwhile on a node that did not yet
+ *   see the claim is found then.
+ * - Deletion (DEL, NDEL, the control port) and moves to/from a service: "ended" to the holders;
+ *   blocking: "blocked" to the queue's subscriber.
+ * - Lost events: a bounded sweep looks at a slice of this node's subscriptions with nothing in
+ *   flight for pending messages every SWEEP_MS; after the bus reports that events may have been
+ *   lost (`resync`), every claim is confirmed against the store (one that another node took
+ *   meanwhile ends here with END) and every subscription swept.
+ */
+import { idKey, sameId } from "../encoding/bytes.ts";
+import { Reader } from "../encoding/reader.ts";
+import { Writer } from "../encoding/writer.ts";
+import { errMsg, MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
+import { encodeBlockingInfo, parseBlockingInfo, type BlockingInfo } from "../protocol/errors.ts";
+import type { ClusterEvent, ClusterListener, ClusterSub, StoreCluster } from "../store/cluster.ts";
+import type { ServiceParty } from "../store/types.ts";
+import { log } from "../util/log.ts";
+import { setDelivered, type Client, type Env, type ServiceSubs, type Sub, type Subscribers } from "./env.ts";
+import { msgOf } from "./message-encryption.ts";
+import { ServerSubscribers } from "./subscribers.ts";
+
+/** How often a slice of the subscriptions is swept for messages whose event was lost. */
+const SWEEP_MS = 10_000;
+/** Subscriptions looked at per sweep tick, and per page of a full resync (one query each). */
+const SWEEP_SLICE = 500;
+/** A resync that failed (the store is down) is tried again after this. */
+const RESYNC_RETRY_MS = 2000;
+
+/** This node's claim of one subscription. */
+interface Claim {
+  readonly id: Uint8Array;
+  readonly c: Client;
+  /** 0 until the store answered. */
+  epoch: number;
+  /** While pending: the newest epoch another node's claim replaced (its "taken"); -1 = none. */
+  takenUpTo: number;
+  /** Ended here while pending: released once the epoch is known. */
+  released: boolean;
+  /** Resolves when the store answered (or failed). */
+  readonly done: Promise<void>;
+}
+
+export class ClusterSubscribers implements Subscribers, ClusterListener {
+  private readonly local: ServerSubscribers;
+  /** Queue claims (SUB, NSUB) per side, by queue id key. */
+  private readonly queues = [new Map<string, Claim>(), new Map<string, Claim>()] as const;
+  /** Service claims (SUBS, NSUBS, a service's first queue) per side, by service id key. */
+  private readonly services = [new Map<string, Claim>(), new Map<string, Claim>()] as const;
+  private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  private sweepCursor: Iterator<Claim> | null = null;
+  private resyncing = false;
+  private resyncAgain = false;
+  private stopped = false;
+
+  constructor(
+    private readonly srv: Env,
+    private readonly cluster: StoreCluster,
+  ) {
+    this.local = new ServerSubscribers(srv.stats, (target, entityId, msg) => srv.push(target, entityId, msg));
+  }
+
+  /** Joins the cluster as `name` (shown by the control port) and starts the sweep. */
+  async start(name: string): Promise<void> {
+    await this.cluster.join(name, this);
+    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_MS);
+    this.sweepTimer.unref?.();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+  }
+
+  // ---------------------------------------------------------------- Subscribers
+
+  subscribe(party: ServiceParty, queueId: Uint8Array, c: Client, key = idKey(queueId)): boolean {
+    if (!this.local.subscribe(party, queueId, c, key)) return false;
+    this.claim(party, queueId, key, c, false);
+    return true;
+  }
+
+  subscribeServiceQueue(party: ServiceParty, queueId: Uint8Array, c: Client, prevServiceId: Uint8Array | null): void {
+    const serviceId = c.serviceId!;
+    const wasHolder = this.local.serviceSubscriber(party, serviceId) === c;
+    this.local.subscribeServiceQueue(party, queueId, c, prevServiceId);
+    const key = idKey(queueId);
+    this.forget(party, key, false);
+    // Served by the service now: an individual subscriber or another service elsewhere loses it.
+    if (!sameId(prevServiceId, serviceId))
+      this.cluster.publish({ kind: "ended", party, queueId, serviceId: prevServiceId, deleted: false });
+    if (!wasHolder) this.claim(party, serviceId, idKey(serviceId), c, true);
+  }
+
+  subscribeService(party: ServiceParty, c: Client, subs: ServiceSubs): void {
+    const serviceId = c.serviceId!;
+    const wasHolder = this.local.serviceSubscriber(party, serviceId) === c;
+    this.local.subscribeService(party, c, subs);
+    if (!wasHolder) this.claim(party, serviceId, idKey(serviceId), c, true);
+  }
+
+  end(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, event: BrokerMsg, actor: Client | null): void {
+    this.local.end(party, queueId, serviceId, event, actor);
+    this.forget(party, idKey(queueId), false);
+    this.cluster.publish({ kind: "ended", party, queueId, serviceId, deleted: event.tag === "DELD" });
+  }
+
+  deliverTo(party: ServiceParty, key: string, serviceId: Uint8Array | null): Client | undefined {
+    return this.local.deliverTo(party, key, serviceId);
+  }
+
+  serviceDeliverySub(c: Client, key: string): Sub {
+    return this.local.serviceDeliverySub(c, key);
+  }
+
+  serviceSubscriber(party: ServiceParty, serviceId: Uint8Array): Client | undefined {
+    return this.local.serviceSubscriber(party, serviceId);
+  }
+
+  totalServiceSubs(party: ServiceParty): ServiceSubs {
+    return this.local.totalServiceSubs(party);
+  }
+
+  counts(party: ServiceParty): { queues: number; clients: number; services: number } {
+    return this.local.counts(party);
+  }
+
+  anySubscribed(party: ServiceParty): boolean {
+    return this.local.anySubscribed(party);
+  }
+
+  disconnected(c: Client): void {
+    for (const k of c.subs.keys()) this.releaseIfHeld(0, k, c);
+    for (const k of c.ntfSubs) this.releaseIfHeld(1, k, c);
+    const s = c.handle.auth.peerService;
+    if (s !== null && (s.role === "M" || s.role === "N")) this.releaseIfHeld(s.role === "M" ? 0 : 1, idKey(s.serviceId), c, true);
+    this.local.disconnected(c);
+  }
+
+  available(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null): void {
+    this.cluster.publish({ kind: "available", party, queueId, serviceId });
+  }
+
+  blocked(recipientId: Uint8Array, info: BlockingInfo): void {
+    if (this.local.deliverTo("rcv", idKey(recipientId), null) !== undefined) return this.local.blocked(recipientId, info);
+    const w = new Writer();
+    encodeBlockingInfo(w, info);
+    this.cluster.publish({ kind: "blocked", party: "rcv", queueId: recipientId, info: w.toBytes() });
+  }
+
+  recorded(party: ServiceParty, c: Client): Promise<void> | null {
+    const sid = c.serviceId;
+    const claim = sid === null ? undefined : this.services[side(party)].get(idKey(sid));
+    return claim === undefined || claim.c !== c ? null : claim.done;
+  }
+
+  // ---------------------------------------------------------------- claims
+
+  private claim(party: ServiceParty, id: Uint8Array, key: string, c: Client, service: boolean): void {
+    const map = (service ? this.services : this.queues)[side(party)];
+    let resolve!: () => void;
+    const cl: Claim = { id, c, epoch: 0, takenUpTo: -1, released: false, done: new Promise((r) => (resolve = r)) };
+    map.set(key, cl);
+    this.cluster.claim(party, id, service).then(
+      (epoch) => {
+        cl.epoch = epoch;
+        resolve();
+        if (cl.released) return this.cluster.release(party, id, epoch, service);
+        if (map.get(key) !== cl) return;
+        if (cl.takenUpTo >= epoch) return this.lose(party, key, cl, service);
+        if (!service && party === "rcv") this.recheck([cl]);
+      },
+      () => resolve(), // the bus asks for a resync, which claims it again
+    );
+  }
+
+  /** The subscription of `key` ended here (END, DELD, moved to a service): its claim is released. */
+  private forget(party: ServiceParty, key: string, service: boolean): void {
+    const map = (service ? this.services : this.queues)[side(party)];
+    const cl = map.get(key);
+    if (cl === undefined) return;
+    map.delete(key);
+    if (cl.epoch === 0) cl.released = true;
+    else this.cluster.release(party, cl.id, cl.epoch, service);
+  }
+
+  private releaseIfHeld(s: 0 | 1, key: string, c: Client, service = false): void {
+    const cl = (service ? this.services : this.queues)[s].get(key);
+    if (cl !== undefined && cl.c === c) this.forget(s === 0 ? "rcv" : "ntf", key, service);
+  }
+
+  /** Another node's newer claim: this node's subscriber loses the queue (END) or the service (ENDS). */
+  private lose(party: ServiceParty, key: string, cl: Claim, service: boolean): void {
+    const map = (service ? this.services : this.queues)[side(party)];
+    if (map.get(key) === cl) map.delete(key);
+    if (service) this.local.dropService(party, cl.id);
+    else this.local.end(party, cl.id, null, MSG_.END, null);
+  }
+
+  // ---------------------------------------------------------------- events
+
+  event(e: ClusterEvent): void {
+    switch (e.kind) {
+      case "available":
+        if (e.party === "rcv") void this.deliverPending(e.queueId, e.serviceId);
+        else void this.deliverNtfs(e.queueId, e.serviceId);
+        return;
+      case "taken":
+      case "serviceTaken": {
+        const service = e.kind === "serviceTaken";
+        const id = service ? e.serviceId : e.queueId;
+        const key = idKey(id);
+        const cl = (service ? this.services : this.queues)[side(e.party)].get(key);
+        if (cl === undefined) return;
+        if (cl.epoch === 0) cl.takenUpTo = Math.max(cl.takenUpTo, e.prevEpoch);
+        else if (cl.epoch <= e.prevEpoch) this.lose(e.party, key, cl, service);
+        return;
+      }
+      case "ended": {
+        this.local.end(e.party, e.queueId, e.serviceId, e.deleted ? MSG_.DELD : MSG_.END, null);
+        // Its row was removed by the sender.
+        this.queues[side(e.party)].delete(idKey(e.queueId));
+        return;
+      }
+      case "blocked": {
+        let info: BlockingInfo;
+        try {
+          info = parseBlockingInfo(new Reader(e.info));
+        } catch {
+          return;
+        }
+        this.local.blocked(e.queueId, info);
+      }
+    }
+  }
+
+  /**
+   * A message may be waiting in a queue served here: the head goes to its subscriber (or its
+   * service's connection) if nothing is in flight on its Sub — tryDeliverMessage on this node.
+   */
+  private async deliverPending(queueId: Uint8Array, serviceId: Uint8Array | null): Promise<void> {
+    const key = idKey(queueId);
+    const target = this.local.deliverTo("rcv", key, serviceId);
+    if (target === undefined || !free(target.subs.get(key))) return;
+    try {
+      const q = await this.srv.store.queues.getQueueByRecipientId(queueId);
+      if (q === null || q.status === "blocked") return;
+      const head = await this.srv.store.messages.peekMsg(q);
+      // The SUB, an ACK or another event may have delivered meanwhile.
+      const sub = target.subs.get(key);
+      if (head === null || !target.connected || sub === undefined || !free(sub)) return;
+      setDelivered(sub, head.msgId);
+      this.srv.push(target, q.recipientId, msgOf(q, head));
+    } catch (e) {
+      // Found again by the sweep.
+      log.warn(`cluster: delivery of an announced message failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Notifications kept for a notifier subscribed here (Server.hs:deliverNtfsThread for one). */
+  private async deliverNtfs(notifierId: Uint8Array, serviceId: Uint8Array | null): Promise<void> {
+    const target = this.local.deliverTo("ntf", idKey(notifierId), serviceId);
+    // A connection that is not reading gets them from the periodic delivery (jobs.ts).
+    if (target === undefined || target.outbox.backedUp) return;
+    try {
+      const taken = await this.srv.store.ntfs.takeNtfs([notifierId]);
+      for (const n of taken) this.srv.push(target, n.notifierId, { tag: "NMSG", nonce: n.ntf.nonce, encMeta: n.ntf.encMeta });
+      this.srv.stats.countNtfsDelivered(taken.length);
+    } catch (e) {
+      log.warn(`cluster: delivery of announced notifications failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Queues of these claims whose Sub has nothing in flight: those with a message get it. */
+  private async recheck(claims: readonly Claim[]): Promise<void> {
+    const ids: Uint8Array[] = [];
+    for (const cl of claims) if (cl.c.connected && free(cl.c.subs.get(idKey(cl.id)))) ids.push(cl.id);
+    if (ids.length === 0) return;
+    try {
+      for (const id of await this.cluster.withMessages(ids)) await this.deliverPending(id, null);
+    } catch (e) {
+      log.warn(`cluster: looking for pending messages failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** A slice of this node's recipient subscriptions, round-robin: messages whose event was lost. */
+  private async sweep(): Promise<void> {
+    if (this.stopped || this.resyncing) return;
+    const slice: Claim[] = [];
+    this.sweepCursor ??= this.queues[0].values();
+    while (slice.length < SWEEP_SLICE) {
+      const r = this.sweepCursor.next();
+      if (r.done === true) {
+        this.sweepCursor = null;
+        break;
+      }
+      if (r.value.epoch !== 0) slice.push(r.value);
+    }
+    await this.recheck(slice);
+  }
+
+  resync(): void {
+    if (this.stopped) return;
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return;
+    }
+    this.resyncing = true;
+    void this.runResync().then((ok) => {
+      this.resyncing = false;
+      if (!ok) setTimeout(() => this.resync(), RESYNC_RETRY_MS).unref?.();
+      else if (this.resyncAgain) {
+        this.resyncAgain = false;
+        this.resync();
+      }
+    });
+  }
+
+  /** Confirms every claim (one lost meanwhile ends here), claims again what failed, sweeps everything. */
+  private async runResync(): Promise<boolean> {
+    try {
+      for (const service of [false, true]) {
+        for (const s of [0, 1] as const) {
+          const party: ServiceParty = s === 0 ? "rcv" : "ntf";
+          const map = (service ? this.services : this.queues)[s];
+          const all = [...map.entries()];
+          for (let i = 0; i < all.length; i += SWEEP_SLICE) {
+            const page = all.slice(i, i + SWEEP_SLICE);
+            const known: [string, Claim][] = [];
+            for (const [k, cl] of page) {
+              if (cl.epoch !== 0) known.push([k, cl]);
+              // A claim the store never answered: made again (it is a SUB that was accepted).
+              else if (map.get(k) === cl && !cl.released) await cl.done.then(() => cl.epoch === 0 && this.claim(party, cl.id, k, cl.c, service));
+            }
+            const subs: ClusterSub[] = known.map(([, cl]) => ({ party, id: cl.id, epoch: cl.epoch }));
+            const mine = await this.cluster.confirm(subs, service);
+            const kept: Claim[] = [];
+            known.forEach(([k, cl], j) => {
+              if (map.get(k) !== cl) return;
+              if (mine[j]) kept.push(cl);
+              else this.lose(party, k, cl, service);
+            });
+            if (!service && party === "rcv") await this.recheck(kept);
+            if (service && party === "rcv") for (const cl of kept) await this.sweepService(cl);
+          }
+        }
+      }
+      return true;
+    } catch (e) {
+      log.warn(`cluster: resynchronising subscriptions failed: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /** The queues of a service served here: those with a message and nothing in flight get it. */
+  private async sweepService(cl: Claim): Promise<void> {
+    let after: Uint8Array | null = null;
+    for (;;) {
+      if (!cl.c.connected) return;
+      const page = await this.srv.store.services.serviceQueues(cl.id, "rcv", after, SWEEP_SLICE);
+      const ids: Uint8Array[] = [];
+      for (const q of page) if (free(cl.c.subs.get(idKey(q.recipientId)))) ids.push(q.recipientId);
+      for (const id of await this.cluster.withMessages(ids)) await this.deliverPending(id, cl.id);
+      if (page.length < SWEEP_SLICE) return;
+      after = page[page.length - 1]!.recipientId;
+    }
+  }
+}
+
+function side(party: ServiceParty): 0 | 1 {
+  return party === "rcv" ? 0 : 1;
+}
+
+/** A delivery Sub with nothing awaiting its ACK (a service connection has none before its first delivery). */
+function free(sub: Sub | undefined): boolean {
+  return sub === undefined ? true : sub.kind === "server" && sub.delivered === null;
+}
