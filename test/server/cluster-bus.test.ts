@@ -2,11 +2,12 @@
 // `startServer` instances in this process, each with its own store connections and bus, on the
 // same schema; clients connect to different nodes. Real processes killed with -9 are in
 // test/cluster. Needs SMP_TEST_PG_URI (skipped, and said so, without it).
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
+import { base64url } from "../../src/encoding/base64.ts";
 import { SMPClient, type RcvQueue } from "../../src/client/client.ts";
 import { authPublicKey, generateAuthKey } from "../../src/client/keys.ts";
 import { decodePrivKey } from "../../src/crypto/keys.ts";
@@ -19,10 +20,13 @@ import { startServer, type RunningServer } from "../../src/server/index.ts";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/open.ts";
 import type { ServiceCredentials } from "../../src/transport/client-handshake.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../store/postgres.ts";
+import { setLogLevel } from "../../src/util/log.ts";
 import { testOptions } from "./harness.ts";
+import { ControlClient } from "./ops/control-client.ts";
 import { CMD, OK, decText, expectNoEvent, nextEvent, nextMsg, send, sndKeys, sr } from "./helpers.ts";
 
 const URI = testPostgresUri();
+const ADMIN = "admin-secret";
 const pgDescribe = URI === null ? describe.skip : describe;
 
 interface Node {
@@ -35,6 +39,9 @@ interface Node {
 let nodes: Node[] = [];
 let clients: SMPClient[] = [];
 let schemas: string[] = [];
+
+beforeAll(() => setLogLevel("error"));
+afterAll(() => setLogLevel("info")); // the default; other test files in this process expect it
 
 afterEach(async () => {
   for (const c of clients) c.close();
@@ -58,7 +65,8 @@ async function cluster(count: number, schema = testSchemaName()): Promise<Node[]
 
 async function startNode(schema: string): Promise<Node> {
   const dir = mkdtempSync(join(tmpdir(), "smp-cluster-"));
-  const options = testOptions({ store: { postgres: { uri: URI!, schema, poolSize: 4 } } }, dir);
+  const control = { port: 0, adminPassword: ADMIN, dailyBlockQueueQuota: 0 };
+  const options = testOptions({ store: { postgres: { uri: URI!, schema, poolSize: 4 } }, control }, dir);
   const store = await openPostgresStore({ uri: URI!, schema, poolSize: 4, createSchema: true, msgQueueQuota: 128 });
   const running = await startServer(options, store);
   const fp = Buffer.from(options.credentials.fingerprint).toString("base64url") + "=";
@@ -86,9 +94,29 @@ async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setTimeout(r, 5));
 }
 
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const r = await reader.read();
+    if (r.done) throw new Error(`the node process ended before it started: ${text}`);
+    text += new TextDecoder().decode(r.value);
+  }
+  reader.releaseLock();
+  return text.slice(0, text.indexOf("\n"));
+}
+
 async function ownerOf(n: Node, party: 0 | 1, id: Uint8Array): Promise<string | null> {
   const rs = await n.store.conn.sql`SELECT node_id FROM cluster_subs WHERE party = ${party} AND queue_id = ${id}`;
   return rs.length === 0 ? null : (rs[0].node_id as string);
+}
+
+/** An admin session on the node's control port. */
+async function controlPort(n: Node): Promise<ControlClient> {
+  const c = await ControlClient.open(n.running.control!.port);
+  await c.greeting();
+  expect((await c.cmd(`auth ${ADMIN}`))[0]).toBe("Current role is CPRAdmin");
+  return c;
 }
 
 function serviceCreds(role: "M" | "N"): () => ServiceCredentials {
@@ -179,7 +207,7 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(await nextEvent(nb, creds.notifierId)).toEqual({ tag: "END" });
   });
 
-  test("DEL on one node: DELD to the recipient's and the notifier's subscribers on others; control-port-like delete too", async () => {
+  test("DEL on one node: DELD to the recipient's and the notifier's subscribers on others; the control port's delete too", async () => {
     const [a, b, c] = await cluster(3);
     const ra = await client(a!);
     const { q } = await securedQueue(ra);
@@ -192,6 +220,18 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(await nextEvent(ra, q.rcvId)).toEqual({ tag: "DELD" });
     expect(await nextEvent(nb, creds.notifierId)).toEqual({ tag: "DELD" });
     await until(async () => (await ownerOf(a!, 0, q.rcvId)) === null && (await ownerOf(a!, 1, creds.notifierId)) === null);
+
+    // `delete` on the control port of node B; the subscriber is on node C.
+    const rc2 = await client(c!);
+    const { q: q2 } = await securedQueue(rc2);
+    await until(async () => (await ownerOf(b!, 0, q2.rcvId)) === c!.store.cluster.nodeId);
+    const cp = await controlPort(b!);
+    try {
+      expect(await cp.cmd(`delete ${base64url(q2.sndId)}`)).toEqual(["ok, 0 messages deleted"]);
+    } finally {
+      cp.close();
+    }
+    expect(await nextEvent(rc2, q2.rcvId)).toEqual({ tag: "DELD" });
   });
 
   test("a service's SUBS on another node takes it over: ENDS to the older connection, deliveries move", async () => {
@@ -219,74 +259,81 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(a!.running.server.subscribers.serviceSubscriber("rcv", serviceId)).toBeUndefined();
   });
 
-  test("blocking on one node: the subscriber on another gets ERR BLOCKED, and SEND is refused everywhere", async () => {
-    const [a, b] = await cluster(2);
-    const rb = await client(b!);
-    const { q, sKey } = await securedQueue(rb);
-    await until(async () => (await ownerOf(a!, 0, q.rcvId)) !== null);
-    const srvA = a!.running.server;
-    const rec = (await srvA.store.queues.getQueueByRecipientId(q.rcvId))!;
-    const info = { reason: "spam" as const, notice: null };
-    const { Writer } = await import("../../src/encoding/writer.ts");
-    const { encodeBlockingInfo } = await import("../../src/protocol/errors.ts");
-    const w = new Writer();
-    encodeBlockingInfo(w, info);
-    expect(await srvA.store.queues.blockQueue(rec, w.toBytes())).toBe("OK");
-    await srvA.store.flush();
-    srvA.subscribers.blocked(q.rcvId, info);
-    expect(await nextEvent(rb, q.rcvId)).toEqual({ tag: "ERR", err: { type: "BLOCKED", info } });
-    const sc = await client(a!);
-    expect(await sr(sc, sKey, "1", q.sndId, send("no"))).toEqual({ tag: "ERR", err: { type: "BLOCKED", info } });
-  });
-
-  test("a node that dies without leaving: its claims are released, its client resubscribes elsewhere and gets every message", async () => {
-    const [a, b] = await cluster(2);
-    const ra = await client(a!);
-    const { q, sKey } = await securedQueue(ra);
-    await until(async () => (await ownerOf(b!, 0, q.rcvId)) === a!.store.cluster.nodeId);
-    // Node A's process "dies": its PostgreSQL sessions end without a goodbye (as with kill -9),
-    // and its client loses the connection.
-    const deadId = a!.store.cluster.nodeId;
-    const admin = new SQL(URI!, { max: 1 });
-    try {
-      const killed = await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${"smp-node-" + deadId}`;
-      expect(killed.length).toBeGreaterThan(0);
-    } finally {
-      await admin.close();
-    }
-    nodes.splice(nodes.indexOf(a!), 1);
-    await a!.running.close(); // its clients are cut off (the store's rows are already the dead node's)
-    rmSync(a!.dir, { recursive: true, force: true });
-    const sc = await client(b!);
-    for (let i = 0; i < 3; i++) expect(await sr(sc, sKey, `s${i}`, q.sndId, send(`m${i}`))).toEqual(OK);
-    const rb = await client(b!);
-    expect(await sr(rb, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
-    let m = await nextMsg(rb, q);
-    for (let i = 0; i < 3; i++) {
-      expect(m.text).toBe(`m${i}`);
-      const next = await sr(rb, q.rcvAuthKey, `a${i}`, q.rcvId, CMD.ack(m.msgId));
-      if (i < 2) m = { msgId: (next as { msgId: Uint8Array }).msgId, text: decText(q, next), msg: next as never };
-      else expect(next).toEqual(OK);
-    }
-    expect(await ownerOf(b!, 0, q.rcvId)).toBe(b!.store.cluster.nodeId);
-  });
-
-  test("a lost event connection: the node re-listens, resynchronises, and a message sent meanwhile is delivered", async () => {
+  test("block on node A's control port: the subscriber on node B gets ERR BLOCKED, and every node refuses the queue", async () => {
     const [a, b] = await cluster(2);
     const rb = await client(b!);
     const { q, sKey } = await securedQueue(rb);
     await until(async () => (await ownerOf(a!, 0, q.rcvId)) === b!.store.cluster.nodeId);
-    // B's LISTEN (and lock) connections are cut; a message is sent on A at once, its event may be lost.
+    const cp = await controlPort(a!);
+    try {
+      expect(await cp.cmd(`block ${base64url(q.sndId)} reason=spam`)).toEqual(["ok, queue blocked: EntityBlocked (BlockingInfo {reason = BRSpam, notice = Nothing})"]);
+    } finally {
+      cp.close();
+    }
+    const blocked = { tag: "ERR", err: { type: "BLOCKED", info: { reason: "spam", notice: null } } };
+    expect(await nextEvent(rb, q.rcvId)).toEqual(blocked);
+    expect(await sr(await client(a!), sKey, "1", q.sndId, send("no"))).toEqual(blocked);
+    expect(await sr(await client(b!), sKey, "2", q.sndId, send("no"))).toEqual(blocked);
+    expect(await sr(rb, q.rcvAuthKey, "3", q.rcvId, CMD.SUB)).toEqual(blocked);
+  });
+
+  test("a node killed with -9: its claims are released, its client resubscribes on another node and gets every message", async () => {
+    const schema = testSchemaName();
+    const [b] = await cluster(1, schema);
+    // Node A in a process of its own, on the same schema.
+    const proc = Bun.spawn([process.execPath, join(import.meta.dir, "cluster-node.ts"), schema], { stdout: "pipe", stderr: "inherit", env: process.env });
+    try {
+      const dead = JSON.parse(await firstLine(proc.stdout)) as { address: string; nodeId: string; dir: string };
+      const ra = await SMPClient.connect({ server: dead.address, timeoutMs: 5000, connectTimeoutMs: 5000 });
+      clients.push(ra);
+      const { q, sKey } = await securedQueue(ra);
+      await until(async () => (await ownerOf(b!, 0, q.rcvId)) === dead.nodeId);
+      proc.kill(9);
+      await proc.exited;
+      rmSync(dead.dir, { recursive: true, force: true });
+      // Its sessions end with the process; the next node to look (here: one that starts) releases its claims.
+      await until(async () => (await b!.store.conn.sql`SELECT 1 FROM pg_stat_activity WHERE application_name = ${"smp-node-" + dead.nodeId}`).length === 0);
+      const c = (await cluster(1, schema))[0]!;
+      expect(await ownerOf(b!, 0, q.rcvId)).toBeNull();
+      expect((await b!.store.cluster.nodes()).map((n) => n.nodeId).sort()).toEqual([b!.store.cluster.nodeId, c.store.cluster.nodeId].sort());
+      // Sent while nobody is subscribed, then the client resubscribes on B.
+      const sc = await client(c);
+      for (let i = 0; i < 3; i++) expect(await sr(sc, sKey, `s${i}`, q.sndId, send(`m${i}`))).toEqual(OK);
+      const rb = await client(b!);
+      expect(await sr(rb, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
+      let m: BrokerMsg = await nextEvent(rb, q.rcvId);
+      for (let i = 0; i < 3; i++) {
+        expect(decText(q, m)).toBe(`m${i}`);
+        m = await sr(rb, q.rcvAuthKey, `a${i}`, q.rcvId, CMD.ack((m as { msgId: Uint8Array }).msgId));
+      }
+      expect(m).toEqual(OK);
+      await until(async () => (await ownerOf(b!, 0, q.rcvId)) === b!.store.cluster.nodeId);
+    } finally {
+      proc.kill(9);
+    }
+  }, 30_000);
+
+  test("a message whose event never came (its sender died after COMMIT) is found when the node resynchronises", async () => {
+    const [a, b] = await cluster(2);
+    const rb = await client(b!);
+    const { q } = await securedQueue(rb);
+    await until(async () => (await ownerOf(a!, 0, q.rcvId)) === b!.store.cluster.nodeId);
+    // Written to the store on A without SEND: committed, and no event is ever sent.
+    const rec = (await a!.store.queues.getQueueByRecipientId(q.rcvId))!;
+    const msgId = crypto.getRandomValues(new Uint8Array(24));
+    expect(await a!.store.messages.writeMsg(rec, { msgId, tsMs: Date.now(), notification: false, body: new Uint8Array(16) })).toBe("OK_EMPTY");
+    await expectNoEvent(rb, 200);
+    // B's event connection is cut: Bun re-listens, and B resynchronises.
     const admin = new SQL(URI!, { max: 1 });
     try {
-      await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${"smp-node-" + b!.store.cluster.nodeId}`;
+      const killed = await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${"smp-node-" + b!.store.cluster.nodeId}`;
+      expect(killed.length).toBeGreaterThan(0);
     } finally {
       await admin.close();
     }
-    const sc = await client(a!);
-    expect(await sr(sc, sKey, "1", q.sndId, send("while B was deaf"))).toEqual(OK);
-    expect((await nextMsg(rb, q, )).text).toBe("while B was deaf");
-  });
+    const m = await nextEvent(rb, q.rcvId, 20_000);
+    expect((m as { msgId: Uint8Array }).msgId).toEqual(msgId);
+  }, 30_000);
 });
 
 describe("cluster bus without PostgreSQL", () => {
