@@ -253,14 +253,18 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private async deliverPending(queueId: Uint8Array, serviceId: Uint8Array | null): Promise<void> {
     const key = idKey(queueId);
     const target = this.local.deliverTo("rcv", key, serviceId);
-    if (target === undefined || !free(target.subs.get(key))) return;
+    const sub = target?.subs.get(key);
+    if (target === undefined || sub === undefined || !free(sub)) return;
+    const sent = sub.sent;
     try {
+      // An ACK frees the Sub before its deletion commits: the head is read after that commit.
+      await this.srv.store.flush();
       const q = await this.srv.store.queues.getQueueByRecipientId(queueId);
       if (q === null || q.status === "blocked") return;
       const head = await this.srv.store.messages.peekMsg(q);
-      // The SUB, an ACK or another event may have delivered meanwhile.
-      const sub = target.subs.get(key);
-      if (head === null || !target.connected || sub === undefined || !free(sub)) return;
+      // The connection's own commands, a SEND or another event may have delivered meanwhile
+      // (and the message read here may have been acknowledged since).
+      if (head === null || !target.connected || target.subs.get(key) !== sub || !free(sub) || sub.sent !== sent) return;
       setDelivered(sub, head.msgId);
       this.srv.push(target, q.recipientId, msgOf(q, head));
     } catch (e) {

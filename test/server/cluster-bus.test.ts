@@ -270,7 +270,7 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     } finally {
       cp.close();
     }
-    const blocked = { tag: "ERR", err: { type: "BLOCKED", info: { reason: "spam", notice: null } } };
+    const blocked: BrokerMsg = { tag: "ERR", err: { type: "BLOCKED", info: { reason: "spam", notice: null } } };
     expect(await nextEvent(rb, q.rcvId)).toEqual(blocked);
     expect(await sr(await client(a!), sKey, "1", q.sndId, send("no"))).toEqual(blocked);
     expect(await sr(await client(b!), sKey, "2", q.sndId, send("no"))).toEqual(blocked);
