@@ -8,11 +8,12 @@
  *   Events about a queue are sent by one statement that looks its holder up and notifies it —
  *   `pg_notify` on the holder's channel, grouped per node — so the cost of a SEND whose
  *   subscriber is elsewhere is one array element of that turn's statement.
- * - Events are published after the store's writes committed (`flush` first), never from inside
- *   the writer's transaction: that keeps the single writer's transaction free of the lookup, and
- *   "no event precedes durability" holds all the same. A node that crashes between its COMMIT and
- *   the NOTIFY loses the event; the subscriber's node sweeps for pending messages (cluster-
- *   subscribers.ts), so the message is late, never lost.
+ * - Events are published after the writes they announce committed — the server publishes once
+ *   the store call resolved, and a write here resolves only after its COMMIT (connection.ts) —
+ *   never from inside the writer's transaction: that keeps the single writer's transaction free
+ *   of the lookup, and "no event precedes durability" holds all the same. A node that crashes
+ *   between its COMMIT and the NOTIFY loses the event; the subscriber's node sweeps for pending
+ *   messages (cluster-subscribers.ts), so the message is late, never lost.
  * - Claims (SUB, SUBS …) are upserts that take a new epoch from a sequence and keep the previous
  *   holder and epoch in the row, returned to the claimer, which tells that node ("taken"). A
  *   later claim always has the greater epoch (taken under the row lock), so two racing SUBs on
@@ -293,8 +294,6 @@ export class PgClusterBus implements ClusterBus {
       this.releases = [];
       this.events = [];
       try {
-        // What the events announce is in the store before anyone hears of it.
-        await this.conn.flush().catch(() => {});
         const direct: { channel: string; line: string }[] = [];
         await this.runClaims(claims, direct);
         await this.runEvents(events);
