@@ -165,23 +165,34 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     await expectNoEvent(ra);
     expect(a!.running.server.subscribers.counts("rcv").queues).toBe(0);
     expect(b!.running.server.subscribers.counts("rcv").queues).toBe(1);
+
+    // A node that stops leaves the registry and takes its claims with it.
+    const aId = a!.store.cluster.nodeId;
+    expect((await b!.store.cluster.nodes()).map((x) => x.nodeId)).toContain(aId);
+    nodes.splice(nodes.indexOf(a!), 1);
+    await a!.running.close();
+    rmSync(a!.dir, { recursive: true, force: true });
+    expect((await b!.store.cluster.nodes()).map((x) => x.nodeId)).toEqual([b!.store.cluster.nodeId]);
+    expect((await b!.store.conn.sql`SELECT count(*)::int AS n FROM cluster_subs WHERE node_id = ${aId}`)[0].n).toBe(0);
   });
 
   test("two SUBs racing on two nodes leave exactly one subscriber, the one whose claim came last", async () => {
     const [a, b, c] = await cluster(3);
     const owner = await client(c!);
     const { q, sKey } = await securedQueue(owner);
+    await until(async () => (await ownerOf(a!, 0, q.rcvId)) === c!.store.cluster.nodeId);
     const ra = await client(a!);
     const rb = await client(b!);
     const [sa, sb] = await Promise.all([sr(ra, q.rcvAuthKey, "1", q.rcvId, CMD.SUB), sr(rb, q.rcvAuthKey, "2", q.rcvId, CMD.SUB)]);
     expect(sa).toEqual({ tag: "SOK", serviceId: null });
     expect(sb).toEqual({ tag: "SOK", serviceId: null });
     expect(await nextEvent(owner, q.rcvId)).toEqual({ tag: "END" });
-    const winner = await ownerOf(a!, 0, q.rcvId);
-    const [wNode, wClient, lClient, lNode] = winner === a!.store.cluster.nodeId ? [a!, ra, rb, b!] : [b!, rb, ra, a!];
+    // The SOKs do not wait for the claims: the loser is known once one of the two has lost it.
+    const held = (n: Node) => n.running.server.subscribers.counts("rcv").queues;
+    await until(() => held(a!) + held(b!) === 1);
+    const [wNode, wClient, lClient] = held(a!) === 1 ? [a!, ra, rb] : [b!, rb, ra];
+    expect(await ownerOf(a!, 0, q.rcvId)).toBe(wNode.store.cluster.nodeId);
     expect(await nextEvent(lClient, q.rcvId)).toEqual({ tag: "END" });
-    await until(() => lNode.running.server.subscribers.counts("rcv").queues === 0);
-    expect(wNode.running.server.subscribers.counts("rcv").queues).toBe(1);
     const sc = await client(c!);
     expect(await sr(sc, sKey, "3", q.sndId, send("to the winner"))).toEqual(OK);
     expect((await nextMsg(wClient, q)).text).toBe("to the winner");
@@ -257,6 +268,31 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(decText(q1, await nextEvent(sh2, q1.rcvId))).toBe("to A");
     expect(await nextEvent(sh2)).toEqual({ tag: "ALLS" });
     expect(a!.running.server.subscribers.serviceSubscriber("rcv", serviceId)).toBeUndefined();
+  });
+
+  test("a notifier service: NMSG to its connection on another node; NSUBS on a third node takes it over with ENDS", async () => {
+    const [a, b, c] = await cluster(3);
+    const creds = serviceCreds("N");
+    const nh1 = await client(a!, creds());
+    const serviceId = nh1.serviceId!;
+    const rc = await client(b!);
+    const { q, sKey } = await securedQueue(rc);
+    const n = await rc.enableNotifications(q.rcvId, q.rcvAuthKey);
+    expect(await nh1.subscribeNotifications(n.notifierId, n.notifierKey)).toEqual(serviceId);
+    await until(async () => (await a!.store.conn.sql`SELECT 1 FROM cluster_service_subs WHERE party = 1 AND service_id = ${serviceId}`).length === 1);
+    const sc = await client(c!);
+    expect(await sr(sc, sKey, "1", q.sndId, send("to the service", true))).toEqual(OK);
+    expect((await nextEvent(nh1, n.notifierId)).tag).toBe("NMSG");
+    const m = await nextMsg(rc, q);
+    expect(await sr(rc, q.rcvAuthKey, "2", q.rcvId, CMD.ack(m.msgId))).toEqual(OK);
+
+    const nh2 = await client(c!, creds());
+    const idsHash = queueIdsHash([n.notifierId]);
+    expect(await nh2.subscribeNtfService(1, idsHash)).toEqual({ count: 1, idsHash });
+    expect(await nextEvent(nh1, serviceId)).toEqual({ tag: "ENDS", count: 1, idsHash });
+    expect(await sr(sc, sKey, "3", q.sndId, send("to the new connection", true))).toEqual(OK);
+    expect((await nextEvent(nh2, n.notifierId)).tag).toBe("NMSG");
+    await expectNoEvent(nh1);
   });
 
   test("block on node A's control port: the subscriber on node B gets ERR BLOCKED, and every node refuses the queue", async () => {

@@ -147,6 +147,8 @@ export class PgClusterBus implements ClusterBus {
   private running: Promise<void> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private closed = false;
+  /** Closed and drained: nothing runs on the pool any more. */
+  private left = false;
 
   constructor(
     private readonly conn: PgConnection,
@@ -281,7 +283,7 @@ export class PgClusterBus implements ClusterBus {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (this.running === null) this.running = this.drain();
+      if (this.running === null && !this.left) this.running = this.drain();
     });
   }
 
@@ -458,6 +460,9 @@ export class PgClusterBus implements ClusterBus {
     this.closed = true;
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     await this.running;
+    // What was queued before the close still goes out (a DEL's "ended" to other nodes' subscribers).
+    if (this.claims.length > 0 || this.releases.length > 0 || this.events.length > 0) await (this.running = this.drain());
+    this.left = true;
     if (this.listener !== null) {
       try {
         await this.conn.sql`DELETE FROM cluster_subs WHERE node_id = ${this.nodeId}`;
