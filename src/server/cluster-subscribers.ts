@@ -15,17 +15,17 @@
  *   see the claim is found then.
  * - Deletion (DEL, NDEL, the control port) and moves to/from a service: "ended" to the holders;
  *   blocking: "blocked" to the queue's subscriber.
- * - Lost events: a bounded sweep looks at a slice of this node's subscriptions with nothing in
- *   flight for pending messages every SWEEP_MS; after the bus reports that events may have been
- *   lost (`resync`), every claim is confirmed against the store (one that another node took
- *   meanwhile ends here with END) and every subscription swept.
+ * - Lost events: every SWEEP_MS a bounded sweep confirms a slice of this node's claims against
+ *   the store (one that another node took while its "taken" was lost ends here with END) and
+ *   looks for pending messages of those with nothing in flight; after the bus reports that
+ *   events may have been lost (`resync`), all of them are, and every service's queues too.
  */
 import { idKey, sameId } from "../encoding/bytes.ts";
 import { Reader } from "../encoding/reader.ts";
 import { Writer } from "../encoding/writer.ts";
 import { errMsg, MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
 import { encodeBlockingInfo, parseBlockingInfo, type BlockingInfo } from "../protocol/errors.ts";
-import type { ClusterEvent, ClusterListener, ClusterSub, StoreCluster } from "../store/cluster.ts";
+import type { ClusterEvent, ClusterListener, StoreCluster } from "../store/cluster.ts";
 import type { ServiceParty } from "../store/types.ts";
 import { log } from "../util/log.ts";
 import { setDelivered, type Client, type Env, type ServiceSubs, type Sub, type Subscribers } from "./env.ts";
@@ -60,7 +60,8 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   /** Service claims (SUBS, NSUBS, a service's first queue) per side, by service id key. */
   private readonly services = [new Map<string, Claim>(), new Map<string, Claim>()] as const;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
-  private sweepCursor: Iterator<Claim> | null = null;
+  private sweepCursor: Iterator<[string, Claim]> | null = null;
+  private toRecheck: Claim[] = [];
   private resyncing = false;
   private resyncAgain = false;
   private stopped = false;
@@ -180,7 +181,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         if (cl.released) return this.cluster.release(party, id, epoch, service);
         if (map.get(key) !== cl) return;
         if (cl.takenUpTo >= epoch) return this.lose(party, key, cl, service);
-        if (!service && party === "rcv") this.recheck([cl]);
+        if (!service && party === "rcv") this.queueRecheck(cl);
       },
       () => resolve(), // the bus asks for a resync, which claims it again
     );
@@ -287,6 +288,17 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     }
   }
 
+  /** The claims answered in one turn are rechecked with one query. */
+  private queueRecheck(cl: Claim): void {
+    this.toRecheck.push(cl);
+    if (this.toRecheck.length > 1) return;
+    setImmediate(() => {
+      const cls = this.toRecheck;
+      this.toRecheck = [];
+      void this.recheck(cls);
+    });
+  }
+
   /** Queues of these claims whose Sub has nothing in flight: those with a message get it. */
   private async recheck(claims: readonly Claim[]): Promise<void> {
     const ids: Uint8Array[] = [];
@@ -302,17 +314,40 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   /** A slice of this node's recipient subscriptions, round-robin: messages whose event was lost. */
   private async sweep(): Promise<void> {
     if (this.stopped || this.resyncing) return;
-    const slice: Claim[] = [];
-    this.sweepCursor ??= this.queues[0].values();
+    const slice: [string, Claim][] = [];
+    this.sweepCursor ??= this.queues[0].entries();
     while (slice.length < SWEEP_SLICE) {
       const r = this.sweepCursor.next();
       if (r.done === true) {
         this.sweepCursor = null;
         break;
       }
-      if (r.value.epoch !== 0) slice.push(r.value);
+      if (r.value[1].epoch !== 0) slice.push(r.value);
     }
-    await this.recheck(slice);
+    try {
+      await this.recheck(await this.confirmed("rcv", slice, false));
+    } catch (e) {
+      log.warn(`cluster: sweeping subscriptions failed: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The claims among these that are still this node's; the others end here with END (a "taken"
+   * that never arrived: its sender failed to send it, or this node missed it).
+   */
+  private async confirmed(party: ServiceParty, claims: readonly [string, Claim][], service: boolean): Promise<Claim[]> {
+    const map = (service ? this.services : this.queues)[side(party)];
+    const mine = await this.cluster.confirm(
+      claims.map(([, cl]) => ({ party, id: cl.id, epoch: cl.epoch })),
+      service,
+    );
+    const kept: Claim[] = [];
+    claims.forEach(([k, cl], j) => {
+      if (map.get(k) !== cl) return;
+      if (mine[j]) kept.push(cl);
+      else this.lose(party, k, cl, service);
+    });
+    return kept;
   }
 
   resync(): void {
@@ -348,14 +383,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
               // A claim the store never answered: made again (it is a SUB that was accepted).
               else if (map.get(k) === cl && !cl.released) await cl.done.then(() => cl.epoch === 0 && this.claim(party, cl.id, k, cl.c, service));
             }
-            const subs: ClusterSub[] = known.map(([, cl]) => ({ party, id: cl.id, epoch: cl.epoch }));
-            const mine = await this.cluster.confirm(subs, service);
-            const kept: Claim[] = [];
-            known.forEach(([k, cl], j) => {
-              if (map.get(k) !== cl) return;
-              if (mine[j]) kept.push(cl);
-              else this.lose(party, k, cl, service);
-            });
+            const kept = await this.confirmed(party, known, service);
             if (!service && party === "rcv") await this.recheck(kept);
             if (service && party === "rcv") for (const cl of kept) await this.sweepService(cl);
           }

@@ -111,6 +111,17 @@ async function ownerOf(n: Node, party: 0 | 1, id: Uint8Array): Promise<string | 
   return rs.length === 0 ? null : (rs[0].node_id as string);
 }
 
+/** Ends the node's own PostgreSQL sessions (LISTEN and liveness lock), as a network failure would. */
+async function cutEventConnection(n: Node): Promise<void> {
+  const admin = new SQL(URI!, { max: 1 });
+  try {
+    const killed = await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${"smp-node-" + n.store.cluster.nodeId}`;
+    expect(killed.length).toBeGreaterThan(0);
+  } finally {
+    await admin.close();
+  }
+}
+
 /** An admin session on the node's control port. */
 async function controlPort(n: Node): Promise<ControlClient> {
   const c = await ControlClient.open(n.running.control!.port);
@@ -349,6 +360,19 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     }
   }, 30_000);
 
+  test("a takeover whose event never came: the node that lost the queue learns it when it resynchronises, and ends its subscriber", async () => {
+    const [a, b] = await cluster(2);
+    const ra = await client(a!);
+    const { q } = await securedQueue(ra);
+    await until(async () => (await ownerOf(b!, 0, q.rcvId)) === a!.store.cluster.nodeId);
+    // B's claim, as written by a node whose "taken" to A was lost.
+    await b!.store.conn.sql`UPDATE cluster_subs SET node_id = ${b!.store.cluster.nodeId}, epoch = nextval('cluster_epoch') WHERE party = 0 AND queue_id = ${q.rcvId}`;
+    await expectNoEvent(ra, 200);
+    await cutEventConnection(a!);
+    expect(await nextEvent(ra, q.rcvId, 20_000)).toEqual({ tag: "END" });
+    expect(a!.running.server.subscribers.counts("rcv").queues).toBe(0);
+  }, 30_000);
+
   test("a message whose event never came (its sender died after COMMIT) is found when the node resynchronises", async () => {
     const [a, b] = await cluster(2);
     const rb = await client(b!);
@@ -360,13 +384,7 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(await a!.store.messages.writeMsg(rec, { msgId, tsMs: Date.now(), notification: false, body: new Uint8Array(16) })).toBe("OK_EMPTY");
     await expectNoEvent(rb, 200);
     // B's event connection is cut: Bun re-listens, and B resynchronises.
-    const admin = new SQL(URI!, { max: 1 });
-    try {
-      const killed = await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${"smp-node-" + b!.store.cluster.nodeId}`;
-      expect(killed.length).toBeGreaterThan(0);
-    } finally {
-      await admin.close();
-    }
+    await cutEventConnection(b!);
     const m = await nextEvent(rb, q.rcvId, 20_000);
     expect((m as { msgId: Uint8Array }).msgId).toEqual(msgId);
   }, 30_000);

@@ -43,6 +43,9 @@ const HEARTBEAT_MS = 5000;
 /** Payload per NOTIFY, below PostgreSQL's 8000-byte limit. */
 const MAX_PAYLOAD = 7000;
 const NONE = new Uint8Array(0);
+/** What failed to go out is sent again after this, at most MAX_RETRIES drains in a row. */
+const RETRY_MS = 1000;
+const MAX_RETRIES = 5;
 
 const partyCode = (p: ServiceParty): number => (p === "rcv" ? 0 : 1);
 const partyOf = (n: number): ServiceParty => (n === 0 ? "rcv" : "ntf");
@@ -62,6 +65,12 @@ interface Release {
   readonly id: Uint8Array;
   readonly epoch: number;
   readonly service: boolean;
+}
+
+/** An event for one node, known without a lookup ("taken" to the claim's previous holder). */
+interface Direct {
+  readonly channel: string;
+  readonly line: string;
 }
 
 interface ClaimRow {
@@ -143,6 +152,9 @@ export class PgClusterBus implements ClusterBus {
   private claims: PendingClaim[] = [];
   private releases: Release[] = [];
   private events: ClusterEvent[] = [];
+  private direct: Direct[] = [];
+  /** Drains in a row that had a failed statement. */
+  private failures = 0;
   private scheduled = false;
   private running: Promise<void> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
@@ -288,29 +300,52 @@ export class PgClusterBus implements ClusterBus {
   }
 
   private async drain(): Promise<void> {
-    while (this.claims.length > 0 || this.releases.length > 0 || this.events.length > 0) {
+    while (this.claims.length > 0 || this.releases.length > 0 || this.events.length > 0 || this.direct.length > 0) {
       const claims = this.claims;
       const releases = this.releases;
       const events = this.events;
+      const direct = this.direct;
       this.claims = [];
       this.releases = [];
       this.events = [];
-      try {
-        const direct: { channel: string; line: string }[] = [];
-        await this.runClaims(claims, direct);
-        await this.runEvents(events);
-        await this.notifyDirect(direct);
-        await this.runReleases(releases);
-      } catch (e) {
-        for (const c of claims) c.reject(e);
-        log.warn(`cluster: bus statement failed (${(e as Error).message}); resynchronising subscriptions`);
-        this.listener?.resync();
+      this.direct = [];
+      let failure: unknown = null;
+      const step = async (f: () => Promise<void>): Promise<boolean> => {
+        try {
+          await f();
+          return true;
+        } catch (e) {
+          failure ??= e;
+          return false;
+        }
+      };
+      // Each step apart: a claim that failed is claimed again by the resync; what else failed is
+      // sent again a little later (a few times: the sweep and the resync cover the rest).
+      if (!(await step(() => this.runClaims(claims, direct)))) for (const c of claims) c.reject(failure);
+      const retry = { events: [] as ClusterEvent[], direct: [] as Direct[], releases: [] as Release[] };
+      if (!(await step(() => this.runEvents(events)))) retry.events = events;
+      if (!(await step(() => this.notifyDirect(direct)))) retry.direct = direct;
+      if (!(await step(() => this.runReleases(releases)))) retry.releases = releases;
+      if (failure === null) {
+        this.failures = 0;
+        continue;
       }
+      this.failures++;
+      log.warn(`cluster: bus statement failed (${(failure as Error).message}); resynchronising subscriptions`);
+      if (this.failures <= MAX_RETRIES)
+        setTimeout(() => {
+          if (this.left) return;
+          this.events.push(...retry.events);
+          this.direct.push(...retry.direct);
+          this.releases.push(...retry.releases);
+          this.schedule();
+        }, RETRY_MS).unref?.();
+      this.listener?.resync();
     }
     this.running = null;
   }
 
-  private async runClaims(claims: readonly PendingClaim[], direct: { channel: string; line: string }[]): Promise<void> {
+  private async runClaims(claims: readonly PendingClaim[], direct: Direct[]): Promise<void> {
     if (claims.length === 0) return;
     const sql = this.conn.sql;
     for (const service of [false, true]) {
@@ -386,7 +421,7 @@ export class PgClusterBus implements ClusterBus {
         WHERE s.party = t.p AND s.queue_id = t.q AND s.node_id <> ${this.nodeId}`;
   }
 
-  private async notifyDirect(direct: readonly { channel: string; line: string }[]): Promise<void> {
+  private async notifyDirect(direct: readonly Direct[]): Promise<void> {
     for (const group of chunks(direct, (d) => d.line.length)) {
       await this.conn.sql`SELECT pg_notify(c, string_agg(p, E'\n'))
         FROM unnest(${group.map((d) => d.channel)}::text[], ${group.map((d) => d.line)}::text[]) AS t(c, p) GROUP BY c`;
@@ -461,7 +496,7 @@ export class PgClusterBus implements ClusterBus {
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     await this.running;
     // What was queued before the close still goes out (a DEL's "ended" to other nodes' subscribers).
-    if (this.claims.length > 0 || this.releases.length > 0 || this.events.length > 0) await (this.running = this.drain());
+    if (this.claims.length > 0 || this.releases.length > 0 || this.events.length > 0 || this.direct.length > 0) await (this.running = this.drain());
     this.left = true;
     if (this.listener !== null) {
       try {
