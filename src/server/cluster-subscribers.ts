@@ -60,7 +60,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   /** Service claims (SUBS, NSUBS, a service's first queue) per side, by service id key. */
   private readonly services = [new Map<string, Claim>(), new Map<string, Claim>()] as const;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
-  private sweepCursor: Iterator<[string, Claim]> | null = null;
+  private sweepCursor: Generator<[0 | 1, string, Claim]> | null = null;
   private toRecheck: Claim[] = [];
   private resyncing = false;
   private resyncAgain = false;
@@ -231,8 +231,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
       }
       case "ended": {
         this.local.end(e.party, e.queueId, e.serviceId, e.deleted ? MSG_.DELD : MSG_.END, null);
-        // Its row was removed by the sender.
-        this.queues[side(e.party)].delete(idKey(e.queueId));
+        this.forget(e.party, idKey(e.queueId), false);
         return;
       }
       case "blocked": {
@@ -314,21 +313,30 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   /** A slice of this node's recipient subscriptions, round-robin: messages whose event was lost. */
   private async sweep(): Promise<void> {
     if (this.stopped || this.resyncing) return;
-    const slice: [string, Claim][] = [];
-    this.sweepCursor ??= this.queues[0].entries();
-    while (slice.length < SWEEP_SLICE) {
+    const slice: [[string, Claim][], [string, Claim][]] = [[], []];
+    this.sweepCursor ??= this.allQueueClaims();
+    for (let n = 0; n < SWEEP_SLICE; ) {
       const r = this.sweepCursor.next();
       if (r.done === true) {
         this.sweepCursor = null;
         break;
       }
-      if (r.value[1].epoch !== 0) slice.push(r.value);
+      const [s, k, cl] = r.value;
+      if (cl.epoch === 0) continue;
+      slice[s].push([k, cl]);
+      n++;
     }
     try {
-      await this.recheck(await this.confirmed("rcv", slice, false));
+      await this.recheck(await this.confirmed("rcv", slice[0], false));
+      await this.confirmed("ntf", slice[1], false);
     } catch (e) {
       log.warn(`cluster: sweeping subscriptions failed: ${(e as Error).message}`);
     }
+  }
+
+  /** Every queue claim, recipients then notifiers; a live iteration (claims come and go meanwhile). */
+  private *allQueueClaims(): Generator<[0 | 1, string, Claim]> {
+    for (const s of [0, 1] as const) for (const [k, cl] of this.queues[s]) yield [s, k, cl];
   }
 
   /**
