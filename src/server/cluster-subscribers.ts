@@ -10,9 +10,9 @@
  *   here (`Claim`) with their epoch, released when the subscription ends on this node.
  * - Delivery: a SEND that finds no subscriber here (`available`) is announced to the node
  *   holding the queue or its service, which peeks and delivers if its Sub has nothing in flight.
- *   A SUB's own peek runs before its claim is committed; so when the claim is committed, the
- *   queue is looked at once more (`recheck`): a message sent meanwhile on a node that did not yet
- *   see the claim is found then.
+ *   A SUB's own peek runs before its claim is committed; so once both are done, the queue is
+ *   looked at once more (`recheck`): a message sent meanwhile on a node that did not yet see the
+ *   claim is found then.
  * - Deletion (DEL, NDEL, the control port) and moves to/from a service: "ended" to the holders;
  *   blocking: "blocked" to the queue's subscriber.
  * - Lost events: every SWEEP_MS a bounded sweep confirms a slice of this node's claims against
@@ -51,6 +51,8 @@ interface Claim {
   released: boolean;
   /** Resolves when the store answered (or failed). */
   readonly done: Promise<void>;
+  /** A SUB's claim: the SUB has read the queue (`headRead`); until then no recheck may deliver. */
+  read: boolean;
 }
 
 export class ClusterSubscribers implements Subscribers, ClusterListener {
@@ -150,6 +152,18 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     this.local.disconnected(c);
   }
 
+  /**
+   * The recheck of a SUB's claim waits for both the claim (committed) and the SUB's own read: a
+   * recheck that delivered before the SUB's read returned would send the MSG apart from (even
+   * ahead of) its SOK, and the SUB's read alone may miss what another node sent meanwhile.
+   */
+  headRead(key: string, c: Client): void {
+    const cl = this.queues[0].get(key);
+    if (cl === undefined || cl.c !== c || cl.read) return;
+    cl.read = true;
+    if (cl.epoch !== 0) this.queueRecheck(cl);
+  }
+
   available(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null): void {
     this.cluster.publish({ kind: "available", party, queueId, serviceId });
   }
@@ -169,10 +183,11 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
 
   // ---------------------------------------------------------------- claims
 
-  private claim(party: ServiceParty, id: Uint8Array, key: string, c: Client, service: boolean): void {
+  /** `read`: the subscription's own read of the queue is done (see `headRead`). */
+  private claim(party: ServiceParty, id: Uint8Array, key: string, c: Client, service: boolean, read = false): void {
     const map = (service ? this.services : this.queues)[side(party)];
     let resolve!: () => void;
-    const cl: Claim = { id, c, epoch: 0, takenUpTo: -1, released: false, done: new Promise((r) => (resolve = r)) };
+    const cl: Claim = { id, c, epoch: 0, takenUpTo: -1, released: false, done: new Promise((r) => (resolve = r)), read };
     map.set(key, cl);
     this.cluster.claim(party, id, service).then(
       (epoch) => {
@@ -181,7 +196,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         if (cl.released) return this.cluster.release(party, id, epoch, service);
         if (map.get(key) !== cl) return;
         if (cl.takenUpTo >= epoch) return this.lose(party, key, cl, service);
-        if (!service && party === "rcv") this.queueRecheck(cl);
+        if (!service && party === "rcv" && cl.read) this.queueRecheck(cl);
       },
       () => resolve(), // the bus asks for a resync, which claims it again
     );
@@ -389,7 +404,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
             for (const [k, cl] of page) {
               if (cl.epoch !== 0) known.push([k, cl]);
               // A claim the store never answered: made again (it is a SUB that was accepted).
-              else if (map.get(k) === cl && !cl.released) await cl.done.then(() => cl.epoch === 0 && this.claim(party, cl.id, k, cl.c, service));
+              else if (map.get(k) === cl && !cl.released) await cl.done.then(() => cl.epoch === 0 && this.claim(party, cl.id, k, cl.c, service, true));
             }
             const kept = await this.confirmed(party, known, service);
             if (!service && party === "rcv") await this.recheck(kept);

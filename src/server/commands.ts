@@ -230,8 +230,11 @@ async function createQueue(srv: Env, c: Client, t: ReceivedTransmission, req: Ne
     srv.stats.qCount++;
     if (notifier !== null) srv.stats.ntfNewCreated++;
     if (req.subMode === "S") {
-      if (serviceId === null) subscribe(srv, c, idKey(recipientId), r.recipientId);
-      else srv.subscribers.subscribeServiceQueue("rcv", r.recipientId, c, serviceId);
+      if (serviceId === null) {
+        const key = idKey(recipientId);
+        subscribe(srv, c, key, r.recipientId);
+        srv.subscribers.headRead(key, c); // a new queue: nothing to read
+      } else srv.subscribers.subscribeServiceQueue("rcv", r.recipientId, c, serviceId);
     }
     reply(c, t, {
       tag: "IDS",
@@ -284,6 +287,7 @@ async function subscribeQueue(srv: Env, c: Client, t: ReceivedTransmission, q: Q
     setDelivered(sub, head.msgId);
     c.outbox.push(EMPTY, q.recipientId, msgOf(q, head));
   }
+  srv.subscribers.headRead(key, c);
 }
 
 async function getMessage(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {

@@ -183,6 +183,12 @@ export interface Subscribers {
    * subscription or its service is told, and delivers it; nothing on one server.
    */
   available(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null): void;
+  /**
+   * SUB (or NEW with subscription) has read the queue for `c` — and delivered its head, if any:
+   * deliveries to the Sub decided outside `c`'s own commands may start (with several nodes, a
+   * last look at the queue once the new subscription is visible to the others). Nothing on one server.
+   */
+  headRead(key: string, c: Client): void;
   /** The queue was blocked (control port): its own subscriber, on any node, gets ERR BLOCKED (Server.hs:processCP CPBlock). */
   blocked(recipientId: Uint8Array, info: BlockingInfo): void;
   /**

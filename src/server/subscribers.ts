@@ -207,6 +207,8 @@ export class ServerSubscribers implements Subscribers {
 
   available(_party: ServiceParty, _queueId: Uint8Array, _serviceId: Uint8Array | null): void {}
 
+  headRead(_key: string, _c: Client): void {}
+
   blocked(recipientId: Uint8Array, info: BlockingInfo): void {
     const sub = this.deliverTo("rcv", idKey(recipientId), null);
     if (sub !== undefined) this.push(sub, recipientId, errMsg({ type: "BLOCKED", info }));
