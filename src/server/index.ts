@@ -75,8 +75,7 @@ export async function openServerStore(options: ServerOptions): Promise<Store> {
 
 /** The node's name in the cluster registry: `ServerOptions.node.name` when started as one of N, else host and process. */
 function nodeName(options: ServerOptions): string {
-  const node = (options as { node?: { name: string } }).node;
-  return node?.name ?? `${hostname()}-${process.pid}`;
+  return options.node?.name ?? `${hostname()}-${process.pid}`;
 }
 
 /** Runs the server on `store` (closed with it), or on openServerStore(options). */
