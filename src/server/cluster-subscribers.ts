@@ -23,7 +23,7 @@
 import { idKey, sameId } from "../encoding/bytes.ts";
 import { Reader } from "../encoding/reader.ts";
 import { Writer } from "../encoding/writer.ts";
-import { errMsg, MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
+import { MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
 import { encodeBlockingInfo, parseBlockingInfo, type BlockingInfo } from "../protocol/errors.ts";
 import type { ClusterEvent, ClusterListener, StoreCluster } from "../store/cluster.ts";
 import type { ServiceParty } from "../store/types.ts";
