@@ -39,9 +39,12 @@ const SWEEP_SLICE = 500;
 /** A resync that failed (the store is down) is tried again after this. */
 const RESYNC_RETRY_MS = 2000;
 
-/** This node's claim of one subscription. */
+/**
+ * This node's claim of one subscription: kept per subscription, so small — the id is its key
+ * (`idKey`, latin1, the same string the local maps hold), turned back into bytes on cold paths.
+ */
 interface Claim {
-  readonly id: Uint8Array;
+  readonly key: string;
   readonly c: Client;
   /** 0 until the store answered. */
   epoch: number;
@@ -49,10 +52,16 @@ interface Claim {
   takenUpTo: number;
   /** Ended here while pending: released once the epoch is known. */
   released: boolean;
-  /** Resolves when the store answered (or failed). */
-  readonly done: Promise<void>;
   /** A SUB's claim: the SUB has read the queue (`headRead`); until then no recheck may deliver. */
   read: boolean;
+  /** The store failed to record it: the resync claims it again. */
+  failed: boolean;
+  /** Service claims: resolves when the store answered or failed (`recorded`). */
+  readonly done: Promise<void> | null;
+}
+
+function idOf(cl: Claim): Uint8Array {
+  return new Uint8Array(Buffer.from(cl.key, "latin1"));
 }
 
 export class ClusterSubscribers implements Subscribers, ClusterListener {
@@ -186,8 +195,9 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   /** `read`: the subscription's own read of the queue is done (see `headRead`). */
   private claim(party: ServiceParty, id: Uint8Array, key: string, c: Client, service: boolean, read = false): void {
     const map = (service ? this.services : this.queues)[side(party)];
-    let resolve!: () => void;
-    const cl: Claim = { id, c, epoch: 0, takenUpTo: -1, released: false, done: new Promise((r) => (resolve = r)), read };
+    let resolve = (): void => {};
+    const done = service ? new Promise<void>((r) => (resolve = r)) : null;
+    const cl: Claim = { key, c, epoch: 0, takenUpTo: -1, released: false, read, failed: false, done };
     map.set(key, cl);
     this.cluster.claim(party, id, service).then(
       (epoch) => {
@@ -198,7 +208,11 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         if (cl.takenUpTo >= epoch) return this.lose(party, key, cl, service);
         if (!service && party === "rcv" && cl.read) this.queueRecheck(cl);
       },
-      () => resolve(), // the bus asks for a resync, which claims it again
+      () => {
+        // The bus asks for a resync, which claims it again.
+        cl.failed = true;
+        resolve();
+      },
     );
   }
 
@@ -209,7 +223,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     if (cl === undefined) return;
     map.delete(key);
     if (cl.epoch === 0) cl.released = true;
-    else this.cluster.release(party, cl.id, cl.epoch, service);
+    else this.cluster.release(party, idOf(cl), cl.epoch, service);
   }
 
   private releaseIfHeld(s: 0 | 1, key: string, c: Client, service = false): void {
@@ -221,8 +235,8 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private lose(party: ServiceParty, key: string, cl: Claim, service: boolean): void {
     const map = (service ? this.services : this.queues)[side(party)];
     if (map.get(key) === cl) map.delete(key);
-    if (service) this.local.dropService(party, cl.id);
-    else this.local.end(party, cl.id, null, MSG_.END, null);
+    if (service) this.local.dropService(party, idOf(cl));
+    else this.local.end(party, idOf(cl), null, MSG_.END, null);
   }
 
   // ---------------------------------------------------------------- events
@@ -316,7 +330,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   /** Queues of these claims whose Sub has nothing in flight: those with a message get it. */
   private async recheck(claims: readonly Claim[]): Promise<void> {
     const ids: Uint8Array[] = [];
-    for (const cl of claims) if (cl.c.connected && free(cl.c.subs.get(idKey(cl.id)))) ids.push(cl.id);
+    for (const cl of claims) if (cl.c.connected && free(cl.c.subs.get(cl.key))) ids.push(idOf(cl));
     if (ids.length === 0) return;
     try {
       for (const id of await this.cluster.withMessages(ids)) await this.deliverPending(id, null);
@@ -361,7 +375,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private async confirmed(party: ServiceParty, claims: readonly [string, Claim][], service: boolean): Promise<Claim[]> {
     const map = (service ? this.services : this.queues)[side(party)];
     const mine = await this.cluster.confirm(
-      claims.map(([, cl]) => ({ party, id: cl.id, epoch: cl.epoch })),
+      claims.map(([, cl]) => ({ party, id: idOf(cl), epoch: cl.epoch })),
       service,
     );
     const kept: Claim[] = [];
@@ -403,8 +417,8 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
             const known: [string, Claim][] = [];
             for (const [k, cl] of page) {
               if (cl.epoch !== 0) known.push([k, cl]);
-              // A claim the store never answered: made again (it is a SUB that was accepted).
-              else if (map.get(k) === cl && !cl.released) await cl.done.then(() => cl.epoch === 0 && this.claim(party, cl.id, k, cl.c, service, true));
+              // A claim the store failed to record: made again (it is a SUB that was accepted).
+              else if (cl.failed && map.get(k) === cl && !cl.released) this.claim(party, idOf(cl), k, cl.c, service, true);
             }
             const kept = await this.confirmed(party, known, service);
             if (!service && party === "rcv") await this.recheck(kept);
@@ -422,12 +436,13 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   /** The queues of a service served here: those with a message and nothing in flight get it. */
   private async sweepService(cl: Claim): Promise<void> {
     let after: Uint8Array | null = null;
+    const serviceId = idOf(cl);
     for (;;) {
       if (!cl.c.connected) return;
-      const page = await this.srv.store.services.serviceQueues(cl.id, "rcv", after, SWEEP_SLICE);
+      const page = await this.srv.store.services.serviceQueues(serviceId, "rcv", after, SWEEP_SLICE);
       const ids: Uint8Array[] = [];
       for (const q of page) if (free(cl.c.subs.get(idKey(q.recipientId)))) ids.push(q.recipientId);
-      for (const id of await this.cluster.withMessages(ids)) await this.deliverPending(id, cl.id);
+      for (const id of await this.cluster.withMessages(ids)) await this.deliverPending(id, serviceId);
       if (page.length < SWEEP_SLICE) return;
       after = page[page.length - 1]!.recipientId;
     }
