@@ -60,6 +60,32 @@ interface Claim {
   readonly done: Promise<void> | null;
 }
 
+/**
+ * A delivery Sub that counts the deliveries made on it. A delivery decided outside the
+ * connection's own commands (`deliverPending`) checks that none happened while it read the store:
+ * a message delivered and acknowledged meanwhile leaves `delivered` null, as it was. Only cluster
+ * nodes pay for the accessor; one server's Subs are plain objects.
+ */
+class CountedSub implements Sub {
+  readonly kind = "server";
+  sent = 0;
+  private current: Sub["delivered"] = null;
+
+  get delivered(): Sub["delivered"] {
+    return this.current;
+  }
+
+  set delivered(d: Sub["delivered"]) {
+    if (d !== null) this.sent++;
+    this.current = d;
+  }
+}
+
+/** Deliveries made on a Sub so far (-1: a Sub this node did not make, e.g. GET's mark). */
+function sentOn(sub: Sub): number {
+  return sub instanceof CountedSub ? sub.sent : -1;
+}
+
 function idOf(cl: Claim): Uint8Array {
   return new Uint8Array(Buffer.from(cl.key, "latin1"));
 }
@@ -81,7 +107,11 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     private readonly srv: Env,
     private readonly cluster: StoreCluster,
   ) {
-    this.local = new ServerSubscribers(srv.stats, (target, entityId, msg) => srv.push(target, entityId, msg));
+    this.local = new ServerSubscribers(
+      srv.stats,
+      (target, entityId, msg) => srv.push(target, entityId, msg),
+      () => new CountedSub(),
+    );
   }
 
   /** Joins the cluster as `name` (shown by the control port) and starts the sweep. */
@@ -284,7 +314,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     const target = this.local.deliverTo("rcv", key, serviceId);
     const sub = target?.subs.get(key);
     if (target === undefined || sub === undefined || !free(sub)) return;
-    const sent = sub.sent;
+    const sent = sentOn(sub);
     try {
       // An ACK frees the Sub before its deletion commits: the head is read after that commit.
       await this.srv.store.flush();
@@ -293,7 +323,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
       const head = await this.srv.store.messages.peekMsg(q);
       // The connection's own commands, a SEND or another event may have delivered meanwhile
       // (and the message read here may have been acknowledged since).
-      if (head === null || !target.connected || target.subs.get(key) !== sub || !free(sub) || sub.sent !== sent) return;
+      if (head === null || !target.connected || target.subs.get(key) !== sub || !free(sub) || sentOn(sub) !== sent) return;
       setDelivered(sub, head.msgId);
       this.srv.push(target, q.recipientId, msgOf(q, head));
     } catch (e) {

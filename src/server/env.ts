@@ -27,18 +27,11 @@ export interface Sub {
   readonly kind: "server" | "prohibit";
   /** The message sent and not yet acknowledged: at most one per subscription. */
   delivered: { msgId: Uint8Array; ts: number } | null;
-  /**
-   * Deliveries made on this Sub (undefined: none). A delivery decided outside the connection's
-   * own commands (cluster-subscribers.ts) checks that none happened while it read the store: a
-   * message delivered and acknowledged meanwhile leaves `delivered` null, as it was.
-   */
-  sent?: number;
 }
 
 /** Records `msgId` as sent on this subscription and awaiting its ACK. */
 export function setDelivered(sub: Sub, msgId: Uint8Array): void {
   sub.delivered = { msgId, ts: Math.floor(Date.now() / 1000) };
-  sub.sent = (sub.sent ?? 0) + 1;
 }
 
 /** Count and IdsHash of a set of queues (Protocol.hs: `(Int64, IdsHash)`). */

@@ -51,6 +51,8 @@ export class ServerSubscribers implements Subscribers {
   constructor(
     private readonly stats: ServerStats,
     private readonly push: (target: Client, entityId: Uint8Array, msg: BrokerMsg) => void,
+    /** The Subs it creates (cluster-subscribers.ts counts the deliveries on its own). */
+    private readonly newSub: () => Sub = () => ({ kind: "server", delivered: null }),
   ) {
     this.rcv = new Side(stats.rcvServices);
     this.ntf = new Side(stats.ntfServices);
@@ -73,7 +75,7 @@ export class ServerSubscribers implements Subscribers {
     const side = this.side(party);
     const prev = side.queues.get(key);
     if (party === "ntf") c.ntfSubs.add(key);
-    else if (!c.subs.has(key)) c.subs.set(key, { kind: "server", delivered: null });
+    else if (!c.subs.has(key)) c.subs.set(key, this.newSub());
     if (prev === c) return false;
     side.queues.set(key, c);
     if (prev !== undefined) this.lose(party, prev, key, queueId, MSG_.END);
@@ -181,7 +183,7 @@ export class ServerSubscribers implements Subscribers {
   serviceDeliverySub(c: Client, key: string): Sub {
     let sub = c.subs.get(key);
     if (sub === undefined) {
-      sub = { kind: "server", delivered: null };
+      sub = this.newSub();
       c.subs.set(key, sub);
     }
     return sub;
