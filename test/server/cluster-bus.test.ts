@@ -89,6 +89,14 @@ async function securedQueue(rc: SMPClient): Promise<{ q: RcvQueue; sKey: ReturnT
   return { q, sKey };
 }
 
+/** A queue subscribed by a client of `holder` (at NEW), once its claim is in the store. */
+async function subscribedQueue(holder: Node): Promise<{ rc: SMPClient; q: RcvQueue; sKey: ReturnType<typeof sndKeys>["sKey"] }> {
+  const rc = await client(holder);
+  const { q, sKey } = await securedQueue(rc);
+  await until(async () => (await ownerOf(holder, 0, q.rcvId)) === holder.store.cluster.nodeId);
+  return { rc, q, sKey };
+}
+
 /** Waits until `cond` holds, checking at every turn of the event loop (no clock threshold: the test's own timeout bounds it). */
 async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setTimeout(r, 5));
@@ -164,10 +172,8 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
 
   test("SUB on node B ends node A's subscription with END; deliveries follow the subscriber", async () => {
     const [a, b] = await cluster(2);
-    const ra = await client(a!);
+    const { rc: ra, q, sKey } = await subscribedQueue(a!);
     const sc = await client(a!);
-    const { q, sKey } = await securedQueue(ra);
-    await until(async () => (await ownerOf(a!, 0, q.rcvId)) !== null);
     const rb = await client(b!);
     expect(await sr(rb, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
     expect(await nextEvent(ra, q.rcvId)).toEqual({ tag: "END" });
@@ -308,9 +314,7 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
 
   test("block on node A's control port: the subscriber on node B gets ERR BLOCKED, and every node refuses the queue", async () => {
     const [a, b] = await cluster(2);
-    const rb = await client(b!);
-    const { q, sKey } = await securedQueue(rb);
-    await until(async () => (await ownerOf(a!, 0, q.rcvId)) === b!.store.cluster.nodeId);
+    const { rc: rb, q, sKey } = await subscribedQueue(b!);
     const cp = await controlPort(a!);
     try {
       expect(await cp.cmd(`block ${base64url(q.sndId)} reason=spam`)).toEqual(["ok, queue blocked: EntityBlocked (BlockingInfo {reason = BRSpam, notice = Nothing})"]);
@@ -362,9 +366,7 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
 
   test("a takeover whose event never came: the node that lost the queue learns it when it resynchronises, and ends its subscriber", async () => {
     const [a, b] = await cluster(2);
-    const ra = await client(a!);
-    const { q } = await securedQueue(ra);
-    await until(async () => (await ownerOf(b!, 0, q.rcvId)) === a!.store.cluster.nodeId);
+    const { rc: ra, q } = await subscribedQueue(a!);
     // B's claim, as written by a node whose "taken" to A was lost.
     await b!.store.conn.sql`UPDATE cluster_subs SET node_id = ${b!.store.cluster.nodeId}, epoch = nextval('cluster_epoch') WHERE party = 0 AND queue_id = ${q.rcvId}`;
     await expectNoEvent(ra, 200);
@@ -375,9 +377,7 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
 
   test("a message whose event never came (its sender died after COMMIT) is found when the node resynchronises", async () => {
     const [a, b] = await cluster(2);
-    const rb = await client(b!);
-    const { q } = await securedQueue(rb);
-    await until(async () => (await ownerOf(a!, 0, q.rcvId)) === b!.store.cluster.nodeId);
+    const { rc: rb, q } = await subscribedQueue(b!);
     // Written to the store on A without SEND: committed, and no event is ever sent.
     const rec = (await a!.store.queues.getQueueByRecipientId(q.rcvId))!;
     const msgId = crypto.getRandomValues(new Uint8Array(24));
