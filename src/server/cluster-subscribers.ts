@@ -16,9 +16,10 @@
  * - Deletion (DEL, NDEL, the control port) and moves to/from a service: "ended" to the holders;
  *   blocking: "blocked" to the queue's subscriber.
  * - Lost events: every SWEEP_MS a bounded sweep confirms a slice of this node's claims against
- *   the store (one that another node took while its "taken" was lost ends here with END) and
- *   looks for pending messages of those with nothing in flight; after the bus reports that
- *   events may have been lost (`resync`), all of them are, and every service's queues too.
+ *   the store (one that another node took while its "taken" was lost ends here with END), looks
+ *   for pending messages of those with nothing in flight, and goes through one page of one
+ *   service's queues; after the bus reports that events may have been lost (`resync`), all
+ *   claims are confirmed and every subscription and service swept.
  */
 import { idKey, sameId } from "../encoding/bytes.ts";
 import { Reader } from "../encoding/reader.ts";
@@ -99,6 +100,9 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private sweepCursor: Generator<[0 | 1, string, Claim]> | null = null;
   private toRecheck: Claim[] = [];
+  private serviceCursor: Iterator<Claim> | null = null;
+  /** The service whose queues the sweep is going through, and where it is. */
+  private serviceSweep: { readonly cl: Claim; readonly after: Uint8Array | null } | null = null;
   private resyncing = false;
   private resyncAgain = false;
   private stopped = false;
@@ -388,6 +392,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     try {
       await this.recheck(await this.confirmed("rcv", slice[0], false));
       await this.confirmed("ntf", slice[1], false);
+      await this.sweepServices();
     } catch (e) {
       log.warn(`cluster: sweeping subscriptions failed: ${(e as Error).message}`);
     }
@@ -465,17 +470,41 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
 
   /** The queues of a service served here: those with a message and nothing in flight get it. */
   private async sweepService(cl: Claim): Promise<void> {
-    let after: Uint8Array | null = null;
-    const serviceId = idOf(cl);
-    for (;;) {
-      if (!cl.c.connected) return;
-      const page = await this.srv.store.services.serviceQueues(serviceId, "rcv", after, SWEEP_SLICE);
-      const ids: Uint8Array[] = [];
-      for (const q of page) if (free(cl.c.subs.get(idKey(q.recipientId)))) ids.push(q.recipientId);
-      for (const id of await this.cluster.withMessages(ids)) await this.deliverPending(id, serviceId);
-      if (page.length < SWEEP_SLICE) return;
-      after = page[page.length - 1]!.recipientId;
+    for (let after: Uint8Array | null = null; ; ) {
+      after = await this.sweepServicePage(cl, after);
+      if (after === null) return;
     }
+  }
+
+  /** One page of a service's queues (after `after`); the next page's start, or null at the end. */
+  private async sweepServicePage(cl: Claim, after: Uint8Array | null): Promise<Uint8Array | null> {
+    if (!cl.c.connected) return null;
+    const serviceId = idOf(cl);
+    const page = await this.srv.store.services.serviceQueues(serviceId, "rcv", after, SWEEP_SLICE);
+    const ids: Uint8Array[] = [];
+    for (const q of page) if (free(cl.c.subs.get(idKey(q.recipientId)))) ids.push(q.recipientId);
+    for (const id of await this.cluster.withMessages(ids)) await this.deliverPending(id, serviceId);
+    return page.length < SWEEP_SLICE ? null : page[page.length - 1]!.recipientId;
+  }
+
+  /**
+   * The periodic sweep's share for services: one page of one messaging service's queues per
+   * tick, services in turn, so a large service is covered over many ticks at a bounded cost.
+   */
+  private async sweepServices(): Promise<void> {
+    let at = this.serviceSweep;
+    if (at === null) {
+      this.serviceCursor ??= this.services[0].values();
+      const r = this.serviceCursor.next();
+      if (r.done === true) {
+        this.serviceCursor = null;
+        return;
+      }
+      if (r.value.epoch === 0) return;
+      at = { cl: r.value, after: null };
+    }
+    const next = this.services[0].get(at.cl.key) === at.cl ? await this.sweepServicePage(at.cl, at.after) : null;
+    this.serviceSweep = next === null ? null : { cl: at.cl, after: next };
   }
 }
 
