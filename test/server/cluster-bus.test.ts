@@ -97,6 +97,14 @@ async function subscribedQueue(holder: Node): Promise<{ rc: SMPClient; q: RcvQue
   return { rc, q, sKey };
 }
 
+/** A message written to the store through `n` without SEND: committed, and no event is ever sent. */
+async function writeWithoutEvent(n: Node, rcvId: Uint8Array): Promise<Uint8Array> {
+  const rec = (await n.store.queues.getQueueByRecipientId(rcvId))!;
+  const msgId = crypto.getRandomValues(new Uint8Array(24));
+  expect(await n.store.messages.writeMsg(rec, { msgId, tsMs: Date.now(), notification: false, body: new Uint8Array(16) })).toBe("OK_EMPTY");
+  return msgId;
+}
+
 /** Waits until `cond` holds, checking at every turn of the event loop (no clock threshold: the test's own timeout bounds it). */
 async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setTimeout(r, 5));
@@ -375,13 +383,19 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(a!.running.server.subscribers.counts("rcv").queues).toBe(0);
   }, 30_000);
 
+  test("a message whose event never came is found by the periodic sweep (one tick: 10 s), with nothing else happening", async () => {
+    const [a, b] = await cluster(2);
+    const { rc: rb, q } = await subscribedQueue(b!);
+    const msgId = await writeWithoutEvent(a!, q.rcvId);
+    const m = await nextEvent(rb, q.rcvId, 30_000);
+    expect((m as { msgId: Uint8Array }).msgId).toEqual(msgId);
+  }, 40_000);
+
   test("a message whose event never came (its sender died after COMMIT) is found when the node resynchronises", async () => {
     const [a, b] = await cluster(2);
     const { rc: rb, q } = await subscribedQueue(b!);
     // Written to the store on A without SEND: committed, and no event is ever sent.
-    const rec = (await a!.store.queues.getQueueByRecipientId(q.rcvId))!;
-    const msgId = crypto.getRandomValues(new Uint8Array(24));
-    expect(await a!.store.messages.writeMsg(rec, { msgId, tsMs: Date.now(), notification: false, body: new Uint8Array(16) })).toBe("OK_EMPTY");
+    const msgId = await writeWithoutEvent(a!, q.rcvId);
     await expectNoEvent(rb, 200);
     // B's event connection is cut: Bun re-listens, and B resynchronises.
     await cutEventConnection(b!);
