@@ -53,7 +53,11 @@ interface Claim {
   takenUpTo: number;
   /** Ended here while pending: released once the epoch is known. */
   released: boolean;
-  /** A SUB's claim: the SUB has read the queue (`headRead`); until then no recheck may deliver. */
+  /**
+   * Pending messages are looked for once the claim is visible: a SUB's claim once the SUB has
+   * read the queue (`headRead`; no recheck may deliver before); a service's when it was taken by
+   * a queue's SUB or NEW (SUBS delivers what is pending itself, after `recorded`).
+   */
   read: boolean;
   /** The store failed to record it: the resync claims it again. */
   failed: boolean;
@@ -100,6 +104,9 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private sweepCursor: Generator<[0 | 1, string, Claim]> | null = null;
   private toRecheck: Claim[] = [];
+  private recheckBatch: Promise<void> | null = null;
+  /** Claims not yet answered, with what their answer starts (`settled`). */
+  private readonly pending = new Set<Promise<unknown>>();
   private serviceCursor: Iterator<Claim> | null = null;
   /** The service whose queues the sweep is going through, and where it is. */
   private serviceSweep: { readonly cl: Claim; readonly after: Uint8Array | null } | null = null;
@@ -147,7 +154,8 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     // Served by the service now: an individual subscriber or another service elsewhere loses it.
     if (!sameId(prevServiceId, serviceId))
       this.cluster.publish({ kind: "ended", party, queueId, serviceId: prevServiceId, deleted: false });
-    if (!wasHolder) this.claim(party, serviceId, idKey(serviceId), c, true);
+    // Its service's queues are looked at once the claim is visible (SUBS walks them itself).
+    if (!wasHolder) this.claim(party, serviceId, idKey(serviceId), c, true, true);
   }
 
   subscribeService(party: ServiceParty, c: Client, subs: ServiceSubs): void {
@@ -233,14 +241,20 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     const done = service ? new Promise<void>((r) => (resolve = r)) : null;
     const cl: Claim = { key, c, epoch: 0, takenUpTo: -1, released: false, read, failed: false, done };
     map.set(key, cl);
-    this.cluster.claim(party, id, service).then(
-      (epoch) => {
+    const answered = this.cluster.claim(party, id, service).then(
+      async (epoch) => {
         cl.epoch = epoch;
         resolve();
         if (cl.released) return this.cluster.release(party, id, epoch, service);
         if (map.get(key) !== cl) return;
         if (cl.takenUpTo >= epoch) return this.lose(party, key, cl, service);
-        if (!service && party === "rcv" && cl.read) this.queueRecheck(cl);
+        if (party !== "rcv" || !cl.read) return;
+        if (!service) return this.queueRecheck(cl);
+        try {
+          await this.sweepService(cl);
+        } catch (e) {
+          log.warn(`cluster: looking for pending messages failed: ${(e as Error).message}`);
+        }
       },
       () => {
         // The bus asks for a resync, which claims it again.
@@ -248,6 +262,16 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         resolve();
       },
     );
+    this.pending.add(answered);
+    void answered.finally(() => this.pending.delete(answered));
+  }
+
+  /**
+   * Resolves once every claim made so far is answered and the look at the queue it started is
+   * done (tests wait for it before making an event go missing on purpose).
+   */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
   /** The subscription of `key` ended here (END, DELD, moved to a service): its claim is released. */
@@ -351,14 +375,17 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   }
 
   /** The claims answered in one turn are rechecked with one query. */
-  private queueRecheck(cl: Claim): void {
+  private queueRecheck(cl: Claim): Promise<void> {
     this.toRecheck.push(cl);
-    if (this.toRecheck.length > 1) return;
-    setImmediate(() => {
-      const cls = this.toRecheck;
-      this.toRecheck = [];
-      void this.recheck(cls);
-    });
+    this.recheckBatch ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        const cls = this.toRecheck;
+        this.toRecheck = [];
+        this.recheckBatch = null;
+        void this.recheck(cls).then(resolve);
+      }),
+    );
+    return this.recheckBatch;
   }
 
   /** Queues of these claims whose Sub has nothing in flight: those with a message get it. */

@@ -94,6 +94,8 @@ async function subscribedQueue(holder: Node): Promise<{ rc: SMPClient; q: RcvQue
   const rc = await client(holder);
   const { q, sKey } = await securedQueue(rc);
   await until(async () => (await ownerOf(holder, 0, q.rcvId)) === holder.store.cluster.nodeId);
+  // …and the holder has seen its claim answered and looked at the queue once more.
+  await holder.running.server.cluster!.settled();
   return { rc, q, sKey };
 }
 
@@ -377,7 +379,6 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     const { rc: ra, q } = await subscribedQueue(a!);
     // B's claim, as written by a node whose "taken" to A was lost.
     await b!.store.conn.sql`UPDATE cluster_subs SET node_id = ${b!.store.cluster.nodeId}, epoch = nextval('cluster_epoch') WHERE party = 0 AND queue_id = ${q.rcvId}`;
-    await expectNoEvent(ra, 200);
     await cutEventConnection(a!);
     expect(await nextEvent(ra, q.rcvId, 20_000)).toEqual({ tag: "END" });
     expect(a!.running.server.subscribers.counts("rcv").queues).toBe(0);
@@ -396,7 +397,6 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     const { rc: rb, q } = await subscribedQueue(b!);
     // Written to the store on A without SEND: committed, and no event is ever sent.
     const msgId = await writeWithoutEvent(a!, q.rcvId);
-    await expectNoEvent(rb, 200);
     // B's event connection is cut: Bun re-listens, and B resynchronises.
     await cutEventConnection(b!);
     const m = await nextEvent(rb, q.rcvId, 20_000);
