@@ -230,8 +230,11 @@ async function createQueue(srv: Env, c: Client, t: ReceivedTransmission, req: Ne
     srv.stats.qCount++;
     if (notifier !== null) srv.stats.ntfNewCreated++;
     if (req.subMode === "S") {
-      if (serviceId === null) subscribe(srv, c, idKey(recipientId), r.recipientId);
-      else srv.subscribers.subscribeServiceQueue("rcv", r.recipientId, c, serviceId);
+      if (serviceId === null) {
+        const key = idKey(recipientId);
+        subscribe(srv, c, key, r.recipientId);
+        srv.subscribers.headRead(key, c); // a new queue: nothing to read
+      } else srv.subscribers.subscribeServiceQueue("rcv", r.recipientId, c, serviceId);
     }
     reply(c, t, {
       tag: "IDS",
@@ -284,6 +287,7 @@ async function subscribeQueue(srv: Env, c: Client, t: ReceivedTransmission, q: Q
     setDelivered(sub, head.msgId);
     c.outbox.push(EMPTY, q.recipientId, msgOf(q, head));
   }
+  srv.subscribers.headRead(key, c);
 }
 
 async function getMessage(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {
@@ -403,7 +407,7 @@ function tryDeliver(srv: Env, q: QueueRec, m: StoredMessage): void {
   const key = idKey(q.recipientId);
   // The queue's subscriber, or the connection of the service the queue is associated with.
   const target = srv.subscribers.deliverTo("rcv", key, q.rcvServiceId);
-  if (target === undefined) return;
+  if (target === undefined) return srv.subscribers.available("rcv", q.recipientId, q.rcvServiceId);
   const sub = target.subs.get(key);
   if (sub === undefined || sub.kind !== "server" || sub.delivered !== null) return;
   setDelivered(sub, m.msgId);
@@ -425,6 +429,7 @@ async function notify(srv: Env, n: NtfCreds, m: StoredMessage): Promise<void> {
   // Declared but never incremented by the reference (Stats.hs: "no subscriber to notifications"); we count it.
   srv.stats.msgNtfNoSub++;
   await srv.store.ntfs.addNtf(n.notifierId, { msgId: m.msgId, tsMs: m.tsMs, nonce, encMeta });
+  if (target === undefined) srv.subscribers.available("ntf", n.notifierId, n.serviceId);
 }
 
 // ---- notifiers (Server.hs:addQueueNotifier_, deleteQueueNotifier_, subscribeNotifications) ----

@@ -8,7 +8,7 @@
  * tree with this file at its root (test/architecture/imports.test.ts checks it).
  */
 import { errMsg, type BrokerMsg } from "../protocol/broker-messages.ts";
-import type { ErrorType } from "../protocol/errors.ts";
+import type { BlockingInfo, ErrorType } from "../protocol/errors.ts";
 import type { ReceivedTransmission } from "../protocol/transmission.ts";
 import type { ServerAuth, SmpHandle } from "../transport/handle.ts";
 import { emptyIdsHash } from "../protocol/ids-hash.ts";
@@ -170,6 +170,26 @@ export interface Subscribers {
   anySubscribed(party: ServiceParty): boolean;
   /** Server.hs:clientDisconnected: everything `c` held ends, nobody is told. */
   disconnected(c: Client): void;
+  /**
+   * A message (rcv, the queue was empty) or notification (ntf, kept in the store) of the queue
+   * found no connection here (`deliverTo` gave none): with several nodes, the node holding its
+   * subscription or its service is told, and delivers it; nothing on one server.
+   */
+  available(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null): void;
+  /**
+   * SUB (or NEW with subscription) has read the queue for `c` — and delivered its head, if any:
+   * deliveries to the Sub decided outside `c`'s own commands may start (with several nodes, a
+   * last look at the queue once the new subscription is visible to the others). Nothing on one server.
+   */
+  headRead(key: string, c: Client): void;
+  /** The queue was blocked (control port): its own subscriber, on any node, gets ERR BLOCKED (Server.hs:processCP CPBlock). */
+  blocked(recipientId: Uint8Array, info: BlockingInfo): void;
+  /**
+   * Resolves once `c`'s subscription for its service (SUBS/NSUBS) is recorded where other nodes
+   * see it: pending messages are looked for only then, so that one sent on another node meanwhile
+   * is either found or announced to this node. Null on one server (nothing to wait for).
+   */
+  recorded(party: ServiceParty, c: Client): Promise<void> | null;
 }
 
 /** What the command handlers run with (Server/Env/STM.hs:Env). */

@@ -2,6 +2,7 @@
  * Starting and stopping the server: the store, one TLS listener per port, the periodic jobs.
  */
 import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { openSqliteStore } from "../store/sqlite/open.ts";
 import { checkDatabaseFile } from "../store/sqlite/startup-check.ts";
@@ -72,6 +73,11 @@ export async function openServerStore(options: ServerOptions): Promise<Store> {
   return openSqliteStore({ path, msgQueueQuota: options.store.msgQueueQuota, cacheSizeKiB: 8192, migrations });
 }
 
+/** The node's name in the cluster registry: `ServerOptions.node.name` when started as one of N, else host and process. */
+function nodeName(options: ServerOptions): string {
+  return options.node?.name ?? `${hostname()}-${process.pid}`;
+}
+
 /** Runs the server on `store` (closed with it), or on openServerStore(options). */
 export async function startServer(options: ServerOptions, store?: Store): Promise<RunningServer> {
   const db = store ?? (await openServerStore(options));
@@ -94,6 +100,8 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
   const sockets = options.transport.ports.map(() => new SocketCounters());
   const monitor = new Monitor(srv, options.dataDir, options.monitor ?? { logStats: false, version: "" }, sockets, () => admission.open);
   try {
+    // Before the first connection: its subscriptions are claimed, and other nodes' events reach it.
+    await srv.cluster?.start(nodeName(options));
     await monitor.restore();
     // An optional role: a resolver that is down degrades RSLV (logged, counted), never start-up.
     if (options.names !== undefined) srv.names = await createNamesService(options.names, { stats: srv.namesStats, healthCheck: "warn" });
@@ -157,6 +165,7 @@ export async function startServer(options: ServerOptions, store?: Store): Promis
       closed = true;
       control?.stop();
       jobs.stop();
+      srv.cluster?.stop();
       fds.stop();
       blocks?.stop();
       refusals.stop();

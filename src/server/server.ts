@@ -23,7 +23,8 @@ import type { Store } from "../store/store.ts";
 import { StoreError, type QueueRec } from "../store/types.ts";
 import { log } from "../util/log.ts";
 import { processCommand } from "./commands.ts";
-import { Client, fail, type Env } from "./env.ts";
+import { Client, fail, type Env, type Subscribers } from "./env.ts";
+import { ClusterSubscribers } from "./cluster-subscribers.ts";
 import { randomId } from "./ids.ts";
 import type { ServerOptions } from "./options.ts";
 import { ServerStats } from "./stats.ts";
@@ -38,8 +39,10 @@ const EMPTY = new Uint8Array(0);
 export class SmpServer implements Env {
   readonly stats = new ServerStats();
   readonly clients = new Set<Client>();
-  /** Who is subscribed to each queue and each service (subscribers.ts). */
-  readonly subscribers = new ServerSubscribers(this.stats, (target, entityId, msg) => this.push(target, entityId, msg));
+  /** Several nodes on one store (issue 18): who holds what across nodes (cluster-subscribers.ts); null on SQLite. */
+  readonly cluster: ClusterSubscribers | null;
+  /** Who is subscribed to each queue and each service (subscribers.ts, or the cluster's). */
+  readonly subscribers: Subscribers;
   readonly handshake: ServerHandshakeConfig;
   /** Connections with queued transmissions, written after the next commit. */
   private readonly dirty = new Set<Client>();
@@ -57,6 +60,8 @@ export class SmpServer implements Env {
     readonly options: ServerOptions,
     readonly store: Store,
   ) {
+    this.cluster = store.cluster === undefined ? null : new ClusterSubscribers(this, store.cluster);
+    this.subscribers = this.cluster ?? new ServerSubscribers(this.stats, (target, entityId, msg) => this.push(target, entityId, msg));
     const c = options.credentials;
     const signKey = decodePrivKey(c.serverKeyPkcs8);
     if (signKey.alg !== "ed25519" && signKey.alg !== "ed448") throw new Error("server.key must be an Ed25519 or Ed448 key");

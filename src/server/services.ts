@@ -186,6 +186,7 @@ async function deliverServiceMessages(srv: Env, c: Client, serviceId: Uint8Array
   let delivered = 0;
   let duplicates = 0;
   try {
+    await srv.subscribers.recorded("rcv", c);
     for (;;) {
       const page = await srv.store.services.serviceQueues(serviceId, "rcv", after, PAGE);
       for (const q of page) {
@@ -227,6 +228,7 @@ async function deliverServiceMessages(srv: Env, c: Client, serviceId: Uint8Array
 async function deliverServiceNtfs(srv: Env, c: Client, serviceId: Uint8Array): Promise<void> {
   let after: Uint8Array | null = null;
   try {
+    await srv.subscribers.recorded("ntf", c);
     for (;;) {
       const page = await srv.store.ntfs.pendingNtfNotifiers(after, PAGE);
       const ids: Uint8Array[] = [];

@@ -7,7 +7,8 @@
  * connections that lose something go out through `push`, committed before they are written.
  */
 import { sameId } from "../encoding/bytes.ts";
-import { MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
+import { errMsg, MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
+import type { BlockingInfo } from "../protocol/errors.ts";
 import { md5 } from "../crypto/digest.ts";
 import { xorIdsHashInto } from "../protocol/ids-hash.ts";
 import type { ServiceParty } from "../store/types.ts";
@@ -50,6 +51,8 @@ export class ServerSubscribers implements Subscribers {
   constructor(
     private readonly stats: ServerStats,
     private readonly push: (target: Client, entityId: Uint8Array, msg: BrokerMsg) => void,
+    /** The Subs it creates (cluster-subscribers.ts counts the deliveries on its own). */
+    private readonly newSub: () => Sub = () => ({ kind: "server", delivered: null }),
   ) {
     this.rcv = new Side(stats.rcvServices);
     this.ntf = new Side(stats.ntfServices);
@@ -72,7 +75,7 @@ export class ServerSubscribers implements Subscribers {
     const side = this.side(party);
     const prev = side.queues.get(key);
     if (party === "ntf") c.ntfSubs.add(key);
-    else if (!c.subs.has(key)) c.subs.set(key, { kind: "server", delivered: null });
+    else if (!c.subs.has(key)) c.subs.set(key, this.newSub());
     if (prev === c) return false;
     side.queues.set(key, c);
     if (prev !== undefined) this.lose(party, prev, key, queueId, MSG_.END);
@@ -119,7 +122,20 @@ export class ServerSubscribers implements Subscribers {
     const key = idKey(serviceId);
     const prev = side.services.get(key);
     side.services.set(key, c);
-    if (prev === undefined || prev === c || !prev.connected) return;
+    if (prev !== undefined && prev !== c && prev.connected) this.endService(side, serviceId, prev);
+  }
+
+  /** The connection of another node took the service (cluster-subscribers.ts): this one's gets ENDS. */
+  dropService(party: ServiceParty, serviceId: Uint8Array): void {
+    const side = this.side(party);
+    const key = idKey(serviceId);
+    const prev = side.services.get(key);
+    if (prev === undefined) return;
+    side.services.delete(key);
+    if (prev.connected) this.endService(side, serviceId, prev);
+  }
+
+  private endService(side: Side, serviceId: Uint8Array, prev: Client): void {
     const held = prev.serviceSubs;
     prev.serviceSubs = newServiceSubs();
     prev.serviceSubscribed = false;
@@ -167,7 +183,7 @@ export class ServerSubscribers implements Subscribers {
   serviceDeliverySub(c: Client, key: string): Sub {
     let sub = c.subs.get(key);
     if (sub === undefined) {
-      sub = { kind: "server", delivered: null };
+      sub = this.newSub();
       c.subs.set(key, sub);
     }
     return sub;
@@ -189,6 +205,19 @@ export class ServerSubscribers implements Subscribers {
   anySubscribed(party: ServiceParty): boolean {
     const side = this.side(party);
     return side.queues.size > 0 || side.services.size > 0;
+  }
+
+  available(_party: ServiceParty, _queueId: Uint8Array, _serviceId: Uint8Array | null): void {}
+
+  headRead(_key: string, _c: Client): void {}
+
+  blocked(recipientId: Uint8Array, info: BlockingInfo): void {
+    const sub = this.deliverTo("rcv", idKey(recipientId), null);
+    if (sub !== undefined) this.push(sub, recipientId, errMsg({ type: "BLOCKED", info }));
+  }
+
+  recorded(_party: ServiceParty, _c: Client): Promise<void> | null {
+    return null;
   }
 
   disconnected(c: Client): void {

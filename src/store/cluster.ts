@@ -9,6 +9,7 @@
  * PostgreSQL is the only shared component: events are LISTEN/NOTIFY, leadership is advisory
  * locks, the registry and per-node statistics are rows. No consensus of our own.
  */
+import type { ServiceParty } from "./types.ts";
 
 /** One node's statistics as it last published them (cold path: control port, metrics, daily CSV). */
 export interface NodeStatsRow {
@@ -20,9 +21,85 @@ export interface NodeStatsRow {
   readonly json: string;
 }
 
-export interface StoreCluster {
+/**
+ * BUS: what another node tells this one. Each is sent to the node(s) that hold the subscription
+ * concerned (its ownership row), after the sender's store writes are committed, so a node that
+ * acts on an event finds in the store what the event announces.
+ */
+export type ClusterEvent =
+  /** A message (rcv) or notification (ntf) was stored for a queue with no subscriber on the sender's node. */
+  | { readonly kind: "available"; readonly party: ServiceParty; readonly queueId: Uint8Array; readonly serviceId: Uint8Array | null }
+  /** Another node claimed the queue: this node's subscriber ends (END) if its claim's epoch is `prevEpoch` or older. */
+  | { readonly kind: "taken"; readonly party: ServiceParty; readonly queueId: Uint8Array; readonly prevEpoch: number }
+  /** Another node claimed the service: this node's connection of the service gets ENDS if its claim is `prevEpoch` or older. */
+  | { readonly kind: "serviceTaken"; readonly party: ServiceParty; readonly serviceId: Uint8Array; readonly prevEpoch: number }
+  /** The queue's subscriptions end (deleted: DELD; else moved: END), here as on the sender (`Subscribers.end`). */
+  | { readonly kind: "ended"; readonly party: ServiceParty; readonly queueId: Uint8Array; readonly serviceId: Uint8Array | null; readonly deleted: boolean }
+  /** The queue was blocked (control port): its subscriber gets ERR BLOCKED with this encoded BlockingInfo. */
+  | { readonly kind: "blocked"; readonly party: "rcv"; readonly queueId: Uint8Array; readonly info: Uint8Array };
+
+/** BUS: what the node's subscribers do with the bus's news. */
+export interface ClusterListener {
+  event(e: ClusterEvent): void;
+  /**
+   * Events may have been lost (the LISTEN connection was re-established, the liveness lock was
+   * lost, or a bus statement failed): confirm every subscription held here (`confirm`), and look
+   * for pending messages of those with nothing in flight.
+   */
+  resync(): void;
+}
+
+/** BUS: a queue or a service as one subscription record. */
+export interface ClusterSub {
+  readonly party: ServiceParty;
+  readonly id: Uint8Array;
+  readonly epoch: number;
+}
+
+/** BUS: a node of the registry, for display (control port, metrics). */
+export interface ClusterNode {
+  readonly nodeId: string;
+  readonly name: string;
+  /** Unix seconds. */
+  readonly startedAt: number;
+}
+
+/** The BUS members (postgres/bus.ts). */
+export interface ClusterBus {
   /** BUS: this process's id in the node registry, unique per process start. */
   readonly nodeId: string;
+
+  /**
+   * BUS: joins the cluster as `name`: takes this node's liveness lock, registers it, listens for
+   * its events (delivered to `listener`), and releases what crashed nodes held. Once per store.
+   */
+  join(name: string, listener: ClusterListener): Promise<void>;
+  /**
+   * BUS: records this node as the subscriber of a queue (SUB/NSUB, `service` false) or of a
+   * service (SUBS/NSUBS, or its first queue, `service` true); the node that held it before gets
+   * "taken"/"serviceTaken". Resolves with the claim's epoch once committed; claims made in one
+   * turn share one statement. Rejects when the store fails (the listener then gets `resync`).
+   */
+  claim(party: ServiceParty, id: Uint8Array, service: boolean): Promise<number>;
+  /** BUS: this node's claim `epoch` ended here (disconnect, END): its row goes unless a newer claim replaced it. */
+  release(party: ServiceParty, id: Uint8Array, epoch: number, service: boolean): void;
+  /**
+   * BUS: sends an "available", "ended" or "blocked" event to the node(s) holding the queue or its
+   * service, other than this one; "ended" also removes other nodes' claims of the queue.
+   */
+  publish(e: ClusterEvent): void;
+  /**
+   * BUS: which of these claims are still this node's (resync after lost events). A claim whose
+   * row is gone (released by a node that took this one for dead) is recorded again.
+   */
+  confirm(claims: readonly ClusterSub[], service: boolean): Promise<boolean[]>;
+  /** BUS: the recipient ids among these whose queue holds a message (resync, periodic sweep). */
+  withMessages(recipientIds: readonly Uint8Array[]): Promise<Uint8Array[]>;
+  /** BUS: the nodes registered now (live ones: a crashed node's row goes at the next cleanup). */
+  nodes(): Promise<ClusterNode[]>;
+}
+
+export interface StoreCluster extends ClusterBus {
 
   /**
    * JOBS: whether this node runs the cluster-wide job `job` now (message/notification expiry,

@@ -5,7 +5,6 @@
 import { base64 } from "../../encoding/base64.ts";
 import { constantTimeEqual, utf8 } from "../../encoding/bytes.ts";
 import { Writer } from "../../encoding/writer.ts";
-import { errMsg } from "../../protocol/broker-messages.ts";
 import { encodeBlockingInfo, parseBlockingInfo, type BlockingInfo } from "../../protocol/errors.ts";
 import { Reader } from "../../encoding/reader.ts";
 import type { QueueRec } from "../../store/types.ts";
@@ -17,7 +16,6 @@ import type { ClusterView } from "../monitor/node-stats.ts";
 import { PROXY_FIELDS, type ProxyData } from "../monitor/data.ts";
 import { runtimeLines } from "../monitor/runtime.ts";
 import type { ControlOptions } from "../options.ts";
-import { idKey } from "../../encoding/bytes.ts";
 import type { SmpServer } from "../server.ts";
 import { showBlockingInfo, showQueueMode, showStatus, showUpdatedAt, showUTCTime, type ControlCommand } from "./protocol.ts";
 
@@ -368,9 +366,8 @@ export class ControlSession {
       if ((await srv.store.queues.blockQueue(q, w.toBytes())) === "AUTH") return ["error: AUTH"];
       // Durable before it is confirmed, and before anyone is told.
       await srv.store.flush();
-      // The queue's own subscriber only, as processCP CPBlock (serviceId null: no side effects).
-      const sub = srv.subscribers.deliverTo("rcv", idKey(q.recipientId), null);
-      if (sub !== undefined) srv.push(sub, q.recipientId.slice(), errMsg({ type: "BLOCKED", info }));
+      // The queue's own subscriber only, as processCP CPBlock, on whichever node it is.
+      srv.subscribers.blocked(q.recipientId.slice(), info);
     }
     if (q.status !== "active") return [`ok, already inactive: ${newStatus}`];
     srv.stats.qBlocked++;

@@ -4,11 +4,11 @@
  * pool (`connection.ts`). Semantics mirror the SQLite store (cited per method); only the
  * transactions differ — see `connection.ts` and docs/storage.md.
  */
-import { randomUUID } from "node:crypto";
 import type { StoreCluster } from "../cluster.ts";
 import { statsOf } from "../counters.ts";
 import type { Store } from "../store.ts";
 import type { StoreStats } from "../types.ts";
+import { PgClusterBus } from "./bus.ts";
 import { bytes, PgConnection, type PostgresStoreOptions } from "./connection.ts";
 import { PgJobs } from "./jobs.ts";
 import { PgMessageStore } from "./message-store.ts";
@@ -18,7 +18,7 @@ import { PgServiceStore } from "./service-store.ts";
 
 export async function openPostgresStore(opts: PostgresStoreOptions): Promise<PostgresStore> {
   const conn = await PgConnection.open(opts);
-  return new PostgresStore(conn, opts.msgQueueQuota ?? 128, new PgJobs(conn, opts.uri));
+  return new PostgresStore(conn, opts.msgQueueQuota ?? 128, new PgClusterBus(conn, opts.uri), new PgJobs(conn, opts.uri));
 }
 
 export class PostgresStore implements Store {
@@ -26,20 +26,21 @@ export class PostgresStore implements Store {
   readonly messages: PgMessageStore;
   readonly ntfs: PgNtfStore;
   readonly services: PgServiceStore;
+  /** Several nodes on this store (issue 18): the bus (bus.ts) and the jobs (jobs.ts). */
   readonly cluster: StoreCluster;
 
   constructor(
     readonly conn: PgConnection,
     msgQueueQuota: number,
+    private readonly bus: PgClusterBus,
     private readonly jobs: PgJobs,
   ) {
-    // JOBS members from jobs.ts; BUS members (nodeId …) from the cluster bus.
-    this.cluster = {
-      nodeId: randomUUID(),
-      lead: (job) => jobs.lead(job),
-      putNodeStats: (node, json) => jobs.putNodeStats(node, json),
+    // BUS members (nodeId, join, claim …) are the bus's own; JOBS members go to jobs.ts.
+    this.cluster = Object.assign(bus, {
+      lead: (job: string) => jobs.lead(job),
+      putNodeStats: (node: string, json: string) => jobs.putNodeStats(node, json),
       nodeStats: () => jobs.nodeStats(),
-    };
+    });
     this.messages = new PgMessageStore(conn, msgQueueQuota);
     this.ntfs = new PgNtfStore(conn);
     this.services = new PgServiceStore(conn);
@@ -52,6 +53,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.jobs.close();
+    await this.bus.close();
     await this.conn.close();
   }
 
@@ -73,3 +75,4 @@ export class PostgresStore implements Store {
     });
   }
 }
+

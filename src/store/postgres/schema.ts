@@ -85,6 +85,39 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       "CREATE TABLE blobs (name TEXT PRIMARY KEY, value BYTEA NOT NULL)",
     ],
   },
+  {
+    // Issue 18 (bus.ts): the nodes sharing this schema and who holds which subscription. Rows
+    // only: a node's liveness is its session advisory lock, not a column; nothing here is
+    // exported or imported (`database export` copies the server's data, not a cluster's state).
+    version: 2,
+    name: "cluster: nodes, subscription ownership",
+    up: [
+      "CREATE TABLE cluster_nodes (node_id TEXT PRIMARY KEY, name TEXT NOT NULL, started_at BIGINT NOT NULL)",
+      // Ordering of claims: the later claim of a queue or service has the greater epoch.
+      "CREATE SEQUENCE cluster_epoch",
+      // party: 0 = recipient queue (SUB) / messaging service (SUBS), 1 = notifier (NSUB) / notifier service (NSUBS).
+      // prev_*: who held it before the claim that wrote the row, read by that claim's RETURNING.
+      `CREATE TABLE cluster_subs (
+        party SMALLINT NOT NULL,
+        queue_id BYTEA NOT NULL,
+        node_id TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        prev_node TEXT,
+        prev_epoch BIGINT,
+        PRIMARY KEY (party, queue_id)
+      )`,
+      "CREATE INDEX cluster_subs_node ON cluster_subs(node_id)",
+      `CREATE TABLE cluster_service_subs (
+        party SMALLINT NOT NULL,
+        service_id BYTEA NOT NULL,
+        node_id TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        prev_node TEXT,
+        prev_epoch BIGINT,
+        PRIMARY KEY (party, service_id)
+      )`,
+    ],
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

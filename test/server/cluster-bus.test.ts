@@ -1,0 +1,409 @@
+// Several nodes on one PostgreSQL schema behave for clients as one server (issue 18): nodes are
+// `startServer` instances in this process, each with its own store connections and bus, on the
+// same schema; clients connect to different nodes. Real processes killed with -9 are in
+// test/cluster. Needs SMP_TEST_PG_URI (skipped, and said so, without it).
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SQL } from "bun";
+import { base64url } from "../../src/encoding/base64.ts";
+import { SMPClient, type RcvQueue } from "../../src/client/client.ts";
+import { authPublicKey, generateAuthKey } from "../../src/client/keys.ts";
+import { decodePrivKey } from "../../src/crypto/keys.ts";
+import { SignPrivateKey } from "../../src/crypto/sign.ts";
+import { pemToDer } from "../../src/crypto/x509/certificate.ts";
+import { generateServiceCert } from "../../src/crypto/x509/service-certificate.ts";
+import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
+import type { BrokerMsg } from "../../src/protocol/broker-messages.ts";
+import { startServer, type RunningServer } from "../../src/server/index.ts";
+import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/open.ts";
+import type { ServiceCredentials } from "../../src/transport/client-handshake.ts";
+import { dropTestSchemas, testPostgresUri, testSchemaName } from "../store/postgres.ts";
+import { setLogLevel } from "../../src/util/log.ts";
+import { testOptions } from "./harness.ts";
+import { ControlClient } from "./ops/control-client.ts";
+import { CMD, OK, decText, expectNoEvent, nextEvent, nextMsg, send, sndKeys, sr } from "./helpers.ts";
+
+const URI = testPostgresUri();
+const ADMIN = "admin-secret";
+const pgDescribe = URI === null ? describe.skip : describe;
+
+interface Node {
+  readonly running: RunningServer;
+  readonly store: PostgresStore;
+  readonly address: string;
+  readonly dir: string;
+}
+
+let nodes: Node[] = [];
+let clients: SMPClient[] = [];
+let schemas: string[] = [];
+
+beforeAll(() => setLogLevel("error"));
+afterAll(() => setLogLevel("info")); // the default; other test files in this process expect it
+
+afterEach(async () => {
+  for (const c of clients) c.close();
+  clients = [];
+  for (const n of nodes) {
+    await n.running.close();
+    rmSync(n.dir, { recursive: true, force: true });
+  }
+  nodes = [];
+  await dropTestSchemas(URI!, schemas);
+  schemas = [];
+});
+
+/** `count` nodes on one new schema, as `start --nodes` runs them (same identity, same store). */
+async function cluster(count: number, schema = testSchemaName()): Promise<Node[]> {
+  if (!schemas.includes(schema)) schemas.push(schema);
+  const out: Node[] = [];
+  for (let i = 0; i < count; i++) out.push(await startNode(schema));
+  return out;
+}
+
+async function startNode(schema: string): Promise<Node> {
+  const dir = mkdtempSync(join(tmpdir(), "smp-cluster-"));
+  const control = { port: 0, adminPassword: ADMIN, dailyBlockQueueQuota: 0 };
+  const options = testOptions({ store: { postgres: { uri: URI!, schema, poolSize: 4 } }, control }, dir);
+  const store = await openPostgresStore({ uri: URI!, schema, poolSize: 4, createSchema: true, msgQueueQuota: 128 });
+  const running = await startServer(options, store);
+  const fp = Buffer.from(options.credentials.fingerprint).toString("base64url") + "=";
+  const n = { running, store, dir, address: `smp://${fp}@127.0.0.1:${running.ports[0]}` };
+  nodes.push(n);
+  return n;
+}
+
+async function client(n: Node, service?: ServiceCredentials): Promise<SMPClient> {
+  const c = await SMPClient.connect({ server: n.address, service, timeoutMs: 5000, connectTimeoutMs: 5000 });
+  clients.push(c);
+  return c;
+}
+
+/** A queue of `rc` (subscribed on its node at NEW), secured with a sender key (KEY). */
+async function securedQueue(rc: SMPClient): Promise<{ q: RcvQueue; sKey: ReturnType<typeof sndKeys>["sKey"] }> {
+  const q = await rc.createQueue({ subMode: "S" });
+  const { sKey, sPub } = sndKeys();
+  expect(await sr(rc, q.rcvAuthKey, "k", q.rcvId, CMD.key(sPub))).toEqual(OK);
+  return { q, sKey };
+}
+
+/** A queue subscribed by a client of `holder` (at NEW), once its claim is in the store. */
+async function subscribedQueue(holder: Node): Promise<{ rc: SMPClient; q: RcvQueue; sKey: ReturnType<typeof sndKeys>["sKey"] }> {
+  const rc = await client(holder);
+  const { q, sKey } = await securedQueue(rc);
+  await until(async () => (await ownerOf(holder, 0, q.rcvId)) === holder.store.cluster.nodeId);
+  // …and the holder has seen its claim answered and looked at the queue once more.
+  await holder.running.server.cluster!.settled();
+  return { rc, q, sKey };
+}
+
+/** A message written to the store through `n` without SEND: committed, and no event is ever sent. */
+async function writeWithoutEvent(n: Node, rcvId: Uint8Array): Promise<Uint8Array> {
+  const rec = (await n.store.queues.getQueueByRecipientId(rcvId))!;
+  const msgId = crypto.getRandomValues(new Uint8Array(24));
+  expect(await n.store.messages.writeMsg(rec, { msgId, tsMs: Date.now(), notification: false, body: new Uint8Array(16) })).toBe("OK_EMPTY");
+  return msgId;
+}
+
+/** Waits until `cond` holds, checking at every turn of the event loop (no clock threshold: the test's own timeout bounds it). */
+async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await cond())) await new Promise((r) => setTimeout(r, 5));
+}
+
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const r = await reader.read();
+    if (r.done) throw new Error(`the node process ended before it started: ${text}`);
+    text += new TextDecoder().decode(r.value);
+  }
+  reader.releaseLock();
+  return text.slice(0, text.indexOf("\n"));
+}
+
+async function ownerOf(n: Node, party: 0 | 1, id: Uint8Array): Promise<string | null> {
+  const rs = await n.store.conn.sql`SELECT node_id FROM cluster_subs WHERE party = ${party} AND queue_id = ${id}`;
+  return rs.length === 0 ? null : (rs[0].node_id as string);
+}
+
+/** Ends the node's own PostgreSQL sessions (LISTEN and liveness lock), as a network failure would. */
+async function cutEventConnection(n: Node): Promise<void> {
+  const admin = new SQL(URI!, { max: 1 });
+  try {
+    const killed = await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${"smp-node-" + n.store.cluster.nodeId}`;
+    expect(killed.length).toBeGreaterThan(0);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** An admin session on the node's control port. */
+async function controlPort(n: Node): Promise<ControlClient> {
+  const c = await ControlClient.open(n.running.control!.port);
+  await c.greeting();
+  expect((await c.cmd(`auth ${ADMIN}`))[0]).toBe("Current role is CPRAdmin");
+  return c;
+}
+
+function serviceCreds(role: "M" | "N"): () => ServiceCredentials {
+  const c = generateServiceCert("localhost");
+  const key = new SignPrivateKey("ed25519", decodePrivKey(pemToDer(c.keyPem, "PRIVATE KEY")).raw);
+  return () => ({ role, certChain: [c.der], certSignKey: key, sessionKey: new SignPrivateKey("ed25519", crypto.getRandomValues(new Uint8Array(32))) });
+}
+
+pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
+  test("SEND on node A → MSG on node B; ACK there brings the next; GET works on either", async () => {
+    const [a, b] = await cluster(2);
+    const rc = await client(b!);
+    const sc = await client(a!);
+    const { q, sKey } = await securedQueue(rc);
+    expect(await sr(sc, sKey, "1", q.sndId, send("one"))).toEqual(OK);
+    expect(await sr(sc, sKey, "2", q.sndId, send("two"))).toEqual(OK);
+    const m1 = await nextMsg(rc, q);
+    expect(m1.text).toBe("one");
+    const m2 = await sr(rc, q.rcvAuthKey, "3", q.rcvId, CMD.ack(m1.msgId));
+    expect(decText(q, m2)).toBe("two");
+    expect(await sr(rc, q.rcvAuthKey, "4", q.rcvId, CMD.ack((m2 as { msgId: Uint8Array }).msgId))).toEqual(OK);
+    // Once empty, the next SEND on A is pushed to B again.
+    expect(await sr(sc, sKey, "5", q.sndId, send("three"))).toEqual(OK);
+    expect((await nextMsg(rc, q)).text).toBe("three");
+
+    // GET on a connection to A of a queue whose messages were sent through B.
+    const { q: q2, sKey: sKey2 } = await securedQueue(await client(a!));
+    const getter = await client(a!);
+    const sender = await client(b!);
+    expect(await sr(sender, sKey2, "6", q2.sndId, send("for GET"))).toEqual(OK);
+    const g = await sr(getter, q2.rcvAuthKey, "7", q2.rcvId, CMD.GET);
+    expect(decText(q2, g)).toBe("for GET");
+  });
+
+  test("SUB on node B ends node A's subscription with END; deliveries follow the subscriber", async () => {
+    const [a, b] = await cluster(2);
+    const { rc: ra, q, sKey } = await subscribedQueue(a!);
+    const sc = await client(a!);
+    const rb = await client(b!);
+    expect(await sr(rb, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
+    expect(await nextEvent(ra, q.rcvId)).toEqual({ tag: "END" });
+    expect(await sr(sc, sKey, "2", q.sndId, send("after the move"))).toEqual(OK);
+    expect((await nextMsg(rb, q)).text).toBe("after the move");
+    await expectNoEvent(ra);
+    expect(a!.running.server.subscribers.counts("rcv").queues).toBe(0);
+    expect(b!.running.server.subscribers.counts("rcv").queues).toBe(1);
+
+    // A node that stops leaves the registry and takes its claims with it.
+    const aId = a!.store.cluster.nodeId;
+    expect((await b!.store.cluster.nodes()).map((x) => x.nodeId)).toContain(aId);
+    nodes.splice(nodes.indexOf(a!), 1);
+    await a!.running.close();
+    rmSync(a!.dir, { recursive: true, force: true });
+    expect((await b!.store.cluster.nodes()).map((x) => x.nodeId)).toEqual([b!.store.cluster.nodeId]);
+    expect((await b!.store.conn.sql`SELECT count(*)::int AS n FROM cluster_subs WHERE node_id = ${aId}`)[0].n).toBe(0);
+  });
+
+  test("two SUBs racing on two nodes leave exactly one subscriber, the one whose claim came last", async () => {
+    const [a, b, c] = await cluster(3);
+    const owner = await client(c!);
+    const { q, sKey } = await securedQueue(owner);
+    await until(async () => (await ownerOf(a!, 0, q.rcvId)) === c!.store.cluster.nodeId);
+    const ra = await client(a!);
+    const rb = await client(b!);
+    const [sa, sb] = await Promise.all([sr(ra, q.rcvAuthKey, "1", q.rcvId, CMD.SUB), sr(rb, q.rcvAuthKey, "2", q.rcvId, CMD.SUB)]);
+    expect(sa).toEqual({ tag: "SOK", serviceId: null });
+    expect(sb).toEqual({ tag: "SOK", serviceId: null });
+    expect(await nextEvent(owner, q.rcvId)).toEqual({ tag: "END" });
+    // The SOKs do not wait for the claims: the loser is known once one of the two has lost it.
+    const held = (n: Node) => n.running.server.subscribers.counts("rcv").queues;
+    await until(() => held(a!) + held(b!) === 1);
+    const [wNode, wClient, lClient] = held(a!) === 1 ? [a!, ra, rb] : [b!, rb, ra];
+    expect(await ownerOf(a!, 0, q.rcvId)).toBe(wNode.store.cluster.nodeId);
+    expect(await nextEvent(lClient, q.rcvId)).toEqual({ tag: "END" });
+    const sc = await client(c!);
+    expect(await sr(sc, sKey, "3", q.sndId, send("to the winner"))).toEqual(OK);
+    expect((await nextMsg(wClient, q)).text).toBe("to the winner");
+    await expectNoEvent(lClient);
+  });
+
+  test("NMSG to the notifier's subscriber on another node; NSUB on a third node ends it with END", async () => {
+    const [a, b, c] = await cluster(3);
+    const rc = await client(a!);
+    const { q, sKey } = await securedQueue(rc);
+    const creds = await rc.enableNotifications(q.rcvId, q.rcvAuthKey);
+    const nb = await client(b!);
+    expect(await sr(nb, creds.notifierKey, "1", creds.notifierId, CMD.NSUB)).toEqual({ tag: "SOK", serviceId: null });
+    await until(async () => (await ownerOf(a!, 1, creds.notifierId)) === b!.store.cluster.nodeId);
+    const sc = await client(c!);
+    expect(await sr(sc, sKey, "2", q.sndId, send("ping", true))).toEqual(OK);
+    const n = await nextEvent(nb, creds.notifierId);
+    expect(n.tag).toBe("NMSG");
+    expect((await nextMsg(rc, q)).text).toBe("ping");
+
+    const nc = await client(c!);
+    expect(await sr(nc, creds.notifierKey, "3", creds.notifierId, CMD.NSUB)).toEqual({ tag: "SOK", serviceId: null });
+    expect(await nextEvent(nb, creds.notifierId)).toEqual({ tag: "END" });
+  });
+
+  test("DEL on one node: DELD to the recipient's and the notifier's subscribers on others; the control port's delete too", async () => {
+    const [a, b, c] = await cluster(3);
+    const ra = await client(a!);
+    const { q } = await securedQueue(ra);
+    const creds = await ra.enableNotifications(q.rcvId, q.rcvAuthKey);
+    const nb = await client(b!);
+    expect(await sr(nb, creds.notifierKey, "1", creds.notifierId, CMD.NSUB)).toEqual({ tag: "SOK", serviceId: null });
+    await until(async () => (await ownerOf(a!, 1, creds.notifierId)) !== null);
+    const rc = await client(c!);
+    expect(await sr(rc, q.rcvAuthKey, "2", q.rcvId, CMD.DEL)).toEqual(OK);
+    expect(await nextEvent(ra, q.rcvId)).toEqual({ tag: "DELD" });
+    expect(await nextEvent(nb, creds.notifierId)).toEqual({ tag: "DELD" });
+    await until(async () => (await ownerOf(a!, 0, q.rcvId)) === null && (await ownerOf(a!, 1, creds.notifierId)) === null);
+
+    // `delete` on the control port of node B; the subscriber is on node C.
+    const rc2 = await client(c!);
+    const { q: q2 } = await securedQueue(rc2);
+    await until(async () => (await ownerOf(b!, 0, q2.rcvId)) === c!.store.cluster.nodeId);
+    const cp = await controlPort(b!);
+    try {
+      expect(await cp.cmd(`delete ${base64url(q2.sndId)}`)).toEqual(["ok, 0 messages deleted"]);
+    } finally {
+      cp.close();
+    }
+    expect(await nextEvent(rc2, q2.rcvId)).toEqual({ tag: "DELD" });
+  });
+
+  test("a service's SUBS on another node takes it over: ENDS to the older connection, deliveries move", async () => {
+    const [a, b] = await cluster(2);
+    const creds = serviceCreds("M");
+    const sh1 = await client(a!, creds());
+    const serviceId = sh1.serviceId!;
+    const h = await client(b!);
+    const q1 = await sh1.createQueue();
+    const q2 = await sh1.createQueue();
+    const k1 = generateAuthKey("ed25519") as SignPrivateKey;
+    expect(await sr(h, k1, "1", q1.sndId, { tag: "SKEY", key: authPublicKey(k1) })).toEqual(OK);
+    const idsHash = queueIdsHash([q1.rcvId, q2.rcvId]);
+    // Sent through B while the service's connection is on A.
+    expect(await sr(h, k1, "2", q1.sndId, send("to A"))).toEqual(OK);
+    expect(decText(q1, (await nextEvent(sh1, q1.rcvId)) as BrokerMsg)).toBe("to A");
+
+    const sh2 = await client(b!, creds());
+    expect(sh2.serviceId).toEqual(serviceId);
+    expect(await sh2.subscribeService(2, idsHash)).toEqual({ count: 2, idsHash });
+    expect(await nextEvent(sh1, serviceId)).toEqual({ tag: "ENDS", count: 2, idsHash });
+    // The unacknowledged message goes to the new connection, then ALLS.
+    expect(decText(q1, await nextEvent(sh2, q1.rcvId))).toBe("to A");
+    expect(await nextEvent(sh2)).toEqual({ tag: "ALLS" });
+    expect(a!.running.server.subscribers.serviceSubscriber("rcv", serviceId)).toBeUndefined();
+  });
+
+  test("a notifier service: NMSG to its connection on another node; NSUBS on a third node takes it over with ENDS", async () => {
+    const [a, b, c] = await cluster(3);
+    const creds = serviceCreds("N");
+    const nh1 = await client(a!, creds());
+    const serviceId = nh1.serviceId!;
+    const rc = await client(b!);
+    const { q, sKey } = await securedQueue(rc);
+    const n = await rc.enableNotifications(q.rcvId, q.rcvAuthKey);
+    expect(await nh1.subscribeNotifications(n.notifierId, n.notifierKey)).toEqual(serviceId);
+    await until(async () => (await a!.store.conn.sql`SELECT 1 FROM cluster_service_subs WHERE party = 1 AND service_id = ${serviceId}`).length === 1);
+    const sc = await client(c!);
+    expect(await sr(sc, sKey, "1", q.sndId, send("to the service", true))).toEqual(OK);
+    expect((await nextEvent(nh1, n.notifierId)).tag).toBe("NMSG");
+    const m = await nextMsg(rc, q);
+    expect(await sr(rc, q.rcvAuthKey, "2", q.rcvId, CMD.ack(m.msgId))).toEqual(OK);
+
+    const nh2 = await client(c!, creds());
+    const idsHash = queueIdsHash([n.notifierId]);
+    expect(await nh2.subscribeNtfService(1, idsHash)).toEqual({ count: 1, idsHash });
+    expect(await nextEvent(nh1, serviceId)).toEqual({ tag: "ENDS", count: 1, idsHash });
+    expect(await sr(sc, sKey, "3", q.sndId, send("to the new connection", true))).toEqual(OK);
+    expect((await nextEvent(nh2, n.notifierId)).tag).toBe("NMSG");
+    await expectNoEvent(nh1);
+  });
+
+  test("block on node A's control port: the subscriber on node B gets ERR BLOCKED, and every node refuses the queue", async () => {
+    const [a, b] = await cluster(2);
+    const { rc: rb, q, sKey } = await subscribedQueue(b!);
+    const cp = await controlPort(a!);
+    try {
+      expect(await cp.cmd(`block ${base64url(q.sndId)} reason=spam`)).toEqual(["ok, queue blocked: EntityBlocked (BlockingInfo {reason = BRSpam, notice = Nothing})"]);
+    } finally {
+      cp.close();
+    }
+    const blocked: BrokerMsg = { tag: "ERR", err: { type: "BLOCKED", info: { reason: "spam", notice: null } } };
+    expect(await nextEvent(rb, q.rcvId)).toEqual(blocked);
+    expect(await sr(await client(a!), sKey, "1", q.sndId, send("no"))).toEqual(blocked);
+    expect(await sr(await client(b!), sKey, "2", q.sndId, send("no"))).toEqual(blocked);
+    expect(await sr(rb, q.rcvAuthKey, "3", q.rcvId, CMD.SUB)).toEqual(blocked);
+  });
+
+  test("a node killed with -9: its claims are released, its client resubscribes on another node and gets every message", async () => {
+    const schema = testSchemaName();
+    const [b] = await cluster(1, schema);
+    // Node A in a process of its own, on the same schema.
+    const proc = Bun.spawn([process.execPath, join(import.meta.dir, "cluster-node.ts"), schema], { stdout: "pipe", stderr: "inherit", env: process.env });
+    try {
+      const dead = JSON.parse(await firstLine(proc.stdout)) as { address: string; nodeId: string; dir: string };
+      const ra = await SMPClient.connect({ server: dead.address, timeoutMs: 5000, connectTimeoutMs: 5000 });
+      clients.push(ra);
+      const { q, sKey } = await securedQueue(ra);
+      await until(async () => (await ownerOf(b!, 0, q.rcvId)) === dead.nodeId);
+      proc.kill(9);
+      await proc.exited;
+      rmSync(dead.dir, { recursive: true, force: true });
+      // Its sessions end with the process; the next node to look (here: one that starts) releases its claims.
+      await until(async () => (await b!.store.conn.sql`SELECT 1 FROM pg_stat_activity WHERE application_name = ${"smp-node-" + dead.nodeId}`).length === 0);
+      const c = (await cluster(1, schema))[0]!;
+      expect(await ownerOf(b!, 0, q.rcvId)).toBeNull();
+      expect((await b!.store.cluster.nodes()).map((n) => n.nodeId).sort()).toEqual([b!.store.cluster.nodeId, c.store.cluster.nodeId].sort());
+      // Sent while nobody is subscribed, then the client resubscribes on B.
+      const sc = await client(c);
+      for (let i = 0; i < 3; i++) expect(await sr(sc, sKey, `s${i}`, q.sndId, send(`m${i}`))).toEqual(OK);
+      const rb = await client(b!);
+      expect(await sr(rb, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
+      let m: BrokerMsg = await nextEvent(rb, q.rcvId);
+      for (let i = 0; i < 3; i++) {
+        expect(decText(q, m)).toBe(`m${i}`);
+        m = await sr(rb, q.rcvAuthKey, `a${i}`, q.rcvId, CMD.ack((m as { msgId: Uint8Array }).msgId));
+      }
+      expect(m).toEqual(OK);
+      await until(async () => (await ownerOf(b!, 0, q.rcvId)) === b!.store.cluster.nodeId);
+    } finally {
+      proc.kill(9);
+    }
+  }, 30_000);
+
+  test("a takeover whose event never came: the node that lost the queue learns it when it resynchronises, and ends its subscriber", async () => {
+    const [a, b] = await cluster(2);
+    const { rc: ra, q } = await subscribedQueue(a!);
+    // B's claim, as written by a node whose "taken" to A was lost.
+    await b!.store.conn.sql`UPDATE cluster_subs SET node_id = ${b!.store.cluster.nodeId}, epoch = nextval('cluster_epoch') WHERE party = 0 AND queue_id = ${q.rcvId}`;
+    await cutEventConnection(a!);
+    expect(await nextEvent(ra, q.rcvId, 20_000)).toEqual({ tag: "END" });
+    expect(a!.running.server.subscribers.counts("rcv").queues).toBe(0);
+  }, 30_000);
+
+  test("a message whose event never came is found by the periodic sweep (one tick: 10 s), with nothing else happening", async () => {
+    const [a, b] = await cluster(2);
+    const { rc: rb, q } = await subscribedQueue(b!);
+    const msgId = await writeWithoutEvent(a!, q.rcvId);
+    const m = await nextEvent(rb, q.rcvId, 30_000);
+    expect((m as { msgId: Uint8Array }).msgId).toEqual(msgId);
+  }, 40_000);
+
+  test("a message whose event never came (its sender died after COMMIT) is found when the node resynchronises", async () => {
+    const [a, b] = await cluster(2);
+    const { rc: rb, q } = await subscribedQueue(b!);
+    // Written to the store on A without SEND: committed, and no event is ever sent.
+    const msgId = await writeWithoutEvent(a!, q.rcvId);
+    // B's event connection is cut: Bun re-listens, and B resynchronises.
+    await cutEventConnection(b!);
+    const m = await nextEvent(rb, q.rcvId, 20_000);
+    expect((m as { msgId: Uint8Array }).msgId).toEqual(msgId);
+  }, 30_000);
+});
+
+describe("cluster bus without PostgreSQL", () => {
+  test.skipIf(URI !== null)("skipped: set SMP_TEST_PG_URI (scripts/pg-test-cluster.sh) to run the cluster tests", () => {});
+});
