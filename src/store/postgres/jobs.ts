@@ -87,6 +87,10 @@ export class PgJobs implements Pick<StoreCluster, "lead" | "putNodeStats" | "nod
     const db = this.locks;
     this.locks = null;
     this.held.clear();
-    await db?.close({ timeout: 5 }).catch(() => {});
+    if (db === null) return;
+    // Released now, not when the backend process has exited after the disconnect (later, and
+    // racing the next node's ask): the next node takes the jobs at its first ask.
+    await db`SELECT pg_advisory_unlock_all()`.catch(() => {});
+    await db.close({ timeout: 5 }).catch(() => {});
   }
 }
