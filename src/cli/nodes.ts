@@ -101,3 +101,14 @@ export function nodeIdentity(env: Record<string, string | undefined>, cfg: Nodes
 export function nodePort(port: number, node: NodeIdentity | undefined): number {
   return port === 0 || node === undefined ? port : port + node.index - 1;
 }
+
+/**
+ * Why this process does not start: another process holds its name on the store (claimNode) —
+ * the server started twice, or two machines with one `[NODES] name` (their rows would mix).
+ */
+export function duplicateNodeMessage(node: NodeIdentity | undefined, cfg: NodesConfig, schema: string, file: string): string {
+  if (node === undefined)
+    return `Error: a server without [NODES] name already runs on PostgreSQL schema ${schema}: this server is started twice, or another machine uses the schema. Stop the other one; several machines serving one address each need their own [NODES] name in ${file}.`;
+  const name = cfg.name === undefined ? `not set, so the host name ${JSON.stringify(node.name.replace(/-\d+$/, ""))}` : JSON.stringify(cfg.name);
+  return `Error: node ${node.name} already runs on PostgreSQL schema ${schema}: this server is started twice, or another machine has the same [NODES] name (${name}). Stop the other one, or give each machine its own [NODES] name in ${file}.`;
+}

@@ -37,6 +37,7 @@ export class PostgresStore implements Store {
     this.cluster = {
       nodeId: randomUUID(),
       lead: (job) => jobs.lead(job),
+      claimNode: (node) => jobs.claimNode(node),
       putNodeStats: (node, json) => jobs.putNodeStats(node, json),
       nodeStats: () => jobs.nodeStats(),
     };
