@@ -77,14 +77,16 @@ export function nodeCount(flag: number | "auto" | undefined, cfg: NodesConfig, p
 }
 
 /**
- * The node this process is: from the environment the supervisor sets, else node 1 of 1 on
- * PostgreSQL (a one-node cluster another machine can join), else none (SQLite).
- * `count` is the count this machine runs (`--nodes`/`[NODES]`), used when the environment does not say.
+ * The node this process is, when the operator asked for nodes: from the environment the
+ * supervisor sets, or node 1 of 1 when `[NODES] name` is set (a machine of several, each naming
+ * itself). Otherwise none: a plain server, even on PostgreSQL, keeps the reference's statistics
+ * names and control port output. `count` is the count this machine runs (`--nodes`/`[NODES]`),
+ * used when the environment does not say.
  */
 export function nodeIdentity(env: Record<string, string | undefined>, cfg: NodesConfig, count: number, postgres: boolean): NodeIdentity | undefined {
   const indexText = env[NODE_INDEX_ENV];
   const name = cfg.name ?? hostname().split(".")[0] ?? "node";
-  if (indexText === undefined || indexText === "") return postgres ? { index: 1, count: 1, name: `${name}-1` } : undefined;
+  if (indexText === undefined || indexText === "") return postgres && cfg.name !== undefined ? { index: 1, count: 1, name: `${name}-1` } : undefined;
   const countText = env[NODE_COUNT_ENV];
   const n = countText === undefined || countText === "" ? count : Number(countText);
   if (!/^\d+$/.test(countText ?? "1") || n < 1 || n > MAX_NODES) throw new UsageError(`${NODE_COUNT_ENV}=${countText}: expected a whole number from 1 to ${MAX_NODES}`);

@@ -266,6 +266,26 @@ const refused = (port: number) =>
     expect(await proc.exited).toBe(0);
   }, 120_000);
 
+  test("a plain server on PostgreSQL is no node; started twice, the second refuses", async () => {
+    const d = await serverDir({ schema: testSchemaName(), create: true });
+    const plain = () => {
+      const proc = Bun.spawn([process.execPath, MAIN, "start", ...d.flags], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      procs.push(proc);
+      return { proc, err: new Output(proc.stderr), out: new Output(proc.stdout) };
+    };
+    const first = plain();
+    await first.out.waitFor(/Serving SMP protocol on port/);
+    // The reference's server-info: no node or cluster lines.
+    expect((await control(d.controlPort, d.adminPassword, "server-info")).filter((l) => /^(Node|Cluster)/.test(l))).toEqual([]);
+    const second = plain();
+    expect(await second.proc.exited).toBe(1);
+    expect(second.err.text).toContain(
+      `Error: a server without [NODES] name already runs on PostgreSQL schema ${d.schema}: this server is started twice, or another machine uses the schema. Stop the other one; several machines serving one address each need their own [NODES] name in ${join(d.flags[1]!, "smp-server.toml")}.`,
+    );
+    first.proc.kill("SIGTERM");
+    expect(await first.proc.exited).toBe(0);
+  }, 60_000);
+
   test("a node that cannot start stops the start: exit code non-zero, no restart", async () => {
     // The schema does not exist: node 1 refuses to start (a wrong URI or a lost database).
     const d = await serverDir({ schema: testSchemaName(), create: false });
