@@ -77,8 +77,6 @@ export class HttpSession {
   private busy = false;
   private served = 0;
   private ended = false;
-  /** The client sent FIN: answer what is being served, then close. */
-  private peerEnded = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -90,10 +88,9 @@ export class HttpSession {
     private readonly stalls: StallCounter | null = null,
   ) {
     stream.on("data", (chunk: Uint8Array) => this.onData(chunk));
-    stream.on("end", () => {
-      this.peerEnded = true;
-      if (!this.busy) this.close();
-    });
+    // The client's FIN: Bun closes the socket on it (listeners are not half-open), so nothing
+    // more can be written; what was asked goes unanswered.
+    stream.on("end", () => this.finish());
     stream.on("error", () => this.finish());
     stream.on("close", () => this.finish());
     this.arm();
@@ -133,9 +130,9 @@ export class HttpSession {
           break;
         }
         this.served++;
-        const keepAlive = !this.peerEnded && req.keepAlive && this.served < this.limits.maxRequestsPerConnection;
+        const keepAlive = req.keepAlive && this.served < this.limits.maxRequestsPerConnection;
         const kept = await this.respond(req, keepAlive);
-        if (!kept || this.peerEnded) {
+        if (!kept) {
           this.close();
           break;
         }
@@ -144,8 +141,7 @@ export class HttpSession {
       }
     } finally {
       this.busy = false;
-      if (this.peerEnded) this.close();
-      else if (!this.ended) this.stream.resume();
+      if (!this.ended) this.stream.resume();
     }
   }
 

@@ -69,3 +69,25 @@ test("a client that pipelines requests and does not read stalls the session unti
     listener.stop(true);
   }
 }, 60_000);
+
+test("a client's FIN ends its connection (Bun closes on it): its place is given back", async () => {
+  const service: HttpService = { headers: "", respond: async () => ({ status: 200, contentType: "text/plain", body: BODY }) };
+  const conns = new HttpConnections(service, { maxConnections: 4, maxPerAddress: 4 }, { maxHeadBytes: 8192, requestTimeoutMs: 600_000, maxRequestsPerConnection: 1000 });
+  const listener = conns.listen("127.0.0.1", 0, null);
+  let closed!: () => void;
+  const gone = new Promise<void>((r) => (closed = r));
+  let received = 0;
+  const client = await Bun.connect({ hostname: "127.0.0.1", port: listener.port, socket: { data: (_s, d) => void (received += d.length), close: () => closed() } });
+  try {
+    client.write("GET /x HTTP/1.1\r\nHost:");
+    while (conns.open === 0) await Bun.sleep(5);
+    client.shutdown();
+    // The server closes (a wait for the event: a connection held on would time the test out).
+    await gone;
+    expect(received).toBe(0);
+    while (conns.open > 0) await Bun.sleep(5);
+  } finally {
+    client.end();
+    listener.stop(true);
+  }
+});
