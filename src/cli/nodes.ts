@@ -77,14 +77,16 @@ export function nodeCount(flag: number | "auto" | undefined, cfg: NodesConfig, p
 }
 
 /**
- * The node this process is: from the environment the supervisor sets, else node 1 of 1 on
- * PostgreSQL (a one-node cluster another machine can join), else none (SQLite).
- * `count` is the count this machine runs (`--nodes`/`[NODES]`), used when the environment does not say.
+ * The node this process is, when the operator asked for nodes: from the environment the
+ * supervisor sets, or node 1 of 1 when `[NODES] name` is set (a machine of several, each naming
+ * itself). Otherwise none: a plain server, even on PostgreSQL, keeps the reference's statistics
+ * names and control port output. `count` is the count this machine runs (`--nodes`/`[NODES]`),
+ * used when the environment does not say.
  */
 export function nodeIdentity(env: Record<string, string | undefined>, cfg: NodesConfig, count: number, postgres: boolean): NodeIdentity | undefined {
   const indexText = env[NODE_INDEX_ENV];
   const name = cfg.name ?? hostname().split(".")[0] ?? "node";
-  if (indexText === undefined || indexText === "") return postgres ? { index: 1, count: 1, name: `${name}-1` } : undefined;
+  if (indexText === undefined || indexText === "") return postgres && cfg.name !== undefined ? { index: 1, count: 1, name: `${name}-1` } : undefined;
   const countText = env[NODE_COUNT_ENV];
   const n = countText === undefined || countText === "" ? count : Number(countText);
   if (!/^\d+$/.test(countText ?? "1") || n < 1 || n > MAX_NODES) throw new UsageError(`${NODE_COUNT_ENV}=${countText}: expected a whole number from 1 to ${MAX_NODES}`);
@@ -100,4 +102,15 @@ export function nodeIdentity(env: Record<string, string | undefined>, cfg: Nodes
  */
 export function nodePort(port: number, node: NodeIdentity | undefined): number {
   return port === 0 || node === undefined ? port : port + node.index - 1;
+}
+
+/**
+ * Why this process does not start: another process holds its name on the store (claimNode) —
+ * the server started twice, or two machines with one `[NODES] name` (their rows would mix).
+ */
+export function duplicateNodeMessage(node: NodeIdentity | undefined, cfg: NodesConfig, schema: string, file: string): string {
+  if (node === undefined)
+    return `Error: a server without [NODES] name already runs on PostgreSQL schema ${schema}: this server is started twice, or another machine uses the schema. Stop the other one; several machines serving one address each need their own [NODES] name in ${file}.`;
+  const name = cfg.name === undefined ? `not set, so the host name ${JSON.stringify(node.name.replace(/-\d+$/, ""))}` : JSON.stringify(cfg.name);
+  return `Error: node ${node.name} already runs on PostgreSQL schema ${schema}: this server is started twice, or another machine has the same [NODES] name (${name}). Stop the other one, or give each machine its own [NODES] name in ${file}.`;
 }

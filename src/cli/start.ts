@@ -18,7 +18,7 @@ import { refuseToReinitialize } from "./identity-guard.ts";
 import { DEFAULT_INIT, initialize, printServiceInfo, printSourceCode } from "./init.ts";
 import { configFile, type Paths } from "./paths.ts";
 import type { MigrationPolicy } from "../store/migration-confirmation.ts";
-import { NODE_INDEX_ENV, nodeCount, nodeIdentity, nodePort, READY_MESSAGE } from "./nodes.ts";
+import { duplicateNodeMessage, NODE_INDEX_ENV, nodeCount, nodeIdentity, nodePort, READY_MESSAGE } from "./nodes.ts";
 import { toServerOptions } from "./server-options.ts";
 import { webOptions } from "./web-options.ts";
 
@@ -144,6 +144,20 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     printStartSummary(cfg, fingerprint, paths, out);
     out("Server started in 'maintenance' mode, exiting");
     return undefined;
+  }
+  // One process per node name on the store: a duplicate would mix its statistics with ours.
+  if (store.cluster !== undefined && cfg.storeLog.postgres !== undefined) {
+    let claimed: boolean;
+    try {
+      claimed = await store.cluster.claimNode(node?.name ?? "");
+    } catch (e) {
+      await store.close();
+      throw new CliError(`Error: cannot use the PostgreSQL database: ${redactUri((e as Error).message)}`);
+    }
+    if (!claimed) {
+      await store.close();
+      throw new CliError(duplicateNodeMessage(node, cfg.nodes, cfg.storeLog.postgres.schema, cfg.file));
+    }
   }
   // Before SMP: a port shared with the web site needs the web side ready when it starts listening.
   // The web code only when [WEB] asks for a site or a port.

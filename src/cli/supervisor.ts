@@ -12,9 +12,17 @@
  * logged and counted. SIGINT/SIGTERM stop every node (SIGTERM, so each closes cleanly), then
  * the supervisor exits: 0 if every node exited with 0. A node whose supervisor disappears stops
  * itself (its IPC channel closes, see start.ts).
+ *
+ * A node that cannot even be spawned (ENOENT, EAGAIN, EMFILE) counts as one that ended: in the
+ * first round it stops the start, later it is retried with the same back-off. A node is not
+ * restarted once the executable has changed on disk since the supervisor started (an upgrade
+ * replaced it): the new version beside nodes of the old one could migrate the database under
+ * them. Restarting the old version instead (/proc/self/exe) would hide the upgrade and is not
+ * portable; the supervisor logs that the whole server must be restarted (systemctl restart) and
+ * leaves the other nodes serving.
  */
 import type { Subprocess } from "bun";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { log } from "../util/log.ts";
 import { UsageError } from "./args.ts";
@@ -51,9 +59,36 @@ export function nodesToSupervise(paths: Paths, flag: number | "auto" | undefined
   return nodeCount(flag, cfg.nodes, cfg.storeLog.postgres !== undefined, file);
 }
 
+/** What the supervisor needs of a node process (a Bun Subprocess). */
+type NodeProcess = Pick<Subprocess, "pid" | "kill" | "exited">;
+
+interface SpawnOptions {
+  env: Record<string, string | undefined>;
+  stdio: ["inherit" | "ignore", "inherit", "inherit"];
+  ipc(message: unknown): void;
+  onExit(proc: unknown, code: number | null, signal: number | string | null): void;
+}
+
+/** Seams for tests: how a node is spawned, the first back-off, the executable watched for upgrades. */
+export interface SuperviseDeps {
+  spawn?: (cmd: string[], options: SpawnOptions) => NodeProcess;
+  firstBackoffMs?: number;
+  executable?: string;
+}
+
+/** The executable's identity on disk: an upgrade replaces the file (a new inode) or rewrites it. */
+function fileIdentity(path: string): string | null {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
 interface Node {
   readonly index: number;
-  proc: Subprocess | null;
+  proc: NodeProcess | null;
   ready: boolean;
   startedAt: number;
   /** Ends in a row without running STABLE_MS. */
@@ -75,8 +110,12 @@ export interface Supervisor {
 const describeExit = (code: number | null, signal: string | null): string => (signal !== null ? `was killed by ${signal}` : `exited with code ${code}`);
 
 /** Runs `count` nodes of `smp-server <args>`; resolves once all serve, or throws CliError. */
-export async function supervise(args: readonly string[], count: number): Promise<Supervisor> {
+export async function supervise(args: readonly string[], count: number, deps: SuperviseDeps = {}): Promise<Supervisor> {
   const cmd = selfCommand(args);
+  const spawn = deps.spawn ?? ((c: string[], o: SpawnOptions): NodeProcess => Bun.spawn(c, o));
+  const firstBackoff = deps.firstBackoffMs ?? FIRST_BACKOFF_MS;
+  const executable = deps.executable ?? process.execPath;
+  const version = fileIdentity(executable);
   const nodes: Node[] = Array.from({ length: count }, (_, i) => ({ index: i + 1, proc: null, ready: false, startedAt: 0, failures: 0, restarts: 0, timer: undefined, started: null }));
   let stopping: Promise<number> | null = null;
   let restarts = 0;
@@ -88,49 +127,68 @@ export async function supervise(args: readonly string[], count: number): Promise
       node.ready = false;
       node.started = settle;
       node.startedAt = Date.now();
-      const proc = Bun.spawn(cmd, {
-        env: { ...process.env, [NODE_INDEX_ENV]: String(node.index), [NODE_COUNT_ENV]: String(count) },
-        // Only node 1 (alone when it starts first) may ask the operator to confirm a migration.
-        stdio: [node.index === 1 ? "inherit" : "ignore", "inherit", "inherit"],
-        ipc(message) {
-          if (message !== READY_MESSAGE || node.proc !== proc) return;
-          node.ready = true;
-          log.note(`node ${node.index} ready (pid ${proc.pid})`);
-          node.started?.("ready");
-          node.started = null;
-        },
-        onExit(_p, code, signal) {
-          if (node.proc === proc) node.proc = null;
-          if (node.started !== null) {
-            node.started(code === 0 || code === null ? 1 : code);
+      let proc: NodeProcess;
+      try {
+        proc = spawn(cmd, {
+          env: { ...process.env, [NODE_INDEX_ENV]: String(node.index), [NODE_COUNT_ENV]: String(count) },
+          // Only node 1 (alone when it starts first) may ask the operator to confirm a migration.
+          stdio: [node.index === 1 ? "inherit" : "ignore", "inherit", "inherit"],
+          ipc(message) {
+            if (message !== READY_MESSAGE || node.proc !== proc) return;
+            node.ready = true;
+            log.note(`node ${node.index} ready (pid ${proc.pid})`);
+            node.started?.("ready");
             node.started = null;
-            if (!restartable) return;
-          }
-          if (stopping !== null) return;
-          ended(node, code, signal === null ? null : String(signal));
-        },
-      });
+          },
+          onExit(_p, code, signal) {
+            if (node.proc === proc) node.proc = null;
+            if (node.started !== null) {
+              node.started(code === 0 || code === null ? 1 : code);
+              node.started = null;
+              if (!restartable) return;
+            }
+            if (stopping !== null) return;
+            ended(node, describeExit(code, signal === null ? null : String(signal)));
+          },
+        });
+      } catch (e) {
+        // Thrown, not reported by onExit: without this the supervisor (and every node) would die
+        // of an unhandled rejection in the restart path.
+        const why = `could not be started (${(e as Error)?.message ?? String(e)})`;
+        log.error(`node ${node.index} ${why}`);
+        node.started = null;
+        settle(1);
+        if (restartable && stopping === null) ended(node, why);
+        return;
+      }
       node.proc = proc;
       log.info(`node ${node.index} started (pid ${proc.pid})`);
     });
 
-  const ended = (node: Node, code: number | null, signal: string | null) => {
+  const ended = (node: Node, what: string) => {
     if (node.ready && Date.now() - node.startedAt >= STABLE_MS) node.failures = 0;
-    const delay = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** node.failures);
+    const delay = Math.min(MAX_BACKOFF_MS, firstBackoff * 2 ** node.failures);
     node.failures++;
     node.restarts++;
     restarts++;
-    log.warn(`node ${node.index} ${describeExit(code, signal)}; restarting it in ${delay / 1000} s (restart ${node.restarts} of this node, ${restarts} in all)`);
+    log.warn(`node ${node.index} ${what}; restarting it in ${delay / 1000} s (restart ${node.restarts} of this node, ${restarts} in all)`);
     node.timer = setTimeout(() => {
       node.timer = undefined;
-      if (stopping === null) void launch(node);
+      if (stopping !== null) return;
+      if (version !== null && fileIdentity(executable) !== version) {
+        log.error(
+          `node ${node.index} is NOT restarted: ${executable} changed since the nodes started (upgraded?), and a node of another version beside the running ones could migrate the database under them; restart the whole server (e.g. \`systemctl restart smp-server\`) to run the new version on every node`,
+        );
+        return;
+      }
+      void launch(node);
     }, delay);
   };
 
   const stop = (): Promise<number> => {
     stopping ??= (async () => {
       for (const n of nodes) clearTimeout(n.timer);
-      const running = nodes.map((n) => n.proc).filter((p): p is Subprocess => p !== null);
+      const running = nodes.map((n) => n.proc).filter((p): p is NodeProcess => p !== null);
       for (const p of running) p.kill("SIGTERM");
       const codes = await Promise.all(running.map((p) => p.exited));
       return codes.every((c) => c === 0) ? 0 : 1;

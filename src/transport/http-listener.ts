@@ -13,12 +13,14 @@ import type { SecureContext } from "node:tls";
 import { TLSSocket } from "node:tls";
 import type { Socket, TCPSocketListener } from "bun";
 import { Admission, type AdmissionLimits } from "./admission.ts";
-import { HttpSession, type HttpLimits, type HttpService } from "./http-responder.ts";
+import { HttpSession, type HttpLimits, type HttpService, type StallCounter } from "./http-responder.ts";
 import { DISCARD, tlsConnHandlers, type SocketSink } from "./tls/bun-handlers.ts";
 import { SocketDuplex } from "./tls/socket-duplex.ts";
 
-export class HttpConnections {
+export class HttpConnections implements StallCounter {
   readonly admission: Admission;
+  /** Sessions waiting for their client to read their responses. */
+  stalled = 0;
 
   constructor(
     readonly service: HttpService,
@@ -97,7 +99,7 @@ export class HttpConn implements SocketSink {
     if (tls !== null) {
       stream = new TLSSocket(this.duplex, { isServer: true, secureContext: tls, ALPNCallback: selectHttp1 } as ConstructorParameters<typeof TLSSocket>[1]);
     }
-    new HttpSession(stream, owner.service, owner.limits);
+    new HttpSession(stream, owner.service, owner.limits, tls === null ? null : this.duplex, owner);
     stream.on("close", () => {
       this.duplex.destroy(); // the TCP socket goes with the stream on top of it
       this.release();

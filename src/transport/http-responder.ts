@@ -54,6 +54,21 @@ export function textResponse(status: number, text = `${REASONS[status]}\n`, head
   return { status, contentType: "text/plain; charset=utf-8", body: Buffer.from(text, "utf8"), headers };
 }
 
+/**
+ * Where the session learns that its output waits for the client: the byte pipe under TLS (the
+ * raw socket side), whose `congested` and 'drain' are the truth — Bun's TLSSocket never sets
+ * `writableNeedDrain` on its own side.
+ */
+export interface HttpOutput {
+  readonly congested: boolean;
+  once(event: "drain", listener: () => void): unknown;
+}
+
+/** Sessions waiting for their client to read (shared by a listener's sessions). */
+export interface StallCounter {
+  stalled: number;
+}
+
 const CRLFCRLF = Buffer.from("\r\n\r\n");
 const EMPTY = Buffer.alloc(0);
 
@@ -62,20 +77,20 @@ export class HttpSession {
   private busy = false;
   private served = 0;
   private ended = false;
-  /** The client sent FIN: answer what is being served, then close. */
-  private peerEnded = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly stream: Duplex,
     private readonly service: HttpService,
     private readonly limits: HttpLimits,
+    /** The raw output under `stream` when it is TLS; null: `stream` itself reports it. */
+    private readonly output: HttpOutput | null = null,
+    private readonly stalls: StallCounter | null = null,
   ) {
     stream.on("data", (chunk: Uint8Array) => this.onData(chunk));
-    stream.on("end", () => {
-      this.peerEnded = true;
-      if (!this.busy) this.close();
-    });
+    // The client's FIN: Bun closes the socket on it (listeners are not half-open), so nothing
+    // more can be written; what was asked goes unanswered.
+    stream.on("end", () => this.finish());
     stream.on("error", () => this.finish());
     stream.on("close", () => this.finish());
     this.arm();
@@ -115,19 +130,39 @@ export class HttpSession {
           break;
         }
         this.served++;
-        const keepAlive = !this.peerEnded && req.keepAlive && this.served < this.limits.maxRequestsPerConnection;
+        const keepAlive = req.keepAlive && this.served < this.limits.maxRequestsPerConnection;
         const kept = await this.respond(req, keepAlive);
-        if (!kept || this.peerEnded) {
+        if (!kept) {
           this.close();
           break;
         }
         this.arm();
-        if (this.stream.writableNeedDrain) await new Promise<void>((resolve) => this.stream.once("drain", resolve));
+        await this.drained();
       }
     } finally {
       this.busy = false;
-      if (this.peerEnded) this.close();
-      else if (!this.ended) this.stream.resume();
+      if (!this.ended) this.stream.resume();
+    }
+  }
+
+  /**
+   * Waits until the client has taken what was sent (the connection's end never resolves it):
+   * first the stream's own buffer (TLS hands its plaintext on in a later tick), then, under TLS,
+   * the encrypted bytes the socket has not taken — TLSSocket reports drained once they are
+   * handed on, however many wait below it.
+   */
+  private async drained(): Promise<void> {
+    for (;;) {
+      if (this.ended) return;
+      if (this.stream.writableNeedDrain) await new Promise<void>((resolve) => this.stream.once("drain", resolve));
+      else if (this.output?.congested === true) {
+        if (this.stalls !== null) this.stalls.stalled++;
+        try {
+          await new Promise<void>((resolve) => this.output!.once("drain", resolve));
+        } finally {
+          if (this.stalls !== null) this.stalls.stalled--;
+        }
+      } else return;
     }
   }
 

@@ -4,8 +4,8 @@
  * `.well-known` is written as `well-known` (as the reference does: static servers skip hidden
  * directories) and requests for `/.well-known/…` are mapped onto it.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { FAVICON_SVG, LINK_JS, QRCODE_JS, STYLE_CSS } from "./assets.ts";
 import type { SiteInput } from "./info.ts";
 import { infoPage } from "./info-page.ts";
@@ -28,11 +28,23 @@ export function buildSite(input: SiteInput): SiteFiles {
   return files;
 }
 
-/** Writes (replaces) the generated files; other files in the directory are left alone. */
+/**
+ * Writes (replaces) the generated files; other files in the directory are left alone. Each file
+ * is written beside its place and renamed over it: other nodes (or the operator's web server)
+ * may be serving the old one while a restarted node 1 writes, and must never read half a file.
+ */
 export function writeSite(root: string, files: SiteFiles): void {
   for (const [rel, content] of files) {
     const path = join(root, rel);
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, content);
+    // Hidden (static-files.ts refuses dot names, as other static servers do), and this process's own.
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    try {
+      writeFileSync(tmp, content);
+      renameSync(tmp, path);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    }
   }
 }

@@ -86,9 +86,12 @@ describe("--nodes", () => {
 
 describe("node identity", () => {
   const host = hostname().split(".")[0];
-  test("PostgreSQL without the environment: node 1 of 1 (a one-node cluster); SQLite: none", () => {
-    expect(nodeIdentity({}, { count: 1 }, 1, true)).toEqual({ index: 1, count: 1, name: `${host}-1` });
+  test("without the environment: a plain server (none), even on PostgreSQL; node 1 of 1 when [NODES] name is set", () => {
+    expect(nodeIdentity({}, { count: 1 }, 1, true)).toBeUndefined();
     expect(nodeIdentity({}, { count: 1 }, 1, false)).toBeUndefined();
+    // A machine of several names itself: its rows and output are a node's.
+    expect(nodeIdentity({}, { count: 1, name: "relay-a" }, 1, true)).toEqual({ index: 1, count: 1, name: "relay-a-1" });
+    expect(nodeIdentity({}, { count: 1, name: "relay-a" }, 1, false)).toBeUndefined();
   });
 
   test("the supervisor's environment names the node; [NODES] name replaces the host name", () => {

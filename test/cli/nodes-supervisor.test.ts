@@ -7,7 +7,7 @@
 import { SQL, type Subprocess } from "bun";
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseConfig } from "../../src/cli/config.ts";
@@ -62,6 +62,8 @@ const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.tes
 
 interface ServerDir {
   flags: string[];
+  /** The PostgreSQL schema, "" on SQLite. */
+  schema: string;
   port: number;
   controlPort: number;
   metricsPort: number;
@@ -92,7 +94,7 @@ async function serverDir(pg: { schema: string; create: boolean } | null): Promis
     writeFileSync(file, readFileSync(file, "utf8").replace("[STORE_LOG]\n", `[STORE_LOG]\ndb_connection = "${uri}"\ndb_schema = "${pg.schema}"\ndb_pool_size = 3\n`));
   }
   const adminPassword = parseConfig(readFileSync(file, "utf8"), file).auth.controlPortAdminPassword!;
-  return { flags, port, controlPort, metricsPort, fingerprint, adminPassword };
+  return { flags, schema: pg?.schema ?? "", port, controlPort, metricsPort, fingerprint, adminPassword };
 }
 
 /** The supervisor's output, read as it comes, with a wait for a line matching a pattern. */
@@ -242,6 +244,46 @@ const refused = (port: number) =>
     // Their IPC channel closed: each stops as on SIGTERM (the event is their exit).
     while (nodePids.some(alive)) await Bun.sleep(20);
     expect(await refused(d.port)).toBe(true);
+  }, 60_000);
+
+  test("the same nodes started twice: the second refuses, naming [NODES] name and the file", async () => {
+    const d = await serverDir({ schema: testSchemaName(), create: true });
+    const { proc, err } = startSupervisor(d, "2");
+    const running = await err.waitFor(/2 nodes running \(pids (\d+), (\d+)\)/);
+    pids.push(Number(running[1]), Number(running[2]));
+    // SO_REUSEPORT would let it listen: its node 1 is refused by the store instead.
+    const again = startSupervisor(d, "2");
+    expect(await again.proc.exited).toBe(1);
+    const file = join(d.flags[1]!, "smp-server.toml");
+    const host = hostname().split(".")[0];
+    expect(again.err.text).toContain(
+      `Error: node ${host}-1 already runs on PostgreSQL schema ${d.schema}: this server is started twice, or another machine has the same [NODES] name (not set, so the host name "${host}"). Stop the other one, or give each machine its own [NODES] name in ${file}.`,
+    );
+    expect(again.err.text).toContain("Error: node 1 of 2 did not start");
+    // The first keeps serving.
+    expect(await clientsOf(d, 2)).toBe(0);
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+  }, 120_000);
+
+  test("a plain server on PostgreSQL is no node; started twice, the second refuses", async () => {
+    const d = await serverDir({ schema: testSchemaName(), create: true });
+    const plain = () => {
+      const proc = Bun.spawn([process.execPath, MAIN, "start", ...d.flags], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      procs.push(proc);
+      return { proc, err: new Output(proc.stderr), out: new Output(proc.stdout) };
+    };
+    const first = plain();
+    await first.out.waitFor(/Serving SMP protocol on port/);
+    // The reference's server-info: no node or cluster lines.
+    expect((await control(d.controlPort, d.adminPassword, "server-info")).filter((l) => /^(Node|Cluster)/.test(l))).toEqual([]);
+    const second = plain();
+    expect(await second.proc.exited).toBe(1);
+    expect(second.err.text).toContain(
+      `Error: a server without [NODES] name already runs on PostgreSQL schema ${d.schema}: this server is started twice, or another machine uses the schema. Stop the other one; several machines serving one address each need their own [NODES] name in ${join(d.flags[1]!, "smp-server.toml")}.`,
+    );
+    first.proc.kill("SIGTERM");
+    expect(await first.proc.exited).toBe(0);
   }, 60_000);
 
   test("a node that cannot start stops the start: exit code non-zero, no restart", async () => {

@@ -61,6 +61,22 @@ const uri = testPostgresUri();
     await a.close();
   });
 
+  test("a node's name is held by one process at a time, apart from the jobs", async () => {
+    const [a, b] = await twoNodes();
+    expect(await a.cluster.claimNode("host-1")).toBe(true);
+    // The same name again (the server started twice, two machines with one name): refused.
+    expect(await b.cluster.claimNode("host-1")).toBe(false);
+    expect(await b.cluster.claimNode("host-2")).toBe(true);
+    // A single server's "" is a name like the others.
+    expect(await a.cluster.claimNode("")).toBe(true);
+    expect(await b.cluster.claimNode("")).toBe(false);
+    // Names and jobs do not collide.
+    expect(await b.cluster.lead("expire-messages")).toBe(true);
+    await a.close();
+    expect(await b.cluster.claimNode("host-1")).toBe(true);
+    await b.close();
+  });
+
   test("each node's statistics are one row, replaced at each publication", async () => {
     const [a, b] = await twoNodes();
     const before = Math.floor(Date.now() / 1000);

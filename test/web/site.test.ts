@@ -1,7 +1,7 @@
 // The generated site's content (SMPWeb.hs:serverInformation, Web.hs:serverInfoSubsts/timedTTLText,
 // the reference's .well-known files) and the request-path rules of static-files.ts.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, existsSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { infoPage, timedTTLText } from "../../src/web/info-page.ts";
@@ -90,6 +90,26 @@ test("timedTTLText as Web.hs:timedTTLText", () => {
   expect(timedTTLText(61 * 86400)).toBe("2 months 1 day");
   expect(timedTTLText(5400)).toBe("1 hour 30 min");
   expect(timedTTLText(7261)).toBe("2 hours 1 min 1 sec");
+});
+
+test("a file is replaced whole (written aside, renamed): a reader of the old one reads it all", () => {
+  // Node 1 restarted rewrites the site while other nodes serve it (issue 18).
+  const dir = mkdtempSync(join(tmpdir(), "smp-site-"));
+  const old = "old page ".repeat(1000);
+  writeFileSync(join(dir, "index.html"), old);
+  const inode = statSync(join(dir, "index.html")).ino;
+  const fd = openSync(join(dir, "index.html"), "r");
+  try {
+    writeSite(dir, buildSite(siteInput()));
+    const buf = Buffer.alloc(old.length + 10);
+    expect(buf.toString("utf8", 0, readSync(fd, buf, 0, buf.length, 0))).toBe(old);
+  } finally {
+    closeSync(fd);
+  }
+  expect(statSync(join(dir, "index.html")).ino).not.toBe(inode);
+  expect(readFileSync(join(dir, "index.html"), "utf8")).toBe(infoPage(siteInput()));
+  // No temporary file left behind.
+  expect(readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith(".tmp"))).toEqual([]);
 });
 
 describe("generated files", () => {

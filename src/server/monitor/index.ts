@@ -14,7 +14,7 @@ import { readStats, type StatsData } from "./data.ts";
 import { DAILY_FILE, dailyLine, msUntilDailyWrite, resetDaily, rollPeriods } from "./daily.ts";
 import type { MetricsHttp } from "./http.ts";
 import { clusterMetricsText, clusterView, nodeFigures, NodeStatsPublisher, type ClusterView } from "./node-stats.ts";
-import { restoreStats, saveStats } from "./persist.ts";
+import { renamedNodeWarning, restoreStats, saveStats } from "./persist.ts";
 import { renderMetrics, type RealTimeData, type SubscriberData } from "./prometheus.ts";
 import { EventLoopMonitor, runtimeFigures, runtimeMetricsText, type NamesResolverState, type RuntimeFigures } from "./runtime.ts";
 
@@ -57,6 +57,8 @@ export class Monitor {
 
   /** Restores the saved counters; call before accepting connections. */
   async restore(): Promise<void> {
+    const renamed = await renamedNodeWarning(this.srv.store, this.srv.options.node).catch(() => null);
+    if (renamed !== null) log.warn(renamed);
     const problem = await restoreStats(this.srv.store, this.srv.stats, this.srv.namesStats, this.srv.options.node);
     if (problem !== null) log.warn(problem);
   }

@@ -160,6 +160,20 @@ export async function restoreStats(store: Store, s: ServerStats, names: NamesSta
   return restoreFrom(store, s, names, own);
 }
 
+/**
+ * Why this server's counters may start from zero: it has none saved, and is not node 1 taking
+ * over a single server's, yet other nodes of the store have statistics — a new node, or one
+ * renamed (a changed host name, e.g. a new container id, without `[NODES] name`). Null otherwise.
+ */
+export async function renamedNodeWarning(store: Store, node?: StatsNode): Promise<string | null> {
+  if (store.cluster === undefined || (await store.getBlob(blobNames(node).stats)) !== null) return null;
+  if (node?.index === 1 && (await store.getBlob(STATS_BLOB)) !== null) return null;
+  const others = (await store.cluster.nodeStats()).map((r) => r.node).filter((n) => n !== node?.name);
+  if (others.length === 0) return null;
+  const self = node === undefined ? "this server (no [NODES] name)" : `node ${node.name}`;
+  return `no saved counters for ${self}, but the store has statistics of ${others.join(", ")}: if this is not a new node but a renamed one (a changed host name, e.g. a new container), its counters start from zero; set [NODES] name to keep a machine's name stable`;
+}
+
 async function restoreFrom(store: Store, s: ServerStats, names: NamesStats, b: { stats: string; periods: string }): Promise<string | null> {
   let problem: string | null = null;
   const blob = await store.getBlob(b.stats);

@@ -8,7 +8,8 @@
  * releases its jobs to the next node that asks. Whether this process still holds a lock is
  * known by its session: the lock connection's backend pid is checked at every ask (one round
  * trip; jobs ask every few minutes at most), and a new session (the client reconnected) means
- * every lock was lost and is asked for again.
+ * every lock was lost and is asked for again. The same session holds each node's name
+ * (claimNode), so that one node cannot run twice.
  */
 import { SQL } from "bun";
 import type { NodeStatsRow, StoreCluster } from "../cluster.ts";
@@ -18,12 +19,16 @@ import { redactUri } from "./errors.ts";
 
 /** `blobs` names of the nodes' statistics. */
 export const NODE_STATS_PREFIX = "node-stats/";
+/** Lock keys of the nodes' names (job names never start with it). */
+const NODE_LOCK_PREFIX = "node:";
 
 export class PgJobs implements Pick<StoreCluster, "lead" | "putNodeStats" | "nodeStats"> {
   private locks: SQL | null = null;
   /** The lock session's backend pid and the jobs it holds. */
   private session = 0;
   private readonly held = new Set<string>();
+  /** The name this process claimed (claimNode). */
+  private node: string | null = null;
   private closed = false;
   private warned = false;
 
@@ -35,20 +40,12 @@ export class PgJobs implements Pick<StoreCluster, "lead" | "putNodeStats" | "nod
   async lead(job: string): Promise<boolean> {
     if (this.closed) return false;
     try {
-      const db = (this.locks ??= new SQL(this.uri, { max: 1, idleTimeout: 0, maxLifetime: 0, connectionTimeout: 10 }));
-      const [{ pid }] = await db`SELECT pg_backend_pid() AS pid`;
-      if (pid !== this.session) {
-        if (this.held.size > 0) log.warn(`PostgreSQL session of the cluster jobs was lost: asking again for ${[...this.held].join(", ")}`);
-        this.held.clear();
-        this.session = pid as number;
-      }
+      const db = await this.lockSession();
       if (this.held.has(job)) return true;
-      // Two int4 keys: the schema (servers sharing a database with other schemas do not
-      // compete) and the job; a key space apart from the migration lock's single bigint.
-      const [{ got }] = await db`SELECT pg_try_advisory_lock(hashtext(${this.conn.schema}), hashtext(${job})) AS got`;
-      if (got === true) this.held.add(job);
+      const got = await this.tryLock(db, job);
+      if (got) this.held.add(job);
       this.warned = false;
-      return got === true;
+      return got;
     } catch (e) {
       // Not leading while PostgreSQL cannot be asked: the job waits for its next turn.
       if (!this.warned) log.warn(`cluster jobs: cannot ask PostgreSQL (${redactUri((e as Error).message)}); jobs wait`);
@@ -57,6 +54,39 @@ export class PgJobs implements Pick<StoreCluster, "lead" | "putNodeStats" | "nod
       this.session = 0;
       return false;
     }
+  }
+
+  /**
+   * Claims `node` (a node's name, "" for a single server) for as long as this process lives: false
+   * when another process holds it — the same server started twice, or two machines with the
+   * same name, whose rows (statistics, counters) would overwrite each other. Throws when
+   * PostgreSQL cannot be asked.
+   */
+  async claimNode(node: string): Promise<boolean> {
+    const got = await this.tryLock(await this.lockSession(), NODE_LOCK_PREFIX + node);
+    if (got) this.node = node;
+    return got;
+  }
+
+  /** The lock session; after a new one (reconnected), every lock was lost: the node's name is claimed again. */
+  private async lockSession(): Promise<SQL> {
+    const db = (this.locks ??= new SQL(this.uri, { max: 1, idleTimeout: 0, maxLifetime: 0, connectionTimeout: 10 }));
+    const [{ pid }] = await db`SELECT pg_backend_pid() AS pid`;
+    if (pid !== this.session) {
+      if (this.held.size > 0) log.warn(`PostgreSQL session of the cluster jobs was lost: asking again for ${[...this.held].join(", ")}`);
+      this.held.clear();
+      if (this.node !== null && !(await this.tryLock(db, NODE_LOCK_PREFIX + this.node)))
+        log.error(`the PostgreSQL session was lost and another process has claimed this node's name (${JSON.stringify(this.node)}) since: two processes now serve as one node`);
+      this.session = pid as number;
+    }
+    return db;
+  }
+
+  private async tryLock(db: SQL, key: string): Promise<boolean> {
+    // Two int4 keys: the schema (servers sharing a database with other schemas do not
+    // compete) and the job or node; a key space apart from the migration lock's single bigint.
+    const [{ got }] = await db`SELECT pg_try_advisory_lock(hashtext(${this.conn.schema}), hashtext(${key})) AS got`;
+    return got === true;
   }
 
   async putNodeStats(node: string, json: string): Promise<void> {
@@ -87,6 +117,10 @@ export class PgJobs implements Pick<StoreCluster, "lead" | "putNodeStats" | "nod
     const db = this.locks;
     this.locks = null;
     this.held.clear();
-    await db?.close({ timeout: 5 }).catch(() => {});
+    if (db === null) return;
+    // Released now, not when the backend process has exited after the disconnect (later, and
+    // racing the next node's ask): the next node takes the jobs at its first ask.
+    await db`SELECT pg_advisory_unlock_all()`.catch(() => {});
+    await db.close({ timeout: 5 }).catch(() => {});
   }
 }

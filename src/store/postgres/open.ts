@@ -38,6 +38,7 @@ export class PostgresStore implements Store {
     // BUS members (nodeId, join, claim …) are the bus's own; JOBS members go to jobs.ts.
     this.cluster = Object.assign(bus, {
       lead: (job: string) => jobs.lead(job),
+      claimNode: (node: string) => jobs.claimNode(node),
       putNodeStats: (node: string, json: string) => jobs.putNodeStats(node, json),
       nodeStats: () => jobs.nodeStats(),
     });

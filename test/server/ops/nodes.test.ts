@@ -11,7 +11,7 @@ import { startServer, type RunningServer } from "../../../src/server/index.ts";
 import { METRICS_FILE, nodeFileName } from "../../../src/server/monitor/index.ts";
 import { DAILY_FILE } from "../../../src/server/monitor/daily.ts";
 import type { ServerOptions } from "../../../src/server/options.ts";
-import { setLogLevel } from "../../../src/util/log.ts";
+import { setLogLevel, setLogSink } from "../../../src/util/log.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../../store/postgres.ts";
 import { openTestStore, testOptions } from "../harness.ts";
 import { closeAll, connect, OK, send, sr } from "../helpers.ts";
@@ -97,7 +97,58 @@ const ADMIN = "admin-secret";
     expect(info.find((l) => l.startsWith("Node t-2: "))).toMatch(/^Node t-2: stopped, .*, clients 0, SMP subscriptions 0, Ntf subscriptions 0$/);
     expect(await control(a, "stats")).toContain("cluster qCreated: 1");
   });
+
+  test("a node with no counters of its own beside other nodes' is warned about (a renamed node?)", async () => {
+    const warnings = await logged(async () => {
+      const c = await start({ ...node(2), node: { index: 2, count: 2, name: "t-9" } });
+      await c.close();
+    });
+    expect(warnings).toContain(
+      "no saved counters for node t-9, but the store has statistics of t-1, t-2: if this is not a new node but a renamed one (a changed host name, e.g. a new container), its counters start from zero; set [NODES] name to keep a machine's name stable",
+    );
+  });
+
+  test("a plain server on the store (no node) keeps the reference's counters blob and control output", async () => {
+    const plain: ServerOptions = testOptions({ control: { port: 0, adminPassword: ADMIN, dailyBlockQueueQuota: 0 }, store: { postgres: { uri: uri!, schema, poolSize: 3 } } }, dir);
+    let p: RunningServer | undefined;
+    const warnings = await logged(async () => {
+      p = await start(plain);
+    });
+    expect(warnings.some((w) => w.startsWith("no saved counters for this server (no [NODES] name), but the store has statistics of t-1, t-2"))).toBe(true);
+    try {
+      // Server.hs:processCommand CPClients: the reference's header, no node column.
+      expect((await control(p!, "clients"))[0]).toBe("clientId,sessionId,connected,createdAt,rcvActiveAt,sndActiveAt,age,subscriptions");
+      expect((await control(p!, "server-info")).filter((l) => /^(Node|Cluster)/.test(l))).toEqual([]);
+      expect((await control(p!, "stats")).filter((l) => /^(node|cluster)/.test(l))).toEqual([]);
+      expect(await p!.monitor.metricsText()).not.toContain("simplex_smp_node_info");
+    } finally {
+      await p!.close();
+    }
+    // Its counters under the reference's single name (persist.ts STATS_BLOB), not a node's.
+    const sql = new SQL(uri!, { max: 1 });
+    try {
+      const names = (await sql.unsafe(`SELECT name FROM "${schema}".blobs WHERE name = 'server-stats' OR name LIKE 'server-stats/%' ORDER BY name`)).map((r: { name: string }) => r.name);
+      // t-1 runs on (it saves on stop); the stopped nodes saved under their names.
+      expect(names).toEqual(["server-stats", "server-stats/t-2", "server-stats/t-9"]);
+    } finally {
+      await sql.close();
+    }
+  });
 });
+
+/** The warnings logged while `f` runs. */
+async function logged(f: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = [];
+  const prev = setLogSink((l) => lines.push(l));
+  setLogLevel("warn");
+  try {
+    await f();
+  } finally {
+    setLogLevel("error");
+    setLogSink(prev);
+  }
+  return lines.filter((l) => l.includes("[WARN]")).map((l) => l.slice(l.indexOf("[WARN] ") + 7));
+}
 
 (uri === null ? describe.skip : describe)("expiry on two nodes", () => {
   const MSG_EXPIRY_INTERVAL_MS = 7200_000; // src/server/jobs.ts, Server.hs:expireMessagesThread
