@@ -119,22 +119,39 @@ export class SqliteConnection {
   write<R, A, B>(op: string, body: (a: A, b: B) => R, a: A, b: B): R;
   write<R, A, B, C>(op: string, body: (a: A, b: B, c: C) => R, a: A, b: B, c: C): R;
   write(op: string, body: (a: unknown, b: unknown, c: unknown) => unknown, a: unknown, b?: unknown, c?: unknown): unknown {
-    return this.bracket(op, false, body, a, b, c);
+    return this.bracket(op, false, true, body, a, b, c);
+  }
+
+  /**
+   * `write` for a body that changes the database with its LAST statement only (reads and
+   * in-memory work before it, nothing that can fail after it): no savepoint around it, since
+   * SQLite undoes a failing statement by itself. SEND's and ACK's writes, two statements fewer each.
+   */
+  writeOne<R, A, B>(op: string, body: (a: A, b: B) => R, a: A, b?: B): R {
+    return this.bracket(op, false, false, body as (a: unknown, b: unknown, c: unknown) => R, a, b, undefined) as R;
   }
 
   /** `write`, except that a UNIQUE violation (an id already taken) undoes it and answers DUPLICATE. */
   writeUnique<R, A, B>(op: string, body: (a: A, b: B) => R, a: A, b: B): R | "DUPLICATE" {
-    return this.bracket(op, true, body as (a: unknown, b: unknown, c: unknown) => R, a, b, undefined);
+    return this.bracket(op, true, true, body as (a: unknown, b: unknown, c: unknown) => R, a, b, undefined);
   }
 
-  private bracket<R>(op: string, uniqueIsDuplicate: boolean, body: (a: unknown, b: unknown, c: unknown) => R, a: unknown, b: unknown, c: unknown): R | "DUPLICATE" {
-    this.begin(op);
+  private bracket<R>(
+    op: string,
+    uniqueIsDuplicate: boolean,
+    savepoint: boolean,
+    body: (a: unknown, b: unknown, c: unknown) => R,
+    a: unknown,
+    b: unknown,
+    c: unknown,
+  ): R | "DUPLICATE" {
+    this.begin(op, savepoint);
     try {
       const r = body(a, b, c);
-      this.end();
+      this.end(savepoint);
       return r;
     } catch (e) {
-      const err = this.tx.fail(e, op);
+      const err = this.tx.fail(e, op, savepoint);
       if (uniqueIsDuplicate && isUniqueViolation(e)) return "DUPLICATE";
       throw err;
     }
@@ -166,15 +183,15 @@ export class SqliteConnection {
     this.delta[c]! += n;
   }
 
-  private begin(op: string): void {
+  private begin(op: string, savepoint: boolean): void {
     if (this.closed) throw new StoreError("internal", `store: closed (${op})`);
-    this.tx.begin(op);
+    this.tx.begin(op, savepoint);
     this.delta.fill(0);
   }
 
-  private end(): void {
+  private end(savepoint: boolean): void {
     for (let i = 0; i < COUNTERS.length; i++) this.pending[i]! += this.delta[i]!;
-    this.tx.end();
+    this.tx.end(savepoint);
   }
 
   // ---------------------------------------------------------------- durability, counters, close
