@@ -10,12 +10,17 @@ import { StoreError } from "../../src/store/types.ts";
 let conn: SqliteConnection | null = null;
 afterEach(() => conn?.close());
 
-test("an operation that fails is undone alone; UNIQUE → DUPLICATE from writeUnique, StoreError from write", async () => {
+/** A connection with one table of unique values, an insert and a row count. */
+function uniqueTable() {
   const c = (conn = new SqliteConnection({ path: ":memory:" }));
   c.prepare("CREATE TABLE t (v TEXT UNIQUE)").run();
   const ins = c.prepare("INSERT INTO t (v) VALUES (?)");
   const count = c.prepare<{ n: number }>("SELECT count(*) AS n FROM t");
-  const n = () => c.read("count", () => count.get()!.n, null);
+  return { c, ins, n: () => c.read("count", () => count.get()!.n, null) };
+}
+
+test("an operation that fails is undone alone; UNIQUE → DUPLICATE from writeUnique, StoreError from write", async () => {
+  const { c, ins, n } = uniqueTable();
   const two = (a: string, b: string) => {
     ins.run(a);
     ins.run(b);
@@ -38,11 +43,7 @@ test("an operation that fails is undone alone; UNIQUE → DUPLICATE from writeUn
 });
 
 test("writeOne: its failing last statement is undone by SQLite alone; the transaction and earlier operations stay", async () => {
-  const c = (conn = new SqliteConnection({ path: ":memory:" }));
-  c.prepare("CREATE TABLE t (v TEXT UNIQUE)").run();
-  const ins = c.prepare("INSERT INTO t (v) VALUES (?)");
-  const count = c.prepare<{ n: number }>("SELECT count(*) AS n FROM t");
-  const n = () => c.read("count", () => count.get()!.n, null);
+  const { c, ins, n } = uniqueTable();
   // a multi-row INSERT whose second row violates UNIQUE: SQLite undoes the whole statement
   const insTwo = c.prepare("INSERT INTO t (v) VALUES (?), (?)");
   expect(c.write("first", (a: string) => ins.run(a).changes, "a")).toBe(1);
