@@ -20,6 +20,8 @@ export interface ThreadCpu {
   readonly gcHelperNs: number;
   /** Nanoseconds on CPU of the main (JavaScript) thread. */
   readonly mainNs: number;
+  /** Nanoseconds the main thread was runnable but waited for a CPU (schedstat's second field). */
+  readonly mainWaitNs: number;
 }
 
 /** Per-thread CPU from /proc/<pid>/task/<tid>/schedstat (first field: ns on CPU). */
@@ -27,21 +29,24 @@ export function threadCpu(pid: number): ThreadCpu {
   let totalNs = 0;
   let gcHelperNs = 0;
   let mainNs = 0;
+  let mainWaitNs = 0;
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return { totalNs, gcHelperNs, mainNs };
+    return { totalNs, gcHelperNs, mainNs, mainWaitNs };
   }
   for (const tid of tids) {
     const s = read(`/proc/${pid}/task/${tid}/schedstat`);
     if (s === null) continue;
     const ns = Number(s.split(" ")[0]);
     totalNs += ns;
-    if (Number(tid) === pid) mainNs = ns;
-    else if ((read(`/proc/${pid}/task/${tid}/comm`) ?? "").startsWith("HeapHelper")) gcHelperNs += ns;
+    if (Number(tid) === pid) {
+      mainNs = ns;
+      mainWaitNs = Number(s.split(" ")[1]);
+    } else if ((read(`/proc/${pid}/task/${tid}/comm`) ?? "").startsWith("HeapHelper")) gcHelperNs += ns;
   }
-  return { totalNs, gcHelperNs, mainNs };
+  return { totalNs, gcHelperNs, mainNs, mainWaitNs };
 }
 
 export interface Memory {

@@ -151,7 +151,7 @@ export class ServerProcess {
         const m = /p=([\d.]+)ms \(max/.exec(line);
         if (m !== null) this.gc.pauseMs += Number(m[1]);
         if (line.endsWith("END]")) this.gc.cycles++;
-      } else if (line.startsWith("GC END") || line.startsWith("Requesting GC") || line.includes("epilogue")) {
+      } else if (line.startsWith("GC END") || line.startsWith("Requesting GC") || line.includes("epilogue") || line.startsWith("[shrinkFootprint")) {
         // other logGC lines
       } else if (line.trim().length > 0) {
         process.stderr.write(`[server] ${line}\n`);

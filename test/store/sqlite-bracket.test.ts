@@ -10,12 +10,17 @@ import { StoreError } from "../../src/store/types.ts";
 let conn: SqliteConnection | null = null;
 afterEach(() => conn?.close());
 
-test("an operation that fails is undone alone; UNIQUE → DUPLICATE from writeUnique, StoreError from write", async () => {
+/** A connection with one table of unique values, an insert and a row count. */
+function uniqueTable() {
   const c = (conn = new SqliteConnection({ path: ":memory:" }));
   c.prepare("CREATE TABLE t (v TEXT UNIQUE)").run();
   const ins = c.prepare("INSERT INTO t (v) VALUES (?)");
   const count = c.prepare<{ n: number }>("SELECT count(*) AS n FROM t");
-  const n = () => c.read("count", () => count.get()!.n, null);
+  return { c, ins, n: () => c.read("count", () => count.get()!.n, null) };
+}
+
+test("an operation that fails is undone alone; UNIQUE → DUPLICATE from writeUnique, StoreError from write", async () => {
+  const { c, ins, n } = uniqueTable();
   const two = (a: string, b: string) => {
     ins.run(a);
     ins.run(b);
@@ -35,4 +40,19 @@ test("an operation that fails is undone alone; UNIQUE → DUPLICATE from writeUn
   expect(c.writeUnique("fine", two, "e", "f")).toBe("OK");
   await c.flush();
   expect(n()).toBe(3);
+});
+
+test("writeOne: its failing last statement is undone by SQLite alone; the transaction and earlier operations stay", async () => {
+  const { c, ins, n } = uniqueTable();
+  // a multi-row INSERT whose second row violates UNIQUE: SQLite undoes the whole statement
+  const insTwo = c.prepare("INSERT INTO t (v) VALUES (?), (?)");
+  expect(c.write("first", (a: string) => ins.run(a).changes, "a")).toBe(1);
+  expect(c.writeOne("one", (a: string, b: string) => insTwo.run(a, b).changes, "b", "c")).toBe(2);
+  expect(() => c.writeOne("dup", (a: string, b: string) => insTwo.run(a, b).changes, "d", "a")).toThrow(StoreError);
+  expect(n()).toBe(3); // "d" undone with its statement, nothing else
+  await c.flush(); // the group's transaction was not abandoned: it commits
+  expect(n()).toBe(3);
+  expect(c.writeOne("after", (a: string) => ins.run(a).changes, "d")).toBe(1);
+  await c.flush();
+  expect(n()).toBe(4);
 });

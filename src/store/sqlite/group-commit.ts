@@ -5,7 +5,9 @@
  * after the writes they report are on disk, while a busy server pays one commit (one fsync
  * with synchronous=FULL, one WAL append otherwise) for many commands.
  *
- * Each write runs inside a SAVEPOINT so a failing write is undone alone, never half-applied.
+ * Each write runs inside a SAVEPOINT so a failing write is undone alone, never half-applied —
+ * except a write that changes the database with its last statement only (`savepoint` false):
+ * SQLite undoes a failing statement by itself, so the savepoint's two statements are saved.
  * If SQLite had to abandon the whole transaction (disk full, I/O error — it decides), or the
  * commit itself fails, every write since the previous commit is gone: pending flushes reject,
  * and flushes in the same turn also reject (`lost`), so no response built on them is sent.
@@ -58,8 +60,11 @@ export class GroupCommit {
     this.sRollbackTo = db.prepare("ROLLBACK TO op");
   }
 
-  /** Opens the write bracket of one operation (and the turn's transaction if needed). */
-  begin(op: string): void {
+  /**
+   * Opens the write bracket of one operation (and the turn's transaction if needed). Without
+   * `savepoint` the operation must change the database with its last statement only.
+   */
+  begin(op: string, savepoint = true): void {
     try {
       if (!this.inTx) {
         this.sBegin.run();
@@ -67,15 +72,15 @@ export class GroupCommit {
         this.ops = 0;
         setImmediate(this.onTick);
       }
-      this.sSavepoint.run();
+      if (savepoint) this.sSavepoint.run();
     } catch (e) {
       throw this.fail(e, op);
     }
   }
 
-  /** Closes the bracket of a successful operation. */
-  end(): void {
-    this.sRelease.run();
+  /** Closes the bracket of a successful operation (`savepoint` as given to `begin`). */
+  end(savepoint = true): void {
+    if (savepoint) this.sRelease.run();
     if (++this.ops >= this.maxOps) this.commit();
   }
 
@@ -83,9 +88,12 @@ export class GroupCommit {
    * Undoes the failed operation (or notes that SQLite dropped the whole transaction) and
    * returns the error to throw.
    */
-  fail(e: unknown, op: string): StoreError {
+  fail(e: unknown, op: string, savepoint = true): StoreError {
     const err = toStoreError(e, op);
     if (!this.inTx) return err;
+    // No savepoint: the failed statement was the operation's only change, and SQLite undid it
+    // (unless it dropped the whole transaction, which inTransaction tells).
+    if (!savepoint && this.db.inTransaction) return err;
     if (this.db.inTransaction) {
       try {
         this.sRollbackTo.run();

@@ -49,6 +49,8 @@ export class SqliteMessageStore implements MessageStore {
   private readonly sHead: Statement<MsgRow>;
   /** The head without its body: an ACK only compares the id before deleting it. */
   private readonly sHeadMeta: Statement<MsgMeta>;
+  /** The message after a given one: what becomes the head once that one is deleted. */
+  private readonly sAfter: Statement<MsgRow>;
   private readonly sDeleteMsg: Statement;
   private readonly sFirstKept: Statement<{ seq: number }>;
   private readonly sDeleteBefore: Statement;
@@ -79,6 +81,7 @@ export class SqliteMessageStore implements MessageStore {
     this.sInsertMsg = conn.prepare("INSERT INTO messages(qid, msg_id, ts_ms, flags, body) VALUES (?,?,?,?,?)");
     this.sHead = conn.prepare("SELECT seq, msg_id, ts_ms, flags, body FROM messages WHERE qid = ? ORDER BY seq LIMIT 1");
     this.sHeadMeta = conn.prepare("SELECT seq, msg_id, ts_ms, flags FROM messages WHERE qid = ? ORDER BY seq LIMIT 1");
+    this.sAfter = conn.prepare("SELECT seq, msg_id, ts_ms, flags, body FROM messages WHERE qid = ? AND seq > ? ORDER BY seq LIMIT 1");
     this.sDeleteMsg = conn.prepare("DELETE FROM messages WHERE seq = ?");
     this.sFirstKept = conn.prepare(
       "SELECT seq FROM messages WHERE qid = ? AND (flags & 2 != 0 OR ts_ms >= ?) ORDER BY seq LIMIT 1",
@@ -106,9 +109,10 @@ export class SqliteMessageStore implements MessageStore {
    * queue turns `canWrite` True again. So "not writable" ⇔ "the tail is a quota marker".
    */
   async writeMsg(ref: QueueRef, msg: NewMessage): Promise<WriteMsgResult> {
-    return this.conn.write("writeMsg", this.writeTx, ref, msg);
+    return this.conn.writeOne("writeMsg", this.writeTx, ref, msg);
   }
 
+  /** Reads, then one INSERT as its last statement (`writeOne`). */
   private readonly writeTx = (ref: QueueRef, msg: NewMessage): WriteMsgResult => {
     const qr = this.sWriteCheck.get(ref.key);
     if (qr === null || !bytesEqual(qr.recipient_id, ref.recipientId)) return "AUTH";
@@ -158,7 +162,7 @@ export class SqliteMessageStore implements MessageStore {
   async tryDelMsg(ref: QueueRef, msgId: Uint8Array): Promise<StoredMessage | null> {
     const h = this.conn.read("tryDelMsg", this.head, ref);
     if (h === null || !bytesEqual(h.msg_id, msgId)) return null;
-    this.conn.write("tryDelMsg", this.deleteHead, h.seq);
+    this.conn.writeOne("tryDelMsg", this.deleteHead, h.seq);
     return messageFromRow(h);
   }
 
@@ -176,13 +180,15 @@ export class SqliteMessageStore implements MessageStore {
       const cur = this.conn.read("tryDelPeekMsg", this.head, ref);
       return { deleted: null, next: cur === null ? null : messageFromRow(cur) };
     }
-    const n = this.conn.write("tryDelPeekMsg", this.delPeekTx, ref, h.seq);
+    const n = this.conn.writeOne("tryDelPeekMsg", this.delPeekTx, ref, h.seq);
     return { deleted: messageFromRow({ ...h, body: EMPTY }), next: n === null ? null : messageFromRow(n) };
   }
 
+  /** The message after the head first, then the head's DELETE as the last statement (`writeOne`). */
   private readonly delPeekTx = (ref: QueueRef, seq: number): MsgRow | null => {
+    const next = this.sAfter.get(ref.key, seq);
     this.deleteHead(seq);
-    return this.sHead.get(ref.key);
+    return next;
   };
 
   async queueSize(ref: QueueRef): Promise<number> {
