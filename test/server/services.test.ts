@@ -15,9 +15,8 @@ import { DhPrivateKey } from "../../src/crypto/dh.ts";
 import { HandshakeError, type ServiceCredentials } from "../../src/transport/client-handshake.ts";
 import type { ClientAuth } from "../../src/transport/handle.ts";
 import { sha256 } from "../../src/crypto/digest.ts";
-import { decodePrivKey } from "../../src/crypto/keys.ts";
 import { SignPrivateKey } from "../../src/crypto/sign.ts";
-import { generateCa, pemToDer } from "../../src/crypto/x509/certificate.ts";
+import { generateCa } from "../../src/crypto/x509/certificate.ts";
 import { generateServiceCert } from "../../src/crypto/x509/service-certificate.ts";
 import { fromUtf8, utf8 } from "../../src/encoding/bytes.ts";
 import { Writer } from "../../src/encoding/writer.ts";
@@ -26,31 +25,12 @@ import type { Command } from "../../src/protocol/commands.ts";
 import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
 import { versionRange } from "../../src/protocol/versions.ts";
 import { startTestServer, type TestServer } from "./harness.ts";
+import { selfSignedServiceCert, serviceCredentials, signKeyOf, type ServiceCert } from "./service-certs.ts";
 
 const EMPTY = new Uint8Array(0);
 const ERR_SERVICE: BrokerMsg = { tag: "ERR", err: { type: "SERVICE" } };
 
 // ---- fixtures ----
-
-interface ServiceCert {
-  readonly chain: Uint8Array[];
-  readonly key: SignPrivateKey;
-}
-
-function signKeyOf(pem: string): SignPrivateKey {
-  return new SignPrivateKey("ed25519", decodePrivKey(pemToDer(pem, "PRIVATE KEY")).raw);
-}
-
-/** ServerTests.hs: `genCredentials g Nothing (0, 2400) "localhost"` — one self-signed certificate. */
-function selfSignedServiceCert(): ServiceCert {
-  const c = generateServiceCert("localhost");
-  return { chain: [c.der], key: signKeyOf(c.keyPem) };
-}
-
-/** A fresh per-session Ed25519 service key for each connection, as the reference client makes. */
-function credentials(cert: ServiceCert, role: "M" | "N"): ServiceCredentials {
-  return { role, certChain: cert.chain, certSignKey: cert.key, sessionKey: new SignPrivateKey("ed25519", crypto.getRandomValues(new Uint8Array(32))) };
-}
 
 let servers: TestServer[] = [];
 let clients: SMPClient[] = [];
@@ -75,7 +55,7 @@ async function client(s: TestServer, service?: ServiceCredentials): Promise<SMPC
 
 /** runSMPServiceClient: a messaging- or notifier-role session with this certificate. */
 async function serviceClient(s: TestServer, cert: ServiceCert, role: "M" | "N" = "M"): Promise<SMPClient & { key: SignPrivateKey }> {
-  const creds = credentials(cert, role);
+  const creds = serviceCredentials(cert, role);
   const c = await client(s, creds);
   expect(c.version).toBe(20);
   expect(c.serviceId).not.toBeNull();
@@ -189,7 +169,7 @@ describe("service handshake (Transport.hs:smpServerHandshake getClientService)",
     const s = await server();
     const cert = selfSignedServiceCert();
     await serviceClient(s, cert, "M");
-    const e = await SMPClient.connect({ server: s.address, service: credentials(cert, "N"), connectTimeoutMs: 5000 }).catch((x) => x);
+    const e = await SMPClient.connect({ server: s.address, service: serviceCredentials(cert, "N"), connectTimeoutMs: 5000 }).catch((x) => x);
     expect(e).toBeInstanceOf(HandshakeError);
     expect((e as HandshakeError).transportError).toEqual({ type: "HANDSHAKE", err: "BAD_SERVICE" });
     // The first role still works.
@@ -202,7 +182,7 @@ describe("service handshake (Transport.hs:smpServerHandshake getClientService)",
     const tlsCert = generateServiceCert("other");
     const e = await SMPClient.connect({
       server: s.address,
-      service: credentials(cert, "M"),
+      service: serviceCredentials(cert, "M"),
       tlsCredentials: { certPem: tlsCert.pem, keyPem: tlsCert.keyPem },
       connectTimeoutMs: 5000,
     }).catch((x) => x);
@@ -226,12 +206,12 @@ describe("service handshake (Transport.hs:smpServerHandshake getClientService)",
     try {
       const cert = selfSignedServiceCert();
       let s = await server(dir);
-      const a = await SMPClient.connect({ server: s.address, service: credentials(cert, "N") });
+      const a = await SMPClient.connect({ server: s.address, service: serviceCredentials(cert, "N") });
       const id = a.serviceId!;
       a.close();
       await s.stop(true);
       s = await server(dir);
-      const b = await SMPClient.connect({ server: s.address, service: credentials(cert, "N") });
+      const b = await SMPClient.connect({ server: s.address, service: serviceCredentials(cert, "N") });
       expect(b.serviceId).toEqual(id);
       b.close();
       await s.stop(true);
@@ -585,7 +565,7 @@ describe("notifier services", () => {
       let sh = await conn(s);
       const { q, sKey } = await createAndSecureQueue(rh);
       const n = await rh.enableNotifications(q.rcvId, q.rcvAuthKey);
-      let nh = await conn(s, credentials(cert, "N"));
+      let nh = await conn(s, serviceCredentials(cert, "N"));
       const serviceId = nh.serviceId!;
       expect(await nh.subscribeNotifications(n.notifierId, n.notifierKey)).toEqual(serviceId);
       await deliverMessage(rh, sh, q, sKey, nh, "hello", n);
@@ -597,7 +577,7 @@ describe("notifier services", () => {
         s = await server(dir);
         rh = await conn(s);
         sh = await conn(s);
-        nh = await conn(s, credentials(cert, "N"));
+        nh = await conn(s, serviceCredentials(cert, "N"));
         expect(nh.serviceId).toEqual(serviceId);
         expect(await nh.subscribeNtfService(1, idsHash)).toEqual({ count: 1, idsHash });
         expect(await rh.subscribe(q.rcvId, q.rcvAuthKey)).toBeNull();
@@ -620,7 +600,7 @@ describe("notifier services", () => {
     const { q, sKey } = await createAndSecureQueue(rh);
     const n = await rh.enableNotifications(q.rcvId, q.rcvAuthKey);
     const connect18 = async () => {
-      const c = await SMPClient.connect({ server: s.address, service: credentials(cert, "N"), versionRange: versionRange(6, 18), timeoutMs: 5000 });
+      const c = await SMPClient.connect({ server: s.address, service: serviceCredentials(cert, "N"), versionRange: versionRange(6, 18), timeoutMs: 5000 });
       clients.push(c);
       expect(c.version).toBe(18);
       expect(c.serviceId).not.toBeNull();
