@@ -4,6 +4,12 @@
 // SMP_TEST_STORE=postgres runs the same tests on the PostgreSQL store (SMP_TEST_PG_URI, see
 // test/store/postgres.ts): each data directory gets its own schema, named after the directory,
 // so a test that restarts a server on the same directory finds its data again.
+//
+// SMP_TEST_NODES=N (with SMP_TEST_STORE=postgres) makes each test server N nodes of one cluster
+// (issue 18): N servers in this process on the same schema, each with its own store connection
+// and port, the same credentials. `address` hands out the nodes' addresses in turn, so the
+// connections a test opens are spread round-robin over the nodes; `server`, `monitor`, `port`,
+// `ports`, `control` are node 1's, `nodes` all of them; `stop` stops all.
 import { createPrivateKey } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,7 +76,10 @@ export function testOptions(o: TestOptions = {}, dataDir = ""): ServerOptions {
 
 export interface TestServer extends RunningServer {
   readonly port: number;
+  /** The address of the next node in turn (always node 1's with one node). */
   readonly address: string;
+  /** Every node (one unless SMP_TEST_NODES), node 1 first. */
+  readonly nodes: readonly RunningServer[];
   readonly options: ServerOptions;
   readonly dataDir: string;
   /** Stops the server and removes its data unless `keepData`. */
@@ -79,6 +88,18 @@ export interface TestServer extends RunningServer {
 
 /** The store backend the server tests run on (SMP_TEST_STORE: "sqlite", the default, or "postgres"). */
 export const TEST_STORE = process.env.SMP_TEST_STORE === "postgres" ? "postgres" : "sqlite";
+
+/** Nodes per test server (SMP_TEST_NODES, default 1); more than one needs the PostgreSQL store. */
+export const TEST_NODES = testNodes();
+
+function testNodes(): number {
+  const v = process.env.SMP_TEST_NODES;
+  if (v === undefined || v === "") return 1;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`SMP_TEST_NODES: expected a positive integer, got ${JSON.stringify(v)}`);
+  if (n > 1 && TEST_STORE !== "postgres") throw new Error("SMP_TEST_NODES > 1 needs SMP_TEST_STORE=postgres (SQLite is single-node)");
+  return n;
+}
 
 function testPostgres(dataDir: string): { postgres?: { uri: string; schema: string; poolSize: number } } {
   if (TEST_STORE !== "postgres" || dataDir === "") return {};
@@ -101,21 +122,42 @@ export async function removeTestStore(options: ServerOptions): Promise<void> {
   if (pg !== undefined) await dropTestSchemas(pg.uri, [pg.schema]);
 }
 
+/** Node i's options: ServerOptions.node names it (issue 18; ignored by a tree without nodes). */
+function nodeOptions(options: ServerOptions, i: number): ServerOptions {
+  if (TEST_NODES === 1) return options;
+  return Object.assign({}, options, { node: { index: i + 1, count: TEST_NODES, name: `test-${i + 1}` } });
+}
+
 export async function startTestServer(o: TestOptions = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "smp-test-"));
   const options = testOptions(o, dir);
-  const store = await openTestStore(options);
-  const running = await startServer(options, store);
-  const port = running.ports[0]!;
+  const nodes: RunningServer[] = [];
+  try {
+    // Node 1 first: it creates the schema's tables; the others join the running cluster.
+    for (let i = 0; i < TEST_NODES; i++) nodes.push(await startServer(nodeOptions(options, i), await openTestStore(options)));
+  } catch (e) {
+    await Promise.all(nodes.map((n) => n.close()));
+    throw e;
+  }
+  const first = nodes[0]!;
   const fp = Buffer.from(options.credentials.fingerprint).toString("base64url") + "=";
+  const addresses = nodes.map((n) => `smp://${fp}@127.0.0.1:${n.ports[0]!}`);
+  let next = 0;
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.close()));
+  };
   return {
-    ...running,
-    port,
+    ...first,
+    port: first.ports[0]!,
     options,
     dataDir: dir,
-    address: `smp://${fp}@127.0.0.1:${port}`,
+    nodes,
+    get address() {
+      return addresses[next++ % addresses.length]!;
+    },
+    close: closeAll,
     async stop(keepData = false) {
-      await running.close();
+      await closeAll();
       if (!keepData) {
         rmSync(dir, { recursive: true, force: true });
         await removeTestStore(options);
