@@ -65,6 +65,7 @@ export class NodeProcess {
   /** Everything it printed (stdout and stderr), for failure messages. */
   output = "";
   private readonly serving: Promise<void>;
+  private readonly waiters: { re: RegExp; from: number; done: (m: RegExpExecArray) => void }[] = [];
 
   private constructor(
     readonly name: string,
@@ -83,6 +84,13 @@ export class NodeProcess {
       for await (const chunk of stream) {
         this.output += dec.decode(chunk, { stream: true });
         if (watch && this.output.includes(SERVING)) ready();
+        for (const w of [...this.waiters]) {
+          const m = w.re.exec(this.output.slice(w.from));
+          if (m !== null) {
+            this.waiters.splice(this.waiters.indexOf(w), 1);
+            w.done(m);
+          }
+        }
       }
     };
     void drain(proc.stdout, true);
@@ -107,6 +115,20 @@ export class NodeProcess {
 
   get pid(): number {
     return this.proc.pid;
+  }
+
+  /**
+   * The first match of `re` in what it prints from now on (`fromStart`: in all it printed);
+   * rejects if it exits first.
+   */
+  waitFor(re: RegExp, fromStart = false): Promise<RegExpExecArray> {
+    const from = fromStart ? 0 : this.output.length;
+    const m = re.exec(this.output.slice(from));
+    if (m !== null) return Promise.resolve(m);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ re, from, done: resolve });
+      void this.proc.exited.then((code) => reject(new Error(`${this.name} exited with ${code} while waiting for ${re}:\n${this.output}`)));
+    });
   }
 
   get exited(): Promise<number> {
