@@ -221,7 +221,10 @@ export class Cluster {
     const cfg = join(this.base, `etc-${i}`);
     cpSync(join(this.base, "etc"), cfg, { recursive: true });
     const file = join(cfg, "smp-server.toml");
-    writeFileSync(file, readFileSync(file, "utf8").replace(/^port = .*$/m, `port = [${port}]`));
+    let toml = readFileSync(file, "utf8").replace(/^port = .*$/m, `port = [${port}]`);
+    // Each "machine" its own name where the configuration has one (node i shows as "machine<i>-1").
+    toml = toml.replace(/^\[NODES\]\n/m, `[NODES]\nname = "machine${i}"\n`);
+    writeFileSync(file, toml);
     const env = { SMP_SERVER_CFG_PATH: cfg, SMP_SERVER_LOG_PATH: join(this.base, `var-${i}`), HOME: this.base };
     const n = NodeProcess.spawn(`node ${i}`, port, this.addressAt(port), ["start", "--log-level", this.logLevel], env);
     this.nodes.push(n);

@@ -41,7 +41,7 @@ async function clientsOf(controlPort: number): Promise<number> {
   const cc = await ControlClient.open(controlPort);
   try {
     await cc.greeting();
-    expect(await cc.cmd("auth adm")).toEqual(["ok"]);
+    expect(await cc.cmd("auth adm")).toEqual(["Current role is CPRAdmin"]);
     return (await cc.cmd("clients")).length - 1;
   } finally {
     cc.close();
