@@ -165,3 +165,13 @@ export async function startTestServer(o: TestOptions = {}, dataDir?: string): Pr
     },
   };
 }
+
+/**
+ * A per-process figure (a counter, a connection count) summed over the test server's nodes: with
+ * SMP_TEST_NODES each node counts what it served, and the test's connections are spread over them.
+ */
+export function overNodes(s: TestServer, f: (n: RunningServer) => number): number {
+  let total = 0;
+  for (const n of s.nodes) total += f(n);
+  return total;
+}
