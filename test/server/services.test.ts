@@ -22,9 +22,9 @@ import { fromUtf8, utf8 } from "../../src/encoding/bytes.ts";
 import { Writer } from "../../src/encoding/writer.ts";
 import type { BrokerMsg } from "../../src/protocol/broker-messages.ts";
 import type { Command } from "../../src/protocol/commands.ts";
-import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
+import { queueIdsHash, xorIdsHashInto } from "../../src/protocol/ids-hash.ts";
 import { versionRange } from "../../src/protocol/versions.ts";
-import { startTestServer, type TestServer } from "./harness.ts";
+import { overNodes, startTestServer, type TestServer } from "./harness.ts";
 import { selfSignedServiceCert, serviceCredentials, signKeyOf, type ServiceCert } from "./service-certs.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -143,10 +143,33 @@ function hashOf(...ids: Uint8Array[]): Uint8Array {
   return queueIdsHash(ids);
 }
 
+// With several nodes (SMP_TEST_NODES) each node holds the subscriptions of its own connections
+// and counts what it served: the figures below are the cluster's (sums, XOR of the hashes).
+
+/** The service's subscriber state, from the node(s) where its connection is. */
 function serviceState(s: TestServer, party: "rcv" | "ntf", serviceId: Uint8Array): { count: number; idsHash: Uint8Array } | null {
-  const c = s.server.subscribers.serviceSubscriber(party, serviceId);
-  return c === undefined ? null : { count: c.serviceSubs.count, idsHash: c.serviceSubs.idsHash.slice() };
+  let out: { count: number; idsHash: Uint8Array } | null = null;
+  for (const n of s.nodes) {
+    const c = n.server.subscribers.serviceSubscriber(party, serviceId);
+    if (c === undefined) continue;
+    out ??= { count: 0, idsHash: hashOf() };
+    out.count += c.serviceSubs.count;
+    xorIdsHashInto(out.idsHash, c.serviceSubs.idsHash);
+  }
+  return out;
 }
+
+function totalServiceSubs(s: TestServer, party: "rcv" | "ntf"): { count: number; idsHash: Uint8Array } {
+  const out = { count: 0, idsHash: hashOf() };
+  for (const n of s.nodes) {
+    const t = n.server.subscribers.totalServiceSubs(party);
+    out.count += t.count;
+    xorIdsHashInto(out.idsHash, t.idsHash);
+  }
+  return out;
+}
+
+const stat = (s: TestServer, f: (st: TestServer["server"]["stats"]) => number): number => overNodes(s, (n) => f(n.server.stats));
 
 // ---- handshake ----
 
@@ -274,7 +297,7 @@ describe("messaging services", () => {
     const e4 = await nextEvent(sh2);
     expect(dec(q, e4.msg)).toBe("hello 4");
     expect(await sr(sh2, rKey, q.rcvId, { tag: "ACK", msgId: asMsg(e4.msg).msgId })).toEqual({ tag: "OK" });
-    expect(s.server.stats.rcvServices.subOk).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.subOk)).toBe(1);
   });
 
   test("ServerTests.hs:testServiceUpgradeAndDowngrade — create queue as client, switch to service and back", async () => {
@@ -311,7 +334,7 @@ describe("messaging services", () => {
     expect(await sh.subscribe(q2.rcvId, q2.rcvAuthKey)).toEqual(serviceId);
     expect(await sr(sh, q1.rcvAuthKey, q1.rcvId, { tag: "ACK", msgId: asMsg(mm2.msg).msgId })).toEqual({ tag: "OK" });
     expect(await sh.subscribe(q3.rcvId, q3.rcvAuthKey)).toEqual(serviceId);
-    expect(s.server.stats.rcvServices.assocNew).toBe(3);
+    expect(stat(s, (st) => st.rcvServices.assocNew)).toBe(3);
     expect(serviceState(s, "rcv", serviceId)).toEqual({ count: 3, idsHash: hashOf(q1.rcvId, q2.rcvId, q3.rcvId) });
     sh.close();
 
@@ -355,13 +378,13 @@ describe("messaging services", () => {
     expect(await sr(rc, q1.rcvAuthKey, q1.rcvId, { tag: "ACK", msgId: asMsg(m6.msg).msgId })).toEqual({ tag: "OK" });
     expect((await s.server.store.queues.getQueueByRecipientId(q1.rcvId))?.rcvServiceId).toBeNull();
     expect(await s.server.store.services.getServiceQueuesInfo(serviceId, "rcv")).toEqual({ count: 1, idsHash: hashOf(q3.rcvId) });
-    expect(s.server.stats.rcvServices.assocRemoved).toBe(2);
+    expect(stat(s, (st) => st.rcvServices.assocRemoved)).toBe(2);
   });
 
   test("ServerTests.hs:testServiceSubsTotalCount — the server total follows SUBS, SUB and disconnects", async () => {
     const s = await server();
     const cert = selfSignedServiceCert();
-    const total = (): { count: number; idsHash: Uint8Array } => ({ count: s.server.subscribers.totalServiceSubs("rcv").count, idsHash: s.server.subscribers.totalServiceSubs("rcv").idsHash.slice() });
+    const total = (): { count: number; idsHash: Uint8Array } => totalServiceSubs(s, "rcv");
     const sh = await serviceClient(s, cert);
     const serviceId = sh.serviceId!;
     const q1 = await sh.createQueue();
@@ -369,7 +392,7 @@ describe("messaging services", () => {
     expect(total()).toEqual({ count: 2, idsHash: hashOf(q1.rcvId, q2.rcvId) });
     sh.close();
     await sh.closed;
-    await waitFor(() => s.server.subscribers.serviceSubscriber("rcv", serviceId) === undefined);
+    await waitFor(() => serviceState(s, "rcv", serviceId) === null);
     expect(total().count).toBe(0);
 
     const sh2 = await serviceClient(s, cert);
@@ -388,8 +411,8 @@ describe("messaging services", () => {
     expect(await sh4.subscribeService(2, hashOf(q1.rcvId, q2.rcvId))).toEqual({ count: 3, idsHash: hashOf(q1.rcvId, q2.rcvId, q3.rcvId) });
     await waitFor(() => total().count === 3);
     expect(total()).toEqual({ count: 3, idsHash: hashOf(q1.rcvId, q2.rcvId, q3.rcvId) });
-    expect(s.server.stats.rcvServices.subMore).toBe(1);
-    expect(s.server.stats.rcvServices.subMoreTotal).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.subMore)).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.subMoreTotal)).toBe(1);
     // h's individual subscription of q3 ended when the service took the queue over.
     expect(await nextEvent(h)).toEqual({ entityId: q3.rcvId, msg: { tag: "END" } });
   });
@@ -409,7 +432,7 @@ describe("messaging services", () => {
     expect((await nextEvent(sh2)).msg).toEqual({ tag: "ALLS" });
     expect(await sh2.subscribeService(0, hashOf())).toEqual({ count: 1, idsHash });
     await expectNoEvent(sh2);
-    expect(s.server.stats.rcvServices.subDuplicate).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.subDuplicate)).toBe(1);
   });
 
   test("a newer connection of the service takes over: ENDS (count, hash) to the older one, deliveries move", async () => {
@@ -429,8 +452,8 @@ describe("messaging services", () => {
     expect(await sr(h, sKey1, q1.sndId, send("to the new one"))).toEqual({ tag: "OK" });
     expect(dec(q1, (await nextEvent(sh2)).msg)).toBe("to the new one");
     await expectNoEvent(sh1);
-    expect(s.server.stats.rcvServices.subEnd).toBe(1);
-    expect(s.server.subscribers.totalServiceSubs("rcv").count).toBe(2);
+    expect(stat(s, (st) => st.rcvServices.subEnd)).toBe(1);
+    expect(totalServiceSubs(s, "rcv").count).toBe(2);
   });
 
   test("moving a queue while both sides are connected: END to the service, then END to the client", async () => {
@@ -456,13 +479,13 @@ describe("messaging services", () => {
     expect(dec(q1, back.msg)).toBe("individual");
     expect(await nextEvent(rc)).toEqual({ entityId: q1.rcvId, msg: { tag: "END" } });
     expect(serviceState(s, "rcv", serviceId)).toEqual({ count: 2, idsHash: hashOf(q1.rcvId, q2.rcvId) });
-    expect(s.server.stats.rcvServices.assocUpdated + s.server.stats.rcvServices.assocNew).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.assocUpdated + st.rcvServices.assocNew)).toBe(1);
     // A client of another service takes a queue over: END to the first service.
     const other = await serviceClient(s, selfSignedServiceCert());
     expect(await other.subscribe(q2.rcvId, q2.rcvAuthKey)).toEqual(other.serviceId!);
     expect(await nextEvent(sh)).toEqual({ entityId: q2.rcvId, msg: { tag: "END" } });
     expect(serviceState(s, "rcv", serviceId)).toEqual({ count: 1, idsHash: hashOf(q1.rcvId) });
-    expect(s.server.stats.rcvServices.assocUpdated).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.assocUpdated)).toBe(1);
     // DEL by the recipient elsewhere: DELD to the service's connection.
     expect(await sr(rc, q1.rcvAuthKey, q1.rcvId, { tag: "DEL" })).toEqual({ tag: "OK" });
     expect(await nextEvent(sh)).toEqual({ entityId: q1.rcvId, msg: { tag: "DELD" } });
@@ -547,7 +570,7 @@ describe("notifier services", () => {
     expect(await nextEvent(nh2)).toEqual({ entityId: serviceId, msg: { tag: "ENDS", count: 2, idsHash } });
     await deliverMessage(rh, sh, q, sKey, nh1, "connection 1 one more", n1);
     await deliverMessage(rh, sh, qb, sKeyB, nh1, "connection 2 one more", nb);
-    expect(s.server.subscribers.totalServiceSubs("ntf")).toEqual({ count: 2, idsHash });
+    expect(totalServiceSubs(s, "ntf")).toEqual({ count: 2, idsHash });
   });
 
   test("ServerTests.hs:testServiceNotificationsTwoRestarts — NSUBS after two restarts", async () => {
@@ -582,7 +605,7 @@ describe("notifier services", () => {
         expect(await nh.subscribeNtfService(1, idsHash)).toEqual({ count: 1, idsHash });
         expect(await rh.subscribe(q.rcvId, q.rcvAuthKey)).toBeNull();
         await deliverMessage(rh, sh, q, sKey, nh, text, n);
-        expect(s.server.stats.ntfServices.subOk).toBe(1);
+        expect(stat(s, (st) => st.ntfServices.subOk)).toBe(1);
         for (const c of open.splice(0)) c.close();
         await s.stop(true);
       }
@@ -614,7 +637,7 @@ describe("notifier services", () => {
     expect(await nh2.subscribeNtfService(7, hashOf(n.notifierId))).toEqual({ count: 1, idsHash: hashOf() });
     await deliverMessage(rh, sh, q, sKey, nh2, "to an old notification server", n);
     // The request carried no expectation (count -1): not counted as drift.
-    expect(s.server.stats.ntfServices.subOk).toBe(1);
+    expect(stat(s, (st) => st.ntfServices.subOk)).toBe(1);
   });
 
   test("notifications kept while the service was away arrive after NSUBS; an individual NSUB takes a notifier back", async () => {
@@ -629,10 +652,10 @@ describe("notifier services", () => {
     expect(await nh.subscribeNotifications(n.notifierId, n.notifierKey)).toEqual(serviceId);
     nh.close();
     await nh.closed;
-    await waitFor(() => s.server.subscribers.serviceSubscriber("ntf", serviceId) === undefined);
+    await waitFor(() => serviceState(s, "ntf", serviceId) === null);
     expect(await sr(sh, sKey, q.sndId, send("while away", true))).toEqual({ tag: "OK" });
     const m = await nextEvent(rh);
-    expect(s.server.stats.msgNtfNoSub).toBe(1);
+    expect(stat(s, (st) => st.msgNtfNoSub)).toBe(1);
 
     const nh2 = await serviceClient(s, cert, "N");
     expect(await nh2.subscribeNtfService(1, hashOf(n.notifierId))).toEqual({ count: 1, idsHash: hashOf(n.notifierId) });
@@ -645,7 +668,7 @@ describe("notifier services", () => {
     expect(await plain.subscribeNotifications(n.notifierId, n.notifierKey)).toBeNull();
     expect(await nextEvent(nh2)).toEqual({ entityId: n.notifierId, msg: { tag: "END" } });
     expect((await s.server.store.queues.getQueueByNotifierId(n.notifierId))?.notifier?.serviceId).toBeNull();
-    expect(s.server.stats.ntfServices.assocRemoved).toBe(1);
+    expect(stat(s, (st) => st.ntfServices.assocRemoved)).toBe(1);
     expect(serviceState(s, "ntf", serviceId)).toEqual({ count: 0, idsHash: hashOf() });
   });
 });
