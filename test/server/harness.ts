@@ -45,6 +45,11 @@ export type TestOptions = Partial<Omit<ServerOptions, "store" | "auth" | "timeou
   store?: Partial<ServerOptions["store"]>;
   auth?: Partial<ServerOptions["auth"]>;
   timeouts?: Partial<ServerOptions["timeouts"]>;
+  /**
+   * At most this many nodes under SMP_TEST_NODES: 1 for a test of one process's own counters,
+   * files, control port or limits (each node has its own; say why where it is set).
+   */
+  nodes?: number;
 };
 
 export function testOptions(o: TestOptions = {}, dataDir = ""): ServerOptions {
@@ -80,6 +85,8 @@ export interface TestServer extends RunningServer {
   readonly address: string;
   /** Every node (one unless SMP_TEST_NODES), node 1 first. */
   readonly nodes: readonly RunningServer[];
+  /** Each node's address, node 1 first: a test about one process's limits or state uses `addresses[0]`. */
+  readonly addresses: readonly string[];
   readonly options: ServerOptions;
   readonly dataDir: string;
   /** Stops the server and removes its data unless `keepData`. */
@@ -123,9 +130,9 @@ export async function removeTestStore(options: ServerOptions): Promise<void> {
 }
 
 /** Node i's options: ServerOptions.node names it (issue 18; ignored by a tree without nodes). */
-function nodeOptions(options: ServerOptions, i: number): ServerOptions {
-  if (TEST_NODES === 1) return options;
-  return Object.assign({}, options, { node: { index: i + 1, count: TEST_NODES, name: `test-${i + 1}` } });
+function nodeOptions(options: ServerOptions, i: number, count: number): ServerOptions {
+  if (count === 1) return options;
+  return Object.assign({}, options, { node: { index: i + 1, count, name: `test-${i + 1}` } });
 }
 
 export async function startTestServer(o: TestOptions = {}, dataDir?: string): Promise<TestServer> {
@@ -134,7 +141,8 @@ export async function startTestServer(o: TestOptions = {}, dataDir?: string): Pr
   const nodes: RunningServer[] = [];
   try {
     // Node 1 first: it creates the schema's tables; the others join the running cluster.
-    for (let i = 0; i < TEST_NODES; i++) nodes.push(await startServer(nodeOptions(options, i), await openTestStore(options)));
+    const count = Math.min(o.nodes ?? TEST_NODES, TEST_NODES);
+    for (let i = 0; i < count; i++) nodes.push(await startServer(nodeOptions(options, i, count), await openTestStore(options)));
   } catch (e) {
     await Promise.all(nodes.map((n) => n.close()));
     throw e;
@@ -152,6 +160,7 @@ export async function startTestServer(o: TestOptions = {}, dataDir?: string): Pr
     options,
     dataDir: dir,
     nodes,
+    addresses,
     get address() {
       return addresses[next++ % addresses.length]!;
     },
