@@ -129,10 +129,10 @@ export async function removeTestStore(options: ServerOptions): Promise<void> {
   if (pg !== undefined) await dropTestSchemas(pg.uri, [pg.schema]);
 }
 
-/** Node i's options: ServerOptions.node names it (issue 18; ignored by a tree without nodes). */
+/** Node i's options: ServerOptions.node names it (issue 18). */
 function nodeOptions(options: ServerOptions, i: number, count: number): ServerOptions {
   if (count === 1) return options;
-  return Object.assign({}, options, { node: { index: i + 1, count, name: `test-${i + 1}` } });
+  return { ...options, node: { index: i + 1, count, name: `test-${i + 1}` } };
 }
 
 export async function startTestServer(o: TestOptions = {}, dataDir?: string): Promise<TestServer> {
