@@ -22,20 +22,14 @@ import { SQL } from "bun";
 import { cpSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { flag, numberArg, stringArg } from "./lib/args.ts";
+import { flag, stringArg } from "./lib/args.ts";
+import { BODY, CLIENTS, PAIRS, QUEUES, SECONDS, WARMUP, WINDOW } from "./lib/load-args.ts";
 import { all, Worker } from "./lib/child.ts";
 import { benchSchema, dropBenchSchema, type BenchPostgres } from "./lib/postgres.ts";
 import { cpuModel, machineBusyNs, processesCpuNs } from "./lib/proc.ts";
 import { ensureBinary, freePort, initServer, removeServerDirs, ROOT, ServerProcess, type ServerSpec } from "./lib/server.ts";
 
 const NODES = stringArg("nodes", "1,2").split(",").map(Number);
-const SECONDS = numberArg("seconds", 10);
-const WARMUP = numberArg("warmup", 3);
-const CLIENTS = numberArg("clients", 1);
-const PAIRS = numberArg("pairs", 4);
-const QUEUES = numberArg("queues", 8);
-const WINDOW = numberArg("window", 2);
-const BODY = numberArg("body", 16048);
 
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

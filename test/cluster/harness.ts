@@ -12,6 +12,9 @@
  */
 import type { Subprocess } from "bun";
 import { SQL } from "bun";
+import { afterAll, beforeAll } from "bun:test";
+import type { SMPClient } from "../../src/client/client.ts";
+import { closeAll, connect } from "../server/helpers.ts";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -262,3 +265,37 @@ export class Cluster {
 
 /** Whether the PostgreSQL variants can run; prints why not once (testPostgresUri). */
 export const HAVE_PG = testPostgresUri() !== null;
+
+export interface ClusterFixture {
+  /** The clients a test opened through `on`/`keep`: closed after the describe's tests. */
+  readonly clients: SMPClient[];
+  /** A client of the SMP server, connected to node `n`. */
+  on(n: NodeProcess): Promise<SMPClient>;
+  keep<T extends SMPClient>(c: T): T;
+}
+
+/**
+ * Inside a describe: a cluster of `k` nodes started before its tests (`started` gets them) and
+ * stopped after them, with every client the tests kept.
+ */
+export function clusterFixture(k: number, timeoutMs: number, started: (nodes: NodeProcess[]) => void): ClusterFixture {
+  let cluster: Cluster | null = null;
+  const fx: ClusterFixture = {
+    clients: [],
+    keep(c) {
+      fx.clients.push(c);
+      return c;
+    },
+    on: async (n) => fx.keep(await connect(n)),
+  };
+  beforeAll(async () => {
+    cluster = await Cluster.create();
+    if (cluster === null) throw new Error("no PostgreSQL (SMP_TEST_PG_URI)");
+    started(await cluster.startNodes(k));
+  }, timeoutMs);
+  afterAll(async () => {
+    closeAll(fx.clients);
+    await cluster?.stop();
+  });
+  return fx;
+}

@@ -4,45 +4,36 @@
  * under load — nothing a sender was told OK about is lost, the killed node's recipient
  * resubscribes on another node and gets every pending message in order.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { SMPClient } from "../../src/client/client.ts";
+import { describe, expect, test } from "bun:test";
+import { SMPClient, type NotifierCreds } from "../../src/client/client.ts";
 import { SMPClientError } from "../../src/client/errors.ts";
 import { generateAuthKey } from "../../src/client/keys.ts";
 import type { AuthKey } from "../../src/client/authorize.ts";
 import type { BrokerMsg } from "../../src/protocol/broker-messages.ts";
 import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
-import { asMsg, closeAll, CMD, connect, createAndSecureQueue, decText, expectNoEvent, nextEvent, OK, send, sndKeys, sokNone, sr } from "../server/helpers.ts";
+import { asMsg, CMD, createAndSecureQueue, decText, expectNoEvent, nextEvent, OK, send, sndKeys, sokNone, sr } from "../server/helpers.ts";
 import { connectService, selfSignedServiceCert } from "../server/service-certs.ts";
-import { Cluster, HAVE_PG, type NodeProcess } from "./harness.ts";
+import { clusterFixture, HAVE_PG, type NodeProcess } from "./harness.ts";
 
 /** Cross-node events: generous for a loaded 2-core machine (an upper bound, never a measurement). */
 const CROSS_MS = 15_000;
 const TEST_MS = 120_000;
 const EMPTY = new Uint8Array(0);
 
+/** The next event of `nc` is the NMSG of notifier `ntf` for message `msgId` (its encrypted metadata names it). */
+async function expectNotified(nc: SMPClient, ntf: NotifierCreds, msgId: Uint8Array): Promise<void> {
+  const nm = await nextEvent(nc, ntf.notifierId, CROSS_MS);
+  if (nm.tag !== "NMSG") throw new Error(`expected NMSG, got ${nm.tag}`);
+  expect(SMPClient.decryptNotification(ntf, nm).msgId).toEqual(msgId);
+}
+
 if (!HAVE_PG) console.warn("SKIP test/cluster/three-nodes.test.ts: no PostgreSQL (SMP_TEST_PG_URI)");
 
 describe.skipIf(!HAVE_PG)("three nodes, one PostgreSQL store", () => {
-  let cluster: Cluster;
   let a: NodeProcess;
   let b: NodeProcess;
   let c: NodeProcess;
-  const clients: SMPClient[] = [];
-
-  beforeAll(async () => {
-    cluster = (await Cluster.create())!;
-    [a, b, c] = (await cluster.startNodes(3)) as [NodeProcess, NodeProcess, NodeProcess];
-  }, TEST_MS);
-  afterAll(async () => {
-    closeAll(clients);
-    await cluster?.stop();
-  });
-
-  function keep<T extends SMPClient>(cl: T): T {
-    clients.push(cl);
-    return cl;
-  }
-  const on = async (n: NodeProcess): Promise<SMPClient> => keep(await connect(n));
+  const { on, keep } = clusterFixture(3, TEST_MS, (n) => ([a, b, c] = n as [NodeProcess, NodeProcess, NodeProcess]));
 
   test(
     "NMSG across nodes: recipient on A, notifier subscribed on B, sender on C; NSUB on C takes the notifier over with END",
@@ -55,9 +46,7 @@ describe.skipIf(!HAVE_PG)("three nodes, one PostgreSQL store", () => {
       expect(await sr(s, sKey, "1", q.sndId, send("notify me", true))).toEqual(OK);
       const m = asMsg(await nextEvent(r, q.rcvId, CROSS_MS));
       expect(decText(q, m)).toBe("notify me");
-      const nm = await nextEvent(n1, ntf.notifierId, CROSS_MS);
-      if (nm.tag !== "NMSG") throw new Error(`expected NMSG, got ${nm.tag}`);
-      expect(SMPClient.decryptNotification(ntf, nm).msgId).toEqual(m.msgId);
+      await expectNotified(n1, ntf, m.msgId);
       expect(await sr(r, q.rcvAuthKey, "2", q.rcvId, CMD.ack(m.msgId))).toEqual(OK);
 
       // A second notifier connection on C: the one on B gets END, notifications follow to C.
@@ -66,9 +55,7 @@ describe.skipIf(!HAVE_PG)("three nodes, one PostgreSQL store", () => {
       expect(await nextEvent(n1, ntf.notifierId, CROSS_MS)).toEqual({ tag: "END" });
       expect(await sr(s, sKey, "3", q.sndId, send("again", true))).toEqual(OK);
       const m2 = asMsg(await nextEvent(r, q.rcvId, CROSS_MS));
-      const nm2 = await nextEvent(n2, ntf.notifierId, CROSS_MS);
-      if (nm2.tag !== "NMSG") throw new Error(`expected NMSG, got ${nm2.tag}`);
-      expect(SMPClient.decryptNotification(ntf, nm2).msgId).toEqual(m2.msgId);
+      await expectNotified(n2, ntf, m2.msgId);
       await expectNoEvent(n1, 300);
       // A message without the notification flag notifies nobody.
       expect(await sr(r, q.rcvAuthKey, "4", q.rcvId, CMD.ack(m2.msgId))).toEqual(OK);
@@ -138,9 +125,7 @@ describe.skipIf(!HAVE_PG)("three nodes, one PostgreSQL store", () => {
       expect(await nextEvent(nh1, serviceId, CROSS_MS)).toEqual({ tag: "ENDS", count: 1, idsHash });
       expect(await sr(s, sKey, "1", q.sndId, send("n", true))).toEqual(OK);
       const m = asMsg(await nextEvent(r, q.rcvId, CROSS_MS));
-      const nm = await nextEvent(nh2, ntf.notifierId, CROSS_MS);
-      if (nm.tag !== "NMSG") throw new Error(`expected NMSG, got ${nm.tag}`);
-      expect(SMPClient.decryptNotification(ntf, nm).msgId).toEqual(m.msgId);
+      await expectNotified(nh2, ntf, m.msgId);
       await expectNoEvent(nh1, 300);
     },
     TEST_MS,

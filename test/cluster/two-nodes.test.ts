@@ -3,10 +3,9 @@
  * connected to node A and a client connected to node B must see what two clients of one server
  * see (Server.hs semantics, as test/server/messages.test.ts checks them on one process).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { SMPClient } from "../../src/client/client.ts";
-import { asMsg, closeAll, CMD, connect, createAndSecureQueue, decText, expectNoEvent, nextEvent, OK, send, sndKeys, sr } from "../server/helpers.ts";
-import { Cluster, HAVE_PG, type NodeProcess } from "./harness.ts";
+import { describe, expect, test } from "bun:test";
+import { asMsg, CMD, createAndSecureQueue, decText, expectNoEvent, nextEvent, OK, send, sndKeys, sr } from "../server/helpers.ts";
+import { clusterFixture, HAVE_PG, type NodeProcess } from "./harness.ts";
 import { receiveAcking } from "./receive.ts";
 
 /** Cross-node events: generous for a loaded 2-core machine (an upper bound, never a measurement). */
@@ -16,25 +15,9 @@ const TEST_MS = 90_000;
 if (!HAVE_PG) console.warn("SKIP test/cluster/two-nodes.test.ts: no PostgreSQL (SMP_TEST_PG_URI)");
 
 describe.skipIf(!HAVE_PG)("two nodes, one PostgreSQL store", () => {
-  let cluster: Cluster;
   let a: NodeProcess;
   let b: NodeProcess;
-  let clients: SMPClient[] = [];
-
-  beforeAll(async () => {
-    cluster = (await Cluster.create())!;
-    [a, b] = (await cluster.startNodes(2)) as [NodeProcess, NodeProcess];
-  }, TEST_MS);
-  afterAll(async () => {
-    closeAll(clients);
-    await cluster?.stop();
-  });
-
-  async function on(n: NodeProcess): Promise<SMPClient> {
-    const c = await connect(n);
-    clients.push(c);
-    return c;
-  }
+  const { on } = clusterFixture(2, TEST_MS, (n) => ([a, b] = n as [NodeProcess, NodeProcess]));
 
   test("the nodes are distinct processes on distinct ports with one identity", () => {
     expect(a.pid).not.toBe(b.pid);
