@@ -6,18 +6,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import type { SMPClient } from "../../src/client/client.ts";
-import { runCli } from "../fixtures/run-cli.ts";
 import { asMsg, closeAll, CMD, connect, createAndSecureQueue, decText, nextEvent, OK, send, sndKeys, sr } from "../server/helpers.ts";
 import { ControlClient } from "../server/ops/control-client.ts";
 import { Cluster, HAVE_PG, type NodeProcess } from "./harness.ts";
 
 const TEST_MS = 120_000;
 const CROSS_MS = 15_000;
-/** The tree has the supervisor (the "nodes" part of issue 18). */
-const HAS_NODES = runCli(["start", "--help"]).stdout.includes("--nodes");
 
 if (!HAVE_PG) console.warn("SKIP test/cluster/supervisor.test.ts: no PostgreSQL (SMP_TEST_PG_URI)");
-else if (!HAS_NODES) console.warn("SKIP test/cluster/supervisor.test.ts: this tree's `start` has no --nodes");
 
 /** Two consecutive free ports (node N's control port is control_port + N − 1). */
 function twoFreePorts(): number {
@@ -64,7 +60,7 @@ async function deliverEach(r: SMPClient, senders: SMPClient[], prefix: string): 
 
 const alive = (pid: number): boolean => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
 
-describe.skipIf(!HAVE_PG || !HAS_NODES)("start --nodes 2: one port, two processes", () => {
+describe.skipIf(!HAVE_PG)("start --nodes 2: one port, two processes", () => {
   let cluster: Cluster;
   let sup: NodeProcess;
   let pids: number[];
