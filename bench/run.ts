@@ -49,16 +49,10 @@ import { cpuModel, currentFdLimit, fdCount, machineBusyNs, memory, processesCpuN
 import { benchSchema, dropBenchSchema } from "./lib/postgres.ts";
 import { ensureBinary, initServer, removeServerDirs, ROOT, ServerProcess, type ServerSpec } from "./lib/server.ts";
 import { flag, numberArg, stringArg } from "./lib/args.ts";
+import { BODY, CLIENTS, PAIRS, QUEUES, SECONDS, WARMUP, WINDOW } from "./lib/load-args.ts";
 
 // ---------------------------------------------------------------- options
 
-const SECONDS = numberArg("seconds", 10);
-const WARMUP = numberArg("warmup", 3);
-const CLIENTS = numberArg("clients", 1);
-const PAIRS = numberArg("pairs", 4);
-const QUEUES = numberArg("queues", 8);
-const WINDOW = numberArg("window", 2);
-const BODY = numberArg("body", 16048); // SimpleX agents pad every message to the v20 maximum
 const INFLIGHT = numberArg("inflight", 1);
 const SIZE = numberArg("size", 15000);
 const SUB_QUEUES = numberArg("sub-queues", 100000);

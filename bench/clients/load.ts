@@ -6,6 +6,10 @@
  *
  *   bun bench/clients/load.ts ADDRESS PAIRS QUEUES WINDOW BODY_BYTES
  *
+ * ADDRESS may list several nodes of one cluster as ADDR1|ADDR2|… (bench/nodes.ts): pair i's
+ * sender connects to node i, its recipient to node i + 1 (modulo the count), so with several
+ * nodes every message crosses from one node to another and the connections are spread evenly.
+ *
  * Commands on stdin: go (start sending), mark (start counting), stop (report and stop sending).
  */
 import { SMPClient, type RcvQueue } from "../../src/client/client.ts";
@@ -16,7 +20,8 @@ import type { BrokerMsg } from "../../src/protocol/broker-messages.ts";
 import { commands, emit, fail } from "../lib/child.ts";
 import { Histogram } from "../lib/histogram.ts";
 
-const [address, pairsArg, queuesArg, windowArg, bodyArg] = process.argv.slice(2);
+const [addressArg, pairsArg, queuesArg, windowArg, bodyArg] = process.argv.slice(2);
+const addresses = addressArg!.split("|");
 const PAIRS = Number(pairsArg);
 const QUEUES = Number(queuesArg);
 const WINDOW = Number(windowArg);
@@ -73,8 +78,11 @@ function onEvent(e: ServerEvent): void {
 
 async function setup(): Promise<void> {
   await Promise.all(
-    Array.from({ length: PAIRS }, async () => {
-      const [snd, rcv] = await Promise.all([SMPClient.connect({ server: address! }), SMPClient.connect({ server: address!, onEvent })]);
+    Array.from({ length: PAIRS }, async (_, i) => {
+      const [snd, rcv] = await Promise.all([
+        SMPClient.connect({ server: addresses[i % addresses.length]! }),
+        SMPClient.connect({ server: addresses[(i + 1) % addresses.length]!, onEvent }),
+      ]);
       for (let i = 0; i < QUEUES; i++) {
         const q = await rcv.createQueue();
         const sndKey = generateAuthKey("ed25519");

@@ -9,7 +9,7 @@ import { connectionBound, fdThresholds, watchFileDescriptors } from "../../src/s
 import { MAX_METRICS_CONNECTIONS } from "../../src/server/monitor/http.ts";
 import { setLogSink } from "../../src/util/log.ts";
 import { spawnServer, type ServerProcess } from "../fixtures/spawn-server.ts";
-import { startTestServer, type TestOptions, type TestServer } from "./harness.ts";
+import { overNodes, startTestServer, type TestOptions, type TestServer } from "./harness.ts";
 import { connect, RawClient, sleep } from "./helpers.ts";
 
 const cleanup: (() => unknown)[] = [];
@@ -224,10 +224,10 @@ describe("a block begun and never finished", () => {
     // 1000 bytes of a 16384-byte block, then nothing.
     stalled.handle.transport.stream.write(new Uint8Array(1000));
     expect(await stalled.handle.readPayload()).toBeNull();
-    expect(s.server.stats.partialBlockTimeouts).toBe(1);
+    expect(overNodes(s, (n) => n.server.stats.partialBlockTimeouts)).toBe(1);
     // Idle since before the stalled client began its block, so longer than the timeout: still served.
     await idle.ping();
-    expect(s.server.clients.size).toBe(1);
+    expect(overNodes(s, (n) => n.server.clients.size)).toBe(1);
   });
 });
 

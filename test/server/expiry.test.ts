@@ -5,7 +5,7 @@
 // calling the callbacks the server registered with setInterval.
 import { afterEach, describe, expect, setSystemTime, spyOn, test } from "bun:test";
 import { SMPClient } from "../../src/client/index.ts";
-import { startTestServer, type TestOptions, type TestServer } from "./harness.ts";
+import { startTestServer, TEST_NODES, type TestOptions, type TestServer } from "./harness.ts";
 import { CMD, closeAll, connect, createAndSecureQueue, expectNoEvent, nextEvent, nextMsg, queueRec, send, sleep, sndKeys, sr, OK } from "./helpers.ts";
 
 const DAY_MS = 86400_000;
@@ -32,9 +32,10 @@ async function serverWithJobs(o: TestOptions, dataDir?: string): Promise<{ s: Te
   return {
     s,
     run(periodMs: number) {
+      // One job per node (SMP_TEST_NODES): each node asks whether it leads the job; one does the work.
       const js = jobs.filter((j) => j.ms === periodMs);
-      expect(js.length).toBe(1);
-      js[0]!.fn();
+      expect(js.length).toBe(TEST_NODES);
+      for (const j of js) j.fn();
     },
   };
 }
@@ -50,24 +51,31 @@ async function until(cond: () => Promise<boolean>, what: string): Promise<void> 
 
 /**
  * Runs a periodic job and waits until its store calls report `done`; checks the cut-off it used
- * (now − TTL, in seconds).
+ * (now − TTL, in seconds). With several nodes (SMP_TEST_NODES) the node leading the job does it:
+ * every node's store is watched, and exactly one must have done the work.
  */
 async function runToCompletion(s: TestServer, method: "expireMessages" | "expireNtfs", start: () => void, expectedOldSec: number): Promise<void> {
-  const spy = method === "expireMessages" ? spyOn(s.server.store.messages, method) : spyOn(s.server.store.ntfs, method);
-  const flush = spyOn(s.server.store, "flush");
+  const spies = s.nodes.map((n) => (method === "expireMessages" ? spyOn(n.server.store.messages, method) : spyOn(n.server.store.ntfs, method)));
+  const flushes = s.nodes.map((n) => spyOn(n.server.store, "flush"));
   try {
     start();
+    let worker = -1;
     await until(async () => {
-      const rs = spy.mock.results;
-      return rs.length > 0 && (await (rs[rs.length - 1]!.value as Promise<{ done: boolean }>)).done;
+      for (const [i, spy] of spies.entries()) {
+        const rs = spy.mock.results;
+        if (rs.length > 0 && (await (rs[rs.length - 1]!.value as Promise<{ done: boolean }>)).done) worker = i;
+      }
+      return worker >= 0;
     }, method);
-    for (const [oldSec] of spy.mock.calls) expect(oldSec).toBe(expectedOldSec);
+    expect(spies.filter((spy) => spy.mock.calls.length > 0).length).toBe(1); // once in the cluster
+    for (const [oldSec] of spies[worker]!.mock.calls) expect(oldSec).toBe(expectedOldSec);
     // The job commits after its last step (jobs.ts), then counts what it expired: wait for that commit.
+    const flush = flushes[worker]!;
     await until(async () => flush.mock.results.length > 0, `${method} commit`);
     await flush.mock.results[flush.mock.results.length - 1]!.value;
   } finally {
-    spy.mockRestore();
-    flush.mockRestore();
+    for (const spy of spies) spy.mockRestore();
+    for (const flush of flushes) flush.mockRestore();
   }
 }
 

@@ -4,6 +4,12 @@
 // SMP_TEST_STORE=postgres runs the same tests on the PostgreSQL store (SMP_TEST_PG_URI, see
 // test/store/postgres.ts): each data directory gets its own schema, named after the directory,
 // so a test that restarts a server on the same directory finds its data again.
+//
+// SMP_TEST_NODES=N (with SMP_TEST_STORE=postgres) makes each test server N nodes of one cluster
+// (issue 18): N servers in this process on the same schema, each with its own store connection
+// and port, the same credentials. `address` hands out the nodes' addresses in turn, so the
+// connections a test opens are spread round-robin over the nodes; `server`, `monitor`, `port`,
+// `ports`, `control` are node 1's, `nodes` all of them; `stop` stops all.
 import { createPrivateKey } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,6 +45,11 @@ export type TestOptions = Partial<Omit<ServerOptions, "store" | "auth" | "timeou
   store?: Partial<ServerOptions["store"]>;
   auth?: Partial<ServerOptions["auth"]>;
   timeouts?: Partial<ServerOptions["timeouts"]>;
+  /**
+   * At most this many nodes under SMP_TEST_NODES: 1 for a test of one process's own counters,
+   * files, control port or limits (each node has its own; say why where it is set).
+   */
+  nodes?: number;
 };
 
 export function testOptions(o: TestOptions = {}, dataDir = ""): ServerOptions {
@@ -70,7 +81,12 @@ export function testOptions(o: TestOptions = {}, dataDir = ""): ServerOptions {
 
 export interface TestServer extends RunningServer {
   readonly port: number;
+  /** The address of the next node in turn (always node 1's with one node). */
   readonly address: string;
+  /** Every node (one unless SMP_TEST_NODES), node 1 first. */
+  readonly nodes: readonly RunningServer[];
+  /** Each node's address, node 1 first: a test about one process's limits or state uses `addresses[0]`. */
+  readonly addresses: readonly string[];
   readonly options: ServerOptions;
   readonly dataDir: string;
   /** Stops the server and removes its data unless `keepData`. */
@@ -79,6 +95,18 @@ export interface TestServer extends RunningServer {
 
 /** The store backend the server tests run on (SMP_TEST_STORE: "sqlite", the default, or "postgres"). */
 export const TEST_STORE = process.env.SMP_TEST_STORE === "postgres" ? "postgres" : "sqlite";
+
+/** Nodes per test server (SMP_TEST_NODES, default 1); more than one needs the PostgreSQL store. */
+export const TEST_NODES = testNodes();
+
+function testNodes(): number {
+  const v = process.env.SMP_TEST_NODES;
+  if (v === undefined || v === "") return 1;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`SMP_TEST_NODES: expected a positive integer, got ${JSON.stringify(v)}`);
+  if (n > 1 && TEST_STORE !== "postgres") throw new Error("SMP_TEST_NODES > 1 needs SMP_TEST_STORE=postgres (SQLite is single-node)");
+  return n;
+}
 
 function testPostgres(dataDir: string): { postgres?: { uri: string; schema: string; poolSize: number } } {
   if (TEST_STORE !== "postgres" || dataDir === "") return {};
@@ -101,25 +129,58 @@ export async function removeTestStore(options: ServerOptions): Promise<void> {
   if (pg !== undefined) await dropTestSchemas(pg.uri, [pg.schema]);
 }
 
+/** Node i's options: ServerOptions.node names it (issue 18). */
+function nodeOptions(options: ServerOptions, i: number, count: number): ServerOptions {
+  if (count === 1) return options;
+  return { ...options, node: { index: i + 1, count, name: `test-${i + 1}` } };
+}
+
 export async function startTestServer(o: TestOptions = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "smp-test-"));
   const options = testOptions(o, dir);
-  const store = await openTestStore(options);
-  const running = await startServer(options, store);
-  const port = running.ports[0]!;
+  const nodes: RunningServer[] = [];
+  try {
+    // Node 1 first: it creates the schema's tables; the others join the running cluster.
+    const count = Math.min(o.nodes ?? TEST_NODES, TEST_NODES);
+    for (let i = 0; i < count; i++) nodes.push(await startServer(nodeOptions(options, i, count), await openTestStore(options)));
+  } catch (e) {
+    await Promise.all(nodes.map((n) => n.close()));
+    throw e;
+  }
+  const first = nodes[0]!;
   const fp = Buffer.from(options.credentials.fingerprint).toString("base64url") + "=";
+  const addresses = nodes.map((n) => `smp://${fp}@127.0.0.1:${n.ports[0]!}`);
+  let next = 0;
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.close()));
+  };
   return {
-    ...running,
-    port,
+    ...first,
+    port: first.ports[0]!,
     options,
     dataDir: dir,
-    address: `smp://${fp}@127.0.0.1:${port}`,
+    nodes,
+    addresses,
+    get address() {
+      return addresses[next++ % addresses.length]!;
+    },
+    close: closeAll,
     async stop(keepData = false) {
-      await running.close();
+      await closeAll();
       if (!keepData) {
         rmSync(dir, { recursive: true, force: true });
         await removeTestStore(options);
       }
     },
   };
+}
+
+/**
+ * A per-process figure (a counter, a connection count) summed over the test server's nodes: with
+ * SMP_TEST_NODES each node counts what it served, and the test's connections are spread over them.
+ */
+export function overNodes(s: TestServer, f: (n: RunningServer) => number): number {
+  let total = 0;
+  for (const n of s.nodes) total += f(n);
+  return total;
 }

@@ -15,42 +15,22 @@ import { DhPrivateKey } from "../../src/crypto/dh.ts";
 import { HandshakeError, type ServiceCredentials } from "../../src/transport/client-handshake.ts";
 import type { ClientAuth } from "../../src/transport/handle.ts";
 import { sha256 } from "../../src/crypto/digest.ts";
-import { decodePrivKey } from "../../src/crypto/keys.ts";
 import { SignPrivateKey } from "../../src/crypto/sign.ts";
-import { generateCa, pemToDer } from "../../src/crypto/x509/certificate.ts";
+import { generateCa } from "../../src/crypto/x509/certificate.ts";
 import { generateServiceCert } from "../../src/crypto/x509/service-certificate.ts";
 import { fromUtf8, utf8 } from "../../src/encoding/bytes.ts";
 import { Writer } from "../../src/encoding/writer.ts";
 import type { BrokerMsg } from "../../src/protocol/broker-messages.ts";
 import type { Command } from "../../src/protocol/commands.ts";
-import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
+import { queueIdsHash, xorIdsHashInto } from "../../src/protocol/ids-hash.ts";
 import { versionRange } from "../../src/protocol/versions.ts";
-import { startTestServer, type TestServer } from "./harness.ts";
+import { overNodes, startTestServer, type TestServer } from "./harness.ts";
+import { selfSignedServiceCert, serviceCredentials, signKeyOf, type ServiceCert } from "./service-certs.ts";
 
 const EMPTY = new Uint8Array(0);
 const ERR_SERVICE: BrokerMsg = { tag: "ERR", err: { type: "SERVICE" } };
 
 // ---- fixtures ----
-
-interface ServiceCert {
-  readonly chain: Uint8Array[];
-  readonly key: SignPrivateKey;
-}
-
-function signKeyOf(pem: string): SignPrivateKey {
-  return new SignPrivateKey("ed25519", decodePrivKey(pemToDer(pem, "PRIVATE KEY")).raw);
-}
-
-/** ServerTests.hs: `genCredentials g Nothing (0, 2400) "localhost"` — one self-signed certificate. */
-function selfSignedServiceCert(): ServiceCert {
-  const c = generateServiceCert("localhost");
-  return { chain: [c.der], key: signKeyOf(c.keyPem) };
-}
-
-/** A fresh per-session Ed25519 service key for each connection, as the reference client makes. */
-function credentials(cert: ServiceCert, role: "M" | "N"): ServiceCredentials {
-  return { role, certChain: cert.chain, certSignKey: cert.key, sessionKey: new SignPrivateKey("ed25519", crypto.getRandomValues(new Uint8Array(32))) };
-}
 
 let servers: TestServer[] = [];
 let clients: SMPClient[] = [];
@@ -75,7 +55,7 @@ async function client(s: TestServer, service?: ServiceCredentials): Promise<SMPC
 
 /** runSMPServiceClient: a messaging- or notifier-role session with this certificate. */
 async function serviceClient(s: TestServer, cert: ServiceCert, role: "M" | "N" = "M"): Promise<SMPClient & { key: SignPrivateKey }> {
-  const creds = credentials(cert, role);
+  const creds = serviceCredentials(cert, role);
   const c = await client(s, creds);
   expect(c.version).toBe(20);
   expect(c.serviceId).not.toBeNull();
@@ -163,10 +143,33 @@ function hashOf(...ids: Uint8Array[]): Uint8Array {
   return queueIdsHash(ids);
 }
 
+// With several nodes (SMP_TEST_NODES) each node holds the subscriptions of its own connections
+// and counts what it served: the figures below are the cluster's (sums, XOR of the hashes).
+
+/** The service's subscriber state, from the node(s) where its connection is. */
 function serviceState(s: TestServer, party: "rcv" | "ntf", serviceId: Uint8Array): { count: number; idsHash: Uint8Array } | null {
-  const c = s.server.subscribers.serviceSubscriber(party, serviceId);
-  return c === undefined ? null : { count: c.serviceSubs.count, idsHash: c.serviceSubs.idsHash.slice() };
+  let out: { count: number; idsHash: Uint8Array } | null = null;
+  for (const n of s.nodes) {
+    const c = n.server.subscribers.serviceSubscriber(party, serviceId);
+    if (c === undefined) continue;
+    out ??= { count: 0, idsHash: hashOf() };
+    out.count += c.serviceSubs.count;
+    xorIdsHashInto(out.idsHash, c.serviceSubs.idsHash);
+  }
+  return out;
 }
+
+function totalServiceSubs(s: TestServer, party: "rcv" | "ntf"): { count: number; idsHash: Uint8Array } {
+  const out = { count: 0, idsHash: hashOf() };
+  for (const n of s.nodes) {
+    const t = n.server.subscribers.totalServiceSubs(party);
+    out.count += t.count;
+    xorIdsHashInto(out.idsHash, t.idsHash);
+  }
+  return out;
+}
+
+const stat = (s: TestServer, f: (st: TestServer["server"]["stats"]) => number): number => overNodes(s, (n) => f(n.server.stats));
 
 // ---- handshake ----
 
@@ -189,7 +192,7 @@ describe("service handshake (Transport.hs:smpServerHandshake getClientService)",
     const s = await server();
     const cert = selfSignedServiceCert();
     await serviceClient(s, cert, "M");
-    const e = await SMPClient.connect({ server: s.address, service: credentials(cert, "N"), connectTimeoutMs: 5000 }).catch((x) => x);
+    const e = await SMPClient.connect({ server: s.address, service: serviceCredentials(cert, "N"), connectTimeoutMs: 5000 }).catch((x) => x);
     expect(e).toBeInstanceOf(HandshakeError);
     expect((e as HandshakeError).transportError).toEqual({ type: "HANDSHAKE", err: "BAD_SERVICE" });
     // The first role still works.
@@ -202,7 +205,7 @@ describe("service handshake (Transport.hs:smpServerHandshake getClientService)",
     const tlsCert = generateServiceCert("other");
     const e = await SMPClient.connect({
       server: s.address,
-      service: credentials(cert, "M"),
+      service: serviceCredentials(cert, "M"),
       tlsCredentials: { certPem: tlsCert.pem, keyPem: tlsCert.keyPem },
       connectTimeoutMs: 5000,
     }).catch((x) => x);
@@ -226,12 +229,12 @@ describe("service handshake (Transport.hs:smpServerHandshake getClientService)",
     try {
       const cert = selfSignedServiceCert();
       let s = await server(dir);
-      const a = await SMPClient.connect({ server: s.address, service: credentials(cert, "N") });
+      const a = await SMPClient.connect({ server: s.address, service: serviceCredentials(cert, "N") });
       const id = a.serviceId!;
       a.close();
       await s.stop(true);
       s = await server(dir);
-      const b = await SMPClient.connect({ server: s.address, service: credentials(cert, "N") });
+      const b = await SMPClient.connect({ server: s.address, service: serviceCredentials(cert, "N") });
       expect(b.serviceId).toEqual(id);
       b.close();
       await s.stop(true);
@@ -294,7 +297,7 @@ describe("messaging services", () => {
     const e4 = await nextEvent(sh2);
     expect(dec(q, e4.msg)).toBe("hello 4");
     expect(await sr(sh2, rKey, q.rcvId, { tag: "ACK", msgId: asMsg(e4.msg).msgId })).toEqual({ tag: "OK" });
-    expect(s.server.stats.rcvServices.subOk).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.subOk)).toBe(1);
   });
 
   test("ServerTests.hs:testServiceUpgradeAndDowngrade — create queue as client, switch to service and back", async () => {
@@ -331,7 +334,7 @@ describe("messaging services", () => {
     expect(await sh.subscribe(q2.rcvId, q2.rcvAuthKey)).toEqual(serviceId);
     expect(await sr(sh, q1.rcvAuthKey, q1.rcvId, { tag: "ACK", msgId: asMsg(mm2.msg).msgId })).toEqual({ tag: "OK" });
     expect(await sh.subscribe(q3.rcvId, q3.rcvAuthKey)).toEqual(serviceId);
-    expect(s.server.stats.rcvServices.assocNew).toBe(3);
+    expect(stat(s, (st) => st.rcvServices.assocNew)).toBe(3);
     expect(serviceState(s, "rcv", serviceId)).toEqual({ count: 3, idsHash: hashOf(q1.rcvId, q2.rcvId, q3.rcvId) });
     sh.close();
 
@@ -375,13 +378,13 @@ describe("messaging services", () => {
     expect(await sr(rc, q1.rcvAuthKey, q1.rcvId, { tag: "ACK", msgId: asMsg(m6.msg).msgId })).toEqual({ tag: "OK" });
     expect((await s.server.store.queues.getQueueByRecipientId(q1.rcvId))?.rcvServiceId).toBeNull();
     expect(await s.server.store.services.getServiceQueuesInfo(serviceId, "rcv")).toEqual({ count: 1, idsHash: hashOf(q3.rcvId) });
-    expect(s.server.stats.rcvServices.assocRemoved).toBe(2);
+    expect(stat(s, (st) => st.rcvServices.assocRemoved)).toBe(2);
   });
 
   test("ServerTests.hs:testServiceSubsTotalCount — the server total follows SUBS, SUB and disconnects", async () => {
     const s = await server();
     const cert = selfSignedServiceCert();
-    const total = (): { count: number; idsHash: Uint8Array } => ({ count: s.server.subscribers.totalServiceSubs("rcv").count, idsHash: s.server.subscribers.totalServiceSubs("rcv").idsHash.slice() });
+    const total = (): { count: number; idsHash: Uint8Array } => totalServiceSubs(s, "rcv");
     const sh = await serviceClient(s, cert);
     const serviceId = sh.serviceId!;
     const q1 = await sh.createQueue();
@@ -389,7 +392,7 @@ describe("messaging services", () => {
     expect(total()).toEqual({ count: 2, idsHash: hashOf(q1.rcvId, q2.rcvId) });
     sh.close();
     await sh.closed;
-    await waitFor(() => s.server.subscribers.serviceSubscriber("rcv", serviceId) === undefined);
+    await waitFor(() => serviceState(s, "rcv", serviceId) === null);
     expect(total().count).toBe(0);
 
     const sh2 = await serviceClient(s, cert);
@@ -408,8 +411,8 @@ describe("messaging services", () => {
     expect(await sh4.subscribeService(2, hashOf(q1.rcvId, q2.rcvId))).toEqual({ count: 3, idsHash: hashOf(q1.rcvId, q2.rcvId, q3.rcvId) });
     await waitFor(() => total().count === 3);
     expect(total()).toEqual({ count: 3, idsHash: hashOf(q1.rcvId, q2.rcvId, q3.rcvId) });
-    expect(s.server.stats.rcvServices.subMore).toBe(1);
-    expect(s.server.stats.rcvServices.subMoreTotal).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.subMore)).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.subMoreTotal)).toBe(1);
     // h's individual subscription of q3 ended when the service took the queue over.
     expect(await nextEvent(h)).toEqual({ entityId: q3.rcvId, msg: { tag: "END" } });
   });
@@ -429,7 +432,7 @@ describe("messaging services", () => {
     expect((await nextEvent(sh2)).msg).toEqual({ tag: "ALLS" });
     expect(await sh2.subscribeService(0, hashOf())).toEqual({ count: 1, idsHash });
     await expectNoEvent(sh2);
-    expect(s.server.stats.rcvServices.subDuplicate).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.subDuplicate)).toBe(1);
   });
 
   test("a newer connection of the service takes over: ENDS (count, hash) to the older one, deliveries move", async () => {
@@ -449,8 +452,8 @@ describe("messaging services", () => {
     expect(await sr(h, sKey1, q1.sndId, send("to the new one"))).toEqual({ tag: "OK" });
     expect(dec(q1, (await nextEvent(sh2)).msg)).toBe("to the new one");
     await expectNoEvent(sh1);
-    expect(s.server.stats.rcvServices.subEnd).toBe(1);
-    expect(s.server.subscribers.totalServiceSubs("rcv").count).toBe(2);
+    expect(stat(s, (st) => st.rcvServices.subEnd)).toBe(1);
+    expect(totalServiceSubs(s, "rcv").count).toBe(2);
   });
 
   test("moving a queue while both sides are connected: END to the service, then END to the client", async () => {
@@ -476,13 +479,13 @@ describe("messaging services", () => {
     expect(dec(q1, back.msg)).toBe("individual");
     expect(await nextEvent(rc)).toEqual({ entityId: q1.rcvId, msg: { tag: "END" } });
     expect(serviceState(s, "rcv", serviceId)).toEqual({ count: 2, idsHash: hashOf(q1.rcvId, q2.rcvId) });
-    expect(s.server.stats.rcvServices.assocUpdated + s.server.stats.rcvServices.assocNew).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.assocUpdated + st.rcvServices.assocNew)).toBe(1);
     // A client of another service takes a queue over: END to the first service.
     const other = await serviceClient(s, selfSignedServiceCert());
     expect(await other.subscribe(q2.rcvId, q2.rcvAuthKey)).toEqual(other.serviceId!);
     expect(await nextEvent(sh)).toEqual({ entityId: q2.rcvId, msg: { tag: "END" } });
     expect(serviceState(s, "rcv", serviceId)).toEqual({ count: 1, idsHash: hashOf(q1.rcvId) });
-    expect(s.server.stats.rcvServices.assocUpdated).toBe(1);
+    expect(stat(s, (st) => st.rcvServices.assocUpdated)).toBe(1);
     // DEL by the recipient elsewhere: DELD to the service's connection.
     expect(await sr(rc, q1.rcvAuthKey, q1.rcvId, { tag: "DEL" })).toEqual({ tag: "OK" });
     expect(await nextEvent(sh)).toEqual({ entityId: q1.rcvId, msg: { tag: "DELD" } });
@@ -567,7 +570,7 @@ describe("notifier services", () => {
     expect(await nextEvent(nh2)).toEqual({ entityId: serviceId, msg: { tag: "ENDS", count: 2, idsHash } });
     await deliverMessage(rh, sh, q, sKey, nh1, "connection 1 one more", n1);
     await deliverMessage(rh, sh, qb, sKeyB, nh1, "connection 2 one more", nb);
-    expect(s.server.subscribers.totalServiceSubs("ntf")).toEqual({ count: 2, idsHash });
+    expect(totalServiceSubs(s, "ntf")).toEqual({ count: 2, idsHash });
   });
 
   test("ServerTests.hs:testServiceNotificationsTwoRestarts — NSUBS after two restarts", async () => {
@@ -585,7 +588,7 @@ describe("notifier services", () => {
       let sh = await conn(s);
       const { q, sKey } = await createAndSecureQueue(rh);
       const n = await rh.enableNotifications(q.rcvId, q.rcvAuthKey);
-      let nh = await conn(s, credentials(cert, "N"));
+      let nh = await conn(s, serviceCredentials(cert, "N"));
       const serviceId = nh.serviceId!;
       expect(await nh.subscribeNotifications(n.notifierId, n.notifierKey)).toEqual(serviceId);
       await deliverMessage(rh, sh, q, sKey, nh, "hello", n);
@@ -597,12 +600,12 @@ describe("notifier services", () => {
         s = await server(dir);
         rh = await conn(s);
         sh = await conn(s);
-        nh = await conn(s, credentials(cert, "N"));
+        nh = await conn(s, serviceCredentials(cert, "N"));
         expect(nh.serviceId).toEqual(serviceId);
         expect(await nh.subscribeNtfService(1, idsHash)).toEqual({ count: 1, idsHash });
         expect(await rh.subscribe(q.rcvId, q.rcvAuthKey)).toBeNull();
         await deliverMessage(rh, sh, q, sKey, nh, text, n);
-        expect(s.server.stats.ntfServices.subOk).toBe(1);
+        expect(stat(s, (st) => st.ntfServices.subOk)).toBe(1);
         for (const c of open.splice(0)) c.close();
         await s.stop(true);
       }
@@ -620,7 +623,7 @@ describe("notifier services", () => {
     const { q, sKey } = await createAndSecureQueue(rh);
     const n = await rh.enableNotifications(q.rcvId, q.rcvAuthKey);
     const connect18 = async () => {
-      const c = await SMPClient.connect({ server: s.address, service: credentials(cert, "N"), versionRange: versionRange(6, 18), timeoutMs: 5000 });
+      const c = await SMPClient.connect({ server: s.address, service: serviceCredentials(cert, "N"), versionRange: versionRange(6, 18), timeoutMs: 5000 });
       clients.push(c);
       expect(c.version).toBe(18);
       expect(c.serviceId).not.toBeNull();
@@ -634,7 +637,7 @@ describe("notifier services", () => {
     expect(await nh2.subscribeNtfService(7, hashOf(n.notifierId))).toEqual({ count: 1, idsHash: hashOf() });
     await deliverMessage(rh, sh, q, sKey, nh2, "to an old notification server", n);
     // The request carried no expectation (count -1): not counted as drift.
-    expect(s.server.stats.ntfServices.subOk).toBe(1);
+    expect(stat(s, (st) => st.ntfServices.subOk)).toBe(1);
   });
 
   test("notifications kept while the service was away arrive after NSUBS; an individual NSUB takes a notifier back", async () => {
@@ -649,10 +652,10 @@ describe("notifier services", () => {
     expect(await nh.subscribeNotifications(n.notifierId, n.notifierKey)).toEqual(serviceId);
     nh.close();
     await nh.closed;
-    await waitFor(() => s.server.subscribers.serviceSubscriber("ntf", serviceId) === undefined);
+    await waitFor(() => serviceState(s, "ntf", serviceId) === null);
     expect(await sr(sh, sKey, q.sndId, send("while away", true))).toEqual({ tag: "OK" });
     const m = await nextEvent(rh);
-    expect(s.server.stats.msgNtfNoSub).toBe(1);
+    expect(stat(s, (st) => st.msgNtfNoSub)).toBe(1);
 
     const nh2 = await serviceClient(s, cert, "N");
     expect(await nh2.subscribeNtfService(1, hashOf(n.notifierId))).toEqual({ count: 1, idsHash: hashOf(n.notifierId) });
@@ -665,7 +668,7 @@ describe("notifier services", () => {
     expect(await plain.subscribeNotifications(n.notifierId, n.notifierKey)).toBeNull();
     expect(await nextEvent(nh2)).toEqual({ entityId: n.notifierId, msg: { tag: "END" } });
     expect((await s.server.store.queues.getQueueByNotifierId(n.notifierId))?.notifier?.serviceId).toBeNull();
-    expect(s.server.stats.ntfServices.assocRemoved).toBe(1);
+    expect(stat(s, (st) => st.ntfServices.assocRemoved)).toBe(1);
     expect(serviceState(s, "ntf", serviceId)).toEqual({ count: 0, idsHash: hashOf() });
   });
 });

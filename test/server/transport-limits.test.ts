@@ -153,7 +153,9 @@ describe("inactive clients (Server.hs:disconnectTransport)", () => {
 describe("maxConnections", () => {
   test("connection N+1 is closed at once, also while the first N are still in the handshake", async () => {
     const s = await server({ transport: { ports: [0], bindHost: "127.0.0.1", host: "127.0.0.1", logTlsErrors: false, maxConnections: 3 } });
-    const a = await client(s.address);
+    // The limit is per process: every connection goes to node 1 (SMP_TEST_NODES).
+    const at = s.addresses[0]!;
+    const a = await client(at);
     const b = await raw(s); // TLS done, no hello yet
     const c = await raw(s);
     expect(await b.readBlock()).not.toBeNull();
@@ -161,12 +163,12 @@ describe("maxConnections", () => {
     // Closed at TCP accept, before any TLS byte (connection-limits.ts: counted from accept).
     await expect(raw(s)).rejects.toThrow("closed during TLS setup");
     expect(s.server.stats.connRefusedMax).toBe(1);
-    await expect(client(s.address)).rejects.toThrow();
+    await expect(client(at)).rejects.toThrow();
     await a.ping();
     // A slot frees when a connection ends.
     b.close();
     await b.closedAt;
-    const e = await clientOnceAccepted(s.address);
+    const e = await clientOnceAccepted(at);
     await e.ping();
   });
 });

@@ -30,7 +30,8 @@ const id = (b: Uint8Array) => base64url(b);
 let srv: TestServer;
 beforeAll(async () => {
   setLogLevel("error");
-  srv = await startTestServer({ control: control(0) });
+  // One node under SMP_TEST_NODES: one process's control port, its clients and counters.
+  srv = await startTestServer({ control: control(0), nodes: 1 });
 });
 afterAll(async () => {
   setLogLevel("info"); // the default; other test files in this process expect it
@@ -111,7 +112,7 @@ describe("roles and replies", () => {
   });
 
   test("admin server-info: the reference's lines in its order (Server.hs:processCP CPServerInfo), ours mapped onto them", async () => {
-    const s = await startTestServer({ control: control(0) });
+    const s = await startTestServer({ control: control(0), nodes: 1 }); // the reference's lines of one process
     const smp = await SMPClient.connect({ server: s.address, timeoutMs: 5000 });
     try {
       await smp.createQueue({ subMode: "S" });

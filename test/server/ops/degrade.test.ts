@@ -82,7 +82,8 @@ test("active-queue sets: round trip through save and restore, 6 bytes an id, not
 });
 
 test("unreadable saved statistics: the server starts, counting from zero", async () => {
-  const s1 = await startTestServer();
+  // One node under SMP_TEST_NODES: the saved statistics of a single server (nodes save theirs by node name).
+  const s1 = await startTestServer({ nodes: 1 });
   const dir = s1.dataDir;
   s1.server.stats.qCreated = 5;
   await s1.stop(true); // saves qCreated = 5; then the blob is damaged through a fresh store
@@ -90,7 +91,7 @@ test("unreadable saved statistics: the server starts, counting from zero", async
   const st = await openTestStore(s1.options);
   await st.putBlob(STATS_BLOB, new TextEncoder().encode("not json"));
   await st.close();
-  const s2 = await startTestServer({}, dir);
+  const s2 = await startTestServer({ nodes: 1 }, dir);
   try {
     expect(s2.server.stats.qCreated).toBe(0);
     const c = await connect(s2);

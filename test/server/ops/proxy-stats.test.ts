@@ -18,7 +18,8 @@ test("isOwnServer: equal to an own domain or a subdomain of it, first host only"
 describe("PRXY and PFWD through a proxy", () => {
   let dest: TestServer;
   beforeAll(async () => {
-    dest = await startTestServer();
+    // One node each under SMP_TEST_NODES: one proxy's and one destination's counters.
+    dest = await startTestServer({ nodes: 1 });
   });
   afterAll(async () => {
     await dest.stop();
@@ -26,7 +27,7 @@ describe("PRXY and PFWD through a proxy", () => {
 
   for (const own of [true, false]) {
     test(own ? "to an own server: counted in both" : "to another server: not in the own counters", async () => {
-      const proxy = await startTestServer({ proxy: { enabled: true, clientConcurrency: 32, ...(own && { ownServerDomains: ["127.0.0.1"] }) } });
+      const proxy = await startTestServer({ proxy: { enabled: true, clientConcurrency: 32, ...(own && { ownServerDomains: ["127.0.0.1"] }) }, nodes: 1 });
       const rcv = await SMPClient.connect({ server: dest.address });
       const snd = await SMPClient.connect({ server: proxy.address });
       try {

@@ -19,8 +19,10 @@ import { base64url } from "../../../src/encoding/base64.ts";
 
 const monitor = { logStats: true, version: "test", http: { host: "127.0.0.1", port: 0 } };
 const control = { port: 0, userPassword: "u", dailyBlockQueueQuota: 20 };
-// A small quota so that QUOTA is reached with three messages.
-const options = { monitor, control, store: { msgQueueQuota: 2 } };
+// A small quota so that QUOTA is reached with three messages. One node under SMP_TEST_NODES: these
+// are one process's counters, daily CSV and metrics (each node has its own; the cluster totals are
+// test/server/ops/nodes.test.ts's).
+const options = { monitor, control, store: { msgQueueQuota: 2 }, nodes: 1 };
 
 async function scrape(s: TestServer): Promise<Map<string, PromFamily>> {
   const res = await fetch(`http://127.0.0.1:${s.monitor.httpPort}/metrics`);
@@ -394,7 +396,7 @@ describe("persistence, daily CSV, metrics file", () => {
   });
 
   test("smp-server-metrics.txt: written atomically every prometheus_interval, parses, same series as /metrics", async () => {
-    const s = await startTestServer({ monitor: { logStats: false, version: "test", prometheusIntervalSeconds: 1, http: { host: "127.0.0.1", port: 0 } } });
+    const s = await startTestServer({ monitor: { logStats: false, version: "test", prometheusIntervalSeconds: 1, http: { host: "127.0.0.1", port: 0 } }, nodes: 1 });
     try {
       const file = join(s.dataDir, METRICS_FILE);
       while (!existsSync(file)) await Bun.sleep(50);

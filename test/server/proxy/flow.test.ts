@@ -2,7 +2,7 @@
 // full proxied flow (Server.hs:processProxiedCmd, processForwardedCommand; Client.hs:
 // proxySMPCommand, forwardSMPTransmission, smpProxyError), and each error the reference maps.
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
-import { startTestServer, type TestServer, type TestOptions } from "../harness.ts";
+import { overNodes, startTestServer, type TestServer, type TestOptions } from "../harness.ts";
 import { blackHole, sendRawProxied, socksServer } from "./helpers.ts";
 import { KEY_HASH, startFake } from "../../client/fake-server.ts";
 import { SMPClient } from "../../../src/client/client.ts";
@@ -77,7 +77,7 @@ describe("proxied sending", () => {
     const body = SMPClient.decryptMessage(q, ev.msg);
     expect(body.type === "message" && new TextDecoder().decode(body.body)).toBe("hello via proxy");
     // The destination's only other connection is the proxy's: the sender never connected to it.
-    expect(dest.server.clients.size).toBe(2);
+    expect(overNodes(dest, (n) => n.server.clients.size)).toBe(2);
   });
 
   test("SKEY through the proxy secures the queue: then only SENDs signed with that key pass", async () => {
@@ -101,10 +101,12 @@ describe("proxied sending", () => {
   });
 
   test("all clients of the proxy share one session with a destination", async () => {
-    const a = await connect(proxy);
-    const b = await connect(proxy);
-    const ra = await a.connectProxiedRelay(serverOf(dest));
-    const rb = await b.connectProxiedRelay(serverOf(dest));
+    // One proxy process's session (SMP_TEST_NODES: each node has its own): both clients on node 1, one destination node.
+    const a = await connect(proxy.addresses[0]!);
+    const b = await connect(proxy.addresses[0]!);
+    const to = serverOf(dest);
+    const ra = await a.connectProxiedRelay(to);
+    const rb = await b.connectProxiedRelay(to);
     expect(Buffer.from(rb.sessionId).equals(Buffer.from(ra.sessionId))).toBe(true);
     expect(proxy.server.proxy!.lookup(ra.sessionId)).toBeDefined();
     // Both PRXYs were answered from that one connection (Server.hs pRelays counters).
@@ -197,14 +199,14 @@ describe("proxy errors", () => {
 
   test("a destination with no version ≥ 8: PROXY BROKER TRANSPORT VERSION", async () => {
     const old = await started({});
-    (old.server.handshake as { versionRange: VersionRange }).versionRange = versionRange(6, 7);
+    for (const n of old.nodes) (n.server.handshake as { versionRange: VersionRange }).versionRange = versionRange(6, 7);
     const c = await connect(proxy);
     expect((await rejection(c.connectProxiedRelay(serverOf(old)))).err).toEqual(broker({ type: "TRANSPORT", err: { type: "VERSION" } }));
   });
 
   test("PKEY caps the destination's range to 8..20 (a v6..12 destination offers 8..10 to a proxy)", async () => {
     const mid = await started({});
-    (mid.server.handshake as { versionRange: VersionRange }).versionRange = versionRange(6, 12);
+    for (const n of mid.nodes) (n.server.handshake as { versionRange: VersionRange }).versionRange = versionRange(6, 12);
     const rcv = await connect(mid, { versionRange: versionRange(6, 12) });
     const q = await rcv.createQueue();
     const c = await connect(proxy);
@@ -330,9 +332,10 @@ describe("outgoing connections", () => {
     const rcv = await connect(dest);
     const q = await rcv.createQueue();
     const c = await connect(p);
-    const relay = await c.connectProxiedRelay(serverOf(dest));
+    const to = serverOf(dest);
+    const relay = await c.connectProxiedRelay(to);
     expect(await c.proxyCommand(relay, null, q.sndId, SEND("via socks"))).toEqual({ tag: "OK" });
-    expect(socks.seen).toEqual([{ atyp: 1, host: "127.0.0.1", port: dest.port, username: "u", password: "p" }]);
+    expect(socks.seen).toEqual([{ atyp: 1, host: "127.0.0.1", port: Number(to.port), username: "u", password: "p" }]);
   });
 
   test("onion destinations go through SOCKS by name (host_mode = onion, socks_mode = onion) with an isolating user name", async () => {
@@ -341,10 +344,11 @@ describe("outgoing connections", () => {
     cleanup.push(() => socks.stop());
     const p = await started(proxyOn({ socksProxy: { host: "127.0.0.1", port: socks.port }, socksMode: "onion", hostMode: "onion" }));
     const c = await connect(p);
-    const relay = await c.connectProxiedRelay({ ...serverOf(dest), hosts: ["127.0.0.1", onion] });
+    const to = serverOf(dest);
+    const relay = await c.connectProxiedRelay({ ...to, hosts: ["127.0.0.1", onion] });
     expect(relay.version).toBe(20);
     expect(socks.seen.length).toBe(1);
-    expect(socks.seen[0]).toMatchObject({ atyp: 3, host: onion, port: dest.port, password: "" });
+    expect(socks.seen[0]).toMatchObject({ atyp: 3, host: onion, port: Number(to.port), password: "" });
     expect(socks.seen[0]!.username!.length).toBeGreaterThan(0);
   });
 
