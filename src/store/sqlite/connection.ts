@@ -46,7 +46,7 @@ export interface SqliteStoreOptions {
  * would add a page to every commit's WAL append (~6 µs of a message's ~60 µs in the store,
  * bench/store-ab.ts). So it is derived from the rows when the file is opened (one count over
  * the smallest index; start-up's quick_check reads every page anyway) and its row is written
- * only then, if stale, and at close: the row is exact whenever no process holds the file, and
+ * only then, if stale, and at close (counted again): the row is exact whenever no process holds the file, and
  * a kill -9 loses nothing since the next open counts again.
  */
 const DERIVED = C_MESSAGES;
@@ -244,7 +244,15 @@ export class SqliteConnection {
   close(): void {
     if (this.closed) return;
     this.tx.commit();
-    this.storeDerived();
+    // Counted again rather than taken from memory: rows written beside this connection's own
+    // operations (`database export` copies tables with plain statements; a CLI verb may have
+    // had the file open beside a server) are not in the in-memory value.
+    try {
+      this.committed[DERIVED] = (this.db.query(COUNT_DERIVED).get() as { n: number }).n;
+      this.storeDerived();
+    } catch {
+      // the next open counts again
+    }
     this.closed = true;
     try {
       this.db.run("PRAGMA optimize");
