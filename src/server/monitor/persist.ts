@@ -162,13 +162,15 @@ export async function restoreStats(store: Store, s: ServerStats, names: NamesSta
 
 /**
  * Why this server's counters may start from zero: it has none saved, and is not node 1 taking
- * over a single server's, yet other nodes of the store have statistics — a new node, or one
+ * over a single server's, yet nodes not running now have statistics in the store — a new node, or one
  * renamed (a changed host name, e.g. a new container id, without `[NODES] name`). Null otherwise.
  */
 export async function renamedNodeWarning(store: Store, node?: StatsNode): Promise<string | null> {
   if (store.cluster === undefined || (await store.getBlob(blobNames(node).stats)) !== null) return null;
   if (node?.index === 1 && (await store.getBlob(STATS_BLOB)) !== null) return null;
-  const others = (await store.cluster.nodeStats()).map((r) => r.node).filter((n) => n !== node?.name);
+  // Nodes running now are not this one under an old name: a node added to a running cluster is no warning.
+  const live = new Set((await store.cluster.nodes()).map((n) => n.name));
+  const others = (await store.cluster.nodeStats()).map((r) => r.node).filter((n) => n !== node?.name && !live.has(n));
   if (others.length === 0) return null;
   const self = node === undefined ? "this server (no [NODES] name)" : `node ${node.name}`;
   return `no saved counters for ${self}, but the store has statistics of ${others.join(", ")}: if this is not a new node but a renamed one (a changed host name, e.g. a new container), its counters start from zero; set [NODES] name to keep a machine's name stable`;
