@@ -388,7 +388,12 @@ export class PgClusterBus implements ClusterBus {
     }
   }
 
-  /** Events about a queue, to the nodes holding it or its service (one statement per payload's worth). */
+  /**
+   * Events about a queue, to the nodes holding it or its service (one statement per payload's
+   * worth). An "ended" queue's claims by other nodes are over (this node's own go by `release`):
+   * the statement deletes them and tells exactly the nodes whose rows it deleted, so a claim
+   * committed meanwhile is either deleted and told, or kept (and judged by its node's `confirm`).
+   */
   private async runEvents(events: readonly ClusterEvent[]): Promise<void> {
     if (events.length === 0) return;
     const sql = this.conn.sql;
@@ -398,27 +403,29 @@ export class PgClusterBus implements ClusterBus {
       const ids: Uint8Array[] = [];
       const sids: Uint8Array[] = [];
       const text: string[] = [];
+      const ended: boolean[] = [];
       for (const { e, line } of group) {
         parties.push(partyCode(e.party));
         ids.push(e.kind === "serviceTaken" ? e.serviceId : e.queueId);
         sids.push(e.kind === "available" || e.kind === "ended" ? (e.serviceId ?? NONE) : NONE);
         text.push(line);
+        ended.push(e.kind === "ended");
       }
-      await sql`SELECT pg_notify(${this.prefix} || o.node_id, string_agg(t.ev, E'\n'))
-        FROM unnest(${parties}::int2[], ${ids}::bytea[], ${sids}::bytea[], ${text}::text[]) AS t(party, qid, sid, ev)
-        CROSS JOIN LATERAL (
-          SELECT s.node_id FROM cluster_subs s WHERE s.party = t.party AND s.queue_id = t.qid
+      await sql`WITH t AS (
+          SELECT * FROM unnest(${parties}::int2[], ${ids}::bytea[], ${sids}::bytea[], ${text}::text[], ${ended}::bool[]) WITH ORDINALITY AS t(party, qid, sid, ev, ended, i)),
+        gone AS (
+          DELETE FROM cluster_subs s USING t WHERE t.ended AND s.party = t.party AND s.queue_id = t.qid AND s.node_id <> ${this.nodeId}
+          RETURNING s.party, s.queue_id, s.node_id),
+        o AS (
+          SELECT t.i, t.ev, g.node_id FROM t JOIN gone g ON g.party = t.party AND g.queue_id = t.qid WHERE t.ended
           UNION
-          SELECT v.node_id FROM cluster_service_subs v WHERE length(t.sid) > 0 AND v.party = t.party AND v.service_id = t.sid
-        ) o
-        WHERE o.node_id <> ${this.nodeId}
+          SELECT t.i, t.ev, s.node_id FROM t JOIN cluster_subs s ON s.party = t.party AND s.queue_id = t.qid WHERE NOT t.ended
+          UNION
+          SELECT t.i, t.ev, v.node_id FROM t JOIN cluster_service_subs v ON length(t.sid) > 0 AND v.party = t.party AND v.service_id = t.sid)
+        SELECT pg_notify(${this.prefix} || o.node_id, string_agg(o.ev, E'\n' ORDER BY o.i))
+        FROM o WHERE o.node_id <> ${this.nodeId}
         GROUP BY o.node_id`;
     }
-    // The ended queues' claims by other nodes are over (this node's own go by `release`).
-    const ended = events.filter((e) => e.kind === "ended");
-    if (ended.length > 0)
-      await sql`DELETE FROM cluster_subs s USING unnest(${ended.map((e) => partyCode(e.party))}::int2[], ${ended.map((e) => (e as { queueId: Uint8Array }).queueId)}::bytea[]) AS t(p, q)
-        WHERE s.party = t.p AND s.queue_id = t.q AND s.node_id <> ${this.nodeId}`;
   }
 
   private async notifyDirect(direct: readonly Direct[]): Promise<void> {
