@@ -15,11 +15,13 @@
  *   claim is found then.
  * - Deletion (DEL, NDEL, the control port) and moves to/from a service: "ended" to the holders;
  *   blocking: "blocked" to the queue's subscriber.
- * - Lost events: every SWEEP_MS a bounded sweep confirms a slice of this node's claims against
- *   the store (one that another node took while its "taken" was lost ends here with END), looks
- *   for pending messages of those with nothing in flight, and goes through one page of one
- *   service's queues; after the bus reports that events may have been lost (`resync`), all
- *   claims are confirmed and every subscription and service swept.
+ * - Lost events: every sweep interval (`ServerOptions.clusterSweepMs`, 10 s) a bounded sweep
+ *   confirms a slice of this node's claims against the store (one that another node took while
+ *   its "taken" was lost ends here with END; one whose queue was deleted or moved to a service
+ *   while its "ended" was lost ends with DELD or END), looks for pending messages of those with
+ *   nothing in flight, and goes through one page of one service's queues; after the bus reports
+ *   that events may have been lost (`resync`), all claims are confirmed and every subscription
+ *   and service swept.
  */
 import { idKey, sameId } from "../encoding/bytes.ts";
 import { Reader } from "../encoding/reader.ts";
@@ -33,7 +35,7 @@ import { setDelivered, type Client, type Env, type ServiceSubs, type Sub, type S
 import { msgOf } from "./message-encryption.ts";
 import { ServerSubscribers } from "./subscribers.ts";
 
-/** How often a slice of the subscriptions is swept for messages whose event was lost. */
+/** How often a slice of the subscriptions is swept for messages whose event was lost (default). */
 const SWEEP_MS = 10_000;
 /** Subscriptions looked at per sweep tick, and per page of a full resync (one query each). */
 const SWEEP_SLICE = 500;
@@ -113,6 +115,9 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private resyncing = false;
   private resyncAgain = false;
   private stopped = false;
+  /** Sweep ticks and resyncs completed (tests wait for them). */
+  sweeps = 0;
+  resyncs = 0;
 
   constructor(
     private readonly srv: Env,
@@ -128,7 +133,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   /** Joins the cluster as `name` (shown by the control port) and starts the sweep. */
   async start(name: string): Promise<void> {
     await this.cluster.join(name, this);
-    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_MS);
+    this.sweepTimer = setInterval(() => void this.sweep(), this.srv.options.clusterSweepMs ?? SWEEP_MS);
     this.sweepTimer.unref?.();
   }
 
@@ -316,11 +321,8 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         else if (cl.epoch <= e.prevEpoch) this.lose(e.party, key, cl, service);
         return;
       }
-      case "ended": {
-        this.local.end(e.party, e.queueId, e.serviceId, e.deleted ? MSG_.DELD : MSG_.END, null);
-        this.forget(e.party, idKey(e.queueId), false);
-        return;
-      }
+      case "ended":
+        return this.ended(e.party, e.queueId, e.serviceId, e.deleted);
       case "blocked": {
         let info: BlockingInfo;
         try {
@@ -331,6 +333,12 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         this.local.blocked(e.queueId, info);
       }
     }
+  }
+
+  /** The queue's subscriptions here end (DEL, NDEL, moved to a service): DELD or END, and its claim goes. */
+  private ended(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, deleted: boolean): void {
+    this.local.end(party, queueId, serviceId, deleted ? MSG_.DELD : MSG_.END, null);
+    this.forget(party, idKey(queueId), false);
   }
 
   /**
@@ -423,6 +431,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     } catch (e) {
       log.warn(`cluster: sweeping subscriptions failed: ${(e as Error).message}`);
     }
+    this.sweeps++;
   }
 
   /** Every queue claim, recipients then notifiers; a live iteration (claims come and go meanwhile). */
@@ -431,20 +440,23 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   }
 
   /**
-   * The claims among these that are still this node's; the others end here with END (a "taken"
-   * that never arrived: its sender failed to send it, or this node missed it).
+   * The claims among these that are still this node's; the others end here as the lost event
+   * would have ended them: END for a "taken" (its sender failed to send it, or this node missed
+   * it) or a move to a service, DELD for a deletion ("ended").
    */
   private async confirmed(party: ServiceParty, claims: readonly [string, Claim][], service: boolean): Promise<Claim[]> {
     const map = (service ? this.services : this.queues)[side(party)];
-    const mine = await this.cluster.confirm(
+    const found = await this.cluster.confirm(
       claims.map(([, cl]) => ({ party, id: idOf(cl), epoch: cl.epoch })),
       service,
     );
     const kept: Claim[] = [];
     claims.forEach(([k, cl], j) => {
       if (map.get(k) !== cl) return;
-      if (mine[j]) kept.push(cl);
-      else this.lose(party, k, cl, service);
+      const st = found[j];
+      if (st === "mine") kept.push(cl);
+      else if (st === "taken") this.lose(party, k, cl, service);
+      else this.ended(party, idOf(cl), null, st === "deleted");
     });
     return kept;
   }
@@ -458,6 +470,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     this.resyncing = true;
     void this.runResync().then((ok) => {
       this.resyncing = false;
+      if (ok) this.resyncs++;
       if (!ok) setTimeout(() => this.resync(), RESYNC_RETRY_MS).unref?.();
       else if (this.resyncAgain) {
         this.resyncAgain = false;

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { base64url } from "../../src/encoding/base64.ts";
+import { idKey } from "../../src/encoding/bytes.ts";
 import { SMPClient, type RcvQueue } from "../../src/client/client.ts";
 import { authPublicKey, generateAuthKey } from "../../src/client/keys.ts";
 import { decodePrivKey } from "../../src/crypto/keys.ts";
@@ -55,18 +56,21 @@ afterEach(async () => {
   schemas = [];
 });
 
-/** `count` nodes on one new schema, as `start --nodes` runs them (same identity, same store). */
-async function cluster(count: number, schema = testSchemaName()): Promise<Node[]> {
+/**
+ * `count` nodes on one new schema, as `start --nodes` runs them (same identity, same store);
+ * `sweepMs`: their sweep interval (default 10 s, so that only the tests that want it see a sweep).
+ */
+async function cluster(count: number, schema = testSchemaName(), sweepMs?: number): Promise<Node[]> {
   if (!schemas.includes(schema)) schemas.push(schema);
   const out: Node[] = [];
-  for (let i = 0; i < count; i++) out.push(await startNode(schema));
+  for (let i = 0; i < count; i++) out.push(await startNode(schema, sweepMs));
   return out;
 }
 
-async function startNode(schema: string): Promise<Node> {
+async function startNode(schema: string, sweepMs?: number): Promise<Node> {
   const dir = mkdtempSync(join(tmpdir(), "smp-cluster-"));
   const control = { port: 0, adminPassword: ADMIN, dailyBlockQueueQuota: 0 };
-  const options = testOptions({ store: { postgres: { uri: URI!, schema, poolSize: 4 } }, control }, dir);
+  const options = { ...testOptions({ store: { postgres: { uri: URI!, schema, poolSize: 4 } }, control }, dir), clusterSweepMs: sweepMs };
   const store = await openPostgresStore({ uri: URI!, schema, poolSize: 4, createSchema: true, msgQueueQuota: 128 });
   const running = await startServer(options, store);
   const fp = Buffer.from(options.credentials.fingerprint).toString("base64url") + "=";
@@ -384,13 +388,44 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(a!.running.server.subscribers.counts("rcv").queues).toBe(0);
   }, 30_000);
 
-  test("a message whose event never came is found by the periodic sweep (one tick: 10 s), with nothing else happening", async () => {
-    const [a, b] = await cluster(2);
+  test("a message whose event never came is found by the periodic sweep, with nothing else happening", async () => {
+    const [a, b] = await cluster(2, undefined, 50);
     const { rc: rb, q } = await subscribedQueue(b!);
     const msgId = await writeWithoutEvent(a!, q.rcvId);
-    const m = await nextEvent(rb, q.rcvId, 30_000);
+    const m = await nextEvent(rb, q.rcvId, 10_000);
     expect((m as { msgId: Uint8Array }).msgId).toEqual(msgId);
-  }, 40_000);
+  }, 20_000);
+
+  test("a DEL whose 'ended' never came: the resync finds the queue gone, DELD to the subscriber, and its claim is not written back", async () => {
+    const [a, b] = await cluster(2);
+    const { rc: rb, q } = await subscribedQueue(b!);
+    // A's DEL as committed — the queue and the claims of other nodes gone — whose "ended" B never got.
+    const rec = (await a!.store.queues.getQueueByRecipientId(q.rcvId))!;
+    await a!.store.queues.deleteQueue(rec);
+    await a!.store.conn.sql`DELETE FROM cluster_subs WHERE party = 0 AND queue_id = ${q.rcvId}`;
+    await cutEventConnection(b!); // B re-listens and resynchronises
+    // Server.hs: CSDeleted → DELD to the queue's subscriber.
+    expect(await nextEvent(rb, q.rcvId, 20_000)).toEqual({ tag: "DELD" });
+    await until(() => b!.running.server.cluster!.resyncs > 0);
+    expect(await ownerOf(a!, 0, q.rcvId)).toBeNull();
+    expect(b!.running.server.subscribers.counts("rcv").queues).toBe(0);
+  }, 30_000);
+
+  test("a move to a service whose 'ended' never came: the sweep finds the queue served by the service, END to the individual subscriber", async () => {
+    const [a, b] = await cluster(2, undefined, 50);
+    const { rc: rb, q } = await subscribedQueue(b!);
+    const sh = await client(a!, serviceCreds("M")());
+    // The service's SUB on A as committed (the queue associated, B's claim gone), its "ended" to B lost.
+    const rec = (await a!.store.queues.getQueueByRecipientId(q.rcvId))!;
+    expect(await a!.store.services.setQueueService(rec, "rcv", sh.serviceId!)).toBe("OK");
+    await a!.store.conn.sql`DELETE FROM cluster_subs WHERE party = 0 AND queue_id = ${q.rcvId}`;
+    // Server.hs: CSClient with the service → END to the queue's individual subscriber.
+    expect(await nextEvent(rb, q.rcvId, 10_000)).toEqual({ tag: "END" });
+    expect(b!.running.server.subscribers.counts("rcv").queues).toBe(0);
+    const sweeps = b!.running.server.cluster!.sweeps;
+    await until(() => b!.running.server.cluster!.sweeps > sweeps + 1);
+    expect(await ownerOf(a!, 0, q.rcvId)).toBeNull();
+  }, 20_000);
 
   test("a message whose event never came (its sender died after COMMIT) is found when the node resynchronises", async () => {
     const [a, b] = await cluster(2);

@@ -32,7 +32,7 @@ import { SQL, type ReservedSQL } from "bun";
 import { sha256 } from "../../crypto/digest.ts";
 import { idKey } from "../../encoding/bytes.ts";
 import { log } from "../../util/log.ts";
-import type { ClusterBus, ClusterEvent, ClusterListener, ClusterNode, ClusterSub } from "../cluster.ts";
+import type { ClaimStatus, ClusterBus, ClusterEvent, ClusterListener, ClusterNode, ClusterSub } from "../cluster.ts";
 import type { ServiceParty } from "../types.ts";
 import type { PgConnection } from "./connection.ts";
 import { bytes } from "./connection.ts";
@@ -453,26 +453,33 @@ export class PgClusterBus implements ClusterBus {
 
   // ---------------------------------------------------------------- reads
 
-  async confirm(claims: readonly ClusterSub[], service: boolean): Promise<boolean[]> {
+  async confirm(claims: readonly ClusterSub[], service: boolean): Promise<ClaimStatus[]> {
     if (claims.length === 0) return [];
     const p = claims.map((c) => partyCode(c.party));
     const q = claims.map((c) => c.id);
     const e = claims.map((c) => c.epoch);
     const sql = this.conn.sql;
-    const rows = (service
-      ? await sql`WITH t AS (SELECT * FROM unnest(${p}::int2[], ${q}::bytea[], ${e}::int8[]) WITH ORDINALITY AS t(p, q, e, i)),
+    if (service) {
+      const rows = (await sql`WITH t AS (SELECT * FROM unnest(${p}::int2[], ${q}::bytea[], ${e}::int8[]) WITH ORDINALITY AS t(p, q, e, i)),
           ins AS (INSERT INTO cluster_service_subs(party, service_id, node_id, epoch) SELECT p, q, ${this.nodeId}, e FROM t
             ON CONFLICT DO NOTHING RETURNING party, service_id AS q)
           SELECT (ins.q IS NOT NULL OR EXISTS (SELECT 1 FROM cluster_service_subs s
             WHERE s.party = t.p AND s.service_id = t.q AND s.node_id = ${this.nodeId} AND s.epoch = t.e)) AS mine
-          FROM t LEFT JOIN ins ON ins.party = t.p AND ins.q = t.q ORDER BY t.i`
-      : await sql`WITH t AS (SELECT * FROM unnest(${p}::int2[], ${q}::bytea[], ${e}::int8[]) WITH ORDINALITY AS t(p, q, e, i)),
-          ins AS (INSERT INTO cluster_subs(party, queue_id, node_id, epoch) SELECT p, q, ${this.nodeId}, e FROM t
-            ON CONFLICT DO NOTHING RETURNING party, queue_id AS q)
-          SELECT (ins.q IS NOT NULL OR EXISTS (SELECT 1 FROM cluster_subs s
-            WHERE s.party = t.p AND s.queue_id = t.q AND s.node_id = ${this.nodeId} AND s.epoch = t.e)) AS mine
           FROM t LEFT JOIN ins ON ins.party = t.p AND ins.q = t.q ORDER BY t.i`) as { mine: boolean }[];
-    return rows.map((r) => r.mine);
+      return rows.map((r) => (r.mine ? "mine" : "taken"));
+    }
+    // The queue's state first (st: null = gone, 1 = subscribed on its own, 2 = served by a
+    // service): only a claim of a queue that is still there on its own is recorded again.
+    const rows = (await sql`WITH t AS (SELECT * FROM unnest(${p}::int2[], ${q}::bytea[], ${e}::int8[]) WITH ORDINALITY AS t(p, q, e, i)),
+        k AS (SELECT t.*, CASE WHEN t.p = 0
+            THEN (SELECT CASE WHEN x.rcv_service_id IS NULL THEN 1 ELSE 2 END FROM queues x WHERE x.recipient_id = t.q)
+            ELSE (SELECT CASE WHEN x.ntf_service_id IS NULL THEN 1 ELSE 2 END FROM queues x WHERE x.notifier_id = t.q) END AS st FROM t),
+        ins AS (INSERT INTO cluster_subs(party, queue_id, node_id, epoch) SELECT p, q, ${this.nodeId}, e FROM k WHERE st = 1
+          ON CONFLICT DO NOTHING RETURNING party, queue_id AS q)
+        SELECT k.st, (ins.q IS NOT NULL OR EXISTS (SELECT 1 FROM cluster_subs s
+          WHERE s.party = k.p AND s.queue_id = k.q AND s.node_id = ${this.nodeId} AND s.epoch = k.e)) AS mine
+        FROM k LEFT JOIN ins ON ins.party = k.p AND ins.q = k.q ORDER BY k.i`) as { st: number | null; mine: boolean }[];
+    return rows.map((r) => (r.st === null ? "deleted" : r.st === 2 ? "moved" : r.mine ? "mine" : "taken"));
   }
 
   async withMessages(recipientIds: readonly Uint8Array[]): Promise<Uint8Array[]> {
