@@ -102,8 +102,11 @@ export interface ClusterBus {
    * that one is never recorded again.
    */
   confirm(claims: readonly ClusterSub[], service: boolean): Promise<ClaimStatus[]>;
-  /** BUS: the recipient ids among these whose queue holds a message (resync, periodic sweep). */
-  withMessages(recipientIds: readonly Uint8Array[]): Promise<Uint8Array[]>;
+  /**
+   * BUS: the recipient ids among these whose queue's first message was written at `sinceMs` or
+   * later (Unix ms, the sender's clock; 0: any message) — resync, periodic sweep.
+   */
+  withMessages(recipientIds: readonly Uint8Array[], sinceMs: number): Promise<Uint8Array[]>;
   /** BUS: the nodes registered now (live ones: a crashed node's row goes at the next cleanup). */
   nodes(): Promise<ClusterNode[]>;
 }

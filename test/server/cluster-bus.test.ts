@@ -427,6 +427,43 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(await ownerOf(a!, 0, q.rcvId)).toBeNull();
   }, 20_000);
 
+  test("a service connection that only SUBbed one queue: no sweep or resync delivers its service's older messages, but a message whose event was lost arrives", async () => {
+    const [a, b] = await cluster(2, undefined, 50);
+    const creds = serviceCreds("M");
+    const sh1 = await client(a!, creds());
+    const serviceId = sh1.serviceId!;
+    const q1 = await sh1.createQueue();
+    const q2 = await sh1.createQueue();
+    const q3 = await sh1.createQueue();
+    sh1.close();
+    await until(() => a!.running.server.subscribers.serviceSubscriber("rcv", serviceId) === undefined);
+    const h = await client(b!);
+    const k2 = generateAuthKey("ed25519") as SignPrivateKey;
+    expect(await sr(h, k2, "1", q2.sndId, { tag: "SKEY", key: authPublicKey(k2) })).toEqual(OK);
+    expect(await sr(h, k2, "2", q2.sndId, send("older, in q2"))).toEqual(OK);
+    const sh2 = await client(a!, creds());
+    expect(await sr(sh2, q1.rcvAuthKey, "3", q1.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId });
+    // Answered once the service's claim is visible to every node.
+    expect((await a!.store.conn.sql`SELECT node_id FROM cluster_service_subs WHERE party = 0 AND service_id = ${serviceId}`)[0].node_id).toBe(a!.store.cluster.nodeId);
+    // Written on B after the SOK, its event lost: a SEND to the empty q3 would have delivered it (tryDeliverMessage).
+    const lost = await writeWithoutEvent(b!, q3.rcvId);
+    const m = await nextEvent(sh2, q3.rcvId, 10_000);
+    expect((m as { msgId: Uint8Array }).msgId).toEqual(lost);
+    // Sweeps and a resync later, q2's older message is still only in the store (SUBS delivers it).
+    const node = a!.running.server.cluster!;
+    await cutEventConnection(a!);
+    await until(() => node.resyncs > 0);
+    const sweeps = node.sweeps;
+    await until(() => node.sweeps > sweeps + 2); // the service's page is swept every other tick
+    await node.settled();
+    const holder = a!.running.server.subscribers.serviceSubscriber("rcv", serviceId)!;
+    expect([...holder.subs.keys()]).toEqual([idKey(q3.rcvId)]);
+    const idsHash = queueIdsHash([q1.rcvId, q2.rcvId, q3.rcvId]);
+    expect(await sh2.subscribeService(3, idsHash)).toEqual({ count: 3, idsHash });
+    expect(decText(q2, await nextEvent(sh2, q2.rcvId))).toBe("older, in q2");
+    expect(await nextEvent(sh2)).toEqual({ tag: "ALLS" });
+  }, 30_000);
+
   test("a message whose event never came (its sender died after COMMIT) is found when the node resynchronises", async () => {
     const [a, b] = await cluster(2);
     const { rc: rb, q } = await subscribedQueue(b!);

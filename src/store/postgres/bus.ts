@@ -482,10 +482,11 @@ export class PgClusterBus implements ClusterBus {
     return rows.map((r) => (r.st === null ? "deleted" : r.st === 2 ? "moved" : r.mine ? "mine" : "taken"));
   }
 
-  async withMessages(recipientIds: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  async withMessages(recipientIds: readonly Uint8Array[], sinceMs: number): Promise<Uint8Array[]> {
     if (recipientIds.length === 0) return [];
     const rows = (await this.conn.sql`SELECT q.recipient_id FROM queues q
-      WHERE q.recipient_id = ANY(${recipientIds as Uint8Array[]}::bytea[]) AND EXISTS (SELECT 1 FROM messages m WHERE m.qid = q.qid)`) as {
+      WHERE q.recipient_id = ANY(${recipientIds as Uint8Array[]}::bytea[])
+        AND (SELECT m.ts_ms FROM messages m WHERE m.qid = q.qid ORDER BY m.seq LIMIT 1) >= ${sinceMs}`) as {
       recipient_id: Uint8Array;
     }[];
     return rows.map((r) => bytes(r.recipient_id));
