@@ -18,6 +18,7 @@ import { generateServiceCert } from "../../src/crypto/x509/service-certificate.t
 import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
 import type { BrokerMsg } from "../../src/protocol/broker-messages.ts";
 import { startServer, type RunningServer } from "../../src/server/index.ts";
+import { quoteIdent } from "../../src/store/postgres/migrate.ts";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/open.ts";
 import type { ServiceCredentials } from "../../src/transport/client-handshake.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../store/postgres.ts";
@@ -275,6 +276,42 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     }
     expect(await nextEvent(rc2, q2.rcvId)).toEqual({ tag: "DELD" });
   });
+
+  test("a DEL racing a SUB on a third node: the node whose claim the 'ended' deleted is the one told (DELD), the one it replaced gets END", async () => {
+    const schema = testSchemaName();
+    const [a, b, c] = await cluster(3, schema);
+    const { rc: rb, q } = await subscribedQueue(b!);
+    // An admin transaction holds the claim row, so C's claim and then the DEL's statement wait for it, in that order.
+    const admin = new SQL(URI!, { max: 2 });
+    const tx = await admin.reserve();
+    try {
+      await tx`BEGIN`;
+      await tx.unsafe(`SELECT 1 FROM ${quoteIdent(schema)}.cluster_subs WHERE party = 0 AND queue_id = $1 FOR UPDATE`, [q.rcvId]);
+      const pid = (await tx`SELECT pg_backend_pid() AS pid`)[0].pid as number;
+      // Sessions waiting for the admin's lock, directly or behind one that does.
+      const waiting = async (): Promise<number> =>
+        Number(
+          (
+            await admin`WITH w AS (SELECT pid, pg_blocking_pids(pid) AS b FROM pg_stat_activity)
+              SELECT count(*) AS n FROM w WHERE ${pid} = ANY(w.b) OR w.b && (SELECT array_agg(pid) FROM w WHERE ${pid} = ANY(w.b))`
+          )[0].n,
+        );
+      const rc = await client(c!);
+      expect(await sr(rc, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
+      await until(async () => (await waiting()) === 1);
+      expect(await sr(await client(a!), q.rcvAuthKey, "2", q.rcvId, CMD.DEL)).toEqual(OK);
+      await until(async () => (await waiting()) >= 2);
+      await tx`COMMIT`;
+      // C's claim is written first (B: END), then the DEL's statement deletes it and tells C (DELD).
+      expect(await nextEvent(rb, q.rcvId)).toEqual({ tag: "END" });
+      expect(await nextEvent(rc, q.rcvId)).toEqual({ tag: "DELD" });
+      await until(async () => (await ownerOf(a!, 0, q.rcvId)) === null);
+      expect(c!.running.server.subscribers.counts("rcv").queues).toBe(0);
+    } finally {
+      tx.release();
+      await admin.close();
+    }
+  }, 20_000);
 
   test("a service's SUBS on another node takes it over: ENDS to the older connection, deliveries move", async () => {
     const [a, b] = await cluster(2);
