@@ -12,14 +12,22 @@
  *   holding the queue or its service, which peeks and delivers if its Sub has nothing in flight.
  *   A SUB's own peek runs before its claim is committed; so once both are done, the queue is
  *   looked at once more (`recheck`): a message sent meanwhile on a node that did not yet see the
- *   claim is found then.
+ *   claim is found then. A service connection's SUB (or NEW) that makes it its service's holder
+ *   answers only once that claim is committed (`recorded`, services.ts): a SEND to another queue
+ *   of the service whose lookup missed the claim began before the answer, so it is ordered before
+ *   the SUB, and its message waits for SUBS as on one server (Server.hs:subscribeQueueAndDeliver
+ *   delivers the SUBbed queue's message only); a SEND whose lookup ran later finds the claim.
  * - Deletion (DEL, NDEL, the control port) and moves to/from a service: "ended" to the holders;
  *   blocking: "blocked" to the queue's subscriber.
- * - Lost events: every SWEEP_MS a bounded sweep confirms a slice of this node's claims against
- *   the store (one that another node took while its "taken" was lost ends here with END), looks
- *   for pending messages of those with nothing in flight, and goes through one page of one
- *   service's queues; after the bus reports that events may have been lost (`resync`), all
- *   claims are confirmed and every subscription and service swept.
+ * - Lost events: every sweep interval (`ServerOptions.clusterSweepMs`, 10 s) a bounded sweep
+ *   confirms a slice of this node's claims against the store (one that another node took while
+ *   its "taken" was lost ends here with END; one whose queue was deleted or moved to a service
+ *   while its "ended" was lost ends with DELD or END), looks for pending messages of those with
+ *   nothing in flight, and goes through one page of one service's queues; after the bus reports
+ *   that events may have been lost (`resync`), all claims are confirmed and every subscription
+ *   and service swept. A service's queues are swept for every pending message only on a
+ *   connection that did SUBS (which delivers them all); on one that only SUBbed queues, for
+ *   messages written since it became the service's holder — those a SEND would have delivered.
  */
 import { idKey, sameId } from "../encoding/bytes.ts";
 import { Reader } from "../encoding/reader.ts";
@@ -33,7 +41,7 @@ import { setDelivered, type Client, type Env, type ServiceSubs, type Sub, type S
 import { msgOf } from "./message-encryption.ts";
 import { ServerSubscribers } from "./subscribers.ts";
 
-/** How often a slice of the subscriptions is swept for messages whose event was lost. */
+/** How often a slice of the subscriptions is swept for messages whose event was lost (default). */
 const SWEEP_MS = 10_000;
 /** Subscriptions looked at per sweep tick, and per page of a full resync (one query each). */
 const SWEEP_SLICE = 500;
@@ -55,10 +63,12 @@ interface Claim {
   released: boolean;
   /**
    * Pending messages are looked for once the claim is visible: a SUB's claim once the SUB has
-   * read the queue (`headRead`; no recheck may deliver before); a service's when it was taken by
-   * a queue's SUB or NEW (SUBS delivers what is pending itself, after `recorded`).
+   * read the queue (`headRead`; no recheck may deliver before); a service's only when it is
+   * claimed again after the store failed it (the SUB or SUBS answered without waiting longer).
    */
   read: boolean;
+  /** Service claims: when (Unix ms) the connection became the service's holder here. */
+  readonly since: number;
   /** The store failed to record it: the resync claims it again. */
   failed: boolean;
   /** Service claims: resolves when the store answered or failed (`recorded`). */
@@ -113,6 +123,9 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private resyncing = false;
   private resyncAgain = false;
   private stopped = false;
+  /** Sweep ticks and resyncs completed (tests wait for them). */
+  sweeps = 0;
+  resyncs = 0;
 
   constructor(
     private readonly srv: Env,
@@ -128,7 +141,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   /** Joins the cluster as `name` (shown by the control port) and starts the sweep. */
   async start(name: string): Promise<void> {
     await this.cluster.join(name, this);
-    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_MS);
+    this.sweepTimer = setInterval(() => void this.sweep(), this.srv.options.clusterSweepMs ?? SWEEP_MS);
     this.sweepTimer.unref?.();
   }
 
@@ -154,8 +167,8 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     // Served by the service now: an individual subscriber or another service elsewhere loses it.
     if (!sameId(prevServiceId, serviceId))
       this.cluster.publish({ kind: "ended", party, queueId, serviceId: prevServiceId, deleted: false });
-    // Its service's queues are looked at once the claim is visible (SUBS walks them itself).
-    if (!wasHolder) this.claim(party, serviceId, idKey(serviceId), c, true, true);
+    // The SUB or NEW answers once the claim is visible (`recorded`); nothing else is looked at.
+    if (!wasHolder) this.claim(party, serviceId, idKey(serviceId), c, true);
   }
 
   subscribeService(party: ServiceParty, c: Client, subs: ServiceSubs): void {
@@ -234,12 +247,15 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
 
   // ---------------------------------------------------------------- claims
 
-  /** `read`: the subscription's own read of the queue is done (see `headRead`). */
-  private claim(party: ServiceParty, id: Uint8Array, key: string, c: Client, service: boolean, read = false): void {
+  /**
+   * `read`: the subscription's own read of the queue is done (see `headRead`); for a service, its
+   * queues are to be swept once claimed (a claim made again). `since`: see `Claim.since`.
+   */
+  private claim(party: ServiceParty, id: Uint8Array, key: string, c: Client, service: boolean, read = false, since = service ? Date.now() : 0): void {
     const map = (service ? this.services : this.queues)[side(party)];
     let resolve = (): void => {};
     const done = service ? new Promise<void>((r) => (resolve = r)) : null;
-    const cl: Claim = { key, c, epoch: 0, takenUpTo: -1, released: false, read, failed: false, done };
+    const cl: Claim = { key, c, epoch: 0, takenUpTo: -1, released: false, read, since, failed: false, done };
     map.set(key, cl);
     const answered = this.cluster.claim(party, id, service).then(
       async (epoch) => {
@@ -316,11 +332,8 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         else if (cl.epoch <= e.prevEpoch) this.lose(e.party, key, cl, service);
         return;
       }
-      case "ended": {
-        this.local.end(e.party, e.queueId, e.serviceId, e.deleted ? MSG_.DELD : MSG_.END, null);
-        this.forget(e.party, idKey(e.queueId), false);
-        return;
-      }
+      case "ended":
+        return this.ended(e.party, e.queueId, e.serviceId, e.deleted);
       case "blocked": {
         let info: BlockingInfo;
         try {
@@ -331,6 +344,12 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         this.local.blocked(e.queueId, info);
       }
     }
+  }
+
+  /** The queue's subscriptions here end (DEL, NDEL, moved to a service): DELD or END, and its claim goes. */
+  private ended(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, deleted: boolean): void {
+    this.local.end(party, queueId, serviceId, deleted ? MSG_.DELD : MSG_.END, null);
+    this.forget(party, idKey(queueId), false);
   }
 
   /**
@@ -394,7 +413,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     for (const cl of claims) if (cl.c.connected && free(cl.c.subs.get(cl.key))) ids.push(idOf(cl));
     if (ids.length === 0) return;
     try {
-      for (const id of await this.cluster.withMessages(ids)) await this.deliverPending(id, null);
+      for (const id of await this.cluster.withMessages(ids, 0)) await this.deliverPending(id, null);
     } catch (e) {
       log.warn(`cluster: looking for pending messages failed: ${(e as Error).message}`);
     }
@@ -423,6 +442,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     } catch (e) {
       log.warn(`cluster: sweeping subscriptions failed: ${(e as Error).message}`);
     }
+    this.sweeps++;
   }
 
   /** Every queue claim, recipients then notifiers; a live iteration (claims come and go meanwhile). */
@@ -431,20 +451,23 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   }
 
   /**
-   * The claims among these that are still this node's; the others end here with END (a "taken"
-   * that never arrived: its sender failed to send it, or this node missed it).
+   * The claims among these that are still this node's; the others end here as the lost event
+   * would have ended them: END for a "taken" (its sender failed to send it, or this node missed
+   * it) or a move to a service, DELD for a deletion ("ended").
    */
   private async confirmed(party: ServiceParty, claims: readonly [string, Claim][], service: boolean): Promise<Claim[]> {
     const map = (service ? this.services : this.queues)[side(party)];
-    const mine = await this.cluster.confirm(
+    const found = await this.cluster.confirm(
       claims.map(([, cl]) => ({ party, id: idOf(cl), epoch: cl.epoch })),
       service,
     );
     const kept: Claim[] = [];
     claims.forEach(([k, cl], j) => {
       if (map.get(k) !== cl) return;
-      if (mine[j]) kept.push(cl);
-      else this.lose(party, k, cl, service);
+      const st = found[j];
+      if (st === "mine") kept.push(cl);
+      else if (st === "taken") this.lose(party, k, cl, service);
+      else this.ended(party, idOf(cl), null, st === "deleted");
     });
     return kept;
   }
@@ -458,6 +481,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     this.resyncing = true;
     void this.runResync().then((ok) => {
       this.resyncing = false;
+      if (ok) this.resyncs++;
       if (!ok) setTimeout(() => this.resync(), RESYNC_RETRY_MS).unref?.();
       else if (this.resyncAgain) {
         this.resyncAgain = false;
@@ -480,7 +504,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
             for (const [k, cl] of page) {
               if (cl.epoch !== 0) known.push([k, cl]);
               // A claim the store failed to record: made again (it is a SUB that was accepted).
-              else if (cl.failed && map.get(k) === cl && !cl.released) this.claim(party, idOf(cl), k, cl.c, service, true);
+              else if (cl.failed && map.get(k) === cl && !cl.released) this.claim(party, idOf(cl), k, cl.c, service, true, cl.since);
             }
             const kept = await this.confirmed(party, known, service);
             if (!service && party === "rcv") await this.recheck(kept);
@@ -495,7 +519,11 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     }
   }
 
-  /** The queues of a service served here: those with a message and nothing in flight get it. */
+  /**
+   * The queues of a service served here: those with a message and nothing in flight get it — all
+   * of them on a connection that did SUBS; on one that only SUBbed queues, those whose message
+   * was written since it became the holder (an older one waits for SUBS, as on one server).
+   */
   private async sweepService(cl: Claim): Promise<void> {
     for (let after: Uint8Array | null = null; ; ) {
       after = await this.sweepServicePage(cl, after);
@@ -510,7 +538,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     const page = await this.srv.store.services.serviceQueues(serviceId, "rcv", after, SWEEP_SLICE);
     const ids: Uint8Array[] = [];
     for (const q of page) if (free(cl.c.subs.get(idKey(q.recipientId)))) ids.push(q.recipientId);
-    for (const id of await this.cluster.withMessages(ids)) await this.deliverPending(id, serviceId);
+    for (const id of await this.cluster.withMessages(ids, cl.c.serviceSubscribed ? 0 : cl.since)) await this.deliverPending(id, serviceId);
     return page.length < SWEEP_SLICE ? null : page[page.length - 1]!.recipientId;
   }
 

@@ -234,7 +234,12 @@ async function createQueue(srv: Env, c: Client, t: ReceivedTransmission, req: Ne
         const key = idKey(recipientId);
         subscribe(srv, c, key, r.recipientId);
         srv.subscribers.headRead(key, c); // a new queue: nothing to read
-      } else srv.subscribers.subscribeServiceQueue("rcv", r.recipientId, c, serviceId);
+      } else {
+        srv.subscribers.subscribeServiceQueue("rcv", r.recipientId, c, serviceId);
+        // With several nodes: answered once this connection is its service's holder for all of them.
+        const recorded = srv.subscribers.recorded("rcv", c);
+        if (recorded !== null) await recorded;
+      }
     }
     reply(c, t, {
       tag: "IDS",

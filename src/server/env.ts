@@ -185,9 +185,11 @@ export interface Subscribers {
   /** The queue was blocked (control port): its own subscriber, on any node, gets ERR BLOCKED (Server.hs:processCP CPBlock). */
   blocked(recipientId: Uint8Array, info: BlockingInfo): void;
   /**
-   * Resolves once `c`'s subscription for its service (SUBS/NSUBS) is recorded where other nodes
-   * see it: pending messages are looked for only then, so that one sent on another node meanwhile
-   * is either found or announced to this node. Null on one server (nothing to wait for).
+   * Resolves once `c`'s subscription for its service (SUBS/NSUBS, or a SUB/NEW that made it the
+   * holder) is recorded where other nodes see it: SUBS looks for pending messages only then, so
+   * that one sent on another node meanwhile is either found or announced to this node; a SUB or
+   * NEW answers only then, so that a SEND after its answer is announced to this node. Null on one
+   * server (nothing to wait for).
    */
   recorded(party: ServiceParty, c: Client): Promise<void> | null;
 }

@@ -141,4 +141,9 @@ export interface ServerOptions {
    * ("<[NODES] name or host name>-<index>"). Absent: a plain single server (SQLite).
    */
   node?: { index: number; count: number; name: string };
+  /**
+   * On PostgreSQL: how often a node sweeps a slice of its subscriptions for events that were lost
+   * (cluster-subscribers.ts; default 10 s). Not in the INI file: tests shorten it.
+   */
+  clusterSweepMs?: number;
 }

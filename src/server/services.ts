@@ -103,6 +103,9 @@ export async function subscribeServiceQueue(srv: Env, c: Client, t: ReceivedTran
     srv.stats.qSubDuplicate++;
     sub.delivered = null;
   } else if (!(await associate(srv, "rcv", c, q, q.recipientId, q.rcvServiceId))) return fail(c, t, ERR.AUTH);
+  // With several nodes: answered once this connection is its service's holder for all of them.
+  const recorded = srv.subscribers.recorded("rcv", c);
+  if (recorded !== null) await recorded;
   const head = await srv.store.messages.peekMsg(q);
   reply(c, t, { tag: "SOK", serviceId: c.serviceId });
   if (head === null) return;

@@ -56,6 +56,13 @@ export interface ClusterSub {
   readonly epoch: number;
 }
 
+/**
+ * BUS: a claim as `confirm` finds it: still this node's; another node's now ("taken": its
+ * subscriber gets END); or, for a queue claim, its queue (notifier) deleted (DELD) or the queue
+ * now served by a service (END), as the lost "ended" would have said.
+ */
+export type ClaimStatus = "mine" | "taken" | "deleted" | "moved";
+
 /** BUS: a node of the registry, for display (control port, metrics). */
 export interface ClusterNode {
   readonly nodeId: string;
@@ -89,12 +96,17 @@ export interface ClusterBus {
    */
   publish(e: ClusterEvent): void;
   /**
-   * BUS: which of these claims are still this node's (resync after lost events). A claim whose
-   * row is gone (released by a node that took this one for dead) is recorded again.
+   * BUS: what became of these claims (resync after lost events, periodic sweep), in their order.
+   * A claim whose row is gone (released by a node that took this one for dead) is recorded again
+   * — unless the queue claimed is gone or moved to a service meanwhile (its "ended" was lost):
+   * that one is never recorded again.
    */
-  confirm(claims: readonly ClusterSub[], service: boolean): Promise<boolean[]>;
-  /** BUS: the recipient ids among these whose queue holds a message (resync, periodic sweep). */
-  withMessages(recipientIds: readonly Uint8Array[]): Promise<Uint8Array[]>;
+  confirm(claims: readonly ClusterSub[], service: boolean): Promise<ClaimStatus[]>;
+  /**
+   * BUS: the recipient ids among these whose queue's first message was written at `sinceMs` or
+   * later (Unix ms, the sender's clock; 0: any message) — resync, periodic sweep.
+   */
+  withMessages(recipientIds: readonly Uint8Array[], sinceMs: number): Promise<Uint8Array[]>;
   /** BUS: the nodes registered now (live ones: a crashed node's row goes at the next cleanup). */
   nodes(): Promise<ClusterNode[]>;
 }

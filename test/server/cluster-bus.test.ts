@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { base64url } from "../../src/encoding/base64.ts";
+import { idKey } from "../../src/encoding/bytes.ts";
 import { SMPClient, type RcvQueue } from "../../src/client/client.ts";
 import { authPublicKey, generateAuthKey } from "../../src/client/keys.ts";
 import { decodePrivKey } from "../../src/crypto/keys.ts";
@@ -17,6 +18,7 @@ import { generateServiceCert } from "../../src/crypto/x509/service-certificate.t
 import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
 import type { BrokerMsg } from "../../src/protocol/broker-messages.ts";
 import { startServer, type RunningServer } from "../../src/server/index.ts";
+import { quoteIdent } from "../../src/store/postgres/migrate.ts";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/open.ts";
 import type { ServiceCredentials } from "../../src/transport/client-handshake.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../store/postgres.ts";
@@ -55,18 +57,21 @@ afterEach(async () => {
   schemas = [];
 });
 
-/** `count` nodes on one new schema, as `start --nodes` runs them (same identity, same store). */
-async function cluster(count: number, schema = testSchemaName()): Promise<Node[]> {
+/**
+ * `count` nodes on one new schema, as `start --nodes` runs them (same identity, same store);
+ * `sweepMs`: their sweep interval (default 10 s, so that only the tests that want it see a sweep).
+ */
+async function cluster(count: number, schema = testSchemaName(), sweepMs?: number): Promise<Node[]> {
   if (!schemas.includes(schema)) schemas.push(schema);
   const out: Node[] = [];
-  for (let i = 0; i < count; i++) out.push(await startNode(schema));
+  for (let i = 0; i < count; i++) out.push(await startNode(schema, sweepMs));
   return out;
 }
 
-async function startNode(schema: string): Promise<Node> {
+async function startNode(schema: string, sweepMs?: number): Promise<Node> {
   const dir = mkdtempSync(join(tmpdir(), "smp-cluster-"));
   const control = { port: 0, adminPassword: ADMIN, dailyBlockQueueQuota: 0 };
-  const options = testOptions({ store: { postgres: { uri: URI!, schema, poolSize: 4 } }, control }, dir);
+  const options = { ...testOptions({ store: { postgres: { uri: URI!, schema, poolSize: 4 } }, control }, dir), clusterSweepMs: sweepMs };
   const store = await openPostgresStore({ uri: URI!, schema, poolSize: 4, createSchema: true, msgQueueQuota: 128 });
   const running = await startServer(options, store);
   const fp = Buffer.from(options.credentials.fingerprint).toString("base64url") + "=";
@@ -272,6 +277,42 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(await nextEvent(rc2, q2.rcvId)).toEqual({ tag: "DELD" });
   });
 
+  test("a DEL racing a SUB on a third node: the node whose claim the 'ended' deleted is the one told (DELD), the one it replaced gets END", async () => {
+    const schema = testSchemaName();
+    const [a, b, c] = await cluster(3, schema);
+    const { rc: rb, q } = await subscribedQueue(b!);
+    // An admin transaction holds the claim row, so C's claim and then the DEL's statement wait for it, in that order.
+    const admin = new SQL(URI!, { max: 2 });
+    const tx = await admin.reserve();
+    try {
+      await tx`BEGIN`;
+      await tx.unsafe(`SELECT 1 FROM ${quoteIdent(schema)}.cluster_subs WHERE party = 0 AND queue_id = $1 FOR UPDATE`, [q.rcvId]);
+      const pid = (await tx`SELECT pg_backend_pid() AS pid`)[0].pid as number;
+      // Sessions waiting for the admin's lock, directly or behind one that does.
+      const waiting = async (): Promise<number> =>
+        Number(
+          (
+            await admin`WITH w AS (SELECT pid, pg_blocking_pids(pid) AS b FROM pg_stat_activity)
+              SELECT count(*) AS n FROM w WHERE ${pid} = ANY(w.b) OR w.b && (SELECT array_agg(pid) FROM w WHERE ${pid} = ANY(w.b))`
+          )[0].n,
+        );
+      const rc = await client(c!);
+      expect(await sr(rc, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
+      await until(async () => (await waiting()) === 1);
+      expect(await sr(await client(a!), q.rcvAuthKey, "2", q.rcvId, CMD.DEL)).toEqual(OK);
+      await until(async () => (await waiting()) >= 2);
+      await tx`COMMIT`;
+      // C's claim is written first (B: END), then the DEL's statement deletes it and tells C (DELD).
+      expect(await nextEvent(rb, q.rcvId)).toEqual({ tag: "END" });
+      expect(await nextEvent(rc, q.rcvId)).toEqual({ tag: "DELD" });
+      await until(async () => (await ownerOf(a!, 0, q.rcvId)) === null);
+      expect(c!.running.server.subscribers.counts("rcv").queues).toBe(0);
+    } finally {
+      tx.release();
+      await admin.close();
+    }
+  }, 20_000);
+
   test("a service's SUBS on another node takes it over: ENDS to the older connection, deliveries move", async () => {
     const [a, b] = await cluster(2);
     const creds = serviceCreds("M");
@@ -384,13 +425,81 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(a!.running.server.subscribers.counts("rcv").queues).toBe(0);
   }, 30_000);
 
-  test("a message whose event never came is found by the periodic sweep (one tick: 10 s), with nothing else happening", async () => {
-    const [a, b] = await cluster(2);
+  test("a message whose event never came is found by the periodic sweep, with nothing else happening", async () => {
+    const [a, b] = await cluster(2, undefined, 50);
     const { rc: rb, q } = await subscribedQueue(b!);
     const msgId = await writeWithoutEvent(a!, q.rcvId);
-    const m = await nextEvent(rb, q.rcvId, 30_000);
+    const m = await nextEvent(rb, q.rcvId, 10_000);
     expect((m as { msgId: Uint8Array }).msgId).toEqual(msgId);
-  }, 40_000);
+  }, 20_000);
+
+  test("a DEL whose 'ended' never came: the resync finds the queue gone, DELD to the subscriber, and its claim is not written back", async () => {
+    const [a, b] = await cluster(2);
+    const { rc: rb, q } = await subscribedQueue(b!);
+    // A's DEL as committed — the queue and the claims of other nodes gone — whose "ended" B never got.
+    const rec = (await a!.store.queues.getQueueByRecipientId(q.rcvId))!;
+    await a!.store.queues.deleteQueue(rec);
+    await a!.store.conn.sql`DELETE FROM cluster_subs WHERE party = 0 AND queue_id = ${q.rcvId}`;
+    await cutEventConnection(b!); // B re-listens and resynchronises
+    // Server.hs: CSDeleted → DELD to the queue's subscriber.
+    expect(await nextEvent(rb, q.rcvId, 20_000)).toEqual({ tag: "DELD" });
+    await until(() => b!.running.server.cluster!.resyncs > 0);
+    expect(await ownerOf(a!, 0, q.rcvId)).toBeNull();
+    expect(b!.running.server.subscribers.counts("rcv").queues).toBe(0);
+  }, 30_000);
+
+  test("a move to a service whose 'ended' never came: the sweep finds the queue served by the service, END to the individual subscriber", async () => {
+    const [a, b] = await cluster(2, undefined, 50);
+    const { rc: rb, q } = await subscribedQueue(b!);
+    const sh = await client(a!, serviceCreds("M")());
+    // The service's SUB on A as committed (the queue associated, B's claim gone), its "ended" to B lost.
+    const rec = (await a!.store.queues.getQueueByRecipientId(q.rcvId))!;
+    expect(await a!.store.services.setQueueService(rec, "rcv", sh.serviceId!)).toBe("OK");
+    await a!.store.conn.sql`DELETE FROM cluster_subs WHERE party = 0 AND queue_id = ${q.rcvId}`;
+    // Server.hs: CSClient with the service → END to the queue's individual subscriber.
+    expect(await nextEvent(rb, q.rcvId, 10_000)).toEqual({ tag: "END" });
+    expect(b!.running.server.subscribers.counts("rcv").queues).toBe(0);
+    const sweeps = b!.running.server.cluster!.sweeps;
+    await until(() => b!.running.server.cluster!.sweeps > sweeps + 1);
+    expect(await ownerOf(a!, 0, q.rcvId)).toBeNull();
+  }, 20_000);
+
+  test("a service connection that only SUBbed one queue: no sweep or resync delivers its service's older messages, but a message whose event was lost arrives", async () => {
+    const [a, b] = await cluster(2, undefined, 50);
+    const creds = serviceCreds("M");
+    const sh1 = await client(a!, creds());
+    const serviceId = sh1.serviceId!;
+    const q1 = await sh1.createQueue();
+    const q2 = await sh1.createQueue();
+    const q3 = await sh1.createQueue();
+    sh1.close();
+    await until(() => a!.running.server.subscribers.serviceSubscriber("rcv", serviceId) === undefined);
+    const h = await client(b!);
+    const k2 = generateAuthKey("ed25519") as SignPrivateKey;
+    expect(await sr(h, k2, "1", q2.sndId, { tag: "SKEY", key: authPublicKey(k2) })).toEqual(OK);
+    expect(await sr(h, k2, "2", q2.sndId, send("older, in q2"))).toEqual(OK);
+    const sh2 = await client(a!, creds());
+    expect(await sr(sh2, q1.rcvAuthKey, "3", q1.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId });
+    // Answered once the service's claim is visible to every node.
+    expect((await a!.store.conn.sql`SELECT node_id FROM cluster_service_subs WHERE party = 0 AND service_id = ${serviceId}`)[0].node_id).toBe(a!.store.cluster.nodeId);
+    // Written on B after the SOK, its event lost: a SEND to the empty q3 would have delivered it (tryDeliverMessage).
+    const lost = await writeWithoutEvent(b!, q3.rcvId);
+    const m = await nextEvent(sh2, q3.rcvId, 10_000);
+    expect((m as { msgId: Uint8Array }).msgId).toEqual(lost);
+    // Sweeps and a resync later, q2's older message is still only in the store (SUBS delivers it).
+    const node = a!.running.server.cluster!;
+    await cutEventConnection(a!);
+    await until(() => node.resyncs > 0);
+    const sweeps = node.sweeps;
+    await until(() => node.sweeps > sweeps + 2); // the service's page is swept every other tick
+    await node.settled();
+    const holder = a!.running.server.subscribers.serviceSubscriber("rcv", serviceId)!;
+    expect([...holder.subs.keys()]).toEqual([idKey(q3.rcvId)]);
+    const idsHash = queueIdsHash([q1.rcvId, q2.rcvId, q3.rcvId]);
+    expect(await sh2.subscribeService(3, idsHash)).toEqual({ count: 3, idsHash });
+    expect(decText(q2, await nextEvent(sh2, q2.rcvId))).toBe("older, in q2");
+    expect(await nextEvent(sh2)).toEqual({ tag: "ALLS" });
+  }, 30_000);
 
   test("a message whose event never came (its sender died after COMMIT) is found when the node resynchronises", async () => {
     const [a, b] = await cluster(2);

@@ -456,6 +456,45 @@ describe("messaging services", () => {
     expect(totalServiceSubs(s, "rcv").count).toBe(2);
   });
 
+  test("Server.hs:subscribeQueueAndDeliver — a service connection's SUB delivers that queue's message only; the service's other queues wait for SUBS", async () => {
+    const s = await server();
+    const cert = selfSignedServiceCert();
+    const h = await client(s);
+    const sh1 = await serviceClient(s, cert);
+    const serviceId = sh1.serviceId!;
+    const { q: q1, sKey: sKey1 } = await queueWithSender(sh1, h);
+    const { q: q2, sKey: sKey2 } = await queueWithSender(sh1, h);
+    const { q: q3, sKey: sKey3 } = await queueWithSender(sh1, h);
+    sh1.close();
+    while (s.server.subscribers.serviceSubscriber("rcv", serviceId) !== undefined) await new Promise((r) => setTimeout(r, 5));
+    // Sent while no connection of the service is subscribed.
+    expect(await sr(h, sKey1, q1.sndId, send("pending in q1"))).toEqual({ tag: "OK" });
+    expect(await sr(h, sKey2, q2.sndId, send("pending in q2"))).toEqual({ tag: "OK" });
+    const sh2 = await serviceClient(s, cert);
+    expect(await sr(sh2, q1.rcvAuthKey, q1.rcvId, { tag: "SUB" })).toEqual({ tag: "SOK", serviceId });
+    const e1 = await nextEvent(sh2);
+    expect(e1.entityId).toEqual(q1.rcvId);
+    expect(dec(q1, e1.msg)).toBe("pending in q1");
+    // With several nodes: whatever the SUB's claim of the service started is over.
+    await s.server.cluster?.settled();
+    // A message to an empty queue of the service goes to its connection now (tryDeliverMessage)…
+    expect(await sr(h, sKey3, q3.sndId, send("new in q3"))).toEqual({ tag: "OK" });
+    const e3 = await nextEvent(sh2);
+    expect(e3.entityId).toEqual(q3.rcvId);
+    expect(dec(q3, e3.msg)).toBe("new in q3");
+    // …while q2's, sent before, was not delivered: SUBS delivers it (q1's and q3's are in flight).
+    const holder = s.server.subscribers.serviceSubscriber("rcv", serviceId)!;
+    expect([...holder.subs.keys()].length).toBe(2);
+    const idsHash = hashOf(q1.rcvId, q2.rcvId, q3.rcvId);
+    expect(await sh2.subscribeService(3, idsHash)).toEqual({ count: 3, idsHash });
+    const e2 = await nextEvent(sh2);
+    expect(e2.entityId).toEqual(q2.rcvId);
+    expect(dec(q2, e2.msg)).toBe("pending in q2");
+    expect((await nextEvent(sh2)).msg).toEqual({ tag: "ALLS" });
+    expect(s.server.stats.rcvServicesSubMsg).toBe(1);
+    expect(s.server.stats.rcvServicesSubDuplicate).toBe(2);
+  });
+
   test("moving a queue while both sides are connected: END to the service, then END to the client", async () => {
     const s = await server();
     const cert = selfSignedServiceCert();

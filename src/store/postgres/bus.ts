@@ -32,7 +32,7 @@ import { SQL, type ReservedSQL } from "bun";
 import { sha256 } from "../../crypto/digest.ts";
 import { idKey } from "../../encoding/bytes.ts";
 import { log } from "../../util/log.ts";
-import type { ClusterBus, ClusterEvent, ClusterListener, ClusterNode, ClusterSub } from "../cluster.ts";
+import type { ClaimStatus, ClusterBus, ClusterEvent, ClusterListener, ClusterNode, ClusterSub } from "../cluster.ts";
 import type { ServiceParty } from "../types.ts";
 import type { PgConnection } from "./connection.ts";
 import { bytes } from "./connection.ts";
@@ -388,7 +388,12 @@ export class PgClusterBus implements ClusterBus {
     }
   }
 
-  /** Events about a queue, to the nodes holding it or its service (one statement per payload's worth). */
+  /**
+   * Events about a queue, to the nodes holding it or its service (one statement per payload's
+   * worth). An "ended" queue's claims by other nodes are over (this node's own go by `release`):
+   * the statement deletes them and tells exactly the nodes whose rows it deleted, so a claim
+   * committed meanwhile is either deleted and told, or kept (and judged by its node's `confirm`).
+   */
   private async runEvents(events: readonly ClusterEvent[]): Promise<void> {
     if (events.length === 0) return;
     const sql = this.conn.sql;
@@ -398,27 +403,29 @@ export class PgClusterBus implements ClusterBus {
       const ids: Uint8Array[] = [];
       const sids: Uint8Array[] = [];
       const text: string[] = [];
+      const ended: boolean[] = [];
       for (const { e, line } of group) {
         parties.push(partyCode(e.party));
         ids.push(e.kind === "serviceTaken" ? e.serviceId : e.queueId);
         sids.push(e.kind === "available" || e.kind === "ended" ? (e.serviceId ?? NONE) : NONE);
         text.push(line);
+        ended.push(e.kind === "ended");
       }
-      await sql`SELECT pg_notify(${this.prefix} || o.node_id, string_agg(t.ev, E'\n'))
-        FROM unnest(${parties}::int2[], ${ids}::bytea[], ${sids}::bytea[], ${text}::text[]) AS t(party, qid, sid, ev)
-        CROSS JOIN LATERAL (
-          SELECT s.node_id FROM cluster_subs s WHERE s.party = t.party AND s.queue_id = t.qid
+      await sql`WITH t AS (
+          SELECT * FROM unnest(${parties}::int2[], ${ids}::bytea[], ${sids}::bytea[], ${text}::text[], ${ended}::bool[]) WITH ORDINALITY AS t(party, qid, sid, ev, ended, i)),
+        gone AS (
+          DELETE FROM cluster_subs s USING t WHERE t.ended AND s.party = t.party AND s.queue_id = t.qid AND s.node_id <> ${this.nodeId}
+          RETURNING s.party, s.queue_id, s.node_id),
+        o AS (
+          SELECT t.i, t.ev, g.node_id FROM t JOIN gone g ON g.party = t.party AND g.queue_id = t.qid WHERE t.ended
           UNION
-          SELECT v.node_id FROM cluster_service_subs v WHERE length(t.sid) > 0 AND v.party = t.party AND v.service_id = t.sid
-        ) o
-        WHERE o.node_id <> ${this.nodeId}
+          SELECT t.i, t.ev, s.node_id FROM t JOIN cluster_subs s ON s.party = t.party AND s.queue_id = t.qid WHERE NOT t.ended
+          UNION
+          SELECT t.i, t.ev, v.node_id FROM t JOIN cluster_service_subs v ON length(t.sid) > 0 AND v.party = t.party AND v.service_id = t.sid)
+        SELECT pg_notify(${this.prefix} || o.node_id, string_agg(o.ev, E'\n' ORDER BY o.i))
+        FROM o WHERE o.node_id <> ${this.nodeId}
         GROUP BY o.node_id`;
     }
-    // The ended queues' claims by other nodes are over (this node's own go by `release`).
-    const ended = events.filter((e) => e.kind === "ended");
-    if (ended.length > 0)
-      await sql`DELETE FROM cluster_subs s USING unnest(${ended.map((e) => partyCode(e.party))}::int2[], ${ended.map((e) => (e as { queueId: Uint8Array }).queueId)}::bytea[]) AS t(p, q)
-        WHERE s.party = t.p AND s.queue_id = t.q AND s.node_id <> ${this.nodeId}`;
   }
 
   private async notifyDirect(direct: readonly Direct[]): Promise<void> {
@@ -446,32 +453,40 @@ export class PgClusterBus implements ClusterBus {
 
   // ---------------------------------------------------------------- reads
 
-  async confirm(claims: readonly ClusterSub[], service: boolean): Promise<boolean[]> {
+  async confirm(claims: readonly ClusterSub[], service: boolean): Promise<ClaimStatus[]> {
     if (claims.length === 0) return [];
     const p = claims.map((c) => partyCode(c.party));
     const q = claims.map((c) => c.id);
     const e = claims.map((c) => c.epoch);
     const sql = this.conn.sql;
-    const rows = (service
-      ? await sql`WITH t AS (SELECT * FROM unnest(${p}::int2[], ${q}::bytea[], ${e}::int8[]) WITH ORDINALITY AS t(p, q, e, i)),
+    if (service) {
+      const rows = (await sql`WITH t AS (SELECT * FROM unnest(${p}::int2[], ${q}::bytea[], ${e}::int8[]) WITH ORDINALITY AS t(p, q, e, i)),
           ins AS (INSERT INTO cluster_service_subs(party, service_id, node_id, epoch) SELECT p, q, ${this.nodeId}, e FROM t
             ON CONFLICT DO NOTHING RETURNING party, service_id AS q)
           SELECT (ins.q IS NOT NULL OR EXISTS (SELECT 1 FROM cluster_service_subs s
             WHERE s.party = t.p AND s.service_id = t.q AND s.node_id = ${this.nodeId} AND s.epoch = t.e)) AS mine
-          FROM t LEFT JOIN ins ON ins.party = t.p AND ins.q = t.q ORDER BY t.i`
-      : await sql`WITH t AS (SELECT * FROM unnest(${p}::int2[], ${q}::bytea[], ${e}::int8[]) WITH ORDINALITY AS t(p, q, e, i)),
-          ins AS (INSERT INTO cluster_subs(party, queue_id, node_id, epoch) SELECT p, q, ${this.nodeId}, e FROM t
-            ON CONFLICT DO NOTHING RETURNING party, queue_id AS q)
-          SELECT (ins.q IS NOT NULL OR EXISTS (SELECT 1 FROM cluster_subs s
-            WHERE s.party = t.p AND s.queue_id = t.q AND s.node_id = ${this.nodeId} AND s.epoch = t.e)) AS mine
           FROM t LEFT JOIN ins ON ins.party = t.p AND ins.q = t.q ORDER BY t.i`) as { mine: boolean }[];
-    return rows.map((r) => r.mine);
+      return rows.map((r) => (r.mine ? "mine" : "taken"));
+    }
+    // The queue's state first (st: null = gone, 1 = subscribed on its own, 2 = served by a
+    // service): only a claim of a queue that is still there on its own is recorded again.
+    const rows = (await sql`WITH t AS (SELECT * FROM unnest(${p}::int2[], ${q}::bytea[], ${e}::int8[]) WITH ORDINALITY AS t(p, q, e, i)),
+        k AS (SELECT t.*, CASE WHEN t.p = 0
+            THEN (SELECT CASE WHEN x.rcv_service_id IS NULL THEN 1 ELSE 2 END FROM queues x WHERE x.recipient_id = t.q)
+            ELSE (SELECT CASE WHEN x.ntf_service_id IS NULL THEN 1 ELSE 2 END FROM queues x WHERE x.notifier_id = t.q) END AS st FROM t),
+        ins AS (INSERT INTO cluster_subs(party, queue_id, node_id, epoch) SELECT p, q, ${this.nodeId}, e FROM k WHERE st = 1
+          ON CONFLICT DO NOTHING RETURNING party, queue_id AS q)
+        SELECT k.st, (ins.q IS NOT NULL OR EXISTS (SELECT 1 FROM cluster_subs s
+          WHERE s.party = k.p AND s.queue_id = k.q AND s.node_id = ${this.nodeId} AND s.epoch = k.e)) AS mine
+        FROM k LEFT JOIN ins ON ins.party = k.p AND ins.q = k.q ORDER BY k.i`) as { st: number | null; mine: boolean }[];
+    return rows.map((r) => (r.st === null ? "deleted" : r.st === 2 ? "moved" : r.mine ? "mine" : "taken"));
   }
 
-  async withMessages(recipientIds: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  async withMessages(recipientIds: readonly Uint8Array[], sinceMs: number): Promise<Uint8Array[]> {
     if (recipientIds.length === 0) return [];
     const rows = (await this.conn.sql`SELECT q.recipient_id FROM queues q
-      WHERE q.recipient_id = ANY(${recipientIds as Uint8Array[]}::bytea[]) AND EXISTS (SELECT 1 FROM messages m WHERE m.qid = q.qid)`) as {
+      WHERE q.recipient_id = ANY(${recipientIds as Uint8Array[]}::bytea[])
+        AND (SELECT m.ts_ms FROM messages m WHERE m.qid = q.qid ORDER BY m.seq LIMIT 1) >= ${sinceMs}`) as {
       recipient_id: Uint8Array;
     }[];
     return rows.map((r) => bytes(r.recipient_id));
