@@ -89,6 +89,8 @@ export interface StartOptions {
   migrations?: MigrationPolicy;
   /** `--nodes` (nodes.ts): how many nodes this machine runs, for a node started by the environment. */
   nodes?: number | "auto";
+  /** smp-server.toml as `start` already read it (supervisor.ts:nodesToSupervise); read here when absent. */
+  config?: SmpConfig;
 }
 
 /** Resolves once the server is running (undefined after --maintenance); signals then close it and exit the process. */
@@ -107,7 +109,9 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     if (e instanceof CertFileError) throw new CliError(e.message);
     throw e;
   }
-  const cfg = loadConfig(configFile(paths));
+  // Read once: a second parse would also make the reader's per-key calls hot enough for
+  // JavaScriptCore's optimizing compiler, whose code (~2 MB) an idle server then keeps paged in.
+  const cfg = o.config ?? loadConfig(configFile(paths));
   let credentials;
   try {
     credentials = loadCredentials(paths.configDir);
