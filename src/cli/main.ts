@@ -258,6 +258,8 @@ function importDatabase(opts: ParsedOptions): PostgresTarget | undefined {
 export interface MainContext {
   pathEnv: PathEnv;
   stdinIsTTY: boolean;
+  /** `start` draws the address's QR code only for a person at a terminal (start.ts:addressQr). */
+  stdoutIsTTY?: boolean;
   /** Shows a question and reads the operator's answer (`start` migrations); absent: no answer. */
   ask?: (question: string) => boolean;
   out: Out;
@@ -274,6 +276,7 @@ function defaultContext(): MainContext {
   return {
     pathEnv: currentPathEnv(),
     stdinIsTTY: process.stdin.isTTY === true,
+    stdoutIsTTY: process.stdout.isTTY === true,
     ask: askOnStdin,
     out: (l) => console.log(l),
     err: (l) => console.error(l),
@@ -361,6 +364,7 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
             migrations: { confirm: flags.migrations, ask: ctx.ask },
             ...(nodes !== undefined && { nodes }),
             ...(config !== undefined && { config }),
+            stdoutIsTTY: ctx.stdoutIsTTY === true,
           },
           out,
         );

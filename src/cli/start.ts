@@ -53,9 +53,14 @@ export function printStartSummary(cfg: SmpConfig, fingerprint: Uint8Array, paths
   for (const w of cfg.warnings) out(`Warning: ${w}`);
 }
 
-/** qr.ts:terminalQr when the address has a host to show: its QR code library is loaded only then. */
-async function addressQr(cfg: SmpConfig): Promise<((text: string) => string) | undefined> {
-  return cfg.transport.host === undefined ? undefined : (await import("./qr.ts")).terminalQr;
+/**
+ * qr.ts:terminalQr when the address has a host to show and someone at a terminal to scan it; not
+ * into a service manager's log. Drawing it runs the QR library's loops long enough for
+ * JavaScriptCore's optimizing compilers, whose code then stays paged in: idle RSS +4 MB
+ * (bench/idle-rss.ts --host). `init` always draws it.
+ */
+async function addressQr(cfg: SmpConfig, o: StartOptions): Promise<((text: string) => string) | undefined> {
+  return cfg.transport.host === undefined || o.stdoutIsTTY !== true ? undefined : (await import("./qr.ts")).terminalQr;
 }
 
 /** One clear line for what stops start-up (the data directory, a port), not a stack trace. */
@@ -97,6 +102,8 @@ export interface StartOptions {
   migrations?: MigrationPolicy;
   /** `--nodes` (nodes.ts): how many nodes this machine runs, for a node started by the environment. */
   nodes?: number | "auto";
+  /** stdout is a terminal: the address is also drawn as a QR code (see addressQr). */
+  stdoutIsTTY?: boolean;
   /** smp-server.toml as `start` already read it (supervisor.ts:nodesToSupervise); read here when absent. */
   config?: SmpConfig;
 }
@@ -154,7 +161,7 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     // Server.hs:smpServer in maintenance mode: the start-up tasks (here: opening, creating or
     // migrating the database), then the stop tasks, then exit.
     await store.close();
-    printStartSummary(cfg, fingerprint, paths, out, await addressQr(cfg));
+    printStartSummary(cfg, fingerprint, paths, out, await addressQr(cfg, o));
     out("Server started in 'maintenance' mode, exiting");
     return undefined;
   }
@@ -188,7 +195,7 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   }
   // Only now: the summary says the server is serving, so it follows the checks that can fail.
   // Once per machine: the other nodes of it serve the same address.
-  if (!sharing || node?.index === 1) printStartSummary(cfg, fingerprint, paths, out, await addressQr(cfg));
+  if (!sharing || node?.index === 1) printStartSummary(cfg, fingerprint, paths, out, await addressQr(cfg, o));
   else for (const w of cfg.warnings) out(`Warning: ${w}`);
   for (const n of web.notes) out(n);
   for (const w of web.warnings) out(`Warning: ${w}`);
