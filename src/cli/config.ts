@@ -151,25 +151,10 @@ export function loadConfig(file: string): SmpConfig {
   return parseConfig(text, file);
 }
 
-// A whole-line comment without control characters (those stay for the parser to reject), up to
-// its line end.
-const COMMENT_LINE = /^[ \t]*#[^\x00-\x08\x0a-\x1f\x7f]*(?=\r?\n|(?![\s\S]))/gm;
-
-/**
- * The text with its whole-line comments emptied (line and column numbers unchanged), unless a
- * multi-line string could hold a line that only looks like a comment. The generated file is
- * mostly comments, and smol-toml skipping them character by character in JavaScript made that
- * loop hot enough for JavaScriptCore's optimizing compiler: ~2 MB of its code paged in at every
- * start and never used again by an idle server (bench/idle-rss.ts).
- */
-function withoutCommentLines(text: string): string {
-  return text.includes('"""') || text.includes("'''") ? text : text.replace(COMMENT_LINE, "");
-}
-
 export function parseConfig(text: string, file: string): SmpConfig {
   let doc: Table;
   try {
-    doc = parseToml(withoutCommentLines(text), { unsafeKeyBehaviour: "throw" }) as Table;
+    doc = parseToml(text, { unsafeKeyBehaviour: "throw" }) as Table;
   } catch (e) {
     if (e instanceof TomlError) throw new ConfigError(file, undefined, `TOML syntax error at line ${e.line}, column ${e.column}: ${e.message.split("\n")[0]}`);
     throw new ConfigError(file, undefined, `TOML syntax error: ${(e as Error).message}`);

@@ -125,8 +125,8 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     if (e instanceof CertFileError) throw new CliError(e.message);
     throw e;
   }
-  // Read once: a second parse would also make the reader's per-key calls hot enough for
-  // JavaScriptCore's optimizing compiler, whose code (~2 MB) an idle server then keeps paged in.
+  // Read once: parsing it twice made smol-toml's comment loop and the reader's per-key calls hot
+  // enough for JavaScriptCore's optimizing compiler, whose code (~2 MB) an idle server then kept.
   const cfg = o.config ?? loadConfig(configFile(paths));
   let credentials;
   try {
