@@ -17,7 +17,7 @@ import { CliError, type Out } from "./errors.ts";
 import { refuseToReinitialize } from "./identity-guard.ts";
 import { configFile, configPath, type Paths } from "./paths.ts";
 import { terminalQr } from "./qr.ts";
-import { SERVER_VERSION_LINE } from "./version.ts";
+import { printServiceInfo, printSourceCode, NO_HOST } from "./service-info.ts";
 
 export type PasswordChoice = { kind: "random" } | { kind: "none" } | { kind: "set"; value: string };
 
@@ -133,7 +133,7 @@ export function initialize(paths: Paths, o: InitOptions, isRoot: boolean, out: O
   // rather than silently serving from an empty one.
   if (o.enableStoreLog) createDatabase(join(paths.dataDir, DB_FILE));
 
-  const address = serverAddress(fingerprint, password, host ?? "<hostnames>");
+  const address = serverAddress(fingerprint, password, host ?? NO_HOST);
   out(`Server initialized, please provide additional server information in ${file}.`);
   if (!fromStart) out("Run `smp-server start` to start server.");
   if (o.ports === undefined && !isRoot)
@@ -142,7 +142,7 @@ export function initialize(paths: Paths, o: InitOptions, isRoot: boolean, out: O
     out(`Self-signed web certificate: ${join(paths.configDir, WEB_FILES.cert)} (browsers warn about it; replace it with a CA-issued one, e.g. from Let's Encrypt).`);
   warnCAPrivateKeyFile(paths, out);
   if (!fromStart) {
-    printServiceInfo(fingerprint, address, out);
+    printServiceInfo(fingerprint, address, out, terminalQr);
     printSourceCode(o.sourceCode, out);
   }
   return { fingerprint, address };
@@ -159,20 +159,3 @@ export function warnCAPrivateKeyFile(paths: Paths, out: Out): void {
   );
 }
 
-/** Server/CLI.hs:printServiceInfo. */
-export function printServiceInfo(fingerprint: Uint8Array, address: string, out: Out): void {
-  out(SERVER_VERSION_LINE);
-  out(`Fingerprint: ${base64url(fingerprint)}`);
-  out(`Server address: ${address}`);
-  // A QR code of a placeholder host would only mislead: shown once the host is known.
-  if (!address.includes("<hostnames>")) out(terminalQr(address));
-}
-
-/** Server/Main.hs:printSourceCode. */
-export function printSourceCode(sourceCode: string | undefined, out: Out): void {
-  if (sourceCode !== undefined) out(`Server source code: ${sourceCode}`);
-  else {
-    out("Warning: server source code is not specified.");
-    out("Add 'source_code' property to [INFORMATION] section of smp-server.toml.");
-  }
-}

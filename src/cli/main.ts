@@ -9,7 +9,7 @@ import { CertificateError } from "../crypto/x509/certificate.ts";
 import { isLogLevel, LOG_LEVELS, setLogLevel, type LogLevel } from "../util/log.ts";
 import { optionsHelp, parseOptions, portOpt, stringOpt, UsageError, type OptionSpec, type ParsedOptions } from "./args.ts";
 import { CertFileError, regenerateServerCert } from "./certs.ts";
-import { ConfigError, HOSTING_TYPES, type HostingType } from "./config.ts";
+import { ConfigError, HOSTING_TYPES, type HostingType, type SmpConfig } from "./config.ts";
 import type { PostgresTarget } from "../store/transfer.ts";
 import type { ControlRole } from "./control.ts";
 import { CliError, type Out } from "./errors.ts";
@@ -258,6 +258,8 @@ function importDatabase(opts: ParsedOptions): PostgresTarget | undefined {
 export interface MainContext {
   pathEnv: PathEnv;
   stdinIsTTY: boolean;
+  /** `start` draws the address's QR code only for a person at a terminal (start.ts:addressQr). */
+  stdoutIsTTY?: boolean;
   /** Shows a question and reads the operator's answer (`start` migrations); absent: no answer. */
   ask?: (question: string) => boolean;
   out: Out;
@@ -274,6 +276,7 @@ function defaultContext(): MainContext {
   return {
     pathEnv: currentPathEnv(),
     stdinIsTTY: process.stdin.isTTY === true,
+    stdoutIsTTY: process.stdout.isTTY === true,
     ask: askOnStdin,
     out: (l) => console.log(l),
     err: (l) => console.error(l),
@@ -339,15 +342,17 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
         logIgnoredStartOptions(rts, flags);
         const nodesText = stringOpt(opts, "nodes");
         const nodes = nodesText === undefined ? undefined : nodesOption(nodesText);
+        let config: SmpConfig | undefined;
         if (!flags.maintenance) {
           // Several nodes: this process only supervises them (supervisor.ts), so the server's
           // code is not even loaded here.
           const supervisor = await import("./supervisor.ts");
-          const count = supervisor.nodesToSupervise(paths, nodes);
-          if (count > 1) {
-            await supervisor.supervise(argv, count);
+          const plan = supervisor.nodesToSupervise(paths, nodes);
+          if (plan.count > 1) {
+            await supervisor.supervise(argv, plan.count);
             return undefined;
           }
+          config = plan.config;
         }
         const server = await (await import("./start.ts")).start(
           paths,
@@ -358,6 +363,8 @@ export async function main(argv: readonly string[], ctx: MainContext = defaultCo
             maintenance: flags.maintenance,
             migrations: { confirm: flags.migrations, ask: ctx.ask },
             ...(nodes !== undefined && { nodes }),
+            ...(config !== undefined && { config }),
+            stdoutIsTTY: ctx.stdoutIsTTY === true,
           },
           out,
         );

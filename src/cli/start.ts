@@ -15,8 +15,8 @@ import { CertFileError, checkSavedFingerprint, loadCredentials } from "./certs.t
 import { loadConfig, type SmpConfig } from "./config.ts";
 import { CliError, type Out } from "./errors.ts";
 import { refuseToReinitialize } from "./identity-guard.ts";
-import { DEFAULT_INIT, initialize, printServiceInfo, printSourceCode } from "./init.ts";
 import { configFile, type Paths } from "./paths.ts";
+import { NO_HOST, printServiceInfo, printSourceCode } from "./service-info.ts";
 import type { MigrationPolicy } from "../store/migration-confirmation.ts";
 import { duplicateNodeMessage, NODE_INDEX_ENV, nodeCount, nodeIdentity, nodePort, READY_MESSAGE } from "./nodes.ts";
 import { toServerOptions } from "./server-options.ts";
@@ -32,10 +32,13 @@ export function showTTL(seconds: number): string {
   return `${h / 24} days`;
 }
 
-/** The reference's start-up lines (runServer, printSMPServerConfig, printServerTransports). */
-export function printStartSummary(cfg: SmpConfig, fingerprint: Uint8Array, paths: Paths, out: Out): void {
-  const address = serverAddress(fingerprint, cfg.auth.createPassword, cfg.transport.host ?? "<hostnames>", addressPort(cfg.transport.ports));
-  printServiceInfo(fingerprint, address, out);
+/**
+ * The reference's start-up lines (runServer, printSMPServerConfig, printServerTransports); with
+ * `qr` (qr.ts:terminalQr) the address's QR code too.
+ */
+export function printStartSummary(cfg: SmpConfig, fingerprint: Uint8Array, paths: Paths, out: Out, qr?: (text: string) => string): void {
+  const address = serverAddress(fingerprint, cfg.auth.createPassword, cfg.transport.host ?? NO_HOST, addressPort(cfg.transport.ports));
+  printServiceInfo(fingerprint, address, out, qr);
   printSourceCode(cfg.information?.sourceCode, out);
   const pg = cfg.storeLog.postgres;
   if (pg !== undefined) out(`Store: PostgreSQL database ${redactUri(pg.connection)}, schema ${pg.schema}`);
@@ -48,6 +51,16 @@ export function printStartSummary(cfg: SmpConfig, fingerprint: Uint8Array, paths
   out(ic ? `expiring clients inactive for ${ic.ttlSeconds} seconds every ${ic.checkIntervalSeconds} seconds` : "not expiring inactive clients");
   out(`creating new queues ${cfg.auth.newQueues ? (cfg.auth.createPassword === undefined ? "allowed" : "requires password") : "NOT allowed"}`);
   for (const w of cfg.warnings) out(`Warning: ${w}`);
+}
+
+/**
+ * qr.ts:terminalQr when the address has a host to show and someone at a terminal to scan it; not
+ * into a service manager's log. Drawing it runs the QR library's loops long enough for
+ * JavaScriptCore's optimizing compilers, whose code then stays paged in: idle RSS +4 MB
+ * (bench/idle-rss.ts --host). `init` always draws it.
+ */
+async function addressQr(cfg: SmpConfig, o: StartOptions): Promise<((text: string) => string) | undefined> {
+  return cfg.transport.host === undefined || o.stdoutIsTTY !== true ? undefined : (await import("./qr.ts")).terminalQr;
 }
 
 /** One clear line for what stops start-up (the data directory, a port), not a stack trace. */
@@ -89,6 +102,10 @@ export interface StartOptions {
   migrations?: MigrationPolicy;
   /** `--nodes` (nodes.ts): how many nodes this machine runs, for a node started by the environment. */
   nodes?: number | "auto";
+  /** stdout is a terminal: the address is also drawn as a QR code (see addressQr). */
+  stdoutIsTTY?: boolean;
+  /** smp-server.toml as `start` already read it (supervisor.ts:nodesToSupervise); read here when absent. */
+  config?: SmpConfig;
 }
 
 /** Resolves once the server is running (undefined after --maintenance); signals then close it and exit the process. */
@@ -97,7 +114,8 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   if (fresh) {
     refuseToReinitialize(paths, "start");
     out(`smp-server is not initialized (${configFile(paths)} does not exist): initializing with default settings, as \`smp-server init --yes\` would.`);
-    initialize(paths, DEFAULT_INIT, o.isRoot, out, true);
+    const init = await import("./init.ts");
+    init.initialize(paths, init.DEFAULT_INIT, o.isRoot, out, true);
     out("");
   }
   let fingerprint: Uint8Array;
@@ -107,7 +125,9 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     if (e instanceof CertFileError) throw new CliError(e.message);
     throw e;
   }
-  const cfg = loadConfig(configFile(paths));
+  // Read once: parsing it twice made smol-toml's comment loop and the reader's per-key calls hot
+  // enough for JavaScriptCore's optimizing compiler, whose code (~2 MB) an idle server then kept.
+  const cfg = o.config ?? loadConfig(configFile(paths));
   let credentials;
   try {
     credentials = loadCredentials(paths.configDir);
@@ -141,7 +161,7 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
     // Server.hs:smpServer in maintenance mode: the start-up tasks (here: opening, creating or
     // migrating the database), then the stop tasks, then exit.
     await store.close();
-    printStartSummary(cfg, fingerprint, paths, out);
+    printStartSummary(cfg, fingerprint, paths, out, await addressQr(cfg, o));
     out("Server started in 'maintenance' mode, exiting");
     return undefined;
   }
@@ -175,7 +195,7 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   }
   // Only now: the summary says the server is serving, so it follows the checks that can fail.
   // Once per machine: the other nodes of it serve the same address.
-  if (!sharing || node?.index === 1) printStartSummary(cfg, fingerprint, paths, out);
+  if (!sharing || node?.index === 1) printStartSummary(cfg, fingerprint, paths, out, await addressQr(cfg, o));
   else for (const w of cfg.warnings) out(`Warning: ${w}`);
   for (const n of web.notes) out(n);
   for (const w of web.warnings) out(`Warning: ${w}`);

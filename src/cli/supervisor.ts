@@ -26,7 +26,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { log } from "../util/log.ts";
 import { UsageError } from "./args.ts";
-import { loadConfig } from "./config.ts";
+import { loadConfig, type SmpConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { NODE_COUNT_ENV, NODE_INDEX_ENV, nodeCount, READY_MESSAGE } from "./nodes.ts";
 import { configFile, type Paths } from "./paths.ts";
@@ -44,19 +44,20 @@ export function selfCommand(args: readonly string[]): string[] {
 
 /**
  * How many nodes `start` runs here: 1 for a node itself (the environment names it) and for
- * `--maintenance`; otherwise `--nodes` or `[NODES] count`, refused without PostgreSQL.
+ * `--maintenance`; otherwise `--nodes` or `[NODES] count`, refused without PostgreSQL. With the
+ * configuration it read, so that a single server's start does not parse it again.
  */
-export function nodesToSupervise(paths: Paths, flag: number | "auto" | undefined): number {
-  if (process.env[NODE_INDEX_ENV] !== undefined && process.env[NODE_INDEX_ENV] !== "") return 1;
+export function nodesToSupervise(paths: Paths, flag: number | "auto" | undefined): { count: number; config?: SmpConfig } {
+  if (process.env[NODE_INDEX_ENV] !== undefined && process.env[NODE_INDEX_ENV] !== "") return { count: 1 };
   const file = configFile(paths);
   if (!existsSync(file)) {
-    if (flag === undefined || flag === 1) return 1;
+    if (flag === undefined || flag === 1) return { count: 1 };
     throw new UsageError(
       `--nodes ${flag}: ${file} does not exist, and a new server would use the SQLite database, which one server process only can use; run \`smp-server init\`, set [STORE_LOG] db_connection (PostgreSQL), then start with --nodes`,
     );
   }
-  const cfg = loadConfig(file);
-  return nodeCount(flag, cfg.nodes, cfg.storeLog.postgres !== undefined, file);
+  const config = loadConfig(file);
+  return { count: nodeCount(flag, config.nodes, config.storeLog.postgres !== undefined, file), config };
 }
 
 /** What the supervisor needs of a node process (a Bun Subprocess). */

@@ -144,10 +144,11 @@ describe("init --web-cert self-signed, then start on a shared port", () => {
     const s = await startServer(d.flags, /Serving static site on port \d+ \(TLS, shared with SMP/, port);
     try {
       expect(s.out()).not.toContain("Warning: cannot");
-      // start prints the address and its QR code too (the same as init's, here without a password)
+      // start prints the address; its QR code only on a terminal (stdout is a pipe here)
       const lines = s.out().split("\n");
       const at = lines.findIndex((l) => l.startsWith("Server address: "));
-      expect(lines[at + 1]).toMatch(/^█+$/);
+      expect(at).toBeGreaterThanOrEqual(0);
+      expect(s.out()).not.toContain("█");
       const page = await httpsGet(port, "/");
       expect(page.status).toBe(200);
       expect(page.body).toContain("<th>Operator:</th><td>&lt;b&gt;Op&lt;/b&gt;</td>");
@@ -160,6 +161,23 @@ describe("init --web-cert self-signed, then start on a shared port", () => {
     } finally {
       s.proc.kill("SIGTERM");
       await s.proc.exited;
+    }
+  });
+
+  test("start on a terminal also draws the address as a QR code", async () => {
+    const { start } = await import("../../src/cli/start.ts");
+    const { resolvePaths } = await import("../../src/cli/paths.ts");
+    const out: string[] = [];
+    const server = await start(resolvePaths({ configDir: d.cfg, dataDir: d.data }), { logLevel: "warn", isRoot: false, stdoutIsTTY: true }, (l) => out.push(l));
+    try {
+      // one out() call carries the whole drawing, of start's address (with the port: not 5223)
+      const at = out.findIndex((l) => l.startsWith("Server address: "));
+      expect(out[at]).toEndWith(`@localhost:${port}`);
+      const qr = out[at + 1]!;
+      expect(qr.split("\n").length).toBeGreaterThan(10);
+      expect(qr).toMatch(/^[█▀▄ \n]+$/);
+    } finally {
+      await server?.close();
     }
   });
 

@@ -9,7 +9,7 @@ import type { MessageStore } from "../message-store.ts";
 import type { Auth, ExpiryProgress, NewMessage, Ok, QueueRef, RestoredMessage, StoredMessage, WriteMsgResult } from "../types.ts";
 import { F_NTF, F_QUOTA } from "../codec.ts";
 import { C_MESSAGES } from "../counters.ts";
-import type { SqliteConnection } from "./connection.ts";
+import type { Prepared, SqliteConnection } from "./connection.ts";
 
 /** Queue keys per statement of `expectPeeks` (a block holds ≤ 255 transmissions). */
 const IN_LIST = 64;
@@ -44,7 +44,7 @@ export class SqliteMessageStore implements MessageStore {
   private expireCursorSeq = -1;
 
   private readonly sWriteCheck: Statement<{ recipient_id: Uint8Array; tail: number | null; size: number }>;
-  private readonly sCount: Statement<{ n: number }>;
+  private readonly sCount: Prepared<{ n: number }>;
   private readonly sInsertMsg: Statement;
   private readonly sHead: Statement<MsgRow>;
   /** The head without its body: an ACK only compares the id before deleting it. */
@@ -52,10 +52,10 @@ export class SqliteMessageStore implements MessageStore {
   /** The message after a given one: what becomes the head once that one is deleted. */
   private readonly sAfter: Statement<MsgRow>;
   private readonly sDeleteMsg: Statement;
-  private readonly sFirstKept: Statement<{ seq: number }>;
-  private readonly sDeleteBefore: Statement;
-  private readonly sDeleteAllMsgs: Statement;
-  private readonly sExpiredMsgs: Statement<{ seq: number; qid: number; ts_ms: number }>;
+  private readonly sFirstKept: Prepared<{ seq: number }>;
+  private readonly sDeleteBefore: Prepared;
+  private readonly sDeleteAllMsgs: Prepared;
+  private readonly sExpiredMsgs: Prepared<{ seq: number; qid: number; ts_ms: number }>;
   /** Which of up to IN_LIST queues have messages (prepared at first use, as SUB blocks come). */
   private sNonEmpty: Statement<{ qid: number }> | null = null;
   private readonly inArgs: (number | null)[] = new Array<number | null>(IN_LIST).fill(null);
@@ -65,7 +65,7 @@ export class SqliteMessageStore implements MessageStore {
    * deletions only keep a queue empty. At most one block's queues (≤ 255), replaced each call.
    */
   private readonly knownEmpty = new Set<number>();
-  private readonly sAllMsgs: Statement<MsgRow>;
+  private readonly sAllMsgs: Prepared<MsgRow>;
 
   constructor(
     private readonly conn: SqliteConnection,
@@ -77,22 +77,22 @@ export class SqliteMessageStore implements MessageStore {
       "SELECT recipient_id, (SELECT flags FROM messages WHERE qid = ?1 ORDER BY seq DESC LIMIT 1) AS tail, " +
         "(SELECT count(*) FROM messages WHERE qid = ?1) AS size FROM queues WHERE qid = ?1",
     );
-    this.sCount = conn.prepare("SELECT count(*) AS n FROM messages WHERE qid = ?");
+    this.sCount = conn.prepareOnUse("SELECT count(*) AS n FROM messages WHERE qid = ?");
     this.sInsertMsg = conn.prepare("INSERT INTO messages(qid, msg_id, ts_ms, flags, body) VALUES (?,?,?,?,?)");
     this.sHead = conn.prepare("SELECT seq, msg_id, ts_ms, flags, body FROM messages WHERE qid = ? ORDER BY seq LIMIT 1");
     this.sHeadMeta = conn.prepare("SELECT seq, msg_id, ts_ms, flags FROM messages WHERE qid = ? ORDER BY seq LIMIT 1");
     this.sAfter = conn.prepare("SELECT seq, msg_id, ts_ms, flags, body FROM messages WHERE qid = ? AND seq > ? ORDER BY seq LIMIT 1");
     this.sDeleteMsg = conn.prepare("DELETE FROM messages WHERE seq = ?");
-    this.sFirstKept = conn.prepare(
+    this.sFirstKept = conn.prepareOnUse(
       "SELECT seq FROM messages WHERE qid = ? AND (flags & 2 != 0 OR ts_ms >= ?) ORDER BY seq LIMIT 1",
     );
-    this.sDeleteBefore = conn.prepare("DELETE FROM messages WHERE qid = ? AND seq < ?");
-    this.sDeleteAllMsgs = conn.prepare("DELETE FROM messages WHERE qid = ?");
-    this.sExpiredMsgs = conn.prepare(
+    this.sDeleteBefore = conn.prepareOnUse("DELETE FROM messages WHERE qid = ? AND seq < ?");
+    this.sDeleteAllMsgs = conn.prepareOnUse("DELETE FROM messages WHERE qid = ?");
+    this.sExpiredMsgs = conn.prepareOnUse(
       "SELECT seq, qid, ts_ms FROM messages WHERE flags & 2 = 0 AND ts_ms < ? AND (ts_ms, seq) > (?, ?) " +
         "ORDER BY ts_ms, seq LIMIT ?",
     );
-    this.sAllMsgs = conn.prepare("SELECT seq, msg_id, ts_ms, flags, body FROM messages WHERE qid = ? ORDER BY seq");
+    this.sAllMsgs = conn.prepareOnUse("SELECT seq, msg_id, ts_ms, flags, body FROM messages WHERE qid = ? ORDER BY seq");
     conn.onRollback(() => {
       this.expireCursorTs = -1;
       this.expireCursorSeq = -1;

@@ -3,7 +3,7 @@ import type { Statement } from "bun:sqlite";
 import type { NtfStore } from "../ntf-store.ts";
 import type { ExpiryProgress, MsgNtf, NotifierNtf, PendingNotifier } from "../types.ts";
 import { C_NTFS } from "../counters.ts";
-import type { SqliteConnection } from "./connection.ts";
+import type { Prepared, SqliteConnection } from "./connection.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -17,21 +17,21 @@ interface NtfRow {
 
 export class SqliteNtfStore implements NtfStore {
   private readonly sInsertNtf: Statement;
-  private readonly sNtfsOf: Statement<NtfRow>;
-  private readonly sDeleteNtfsOf: Statement;
-  private readonly sPendingNotifiers: Statement<{ notifier_id: Uint8Array; ntf_service_id: Uint8Array | null }>;
-  private readonly sExpireNtfs: Statement;
+  private readonly sNtfsOf: Prepared<NtfRow>;
+  private readonly sDeleteNtfsOf: Prepared;
+  private readonly sPendingNotifiers: Prepared<{ notifier_id: Uint8Array; ntf_service_id: Uint8Array | null }>;
+  private readonly sExpireNtfs: Prepared;
 
   constructor(private readonly conn: SqliteConnection) {
     this.sInsertNtf = conn.prepare("INSERT INTO ntfs(notifier_id, msg_id, ts_ms, nonce, enc_meta) VALUES (?,?,?,?,?)");
-    this.sNtfsOf = conn.prepare("SELECT seq, msg_id, ts_ms, nonce, enc_meta FROM ntfs WHERE notifier_id = ? ORDER BY seq");
-    this.sDeleteNtfsOf = conn.prepare("DELETE FROM ntfs WHERE notifier_id = ?");
-    this.sPendingNotifiers = conn.prepare(
+    this.sNtfsOf = conn.prepareOnUse("SELECT seq, msg_id, ts_ms, nonce, enc_meta FROM ntfs WHERE notifier_id = ? ORDER BY seq");
+    this.sDeleteNtfsOf = conn.prepareOnUse("DELETE FROM ntfs WHERE notifier_id = ?");
+    this.sPendingNotifiers = conn.prepareOnUse(
       "SELECT p.notifier_id, q.ntf_service_id FROM " +
         "(SELECT DISTINCT notifier_id FROM ntfs WHERE notifier_id > ? ORDER BY notifier_id LIMIT ?) p " +
         "LEFT JOIN queues q ON q.notifier_id = p.notifier_id ORDER BY p.notifier_id",
     );
-    this.sExpireNtfs = conn.prepare("DELETE FROM ntfs WHERE seq IN (SELECT seq FROM ntfs WHERE ts_ms < ? ORDER BY ts_ms LIMIT ?)");
+    this.sExpireNtfs = conn.prepareOnUse("DELETE FROM ntfs WHERE seq IN (SELECT seq FROM ntfs WHERE ts_ms < ? ORDER BY ts_ms LIMIT ?)");
   }
 
   /** NtfStore.hs:`storeNtf`. */

@@ -4,11 +4,11 @@
  * is the only cache. Semantics mirror the reference STM stores (cited per method); durability
  * is `GroupCommit`.
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import type { Store } from "../store.ts";
 import type { StoreStats } from "../types.ts";
 import { statsOf } from "../counters.ts";
-import { SqliteConnection, type SqliteStoreOptions } from "./connection.ts";
+import { SqliteConnection, type Prepared, type SqliteStoreOptions } from "./connection.ts";
 import { SqliteMessageStore } from "./message-store.ts";
 import { SqliteNtfStore } from "./ntf-store.ts";
 import { SqliteQueueStore } from "./queue-store.ts";
@@ -23,9 +23,9 @@ export class SqliteStore implements Store {
   readonly messages: SqliteMessageStore;
   readonly ntfs: SqliteNtfStore;
   readonly services: SqliteServiceStore;
-  private readonly sGetBlob: Statement<{ value: Uint8Array }>;
-  private readonly sPutBlob: Statement;
-  private readonly sDeleteBlob: Statement;
+  private readonly sGetBlob: Prepared<{ value: Uint8Array }>;
+  private readonly sPutBlob: Prepared;
+  private readonly sDeleteBlob: Prepared;
 
   constructor(
     private readonly conn: SqliteConnection,
@@ -35,9 +35,9 @@ export class SqliteStore implements Store {
     this.ntfs = new SqliteNtfStore(conn);
     this.services = new SqliteServiceStore(conn);
     this.queues = new SqliteQueueStore(conn, this.messages, this.ntfs, this.services);
-    this.sGetBlob = conn.prepare("SELECT value FROM blobs WHERE name = ?");
-    this.sPutBlob = conn.prepare("INSERT INTO blobs(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value");
-    this.sDeleteBlob = conn.prepare("DELETE FROM blobs WHERE name = ?");
+    this.sGetBlob = conn.prepareOnUse("SELECT value FROM blobs WHERE name = ?");
+    this.sPutBlob = conn.prepareOnUse("INSERT INTO blobs(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+    this.sDeleteBlob = conn.prepareOnUse("DELETE FROM blobs WHERE name = ?");
   }
 
   /** The connection (tests inspect the file through it). */

@@ -20,7 +20,7 @@ import {
   type QueueRow,
 } from "../codec.ts";
 import { C_NOTIFIERS, C_QUEUES } from "../counters.ts";
-import type { SqliteConnection } from "./connection.ts";
+import type { Prepared, SqliteConnection } from "./connection.ts";
 import type { SqliteMessageStore } from "./message-store.ts";
 import type { SqliteNtfStore } from "./ntf-store.ts";
 import type { SqliteServiceStore } from "./service-store.ts";
@@ -35,9 +35,9 @@ const EMPTY = new Uint8Array(0);
 
 export class SqliteQueueStore implements QueueStore {
   private readonly sQueueByRid: Statement<QueueRow>;
-  private readonly sAllQueues: Statement<QueueRow>;
+  private readonly sAllQueues: Prepared<QueueRow>;
   private readonly sQueueBySid: Statement<QueueRow>;
-  private readonly sQueueByLink: Statement<QueueRow>;
+  private readonly sQueueByLink: Prepared<QueueRow>;
   private readonly sQueueByNid: Statement<QueueRow>;
   private readonly sQueueByQid: Statement<QueueRow>;
   /**
@@ -49,15 +49,15 @@ export class SqliteQueueStore implements QueueStore {
   private readonly inArgs: (Uint8Array | null)[] = new Array<Uint8Array | null>(IN_LIST).fill(null);
   private readonly sInsertQueue: Statement;
   private readonly sSetSenderKey: Statement;
-  private readonly sSetKeys: Statement;
-  private readonly sSetLink: Statement;
-  private readonly sLinkOwner: Statement<{ qid: number }>;
-  private readonly sNotifierOwner: Statement<{ qid: number }>;
-  private readonly sSetNotifier: Statement;
-  private readonly sSetStatus: Statement;
+  private readonly sSetKeys: Prepared;
+  private readonly sSetLink: Prepared;
+  private readonly sLinkOwner: Prepared<{ qid: number }>;
+  private readonly sNotifierOwner: Prepared<{ qid: number }>;
+  private readonly sSetNotifier: Prepared;
+  private readonly sSetStatus: Prepared;
   private readonly sSetUpdatedAt: Statement;
-  private readonly sDeleteQueue: Statement;
-  private readonly sInactive: Statement<{ qid: number }>;
+  private readonly sDeleteQueue: Prepared;
+  private readonly sInactive: Prepared<{ qid: number }>;
 
   constructor(
     private readonly conn: SqliteConnection,
@@ -67,9 +67,9 @@ export class SqliteQueueStore implements QueueStore {
   ) {
     const sel = `SELECT ${QUEUE_COLUMNS} FROM queues`;
     this.sQueueByRid = conn.prepare(`${sel} WHERE recipient_id = ?`);
-    this.sAllQueues = conn.prepare(`${sel} WHERE recipient_id > ? ORDER BY recipient_id LIMIT ?`);
+    this.sAllQueues = conn.prepareOnUse(`${sel} WHERE recipient_id > ? ORDER BY recipient_id LIMIT ?`);
     this.sQueueBySid = conn.prepare(`${sel} WHERE sender_id = ?`);
-    this.sQueueByLink = conn.prepare(`${sel} WHERE link_id = ?`);
+    this.sQueueByLink = conn.prepareOnUse(`${sel} WHERE link_id = ?`);
     this.sQueueByNid = conn.prepare(`${sel} WHERE notifier_id = ?`);
     this.sQueueByQid = conn.prepare(`${sel} WHERE qid = ?`);
     this.sInsertQueue = conn.prepare(
@@ -78,17 +78,17 @@ export class SqliteQueueStore implements QueueStore {
         "status, blocking_info, updated_at, rcv_service_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     );
     this.sSetSenderKey = conn.prepare("UPDATE queues SET sender_key = ? WHERE qid = ?");
-    this.sSetKeys = conn.prepare("UPDATE queues SET recipient_keys = ? WHERE qid = ?");
-    this.sSetLink = conn.prepare("UPDATE queues SET link_id = ?, link_fixed = ?, link_user = ? WHERE qid = ?");
-    this.sLinkOwner = conn.prepare("SELECT qid FROM queues WHERE link_id = ?");
-    this.sNotifierOwner = conn.prepare("SELECT qid FROM queues WHERE notifier_id = ?");
-    this.sSetNotifier = conn.prepare(
+    this.sSetKeys = conn.prepareOnUse("UPDATE queues SET recipient_keys = ? WHERE qid = ?");
+    this.sSetLink = conn.prepareOnUse("UPDATE queues SET link_id = ?, link_fixed = ?, link_user = ? WHERE qid = ?");
+    this.sLinkOwner = conn.prepareOnUse("SELECT qid FROM queues WHERE link_id = ?");
+    this.sNotifierOwner = conn.prepareOnUse("SELECT qid FROM queues WHERE notifier_id = ?");
+    this.sSetNotifier = conn.prepareOnUse(
       "UPDATE queues SET notifier_id = ?, notifier_key = ?, rcv_ntf_dh_secret = ?, ntf_service_id = ? WHERE qid = ?",
     );
-    this.sSetStatus = conn.prepare("UPDATE queues SET status = ?, blocking_info = ? WHERE qid = ?");
+    this.sSetStatus = conn.prepareOnUse("UPDATE queues SET status = ?, blocking_info = ? WHERE qid = ?");
     this.sSetUpdatedAt = conn.prepare("UPDATE queues SET updated_at = ? WHERE qid = ?");
-    this.sDeleteQueue = conn.prepare("DELETE FROM queues WHERE qid = ?");
-    this.sInactive = conn.prepare("SELECT qid FROM queues WHERE updated_at < ? ORDER BY updated_at LIMIT ?");
+    this.sDeleteQueue = conn.prepareOnUse("DELETE FROM queues WHERE qid = ?");
+    this.sInactive = conn.prepareOnUse("SELECT qid FROM queues WHERE updated_at < ? ORDER BY updated_at LIMIT ?");
   }
 
   // ---------------------------------------------------------------- create and look up
@@ -146,7 +146,7 @@ export class SqliteQueueStore implements QueueStore {
     return this.conn.read("getQueue", this.lookup, this.sQueueByNid, id);
   }
 
-  private readonly lookup = (st: Statement<QueueRow>, id: Uint8Array): QueueRec | null => {
+  private readonly lookup = (st: Prepared<QueueRow>, id: Uint8Array): QueueRec | null => {
     const r = st.get(id);
     return r === null ? null : queueFromRow(r);
   };
@@ -304,7 +304,7 @@ export class SqliteQueueStore implements QueueStore {
    * if `ref` still names it. These are cold paths (RKEY, LDEL, OFF, control port, a daily
    * date), so the values come as a small array.
    */
-  private readonly setColumns = (ref: QueueRef, st: Statement, values: readonly (Uint8Array | number | null)[]): Ok | Auth => {
+  private readonly setColumns = (ref: QueueRef, st: Prepared, values: readonly (Uint8Array | number | null)[]): Ok | Auth => {
     if (this.row(ref) === null) return "AUTH";
     st.run(...values, ref.key);
     return "OK";

@@ -3,14 +3,13 @@
  * per side (kept incrementally, never recomputed from the queues), and the queues' service
  * columns.
  */
-import type { Statement } from "bun:sqlite";
 import { bytesEqual, sameId } from "../../encoding/bytes.ts";
 import { emptyIdsHash, IDS_HASH_LENGTH, xorQueueId } from "../../protocol/ids-hash.ts";
 import type { ServiceStore } from "../service-store.ts";
 import type { Auth, Ok, QueueRec, QueueRef, ServiceParty, ServiceQueuesInfo, ServiceRec } from "../types.ts";
 import { encodeCertChain, QUEUE_COLUMNS, queueFromRow, serviceFromRow, type QueueRow, type ServiceRow } from "../codec.ts";
 import { C_NTF_SERVICE_QUEUES, C_NTF_SERVICES, C_RCV_SERVICE_QUEUES, C_RCV_SERVICES } from "../counters.ts";
-import type { SqliteConnection } from "./connection.ts";
+import type { Prepared, SqliteConnection } from "./connection.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -27,35 +26,35 @@ interface QueueServicesRow {
 }
 
 export class SqliteServiceStore implements ServiceStore {
-  private readonly sServiceByHash: Statement<{ service_id: Uint8Array; role: string }>;
-  private readonly sServiceById: Statement<ServiceRow>;
-  private readonly sAllServices: Statement<ServiceRow>;
-  private readonly sInsertService: Statement;
-  private readonly sRcvAgg: Statement<AggRow>;
-  private readonly sNtfAgg: Statement<AggRow>;
-  private readonly sSetRcvAgg: Statement;
-  private readonly sSetNtfAgg: Statement;
-  private readonly sQueueServices: Statement<QueueServicesRow>;
-  private readonly sSetRcvService: Statement;
-  private readonly sSetNtfService: Statement;
-  private readonly sRcvServiceQueues: Statement<QueueRow>;
-  private readonly sNtfServiceQueues: Statement<QueueRow>;
+  private readonly sServiceByHash: Prepared<{ service_id: Uint8Array; role: string }>;
+  private readonly sServiceById: Prepared<ServiceRow>;
+  private readonly sAllServices: Prepared<ServiceRow>;
+  private readonly sInsertService: Prepared;
+  private readonly sRcvAgg: Prepared<AggRow>;
+  private readonly sNtfAgg: Prepared<AggRow>;
+  private readonly sSetRcvAgg: Prepared;
+  private readonly sSetNtfAgg: Prepared;
+  private readonly sQueueServices: Prepared<QueueServicesRow>;
+  private readonly sSetRcvService: Prepared;
+  private readonly sSetNtfService: Prepared;
+  private readonly sRcvServiceQueues: Prepared<QueueRow>;
+  private readonly sNtfServiceQueues: Prepared<QueueRow>;
 
   constructor(private readonly conn: SqliteConnection) {
-    this.sServiceByHash = conn.prepare("SELECT service_id, role FROM services WHERE cert_hash = ?");
-    this.sServiceById = conn.prepare("SELECT service_id, role, cert_chain, cert_hash, created_at FROM services WHERE service_id = ?");
-    this.sAllServices = conn.prepare("SELECT service_id, role, cert_chain, cert_hash, created_at FROM services ORDER BY created_at, service_id");
-    this.sInsertService = conn.prepare("INSERT INTO services(service_id, role, cert_chain, cert_hash, created_at) VALUES (?,?,?,?,?)");
-    this.sRcvAgg = conn.prepare("SELECT rcv_count AS count, rcv_hash AS hash FROM services WHERE service_id = ?");
-    this.sNtfAgg = conn.prepare("SELECT ntf_count AS count, ntf_hash AS hash FROM services WHERE service_id = ?");
-    this.sSetRcvAgg = conn.prepare("UPDATE services SET rcv_count = ?, rcv_hash = ? WHERE service_id = ?");
-    this.sSetNtfAgg = conn.prepare("UPDATE services SET ntf_count = ?, ntf_hash = ? WHERE service_id = ?");
-    this.sQueueServices = conn.prepare("SELECT recipient_id, notifier_id, rcv_service_id, ntf_service_id FROM queues WHERE qid = ?");
-    this.sSetRcvService = conn.prepare("UPDATE queues SET rcv_service_id = ? WHERE qid = ?");
-    this.sSetNtfService = conn.prepare("UPDATE queues SET ntf_service_id = ? WHERE qid = ?");
+    this.sServiceByHash = conn.prepareOnUse("SELECT service_id, role FROM services WHERE cert_hash = ?");
+    this.sServiceById = conn.prepareOnUse("SELECT service_id, role, cert_chain, cert_hash, created_at FROM services WHERE service_id = ?");
+    this.sAllServices = conn.prepareOnUse("SELECT service_id, role, cert_chain, cert_hash, created_at FROM services ORDER BY created_at, service_id");
+    this.sInsertService = conn.prepareOnUse("INSERT INTO services(service_id, role, cert_chain, cert_hash, created_at) VALUES (?,?,?,?,?)");
+    this.sRcvAgg = conn.prepareOnUse("SELECT rcv_count AS count, rcv_hash AS hash FROM services WHERE service_id = ?");
+    this.sNtfAgg = conn.prepareOnUse("SELECT ntf_count AS count, ntf_hash AS hash FROM services WHERE service_id = ?");
+    this.sSetRcvAgg = conn.prepareOnUse("UPDATE services SET rcv_count = ?, rcv_hash = ? WHERE service_id = ?");
+    this.sSetNtfAgg = conn.prepareOnUse("UPDATE services SET ntf_count = ?, ntf_hash = ? WHERE service_id = ?");
+    this.sQueueServices = conn.prepareOnUse("SELECT recipient_id, notifier_id, rcv_service_id, ntf_service_id FROM queues WHERE qid = ?");
+    this.sSetRcvService = conn.prepareOnUse("UPDATE queues SET rcv_service_id = ? WHERE qid = ?");
+    this.sSetNtfService = conn.prepareOnUse("UPDATE queues SET ntf_service_id = ? WHERE qid = ?");
     const sel = `SELECT ${QUEUE_COLUMNS} FROM queues`;
-    this.sRcvServiceQueues = conn.prepare(`${sel} WHERE rcv_service_id = ? AND recipient_id > ? ORDER BY recipient_id LIMIT ?`);
-    this.sNtfServiceQueues = conn.prepare(`${sel} WHERE ntf_service_id = ? AND notifier_id > ? ORDER BY notifier_id LIMIT ?`);
+    this.sRcvServiceQueues = conn.prepareOnUse(`${sel} WHERE rcv_service_id = ? AND recipient_id > ? ORDER BY recipient_id LIMIT ?`);
+    this.sNtfServiceQueues = conn.prepareOnUse(`${sel} WHERE ntf_service_id = ? AND notifier_id > ? ORDER BY notifier_id LIMIT ?`);
   }
 
   /** QueueStore/STM.hs:`getCreateService`. */
