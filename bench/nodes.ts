@@ -5,8 +5,16 @@
  * sends through node i and receives through node i + 1, so with 2+ nodes every message crosses
  * nodes). SEND signed, MSG acknowledged, 16 KB bodies, as `npm run bench`'s pipelined shape.
  *
+ * The generator's latency (SEND → the recipient's MSG) under that load is given as p50/p99.
+ *
+ * Then, the load stopped, a latency phase (bench/clients/latency.ts): one message at a time
+ * (SEND, wait for the MSG, ACK), --rounds rounds on each path, the paths taking turns: recipient
+ * on the SAME node as the sender (node 1 → node 1) and, with 2+ nodes, on ANOTHER node
+ * (node 1 → node 2). Delivery latency (SEND → MSG) p50/p90/p99 for each, and what crossing nodes
+ * adds at p50 (`cross_added_p50_ms`; issue 18's target: ≤ 10 ms on loopback).
+ *
  *   bun bench/nodes.ts [--nodes 1,2] [--source] [--seconds 10] [--warmup 3] [--clients 1]
- *                      [--pairs 4] [--queues 8] [--window 2] [--body 16048]
+ *                      [--pairs 4] [--queues 8] [--window 2] [--body 16048] [--rounds 300]
  *
  * CPU is read from /proc for every process involved, per message delivered:
  *  - nodes: all threads of every node process (`cpu_us_per_msg_N`);
@@ -20,16 +28,19 @@
  */
 import { SQL } from "bun";
 import { cpSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { flag, stringArg } from "./lib/args.ts";
+import { flag, numberArg, stringArg } from "./lib/args.ts";
 import { BODY, CLIENTS, PAIRS, QUEUES, SECONDS, WARMUP, WINDOW } from "./lib/load-args.ts";
 import { all, Worker } from "./lib/child.ts";
+import { Histogram } from "./lib/histogram.ts";
 import { benchSchema, dropBenchSchema, type BenchPostgres } from "./lib/postgres.ts";
 import { cpuModel, machineBusyNs, processesCpuNs } from "./lib/proc.ts";
 import { ensureBinary, freePort, initServer, removeServerDirs, ROOT, ServerProcess, type ServerSpec } from "./lib/server.ts";
 
 const NODES = stringArg("nodes", "1,2").split(",").map(Number);
+/** Rounds of the latency phase, on each path. */
+const ROUNDS = numberArg("rounds", 300);
 
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -117,6 +128,36 @@ function postgresPids(): number[] {
   return out;
 }
 
+/** Delivery latency percentiles, ms. */
+interface Latency {
+  p50: number;
+  p90: number;
+  p99: number;
+  /** p50 of the whole round trip (until the ACK is answered). */
+  ackedP50: number;
+}
+
+const latency = (delivered: Histogram, acked: Histogram): Latency => ({
+  p50: delivered.percentile(50),
+  p90: delivered.percentile(90),
+  p99: delivered.percentile(99),
+  ackedP50: acked.percentile(50),
+});
+
+/** One message at a time on each path, node 1 → node 1 and, with 2+ nodes, node 1 → node 2. */
+async function latencyPhase(specs: ServerSpec[]): Promise<{ same: Latency; cross: Latency | null }> {
+  const paths = [specs[0]!.address, specs[0]!.address];
+  if (specs.length > 1) paths.push(specs[0]!.address, specs[1]!.address);
+  const w = Worker.spawn("latency", join(ROOT, "bench/clients/latency.ts"), [String(ROUNDS), String(BODY), ...paths]);
+  try {
+    const r = await w.next<{ delivered: number[][]; acked: number[][] }>();
+    const at = (i: number): Latency => latency(new Histogram(r.delivered[i]), new Histogram(r.acked[i]));
+    return { same: at(0), cross: specs.length > 1 ? at(1) : null };
+  } finally {
+    await w.stop();
+  }
+}
+
 interface Result {
   nodes: number;
   rate: number;
@@ -132,6 +173,11 @@ interface Result {
   pgCores: number;
   otherCores: number;
   backends: number;
+  /** The generator's SEND → MSG latency under the load, ms. */
+  loadP50: number;
+  loadP99: number;
+  same: Latency;
+  cross: Latency | null;
 }
 
 async function run(command: string[], n: number): Promise<Result> {
@@ -169,8 +215,15 @@ async function run(command: string[], n: number): Promise<Result> {
     const backNs = processesCpuNs(backends) - back0;
     const pgNs = processesCpuNs(pgAll) - pg0;
     const otherNs = machineBusyNs() - processesCpuNs(ours) - busy0;
-    const rs = await all<{ delivered: number; seconds: number; cpuMs: number }>(workers);
+    const rs = await all<{ delivered: number; seconds: number; cpuMs: number; hist: number[] }>(workers);
     const delivered = rs.reduce((a, r) => a + r.delivered, 0);
+    const loadHist = new Histogram();
+    for (const r of rs) loadHist.merge(new Histogram(r.hist));
+    // The latency phase runs on idle nodes: the load's queues may still hold messages in flight.
+    await Promise.all(workers.map((w) => w.stop()));
+    workers = [];
+    await sleep(1000); // the nodes finish delivering what was in flight
+    const { same, cross } = await latencyPhase(specs);
     const genNs = rs.reduce((a, r) => a + r.cpuMs * 1e6, 0);
     const per = (ns: number): number => ns / 1000 / Math.max(1, delivered);
     return {
@@ -186,6 +239,10 @@ async function run(command: string[], n: number): Promise<Result> {
       pgCores: pgNs / 1e9 / wall,
       otherCores: Math.max(0, otherNs) / 1e9 / wall,
       backends: backends.length,
+      loadP50: loadHist.percentile(50),
+      loadP99: loadHist.percentile(99),
+      same,
+      cross,
     };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
@@ -196,7 +253,12 @@ async function run(command: string[], n: number): Promise<Result> {
 }
 
 const command = flag("source") ? [process.execPath, join(ROOT, "src/cli/main.ts")] : [ensureBinary("x64", log)];
-log(`${cpus().length} × ${cpuModel()}; ${PAIRS} pairs × ${QUEUES} queues × ${WINDOW} in flight, ${BODY} B bodies, ${CLIENTS} generator process(es); ${WARMUP} s warm-up, ${SECONDS} s measured per node count`);
+log(
+  `${cpus().length} × ${cpuModel()}; load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ")}; ${PAIRS} pairs × ${QUEUES} queues × ${WINDOW} in flight, ${BODY} B bodies, ${CLIENTS} generator process(es); ${WARMUP} s warm-up, ${SECONDS} s measured per node count; then ${ROUNDS} rounds one message at a time per latency path`,
+);
+const ms = (l: Latency): string => `p50 ${l.p50.toFixed(2)} ms, p90 ${l.p90.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms (round trip with the ACK: p50 ${l.ackedP50.toFixed(2)} ms)`;
 const results: Result[] = [];
 for (const n of NODES) {
   const r = await run(command, n);
@@ -204,9 +266,14 @@ for (const n of NODES) {
   log(
     `${n} node${n > 1 ? "s" : ""}: ${r.rate.toFixed(0)} msgs/s; CPU per message: nodes ${r.nodeUs.toFixed(0)} µs, generator ${r.genUs.toFixed(0)} µs, ` +
       `PostgreSQL backends of the nodes ${r.pgBackendUs.toFixed(0)} µs (${r.backends} backends), all postgres processes ${r.pgAllUs.toFixed(0)} µs; ` +
-      `cores busy: nodes ${r.nodeCores.toFixed(2)}, generator ${r.genCores.toFixed(2)}, postgres ${r.pgCores.toFixed(2)}, other processes ${r.otherCores.toFixed(2)}`,
+      `cores busy: nodes ${r.nodeCores.toFixed(2)}, generator ${r.genCores.toFixed(2)}, postgres ${r.pgCores.toFixed(2)}, other processes ${r.otherCores.toFixed(2)}; ` +
+      `latency under this load SEND → MSG p50 ${r.loadP50.toFixed(2)} ms, p99 ${r.loadP99.toFixed(2)} ms`,
   );
+  log(`  one message at a time, SEND → MSG, recipient on the same node: ${ms(r.same)}`);
+  if (r.cross !== null) log(`  one message at a time, SEND → MSG, recipient on another node: ${ms(r.cross)}; added at p50 ${(r.cross.p50 - r.same.p50).toFixed(2)} ms`);
+  log(`  load average now ${loadavg()[0]!.toFixed(2)}`);
 }
+const firstCross = results.find((r) => r.cross !== null);
 const f = (x: number, d: number): string => x.toFixed(d);
 console.log(
   "BENCH nodes " +
@@ -219,7 +286,22 @@ console.log(
           `pg_cpu_us_per_msg_${r.nodes}=${f(r.pgBackendUs, 0)}`,
           `pg_all_cpu_us_per_msg_${r.nodes}=${f(r.pgAllUs, 0)}`,
           `other_cores_${r.nodes}=${f(r.otherCores, 2)}`,
+          `load_p50_ms_${r.nodes}=${f(r.loadP50, 2)}`,
+          `load_p99_ms_${r.nodes}=${f(r.loadP99, 2)}`,
+          `same_p50_ms_${r.nodes}=${f(r.same.p50, 2)}`,
+          `same_p90_ms_${r.nodes}=${f(r.same.p90, 2)}`,
+          `same_p99_ms_${r.nodes}=${f(r.same.p99, 2)}`,
+          ...(r.cross === null
+            ? []
+            : [
+                `cross_p50_ms_${r.nodes}=${f(r.cross.p50, 2)}`,
+                `cross_p90_ms_${r.nodes}=${f(r.cross.p90, 2)}`,
+                `cross_p99_ms_${r.nodes}=${f(r.cross.p99, 2)}`,
+                `cross_added_p50_ms_${r.nodes}=${f(r.cross.p50 - r.same.p50, 2)}`,
+              ]),
         ].join(" "),
       )
-      .join(" "),
+      .join(" ") +
+    // the first multi-node run's figure, under a fixed name for trend tracking
+    (firstCross === undefined ? "" : ` cross_added_p50_ms=${f(firstCross.cross!.p50 - firstCross.same.p50, 2)}`),
 );
