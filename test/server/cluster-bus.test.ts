@@ -313,6 +313,46 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     }
   }, 20_000);
 
+  test("a SUB on another node that takes a queue back from a service before the move's 'ended' went out keeps its subscriber", async () => {
+    const schema = testSchemaName();
+    const [a, c] = await cluster(2, schema);
+    const owner = await client(c!);
+    const q = await owner.createQueue({ subMode: "C" });
+    const { sKey, sPub } = sndKeys();
+    expect(await sr(owner, q.rcvAuthKey, "k", q.rcvId, CMD.key(sPub))).toEqual(OK);
+    const sh = await client(a!, serviceCreds("M")());
+    const serviceId = sh.serviceId!;
+    // An uncommitted row with the service's key: A's service claim waits for it, and so does the
+    // move's "ended", queued behind it in the same round of A's bus.
+    const admin = new SQL(URI!, { max: 2 });
+    const tx = await admin.reserve();
+    try {
+      await tx`BEGIN`;
+      await tx.unsafe(`INSERT INTO ${quoteIdent(schema)}.cluster_service_subs(party, service_id, node_id, epoch) VALUES (0, $1, 'x', 0)`, [serviceId]);
+      const pid = (await tx`SELECT pg_backend_pid() AS pid`)[0].pid as number;
+      const waiting = async (): Promise<number> =>
+        Number((await admin`SELECT count(*) AS n FROM pg_stat_activity WHERE ${pid} = ANY(pg_blocking_pids(pid))`)[0].n);
+      const subS = sr(sh, q.rcvAuthKey, "s", q.rcvId, CMD.SUB);
+      await until(async () => (await waiting()) === 1);
+      expect((await a!.store.queues.getQueueByRecipientId(q.rcvId))!.rcvServiceId).toEqual(serviceId);
+      // A plain SUB on C after the move: it takes the queue back from the service and claims it.
+      const r = await client(c!);
+      expect(await sr(r, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
+      await until(async () => (await ownerOf(a!, 0, q.rcvId)) === c!.store.cluster.nodeId);
+      await tx`ROLLBACK`;
+      expect(await subS).toEqual({ tag: "SOK", serviceId });
+      // A SEND through A: its event goes out after the move's "ended" (A's bus sends in order),
+      // which must have left C's newer claim alone — the message, not END, reaches C's subscriber.
+      expect(await sr(await client(a!), sKey, "m", q.sndId, send("after"))).toEqual(OK);
+      expect(decText(q, (await nextEvent(r, q.rcvId)) as BrokerMsg)).toBe("after");
+      expect(await ownerOf(a!, 0, q.rcvId)).toBe(c!.store.cluster.nodeId);
+      expect(c!.running.server.subscribers.counts("rcv").queues).toBe(1);
+    } finally {
+      tx.release();
+      await admin.close();
+    }
+  }, 20_000);
+
   test("a service's SUBS on another node takes it over: ENDS to the older connection, deliveries move", async () => {
     const [a, b] = await cluster(2);
     const creds = serviceCreds("M");
