@@ -71,8 +71,18 @@ interface Claim {
   readonly since: number;
   /** The store failed to record it: the resync claims it again. */
   failed: boolean;
-  /** Service claims: resolves when the store answered or failed (`recorded`). */
-  readonly done: Promise<void> | null;
+  /** Service claims: what waits for the store's answer (`recorded`). */
+  readonly wait: ServiceWait | null;
+}
+
+/** A service claim's answer, awaited by SUB/SUBS/NEW of its connection. */
+interface ServiceWait {
+  /** Resolves when the store answered or failed. */
+  readonly done: Promise<void>;
+  /** SUBs or NEWs of the connection that wait for the claim and have not answered yet. */
+  answering: number;
+  /** Another node's newer claim was seen while some were answering: ENDS follows their answers. */
+  lost: boolean;
 }
 
 /**
@@ -240,9 +250,25 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   }
 
   recorded(party: ServiceParty, c: Client): Promise<void> | null {
+    return this.heldService(party, c)?.wait?.done ?? null;
+  }
+
+  answerOnceRecorded(party: ServiceParty, c: Client): Promise<() => void> | null {
+    const cl = this.heldService(party, c);
+    if (cl === undefined || cl.wait === null) return null;
+    const w = cl.wait;
+    w.answering++;
+    return w.done.then(() => () => {
+      if (--w.answering > 0 || !w.lost) return;
+      w.lost = false;
+      if (this.services[side(party)].get(cl.key) === cl) this.lose(party, cl.key, cl, true);
+    });
+  }
+
+  private heldService(party: ServiceParty, c: Client): Claim | undefined {
     const sid = c.serviceId;
-    const claim = sid === null ? undefined : this.services[side(party)].get(idKey(sid));
-    return claim === undefined || claim.c !== c ? null : claim.done;
+    const cl = sid === null ? undefined : this.services[side(party)].get(idKey(sid));
+    return cl?.c === c ? cl : undefined;
   }
 
   // ---------------------------------------------------------------- claims
@@ -254,8 +280,8 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private claim(party: ServiceParty, id: Uint8Array, key: string, c: Client, service: boolean, read = false, since = service ? Date.now() : 0): void {
     const map = (service ? this.services : this.queues)[side(party)];
     let resolve = (): void => {};
-    const done = service ? new Promise<void>((r) => (resolve = r)) : null;
-    const cl: Claim = { key, c, epoch: 0, takenUpTo: -1, released: false, read, since, failed: false, done };
+    const wait = service ? { done: new Promise<void>((r) => (resolve = r)), answering: 0, lost: false } : null;
+    const cl: Claim = { key, c, epoch: 0, takenUpTo: -1, released: false, read, since, failed: false, wait };
     map.set(key, cl);
     const answered = this.cluster.claim(party, id, service).then(
       async (epoch) => {
@@ -305,8 +331,15 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     if (cl !== undefined && cl.c === c) this.forget(s === 0 ? "rcv" : "ntf", key, service);
   }
 
-  /** Another node's newer claim: this node's subscriber loses the queue (END) or the service (ENDS). */
+  /**
+   * Another node's newer claim: this node's subscriber loses the queue (END) or the service
+   * (ENDS) — for a service, once the SUBs and NEWs waiting for the claim have answered.
+   */
   private lose(party: ServiceParty, key: string, cl: Claim, service: boolean): void {
+    if (cl.wait !== null && cl.wait.answering > 0) {
+      cl.wait.lost = true;
+      return;
+    }
     const map = (service ? this.services : this.queues)[side(party)];
     if (map.get(key) === cl) map.delete(key);
     if (service) this.local.dropService(party, idOf(cl));

@@ -378,6 +378,56 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(a!.running.server.subscribers.serviceSubscriber("rcv", serviceId)).toBeUndefined();
   });
 
+  test("a service SUB whose claim another node's SUBS replaces before it is answered: SOK first, then ENDS, as on one server", async () => {
+    const [a, b] = await cluster(2);
+    const creds = serviceCreds("M");
+    const sh0 = await client(b!, creds());
+    const serviceId = sh0.serviceId!;
+    const q = await sh0.createQueue(); // associated with the service, whose holder is on B
+    await until(async () => (await b!.store.conn.sql`SELECT 1 FROM cluster_service_subs WHERE party = 0 AND service_id = ${serviceId}`).length === 1);
+    // A's service claim, once committed, comes back to A only after B's newer claim's "serviceTaken" did.
+    const bus = a!.store.cluster;
+    const subs = a!.running.server.cluster!;
+    let committed = (): void => {};
+    const claimCommitted = new Promise<void>((r) => (committed = r));
+    let seen = (): void => {};
+    const takenSeen = new Promise<void>((r) => (seen = r));
+    const claim = bus.claim.bind(bus);
+    bus.claim = async (party, id, service) => {
+      const epoch = await claim(party, id, service);
+      if (service) {
+        committed();
+        await takenSeen;
+      }
+      return epoch;
+    };
+    const event = subs.event.bind(subs);
+    subs.event = (e) => {
+      event(e);
+      if (e.kind === "serviceTaken") seen();
+    };
+    // Each event with whether the SUB was still unanswered when it arrived (responses and events are read in order).
+    const events: { tag: string; subPending: boolean }[] = [];
+    const sh2: SMPClient = await SMPClient.connect({
+      server: a!.address,
+      service: creds(),
+      timeoutMs: 5000,
+      connectTimeoutMs: 5000,
+      onEvent: (e) => {
+        if (e.type === "event") events.push({ tag: e.msg.tag, subPending: sh2.pendingRequests > 0 });
+      },
+    });
+    clients.push(sh2);
+    const sub = sr(sh2, q.rcvAuthKey, "s", q.rcvId, CMD.SUB);
+    await claimCommitted;
+    const sh3 = await client(b!, creds());
+    expect((await sh3.subscribeService(1, queueIdsHash([q.rcvId]))).count).toBe(1);
+    expect(await sub).toEqual({ tag: "SOK", serviceId });
+    await until(() => events.length > 0);
+    expect(events).toEqual([{ tag: "ENDS", subPending: false }]);
+    expect(a!.running.server.subscribers.serviceSubscriber("rcv", serviceId)).toBeUndefined();
+  }, 20_000);
+
   test("a notifier service: NMSG to its connection on another node; NSUBS on a third node takes it over with ENDS", async () => {
     const [a, b, c] = await cluster(3);
     const creds = serviceCreds("N");
