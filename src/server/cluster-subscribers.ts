@@ -67,7 +67,11 @@ interface Claim {
    * claimed again after the store failed it (the SUB or SUBS answered without waiting longer).
    */
   read: boolean;
-  /** Service claims: when (Unix ms) the connection became the service's holder here. */
+  /**
+   * Service claims: when (Unix ms) the connection became the service's holder here. Compared with
+   * messages' send-time stamps, not their commits: a message stamped before it and committed
+   * after, whose event was lost, waits for SUBS (docs/storage.md, "A lost notification").
+   */
   readonly since: number;
   /** The store failed to record it: the resync claims it again. */
   failed: boolean;
