@@ -24,6 +24,7 @@ import type { ServiceCredentials } from "../../src/transport/client-handshake.ts
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../store/postgres.ts";
 import { setLogLevel } from "../../src/util/log.ts";
 import { testOptions } from "./harness.ts";
+import { dyingWithParent } from "../cluster/harness.ts";
 import { ControlClient } from "./ops/control-client.ts";
 import { CMD, OK, decText, expectNoEvent, nextEvent, nextMsg, send, sndKeys, sr } from "./helpers.ts";
 
@@ -472,8 +473,8 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
   test("a node killed with -9: its claims are released, its client resubscribes on another node and gets every message", async () => {
     const schema = testSchemaName();
     const [b] = await cluster(1, schema);
-    // Node A in a process of its own, on the same schema.
-    const proc = Bun.spawn([process.execPath, join(import.meta.dir, "cluster-node.ts"), schema], { stdout: "pipe", stderr: "inherit", env: process.env });
+    // Node A in a process of its own, on the same schema (killed by the kernel if this runner dies first).
+    const proc = Bun.spawn(dyingWithParent([process.execPath, join(import.meta.dir, "cluster-node.ts"), schema]), { stdout: "pipe", stderr: "inherit", env: process.env });
     try {
       const dead = JSON.parse(await firstLine(proc.stdout)) as { address: string; nodeId: string; dir: string };
       const ra = await SMPClient.connect({ server: dead.address, timeoutMs: 5000, connectTimeoutMs: 5000 });
