@@ -17,7 +17,8 @@
  *   of the service whose lookup missed the claim began before the answer, so it is ordered before
  *   the SUB, and its message waits for SUBS as on one server (Server.hs:subscribeQueueAndDeliver
  *   delivers the SUBbed queue's message only); a SEND whose lookup ran later finds the claim.
- * - Deletion (DEL, NDEL, the control port) and moves to/from a service: "ended" to the holders;
+ * - Deletion (DEL, NDEL, the control port) and moves to/from a service: "ended" to the holders
+ *   (a holder of a claim told of a move from no service confirms it first: it may be newer);
  *   blocking: "blocked" to the queue's subscriber.
  * - Lost events: every sweep interval (`ServerOptions.clusterSweepMs`, 10 s) a bounded sweep
  *   confirms a slice of this node's claims against the store (one that another node took while
@@ -370,6 +371,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         return;
       }
       case "ended":
+        if (!e.deleted && e.serviceId === null) return this.movedToService(e.party, e.queueId);
         return this.ended(e.party, e.queueId, e.serviceId, e.deleted);
       case "blocked": {
         let info: BlockingInfo;
@@ -387,6 +389,22 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private ended(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, deleted: boolean): void {
     this.local.end(party, queueId, serviceId, deleted ? MSG_.DELD : MSG_.END, null);
     this.forget(party, idKey(queueId), false);
+  }
+
+  /**
+   * The queue was moved to a service: its subscriber here ends unless the store says the claim is
+   * still this node's — a SUB here may have taken the queue back from the service after the move
+   * (bus.ts deletes a moved queue's claims only while a service serves it; this covers a claim
+   * that statement deleted all the same). `confirm` writes such a claim back.
+   */
+  private movedToService(party: ServiceParty, queueId: Uint8Array): void {
+    const key = idKey(queueId);
+    const cl = this.queues[side(party)].get(key);
+    if (cl === undefined || cl.epoch === 0) return this.ended(party, queueId, null, false);
+    void this.confirmed(party, [[key, cl]], false).then(
+      (kept) => (party === "rcv" ? this.recheck(kept) : undefined),
+      (e) => log.warn(`cluster: confirming a subscription failed (the sweep confirms it again): ${(e as Error).message}`),
+    );
   }
 
   /**

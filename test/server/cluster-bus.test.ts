@@ -26,7 +26,7 @@ import { setLogLevel } from "../../src/util/log.ts";
 import { testOptions } from "./harness.ts";
 import { dyingWithParent } from "../cluster/harness.ts";
 import { ControlClient } from "./ops/control-client.ts";
-import { CMD, OK, decText, expectNoEvent, nextEvent, nextMsg, send, sndKeys, sr } from "./helpers.ts";
+import { asMsg, CMD, OK, decText, expectNoEvent, nextEvent, nextMsg, send, sndKeys, sr } from "./helpers.ts";
 
 const URI = testPostgresUri();
 const ADMIN = "admin-secret";
@@ -352,6 +352,28 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
       tx.release();
       await admin.close();
     }
+  }, 20_000);
+
+  test("a move's 'ended' at the node of a claim: kept and written back while no service serves the queue, END once one does", async () => {
+    const [a, b] = await cluster(2);
+    const { rc: rb, q, sKey } = await subscribedQueue(b!);
+    // As if a move's statement had deleted B's claim and told B although the queue is B's
+    // subscriber's again (the statement checks the queue; the receiving node checks too).
+    await a!.store.conn.sql`DELETE FROM cluster_subs WHERE party = 0 AND queue_id = ${q.rcvId}`;
+    b!.running.server.cluster!.event({ kind: "ended", party: "rcv", queueId: q.rcvId, serviceId: null, deleted: false });
+    await until(async () => (await ownerOf(a!, 0, q.rcvId)) !== null || b!.running.server.subscribers.counts("rcv").queues === 0);
+    expect(await ownerOf(a!, 0, q.rcvId)).toBe(b!.store.cluster.nodeId);
+    const sc = await client(a!);
+    expect(await sr(sc, sKey, "1", q.sndId, send("still B's"))).toEqual(OK);
+    const m = asMsg(await nextEvent(rb, q.rcvId));
+    expect(decText(q, m)).toBe("still B's");
+    expect(await sr(rb, q.rcvAuthKey, "2", q.rcvId, CMD.ack(m.msgId))).toEqual(OK);
+    // A real move: a service's SUB on A; B's subscriber gets END (Server.hs: CSClient with the service).
+    const sh = await client(a!, serviceCreds("M")());
+    expect(await sr(sh, q.rcvAuthKey, "3", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: sh.serviceId });
+    expect(await nextEvent(rb, q.rcvId)).toEqual({ tag: "END" });
+    await until(() => b!.running.server.subscribers.counts("rcv").queues === 0);
+    expect(await ownerOf(a!, 0, q.rcvId)).toBeNull();
   }, 20_000);
 
   test("a service's SUBS on another node takes it over: ENDS to the older connection, deliveries move", async () => {
