@@ -17,7 +17,8 @@
  *   of the service whose lookup missed the claim began before the answer, so it is ordered before
  *   the SUB, and its message waits for SUBS as on one server (Server.hs:subscribeQueueAndDeliver
  *   delivers the SUBbed queue's message only); a SEND whose lookup ran later finds the claim.
- * - Deletion (DEL, NDEL, the control port) and moves to/from a service: "ended" to the holders;
+ * - Deletion (DEL, NDEL, the control port) and moves to/from a service: "ended" to the holders
+ *   (a holder of a claim told of a move from no service confirms it first: it may be newer);
  *   blocking: "blocked" to the queue's subscriber.
  * - Lost events: every sweep interval (`ServerOptions.clusterSweepMs`, 10 s) a bounded sweep
  *   confirms a slice of this node's claims against the store (one that another node took while
@@ -67,12 +68,26 @@ interface Claim {
    * claimed again after the store failed it (the SUB or SUBS answered without waiting longer).
    */
   read: boolean;
-  /** Service claims: when (Unix ms) the connection became the service's holder here. */
+  /**
+   * Service claims: when (Unix ms) the connection became the service's holder here. Compared with
+   * messages' send-time stamps, not their commits: a message stamped before it and committed
+   * after, whose event was lost, waits for SUBS (docs/storage.md, "A lost notification").
+   */
   readonly since: number;
   /** The store failed to record it: the resync claims it again. */
   failed: boolean;
-  /** Service claims: resolves when the store answered or failed (`recorded`). */
-  readonly done: Promise<void> | null;
+  /** Service claims: what waits for the store's answer (`recorded`). */
+  readonly wait: ServiceWait | null;
+}
+
+/** A service claim's answer, awaited by SUB/SUBS/NEW of its connection. */
+interface ServiceWait {
+  /** Resolves when the store answered or failed. */
+  readonly done: Promise<void>;
+  /** SUBs or NEWs of the connection that wait for the claim and have not answered yet. */
+  answering: number;
+  /** Another node's newer claim was seen while some were answering: ENDS follows their answers. */
+  lost: boolean;
 }
 
 /**
@@ -240,9 +255,25 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   }
 
   recorded(party: ServiceParty, c: Client): Promise<void> | null {
+    return this.heldService(party, c)?.wait?.done ?? null;
+  }
+
+  answerOnceRecorded(party: ServiceParty, c: Client): Promise<() => void> | null {
+    const cl = this.heldService(party, c);
+    if (cl === undefined || cl.wait === null) return null;
+    const w = cl.wait;
+    w.answering++;
+    return w.done.then(() => () => {
+      if (--w.answering > 0 || !w.lost) return;
+      w.lost = false;
+      if (this.services[side(party)].get(cl.key) === cl) this.lose(party, cl.key, cl, true);
+    });
+  }
+
+  private heldService(party: ServiceParty, c: Client): Claim | undefined {
     const sid = c.serviceId;
-    const claim = sid === null ? undefined : this.services[side(party)].get(idKey(sid));
-    return claim === undefined || claim.c !== c ? null : claim.done;
+    const cl = sid === null ? undefined : this.services[side(party)].get(idKey(sid));
+    return cl?.c === c ? cl : undefined;
   }
 
   // ---------------------------------------------------------------- claims
@@ -254,8 +285,8 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private claim(party: ServiceParty, id: Uint8Array, key: string, c: Client, service: boolean, read = false, since = service ? Date.now() : 0): void {
     const map = (service ? this.services : this.queues)[side(party)];
     let resolve = (): void => {};
-    const done = service ? new Promise<void>((r) => (resolve = r)) : null;
-    const cl: Claim = { key, c, epoch: 0, takenUpTo: -1, released: false, read, since, failed: false, done };
+    const wait = service ? { done: new Promise<void>((r) => (resolve = r)), answering: 0, lost: false } : null;
+    const cl: Claim = { key, c, epoch: 0, takenUpTo: -1, released: false, read, since, failed: false, wait };
     map.set(key, cl);
     const answered = this.cluster.claim(party, id, service).then(
       async (epoch) => {
@@ -305,8 +336,15 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     if (cl !== undefined && cl.c === c) this.forget(s === 0 ? "rcv" : "ntf", key, service);
   }
 
-  /** Another node's newer claim: this node's subscriber loses the queue (END) or the service (ENDS). */
+  /**
+   * Another node's newer claim: this node's subscriber loses the queue (END) or the service
+   * (ENDS) — for a service, once the SUBs and NEWs waiting for the claim have answered.
+   */
   private lose(party: ServiceParty, key: string, cl: Claim, service: boolean): void {
+    if (cl.wait !== null && cl.wait.answering > 0) {
+      cl.wait.lost = true;
+      return;
+    }
     const map = (service ? this.services : this.queues)[side(party)];
     if (map.get(key) === cl) map.delete(key);
     if (service) this.local.dropService(party, idOf(cl));
@@ -333,6 +371,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         return;
       }
       case "ended":
+        if (!e.deleted && e.serviceId === null) return this.movedToService(e.party, e.queueId);
         return this.ended(e.party, e.queueId, e.serviceId, e.deleted);
       case "blocked": {
         let info: BlockingInfo;
@@ -350,6 +389,22 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private ended(party: ServiceParty, queueId: Uint8Array, serviceId: Uint8Array | null, deleted: boolean): void {
     this.local.end(party, queueId, serviceId, deleted ? MSG_.DELD : MSG_.END, null);
     this.forget(party, idKey(queueId), false);
+  }
+
+  /**
+   * The queue was moved to a service: its subscriber here ends unless the store says the claim is
+   * still this node's — a SUB here may have taken the queue back from the service after the move
+   * (bus.ts deletes a moved queue's claims only while a service serves it; this covers a claim
+   * that statement deleted all the same). `confirm` writes such a claim back.
+   */
+  private movedToService(party: ServiceParty, queueId: Uint8Array): void {
+    const key = idKey(queueId);
+    const cl = this.queues[side(party)].get(key);
+    if (cl === undefined || cl.epoch === 0) return this.ended(party, queueId, null, false);
+    void this.confirmed(party, [[key, cl]], false).then(
+      (kept) => (party === "rcv" ? this.recheck(kept) : undefined),
+      (e) => log.warn(`cluster: confirming a subscription failed (the sweep confirms it again): ${(e as Error).message}`),
+    );
   }
 
   /**

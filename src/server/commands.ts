@@ -229,6 +229,7 @@ async function createQueue(srv: Env, c: Client, t: ReceivedTransmission, req: Ne
     srv.stats.qCreated++;
     srv.stats.qCount++;
     if (notifier !== null) srv.stats.ntfNewCreated++;
+    let answered: (() => void) | null = null;
     if (req.subMode === "S") {
       if (serviceId === null) {
         const key = idKey(recipientId);
@@ -237,8 +238,8 @@ async function createQueue(srv: Env, c: Client, t: ReceivedTransmission, req: Ne
       } else {
         srv.subscribers.subscribeServiceQueue("rcv", r.recipientId, c, serviceId);
         // With several nodes: answered once this connection is its service's holder for all of them.
-        const recorded = srv.subscribers.recorded("rcv", c);
-        if (recorded !== null) await recorded;
+        const answering = srv.subscribers.answerOnceRecorded("rcv", c);
+        if (answering !== null) answered = await answering;
       }
     }
     reply(c, t, {
@@ -253,6 +254,7 @@ async function createQueue(srv: Env, c: Client, t: ReceivedTransmission, req: Ne
         serverNtfCreds: notifier === null ? null : { notifierId: notifier.notifierId, dhKey: publicKey("x25519", ntfKeys!.pub) },
       },
     });
+    answered?.();
     return;
   }
   fail(c, t, ERR.INTERNAL);

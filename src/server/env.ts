@@ -192,6 +192,14 @@ export interface Subscribers {
    * server (nothing to wait for).
    */
   recorded(party: ServiceParty, c: Client): Promise<void> | null;
+  /**
+   * `recorded` for a SUB or NEW that answers once its service claim is recorded: resolves to what
+   * the command calls once it has answered. Another node's newer claim of the service, seen
+   * before that, ends `c`'s service subscription (ENDS) only then — after the SOK or IDS, as on
+   * one server, where the SUB is answered before another connection's SUBS takes the service.
+   * Null on one server.
+   */
+  answerOnceRecorded(party: ServiceParty, c: Client): Promise<() => void> | null;
 }
 
 /** What the command handlers run with (Server/Env/STM.hs:Env). */

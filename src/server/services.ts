@@ -104,17 +104,21 @@ export async function subscribeServiceQueue(srv: Env, c: Client, t: ReceivedTran
     sub.delivered = null;
   } else if (!(await associate(srv, "rcv", c, q, q.recipientId, q.rcvServiceId))) return fail(c, t, ERR.AUTH);
   // With several nodes: answered once this connection is its service's holder for all of them.
-  const recorded = srv.subscribers.recorded("rcv", c);
-  if (recorded !== null) await recorded;
-  const head = await srv.store.messages.peekMsg(q);
-  reply(c, t, { tag: "SOK", serviceId: c.serviceId });
-  if (head === null) return;
-  // A SEND may have created the Sub and pushed the head while the peek was pending.
-  sub = c.subs.get(key) ?? sub ?? srv.subscribers.serviceDeliverySub(c, key);
-  if (sub.delivered !== null) return;
-  setDelivered(sub, head.msgId);
-  if (!hadSubs) srv.stats.qSub++;
-  c.outbox.push(EMPTY, q.recipientId, msgOf(q, head));
+  const answering = srv.subscribers.answerOnceRecorded("rcv", c);
+  const answered = answering === null ? null : await answering;
+  try {
+    const head = await srv.store.messages.peekMsg(q);
+    reply(c, t, { tag: "SOK", serviceId: c.serviceId });
+    if (head === null) return;
+    // A SEND may have created the Sub and pushed the head while the peek was pending.
+    sub = c.subs.get(key) ?? sub ?? srv.subscribers.serviceDeliverySub(c, key);
+    if (sub.delivered !== null) return;
+    setDelivered(sub, head.msgId);
+    if (!hadSubs) srv.stats.qSub++;
+    c.outbox.push(EMPTY, q.recipientId, msgOf(q, head));
+  } finally {
+    answered?.();
+  }
 }
 
 /** NSUB in a notifier-service session (Server.hs:subscribeNotifications with a service). */

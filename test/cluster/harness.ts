@@ -39,6 +39,11 @@ function track(p: Subprocess): void {
   void p.exited.then(() => live.delete(p));
 }
 
+/** `argv` run so that the kernel kills it if this process dies without its exit handler (SIGKILL, OOM); as is without setpriv. */
+export function dyingWithParent(argv: string[]): string[] {
+  return existsSync(SETPRIV) ? [SETPRIV, "--pdeathsig", "KILL", "--", ...argv] : argv;
+}
+
 /** A free TCP port (the kernel's choice; the CLI's configuration has no port 0). */
 export function freePort(): number {
   const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
@@ -102,10 +107,7 @@ export class NodeProcess {
   }
 
   static spawn(name: string, port: number, address: string, args: string[], env: Record<string, string>): NodeProcess {
-    const argv = [process.execPath, MAIN, ...args];
-    // The kernel kills the node if this process dies without its exit handler (SIGKILL, OOM).
-    const cmd = existsSync(SETPRIV) ? [SETPRIV, "--pdeathsig", "KILL", "--", ...argv] : argv;
-    const proc = Bun.spawn(cmd, {
+    const proc = Bun.spawn(dyingWithParent([process.execPath, MAIN, ...args]), {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: env.HOME ?? tmpdir(), ...env },
       stdin: "ignore",

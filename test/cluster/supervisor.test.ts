@@ -109,11 +109,25 @@ describe.skipIf(!HAVE_PG)("start --nodes 2: one port, two processes", () => {
       expect(newPid).not.toBe(pids[1]);
       expect(alive(newPid)).toBe(true);
       pids[1] = newPid;
-      // New connections work, and a message crosses from a new client to one on the other node.
-      const fresh: SMPClient[] = [];
-      for (let i = 0; i < 7; i++) fresh.push(await connect(sup));
-      clients.push(...fresh);
-      await deliverEach(fresh[0]!, fresh.slice(1), "after restart");
+      // New connections reach both nodes (the restarted one too): each new client's node is the one
+      // whose count of clients went up, once the node has taken it.
+      const onNode: [SMPClient[], SMPClient[]] = [[], []];
+      let counts = [await clientsOf(control), await clientsOf(control + 1)];
+      while (onNode[0].length === 0 || onNode[1].length === 0) {
+        const c = await connect(sup);
+        clients.push(c);
+        let now = counts;
+        while (now[0]! + now[1]! === counts[0]! + counts[1]!) {
+          await Bun.sleep(20); // polling interval, not a timing assertion
+          now = [await clientsOf(control), await clientsOf(control + 1)];
+        }
+        expect(now[0]! + now[1]!).toBe(counts[0]! + counts[1]! + 1);
+        onNode[now[0]! > counts[0]! ? 0 : 1].push(c);
+        counts = now;
+      }
+      // A message crosses from a new client on each node to a new client on the other.
+      await deliverEach(onNode[1][0]!, [onNode[0][0]!], "to the restarted node");
+      await deliverEach(onNode[0][0]!, [onNode[1][0]!], "from the restarted node");
     },
     TEST_MS,
   );

@@ -4,6 +4,11 @@
  * see (Server.hs semantics, as test/server/messages.test.ts checks them on one process).
  */
 import { describe, expect, test } from "bun:test";
+import { SMPClient } from "../../src/client/client.ts";
+import { connectTLSStream } from "../../src/client/tls-stream.ts";
+import { sha256 } from "../../src/crypto/digest.ts";
+import { parseServerStr } from "../../src/protocol/server-address.ts";
+import { chainIdCaCerts } from "../../src/transport/tls/chain-validation.ts";
 import { asMsg, CMD, createAndSecureQueue, decText, expectNoEvent, nextEvent, OK, send, sndKeys, sr } from "../server/helpers.ts";
 import { clusterFixture, HAVE_PG, type NodeProcess } from "./harness.ts";
 import { receiveAcking } from "./receive.ts";
@@ -12,6 +17,25 @@ import { receiveAcking } from "./receive.ts";
 const CROSS_MS = 15_000;
 const TEST_MS = 90_000;
 
+/** SHA-256 of the identity certificate in the chain `n` serves (what a client checks the address's key hash against). */
+async function servedFingerprint(n: NodeProcess): Promise<Uint8Array> {
+  let chain: readonly Uint8Array[] = [];
+  const c = await SMPClient.connect({
+    server: n.address,
+    timeoutMs: 5000,
+    connectTimeoutMs: 5000,
+    openStream: async (host, port, ctx) => {
+      const s = await connectTLSStream(host, port, ctx);
+      chain = s.peerCertificateChain;
+      return s;
+    },
+  });
+  c.close();
+  const shape = chainIdCaCerts(chain);
+  if (shape.kind !== "valid") throw new Error(`node ${n.name} served a chain of ${chain.length} certificates`);
+  return sha256(shape.idCert);
+}
+
 if (!HAVE_PG) console.warn("SKIP test/cluster/two-nodes.test.ts: no PostgreSQL (SMP_TEST_PG_URI)");
 
 describe.skipIf(!HAVE_PG)("two nodes, one PostgreSQL store", () => {
@@ -19,11 +43,14 @@ describe.skipIf(!HAVE_PG)("two nodes, one PostgreSQL store", () => {
   let b: NodeProcess;
   const { on } = clusterFixture(2, TEST_MS, (n) => ([a, b] = n as [NodeProcess, NodeProcess]));
 
-  test("the nodes are distinct processes on distinct ports with one identity", () => {
+  test("the nodes are distinct processes on distinct ports serving one identity", async () => {
     expect(a.pid).not.toBe(b.pid);
     expect(a.port).not.toBe(b.port);
-    expect(a.address.split("@")[0]).toBe(b.address.split("@")[0]!);
-  });
+    // The identity certificate each node presents on connect: the same, the one `init` made.
+    const [fa, fb] = [await servedFingerprint(a), await servedFingerprint(b)];
+    expect(fb).toEqual(fa);
+    expect(fa).toEqual(parseServerStr(a.address).server.keyHash);
+  }, TEST_MS);
 
   test("SEND on A → MSG on B (the recipient subscribed on B), ACK on B", async () => {
     const [ra, sa] = [await on(b), await on(a)];

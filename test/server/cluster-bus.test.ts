@@ -24,8 +24,9 @@ import type { ServiceCredentials } from "../../src/transport/client-handshake.ts
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../store/postgres.ts";
 import { setLogLevel } from "../../src/util/log.ts";
 import { testOptions } from "./harness.ts";
+import { dyingWithParent } from "../cluster/harness.ts";
 import { ControlClient } from "./ops/control-client.ts";
-import { CMD, OK, decText, expectNoEvent, nextEvent, nextMsg, send, sndKeys, sr } from "./helpers.ts";
+import { asMsg, CMD, OK, decText, expectNoEvent, nextEvent, nextMsg, send, sndKeys, sr } from "./helpers.ts";
 
 const URI = testPostgresUri();
 const ADMIN = "admin-secret";
@@ -313,6 +314,68 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     }
   }, 20_000);
 
+  test("a SUB on another node that takes a queue back from a service before the move's 'ended' went out keeps its subscriber", async () => {
+    const schema = testSchemaName();
+    const [a, c] = await cluster(2, schema);
+    const owner = await client(c!);
+    const q = await owner.createQueue({ subMode: "C" });
+    const { sKey, sPub } = sndKeys();
+    expect(await sr(owner, q.rcvAuthKey, "k", q.rcvId, CMD.key(sPub))).toEqual(OK);
+    const sh = await client(a!, serviceCreds("M")());
+    const serviceId = sh.serviceId!;
+    // An uncommitted row with the service's key: A's service claim waits for it, and so does the
+    // move's "ended", queued behind it in the same round of A's bus.
+    const admin = new SQL(URI!, { max: 2 });
+    const tx = await admin.reserve();
+    try {
+      await tx`BEGIN`;
+      await tx.unsafe(`INSERT INTO ${quoteIdent(schema)}.cluster_service_subs(party, service_id, node_id, epoch) VALUES (0, $1, 'x', 0)`, [serviceId]);
+      const pid = (await tx`SELECT pg_backend_pid() AS pid`)[0].pid as number;
+      const waiting = async (): Promise<number> =>
+        Number((await admin`SELECT count(*) AS n FROM pg_stat_activity WHERE ${pid} = ANY(pg_blocking_pids(pid))`)[0].n);
+      const subS = sr(sh, q.rcvAuthKey, "s", q.rcvId, CMD.SUB);
+      await until(async () => (await waiting()) === 1);
+      expect((await a!.store.queues.getQueueByRecipientId(q.rcvId))!.rcvServiceId).toEqual(serviceId);
+      // A plain SUB on C after the move: it takes the queue back from the service and claims it.
+      const r = await client(c!);
+      expect(await sr(r, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
+      await until(async () => (await ownerOf(a!, 0, q.rcvId)) === c!.store.cluster.nodeId);
+      await tx`ROLLBACK`;
+      expect(await subS).toEqual({ tag: "SOK", serviceId });
+      // A SEND through A: its event goes out after the move's "ended" (A's bus sends in order),
+      // which must have left C's newer claim alone — the message, not END, reaches C's subscriber.
+      expect(await sr(await client(a!), sKey, "m", q.sndId, send("after"))).toEqual(OK);
+      expect(decText(q, (await nextEvent(r, q.rcvId)) as BrokerMsg)).toBe("after");
+      expect(await ownerOf(a!, 0, q.rcvId)).toBe(c!.store.cluster.nodeId);
+      expect(c!.running.server.subscribers.counts("rcv").queues).toBe(1);
+    } finally {
+      tx.release();
+      await admin.close();
+    }
+  }, 20_000);
+
+  test("a move's 'ended' at the node of a claim: kept and written back while no service serves the queue, END once one does", async () => {
+    const [a, b] = await cluster(2);
+    const { rc: rb, q, sKey } = await subscribedQueue(b!);
+    // As if a move's statement had deleted B's claim and told B although the queue is B's
+    // subscriber's again (the statement checks the queue; the receiving node checks too).
+    await a!.store.conn.sql`DELETE FROM cluster_subs WHERE party = 0 AND queue_id = ${q.rcvId}`;
+    b!.running.server.cluster!.event({ kind: "ended", party: "rcv", queueId: q.rcvId, serviceId: null, deleted: false });
+    await until(async () => (await ownerOf(a!, 0, q.rcvId)) !== null || b!.running.server.subscribers.counts("rcv").queues === 0);
+    expect(await ownerOf(a!, 0, q.rcvId)).toBe(b!.store.cluster.nodeId);
+    const sc = await client(a!);
+    expect(await sr(sc, sKey, "1", q.sndId, send("still B's"))).toEqual(OK);
+    const m = asMsg(await nextEvent(rb, q.rcvId));
+    expect(decText(q, m)).toBe("still B's");
+    expect(await sr(rb, q.rcvAuthKey, "2", q.rcvId, CMD.ack(m.msgId))).toEqual(OK);
+    // A real move: a service's SUB on A; B's subscriber gets END (Server.hs: CSClient with the service).
+    const sh = await client(a!, serviceCreds("M")());
+    expect(await sr(sh, q.rcvAuthKey, "3", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: sh.serviceId });
+    expect(await nextEvent(rb, q.rcvId)).toEqual({ tag: "END" });
+    await until(() => b!.running.server.subscribers.counts("rcv").queues === 0);
+    expect(await ownerOf(a!, 0, q.rcvId)).toBeNull();
+  }, 20_000);
+
   test("a service's SUBS on another node takes it over: ENDS to the older connection, deliveries move", async () => {
     const [a, b] = await cluster(2);
     const creds = serviceCreds("M");
@@ -337,6 +400,56 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(await nextEvent(sh2)).toEqual({ tag: "ALLS" });
     expect(a!.running.server.subscribers.serviceSubscriber("rcv", serviceId)).toBeUndefined();
   });
+
+  test("a service SUB whose claim another node's SUBS replaces before it is answered: SOK first, then ENDS, as on one server", async () => {
+    const [a, b] = await cluster(2);
+    const creds = serviceCreds("M");
+    const sh0 = await client(b!, creds());
+    const serviceId = sh0.serviceId!;
+    const q = await sh0.createQueue(); // associated with the service, whose holder is on B
+    await until(async () => (await b!.store.conn.sql`SELECT 1 FROM cluster_service_subs WHERE party = 0 AND service_id = ${serviceId}`).length === 1);
+    // A's service claim, once committed, comes back to A only after B's newer claim's "serviceTaken" did.
+    const bus = a!.store.cluster;
+    const subs = a!.running.server.cluster!;
+    let committed = (): void => {};
+    const claimCommitted = new Promise<void>((r) => (committed = r));
+    let seen = (): void => {};
+    const takenSeen = new Promise<void>((r) => (seen = r));
+    const claim = bus.claim.bind(bus);
+    bus.claim = async (party, id, service) => {
+      const epoch = await claim(party, id, service);
+      if (service) {
+        committed();
+        await takenSeen;
+      }
+      return epoch;
+    };
+    const event = subs.event.bind(subs);
+    subs.event = (e) => {
+      event(e);
+      if (e.kind === "serviceTaken") seen();
+    };
+    // Each event with whether the SUB was still unanswered when it arrived (responses and events are read in order).
+    const events: { tag: string; subPending: boolean }[] = [];
+    const sh2: SMPClient = await SMPClient.connect({
+      server: a!.address,
+      service: creds(),
+      timeoutMs: 5000,
+      connectTimeoutMs: 5000,
+      onEvent: (e) => {
+        if (e.type === "event") events.push({ tag: e.msg.tag, subPending: sh2.pendingRequests > 0 });
+      },
+    });
+    clients.push(sh2);
+    const sub = sr(sh2, q.rcvAuthKey, "s", q.rcvId, CMD.SUB);
+    await claimCommitted;
+    const sh3 = await client(b!, creds());
+    expect((await sh3.subscribeService(1, queueIdsHash([q.rcvId]))).count).toBe(1);
+    expect(await sub).toEqual({ tag: "SOK", serviceId });
+    await until(() => events.length > 0);
+    expect(events).toEqual([{ tag: "ENDS", subPending: false }]);
+    expect(a!.running.server.subscribers.serviceSubscriber("rcv", serviceId)).toBeUndefined();
+  }, 20_000);
 
   test("a notifier service: NMSG to its connection on another node; NSUBS on a third node takes it over with ENDS", async () => {
     const [a, b, c] = await cluster(3);
@@ -382,8 +495,8 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
   test("a node killed with -9: its claims are released, its client resubscribes on another node and gets every message", async () => {
     const schema = testSchemaName();
     const [b] = await cluster(1, schema);
-    // Node A in a process of its own, on the same schema.
-    const proc = Bun.spawn([process.execPath, join(import.meta.dir, "cluster-node.ts"), schema], { stdout: "pipe", stderr: "inherit", env: process.env });
+    // Node A in a process of its own, on the same schema (killed by the kernel if this runner dies first).
+    const proc = Bun.spawn(dyingWithParent([process.execPath, join(import.meta.dir, "cluster-node.ts"), schema]), { stdout: "pipe", stderr: "inherit", env: process.env });
     try {
       const dead = JSON.parse(await firstLine(proc.stdout)) as { address: string; nodeId: string; dir: string };
       const ra = await SMPClient.connect({ server: dead.address, timeoutMs: 5000, connectTimeoutMs: 5000 });

@@ -393,6 +393,9 @@ export class PgClusterBus implements ClusterBus {
    * worth). An "ended" queue's claims by other nodes are over (this node's own go by `release`):
    * the statement deletes them and tells exactly the nodes whose rows it deleted, so a claim
    * committed meanwhile is either deleted and told, or kept (and judged by its node's `confirm`).
+   * A queue that was moved to a service (not deleted) loses its claims only while a service
+   * still serves it, as `confirm` judges them: a SUB on another node may have taken it back
+   * from the service since the move was written, and its claim, newer, stays.
    */
   private async runEvents(events: readonly ClusterEvent[]): Promise<void> {
     if (events.length === 0) return;
@@ -404,17 +407,22 @@ export class PgClusterBus implements ClusterBus {
       const sids: Uint8Array[] = [];
       const text: string[] = [];
       const ended: boolean[] = [];
+      const deleted: boolean[] = [];
       for (const { e, line } of group) {
         parties.push(partyCode(e.party));
         ids.push(e.kind === "serviceTaken" ? e.serviceId : e.queueId);
         sids.push(e.kind === "available" || e.kind === "ended" ? (e.serviceId ?? NONE) : NONE);
         text.push(line);
         ended.push(e.kind === "ended");
+        deleted.push(e.kind === "ended" && e.deleted);
       }
       await sql`WITH t AS (
-          SELECT * FROM unnest(${parties}::int2[], ${ids}::bytea[], ${sids}::bytea[], ${text}::text[], ${ended}::bool[]) WITH ORDINALITY AS t(party, qid, sid, ev, ended, i)),
+          SELECT * FROM unnest(${parties}::int2[], ${ids}::bytea[], ${sids}::bytea[], ${text}::text[], ${ended}::bool[], ${deleted}::bool[]) WITH ORDINALITY AS t(party, qid, sid, ev, ended, deleted, i)),
         gone AS (
           DELETE FROM cluster_subs s USING t WHERE t.ended AND s.party = t.party AND s.queue_id = t.qid AND s.node_id <> ${this.nodeId}
+            AND (t.deleted
+              OR (t.party = 0 AND EXISTS (SELECT 1 FROM queues x WHERE x.recipient_id = t.qid AND x.rcv_service_id IS NOT NULL))
+              OR (t.party = 1 AND EXISTS (SELECT 1 FROM queues x WHERE x.notifier_id = t.qid AND x.ntf_service_id IS NOT NULL)))
           RETURNING s.party, s.queue_id, s.node_id),
         o AS (
           SELECT t.i, t.ev, g.node_id FROM t JOIN gone g ON g.party = t.party AND g.queue_id = t.qid WHERE t.ended
