@@ -76,6 +76,8 @@ interface Claim {
   readonly since: number;
   /** The store failed to record it: the resync claims it again. */
   failed: boolean;
+  /** A move's "ended" came while the claim was pending: it is confirmed once answered, not ended. */
+  moved?: boolean;
   /** Service claims: what waits for the store's answer (`recorded`). */
   readonly wait: ServiceWait | null;
 }
@@ -295,6 +297,10 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         if (cl.released) return this.cluster.release(party, id, epoch, service);
         if (map.get(key) !== cl) return;
         if (cl.takenUpTo >= epoch) return this.lose(party, key, cl, service);
+        if (cl.moved === true) {
+          cl.moved = false;
+          return this.movedToService(party, id);
+        }
         if (party !== "rcv" || !cl.read) return;
         if (!service) return this.queueRecheck(cl);
         try {
@@ -400,9 +406,16 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private movedToService(party: ServiceParty, queueId: Uint8Array): void {
     const key = idKey(queueId);
     const cl = this.queues[side(party)].get(key);
-    if (cl === undefined || cl.epoch === 0) return this.ended(party, queueId, null, false);
+    if (cl === undefined) return this.ended(party, queueId, null, false);
+    // A newer SUB here whose claim is not answered yet may have taken the queue back from the
+    // service after the move: judged when its claim is answered.
+    if (cl.epoch === 0) {
+      cl.moved = true;
+      return;
+    }
     void this.confirmed(party, [[key, cl]], false).then(
-      (kept) => (party === "rcv" ? this.recheck(kept) : undefined),
+      // Not before the SUB's own read of the queue (headRead rechecks then): MSG never precedes SOK.
+      (kept) => (party === "rcv" ? this.recheck(kept.filter((k) => k.read)) : undefined),
       (e) => log.warn(`cluster: confirming a subscription failed (the sweep confirms it again): ${(e as Error).message}`),
     );
   }

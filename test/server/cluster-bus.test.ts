@@ -354,6 +354,37 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     }
   }, 20_000);
 
+  test("a move's 'ended' while a newer SUB's claim on the same node is pending: the newer subscriber keeps the queue", async () => {
+    const [a, b] = await cluster(2);
+    const { rc: r1, q, sKey } = await subscribedQueue(b!);
+    // A second connection on B subscribes the queue (the queue is individual: no service); its claim is held pending.
+    const bus = b!.store.cluster;
+    let release = (): void => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let started = (): void => {};
+    const claimStarted = new Promise<void>((r) => (started = r));
+    const claim = bus.claim.bind(bus);
+    bus.claim = async (party, id, service) => {
+      started();
+      await gate;
+      return claim(party, id, service);
+    };
+    const r2 = await client(b!);
+    expect(await sr(r2, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
+    await claimStarted;
+    expect(await nextEvent(r1, q.rcvId)).toEqual({ tag: "END" }); // local takeover
+    // As if a move's statement (snapshot before r2's dissociation) had deleted B's older row and told B.
+    b!.running.server.cluster!.event({ kind: "ended", party: "rcv", queueId: q.rcvId, serviceId: null, deleted: false });
+    release();
+    await b!.running.server.cluster!.settled();
+    // The queue is served by no service: r2, the newest subscriber, should keep it.
+    const sc = await client(a!);
+    expect(await sr(sc, sKey, "m", q.sndId, send("to r2"))).toEqual(OK);
+    const ev = await nextEvent(r2, q.rcvId);
+    expect((ev as BrokerMsg).tag).toBe("MSG");
+    expect(b!.running.server.subscribers.counts("rcv").queues).toBe(1);
+  }, 20_000);
+
   test("a move's 'ended' at the node of a claim: kept and written back while no service serves the queue, END once one does", async () => {
     const [a, b] = await cluster(2);
     const { rc: rb, q, sKey } = await subscribedQueue(b!);
