@@ -124,7 +124,7 @@ export interface StoreCluster extends ClusterBus {
    * JOBS: claims this node's name (its display name, "" for a single server) while the process
    * lives; false when another process holds it (a duplicate node). Throws when the store cannot be asked.
    */
-  claimNode(node: string): Promise<boolean>;
+  claimNode(node: string, waitMs?: number): Promise<boolean>;
   /** JOBS: publishes this node's statistics (replaces its previous row). */
   putNodeStats(node: string, json: string): Promise<void>;
   /** JOBS: every node's last published statistics. */

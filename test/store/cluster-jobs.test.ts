@@ -65,15 +65,29 @@ const uri = testPostgresUri();
     const [a, b] = await twoNodes();
     expect(await a.cluster.claimNode("host-1")).toBe(true);
     // The same name again (the server started twice, two machines with one name): refused.
-    expect(await b.cluster.claimNode("host-1")).toBe(false);
+    expect(await b.cluster.claimNode("host-1", 0)).toBe(false);
     expect(await b.cluster.claimNode("host-2")).toBe(true);
     // A single server's "" is a name like the others.
     expect(await a.cluster.claimNode("")).toBe(true);
-    expect(await b.cluster.claimNode("")).toBe(false);
+    expect(await b.cluster.claimNode("", 0)).toBe(false);
     // Names and jobs do not collide.
     expect(await b.cluster.lead("expire-messages")).toBe(true);
     await a.close();
     expect(await b.cluster.claimNode("host-1")).toBe(true);
+    await b.close();
+  });
+
+  test("a start waits for the name of a process that is going away (a restart right after kill -9)", async () => {
+    const [a, b] = await twoNodes();
+    expect(await a.cluster.claimNode("host-1")).toBe(true);
+    // b asks while a still holds the name; a's session then ends: b gets it without being refused.
+    const claim = b.cluster.claimNode("host-1", 60_000);
+    let settled = false;
+    void claim.then(() => (settled = true));
+    expect(await b.cluster.claimNode("host-x", 0)).toBe(true); // b's session answers meanwhile
+    expect(settled).toBe(false);
+    await a.close();
+    expect(await claim).toBe(true);
     await b.close();
   });
 

@@ -21,6 +21,9 @@ import { redactUri } from "./errors.ts";
 export const NODE_STATS_PREFIX = "node-stats/";
 /** Lock keys of the nodes' names (job names never start with it). */
 const NODE_LOCK_PREFIX = "node:";
+/** How long a start waits for a previous process's claim on its node name to go (claimNode). */
+const CLAIM_WAIT_MS = 5000;
+const CLAIM_RETRY_MS = 100;
 
 export class PgJobs implements Pick<StoreCluster, "lead" | "putNodeStats" | "nodeStats"> {
   private locks: SQL | null = null;
@@ -62,10 +65,20 @@ export class PgJobs implements Pick<StoreCluster, "lead" | "putNodeStats" | "nod
    * same name, whose rows (statistics, counters) would overwrite each other. Throws when
    * PostgreSQL cannot be asked.
    */
-  async claimNode(node: string): Promise<boolean> {
-    const got = await this.tryLock(await this.lockSession(), NODE_LOCK_PREFIX + node);
-    if (got) this.node = node;
-    return got;
+  async claimNode(node: string, waitMs = CLAIM_WAIT_MS): Promise<boolean> {
+    // A process killed a moment ago (kill -9, then restarted by systemd or the supervisor) still
+    // holds the name until PostgreSQL has noticed its closed connection and ended its session —
+    // usually milliseconds, longer on a loaded machine: asked again for a while before refusing.
+    const until = Date.now() + waitMs;
+    for (;;) {
+      const got = await this.tryLock(await this.lockSession(), NODE_LOCK_PREFIX + node);
+      if (got) {
+        this.node = node;
+        return true;
+      }
+      if (Date.now() >= until) return false;
+      await Bun.sleep(CLAIM_RETRY_MS);
+    }
   }
 
   /** The lock session; after a new one (reconnected), every lock was lost: the node's name is claimed again. */

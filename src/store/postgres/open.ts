@@ -38,7 +38,7 @@ export class PostgresStore implements Store {
     // BUS members (nodeId, join, claim …) are the bus's own; JOBS members go to jobs.ts.
     this.cluster = Object.assign(bus, {
       lead: (job: string) => jobs.lead(job),
-      claimNode: (node: string) => jobs.claimNode(node),
+      claimNode: (node: string, waitMs?: number) => jobs.claimNode(node, waitMs),
       putNodeStats: (node: string, json: string) => jobs.putNodeStats(node, json),
       nodeStats: () => jobs.nodeStats(),
     });
