@@ -286,7 +286,8 @@ export class SqliteMessageStore implements MessageStore {
   /** Deletes the head run of messages older than `oldMs`, up to the first newer one or a quota marker. */
   private readonly expireQueue = (qid: number, oldMs: number): number => {
     const kept = this.sFirstKept.get(qid, oldMs);
-    const n = kept === null ? this.sDeleteAllMsgs.run(qid).changes : this.sDeleteBefore.run(qid, kept.seq).changes;
+    if (kept === null) return this.deleteQueueMessages(qid);
+    const n = this.sDeleteBefore.run(qid, kept.seq).changes;
     this.conn.count(C_MESSAGES, -n);
     return n;
   };
