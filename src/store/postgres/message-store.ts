@@ -43,7 +43,8 @@ interface MsgRow {
   msg_id: Uint8Array;
   ts_ms: string;
   flags: number;
-  body?: Uint8Array;
+  /** Absent or NULL where a statement does not read it (a deleted head). */
+  body?: Uint8Array | null;
 }
 
 function messageFromRow(r: MsgRow): StoredMessage {
@@ -54,7 +55,7 @@ function messageFromRow(r: MsgRow): StoredMessage {
     tsMs,
     quota: (r.flags & F_QUOTA) !== 0,
     notification: (r.flags & F_NTF) !== 0,
-    body: r.body === undefined ? EMPTY : bytes(r.body),
+    body: r.body == null ? EMPTY : bytes(r.body),
   };
 }
 
@@ -125,7 +126,7 @@ export class PgMessageStore implements MessageStore {
     let deleted: StoredMessage | null = null;
     let next: StoredMessage | null = null;
     for (const r of rs) {
-      if (r.deleted) deleted = messageFromRow({ ...r, body: undefined });
+      if (r.deleted) deleted = messageFromRow(r);
       else next = messageFromRow(r);
     }
     return { deleted, next };
