@@ -3,9 +3,10 @@
  * this store's own (not wire formats): keys as `Large` (Word16 length) items, certificates
  * with a Word32 length because a DER certificate is not bounded by 64 KiB.
  */
+import { bytesEqual } from "../encoding/bytes.ts";
 import { Reader, Writer } from "../encoding/index.ts";
 import type { ServiceRole } from "../protocol/credentials.ts";
-import { StoreError, type NtfCreds, type QueueRec, type QueueStatus, type ServiceRec } from "./types.ts";
+import { StoreError, type NtfCreds, type QueueLink, type QueueRec, type QueueStatus, type ServiceRec } from "./types.ts";
 
 export function encodeKeys(keys: readonly Uint8Array[]): Uint8Array {
   if (keys.length === 0) throw new StoreError("internal", "a queue needs at least one recipient key");
@@ -87,6 +88,14 @@ export function notifierOf(r: QueueRow): NtfCreds | null {
     rcvNtfDhSecret: r.rcv_ntf_dh_secret!,
     serviceId: r.ntf_service_id,
   };
+}
+
+/**
+ * QueueStore/STM.hs:`addQueueLinkData`: a queue that has a link keeps it; only the same link id
+ * with the same fixed part may be set again (the user part may change).
+ */
+export function linkConflicts(r: QueueRow, link: QueueLink): boolean {
+  return r.link_id !== null && !(bytesEqual(r.link_id, link.linkId) && bytesEqual(r.link_fixed!, link.fixed));
 }
 
 export function queueFromRow(r: QueueRow): QueueRec {

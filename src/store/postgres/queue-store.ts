@@ -7,7 +7,7 @@
  */
 import type { SQL } from "bun";
 import { bytesEqual, idKey } from "../../encoding/bytes.ts";
-import { encodeKeys, notifierOf, QUEUE_COLUMNS, queueFromRow, STATUS_ACTIVE, STATUS_BLOCKED, STATUS_OFF, statusCode, type QueueRow } from "../codec.ts";
+import { encodeKeys, linkConflicts, notifierOf, QUEUE_COLUMNS, queueFromRow, STATUS_ACTIVE, STATUS_BLOCKED, STATUS_OFF, statusCode, type QueueRow } from "../codec.ts";
 import { C_NOTIFIERS, C_QUEUES } from "../counters.ts";
 import type { QueueStore } from "../queue-store.ts";
 import type { Auth, DeletedQueue, NewQueue, NtfCreds, Ok, QueueLink, QueueRec, QueueRef, ServiceParty } from "../types.ts";
@@ -124,8 +124,7 @@ export class PgQueueStore implements QueueStore {
     return this.conn.write("setQueueLink", async (tx): Promise<Ok | Auth> => {
       const r = await lockQueueRow(this.conn, tx, ref);
       if (r === null) return "AUTH";
-      const sameLink = r.link_id !== null && bytesEqual(r.link_id, link.linkId) && bytesEqual(r.link_fixed!, link.fixed);
-      if (r.link_id !== null && !sameLink) return "AUTH";
+      if (linkConflicts(r, link)) return "AUTH";
       const owner = await tx`SELECT qid FROM queues WHERE link_id = ${link.linkId}`;
       if (owner.length > 0 && Number(owner[0].qid) !== ref.key) return "AUTH";
       await tx`UPDATE queues SET link_id = ${link.linkId}, link_fixed = ${link.fixed}, link_user = ${link.user} WHERE qid = ${ref.key}`;

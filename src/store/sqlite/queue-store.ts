@@ -10,6 +10,7 @@ import type { QueueStore } from "../queue-store.ts";
 import type { Auth, DeletedQueue, NewQueue, NtfCreds, Ok, QueueLink, QueueRec, QueueRef, ServiceParty } from "../types.ts";
 import {
   encodeKeys,
+  linkConflicts,
   notifierOf,
   QUEUE_COLUMNS,
   queueFromRow,
@@ -222,8 +223,7 @@ export class SqliteQueueStore implements QueueStore {
   private readonly setLinkTx = (ref: QueueRef, link: QueueLink): Ok | Auth => {
     const r = this.row(ref);
     if (r === null) return "AUTH";
-    const sameLink = r.link_id !== null && bytesEqual(r.link_id, link.linkId) && bytesEqual(r.link_fixed!, link.fixed);
-    if (r.link_id !== null && !sameLink) return "AUTH";
+    if (linkConflicts(r, link)) return "AUTH";
     const owner = this.sLinkOwner.get(link.linkId);
     if (owner !== null && owner.qid !== ref.key) return "AUTH";
     this.sSetLink.run(link.linkId, link.fixed, link.user, ref.key);
