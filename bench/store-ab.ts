@@ -32,6 +32,7 @@ import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { Store } from "../src/store/store.ts";
 import type { QueueRec } from "../src/store/types.ts";
 import { flag, stringArg } from "./lib/args.ts";
+import { dropBenchSchema } from "./lib/postgres.ts";
 
 const BASE = flag("base") ? resolve(stringArg("base", "")) : undefined;
 const ROUNDS = Number(stringArg("rounds", "7"));
@@ -181,9 +182,5 @@ try {
 } finally {
   for (const b of Object.values(benches)) await b.store.close();
   rmSync(dir, { recursive: true, force: true });
-  if (schemas.length > 0) {
-    const sql = new SQL(PG_URI, { max: 1 });
-    for (const sc of schemas) await sql.unsafe(`DROP SCHEMA IF EXISTS "${sc}" CASCADE`);
-    await sql.close();
-  }
+  for (const schema of schemas) await dropBenchSchema({ uri: PG_URI, schema });
 }

@@ -19,6 +19,7 @@ import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { Store } from "../src/store/store.ts";
 import { benchId as idOf, benchQueue } from "./lib/bench-queue.ts";
 import { flag, stringArg } from "./lib/args.ts";
+import { dropBenchSchema } from "./lib/postgres.ts";
 
 const N = Number(stringArg("queues", "1000000"));
 const BATCH = Number(stringArg("batch", "5000"));
@@ -157,8 +158,7 @@ if (PHASE === "lookup") {
   } finally {
     if (own) rmSync(dir, { recursive: true, force: true });
     if (PG_URI !== "") {
-      const sql = new SQL(PG_URI, { max: 1 });
-      await sql.unsafe(`DROP SCHEMA IF EXISTS "${path}" CASCADE`).finally(() => sql.close());
+      await dropBenchSchema({ uri: PG_URI, schema: path });
     }
   }
 }
