@@ -14,6 +14,7 @@
 import { SQL } from "bun";
 import type { NodeStatsRow, StoreCluster } from "../cluster.ts";
 import { log } from "../../util/log.ts";
+import { putBlob } from "./blobs.ts";
 import { bytes, type PgConnection } from "./connection.ts";
 import { redactUri } from "./errors.ts";
 
@@ -104,10 +105,7 @@ export class PgJobs implements Pick<StoreCluster, "lead" | "putNodeStats" | "nod
 
   async putNodeStats(node: string, json: string): Promise<void> {
     const value = new TextEncoder().encode(`${Math.floor(Date.now() / 1000)}\n${json}`);
-    const name = NODE_STATS_PREFIX + node;
-    await this.conn.write("putNodeStats", async (tx) => {
-      await tx`INSERT INTO blobs(name, value) VALUES (${name}, ${value}) ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
-    });
+    await putBlob(this.conn, "putNodeStats", NODE_STATS_PREFIX + node, value);
   }
 
   async nodeStats(): Promise<NodeStatsRow[]> {

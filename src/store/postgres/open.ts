@@ -8,6 +8,7 @@ import type { StoreCluster } from "../cluster.ts";
 import { statsOf } from "../counters.ts";
 import type { Store } from "../store.ts";
 import type { StoreStats } from "../types.ts";
+import { putBlob } from "./blobs.ts";
 import { PgClusterBus } from "./bus.ts";
 import { bytes, PgConnection, type PostgresStoreOptions } from "./connection.ts";
 import { PgJobs } from "./jobs.ts";
@@ -69,11 +70,8 @@ export class PostgresStore implements Store {
     return rs.length === 0 ? null : bytes(rs[0].value as Uint8Array);
   }
 
-  async putBlob(name: string, value: Uint8Array | null): Promise<void> {
-    await this.conn.write("putBlob", async (tx) => {
-      if (value === null) await tx`DELETE FROM blobs WHERE name = ${name}`;
-      else await tx`INSERT INTO blobs(name, value) VALUES (${name}, ${value}) ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
-    });
+  putBlob(name: string, value: Uint8Array | null): Promise<void> {
+    return putBlob(this.conn, "putBlob", name, value);
   }
 }
 
