@@ -30,6 +30,7 @@
  */
 import { SQL, type ReservedSQL } from "bun";
 import { sha256 } from "../../crypto/digest.ts";
+import { base64 } from "../../encoding/base64.ts";
 import { idKey } from "../../encoding/bytes.ts";
 import { log } from "../../util/log.ts";
 import type { ClaimStatus, ClusterBus, ClusterEvent, ClusterListener, ClusterNode, ClusterSub } from "../cluster.ts";
@@ -49,7 +50,6 @@ const MAX_RETRIES = 5;
 
 const partyCode = (p: ServiceParty): number => (p === "rcv" ? 0 : 1);
 const partyOf = (n: number): ServiceParty => (n === 0 ? "rcv" : "ntf");
-const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
 const unb64 = (s: string): Uint8Array => bytes(Buffer.from(s, "base64"));
 
 interface PendingClaim {
@@ -86,15 +86,15 @@ export function encodeEvent(e: ClusterEvent): string {
   const p = e.party === "rcv" ? "r" : "n";
   switch (e.kind) {
     case "available":
-      return `a ${p} ${b64(e.queueId)} ${e.serviceId === null ? "-" : b64(e.serviceId)}`;
+      return `a ${p} ${base64(e.queueId)} ${e.serviceId === null ? "-" : base64(e.serviceId)}`;
     case "taken":
-      return `t ${p} ${b64(e.queueId)} ${e.prevEpoch}`;
+      return `t ${p} ${base64(e.queueId)} ${e.prevEpoch}`;
     case "serviceTaken":
-      return `s ${p} ${b64(e.serviceId)} ${e.prevEpoch}`;
+      return `s ${p} ${base64(e.serviceId)} ${e.prevEpoch}`;
     case "ended":
-      return `e ${p} ${b64(e.queueId)} ${e.serviceId === null ? "-" : b64(e.serviceId)} ${e.deleted ? "d" : "m"}`;
+      return `e ${p} ${base64(e.queueId)} ${e.serviceId === null ? "-" : base64(e.serviceId)} ${e.deleted ? "d" : "m"}`;
     case "blocked":
-      return `b ${p} ${b64(e.queueId)} ${b64(e.info)}`;
+      return `b ${p} ${base64(e.queueId)} ${base64(e.info)}`;
   }
 }
 
