@@ -26,14 +26,15 @@ interface MsgRow {
 
 type MsgMeta = Omit<MsgRow, "body">;
 
-function messageFromRow(r: MsgRow): StoredMessage {
+/** A row as a message; one read without its body (`MsgMeta`, a deleted head) has the empty body. */
+function messageFromRow(r: MsgMeta & { readonly body?: Uint8Array }): StoredMessage {
   return {
     msgId: r.msg_id,
     ts: Math.floor(r.ts_ms / 1000),
     tsMs: r.ts_ms,
     quota: (r.flags & F_QUOTA) !== 0,
     notification: (r.flags & F_NTF) !== 0,
-    body: r.body,
+    body: r.body ?? EMPTY,
   };
 }
 
@@ -181,7 +182,7 @@ export class SqliteMessageStore implements MessageStore {
       return { deleted: null, next: cur === null ? null : messageFromRow(cur) };
     }
     const n = this.conn.writeOne("tryDelPeekMsg", this.delPeekTx, ref, h.seq);
-    return { deleted: messageFromRow({ ...h, body: EMPTY }), next: n === null ? null : messageFromRow(n) };
+    return { deleted: messageFromRow(h), next: n === null ? null : messageFromRow(n) };
   }
 
   /** The message after the head first, then the head's DELETE as the last statement (`writeOne`). */
