@@ -167,8 +167,7 @@ function decide(src: TableCounts, dst: TableCounts, target: string): boolean {
   const names = TABLES.map((t) => t.name);
   if (names.every((n) => dst[n] === 0)) return false;
   if (names.every((n) => dst[n] === src[n])) return true;
-  const show = (c: TableCounts) => names.map((n) => `${n} ${c[n]}`).join(", ");
-  throw new StoreError("internal", `${target} is not empty and differs from the source (target: ${show(dst)}; source: ${show(src)}); nothing was copied`);
+  throw new StoreError("internal", `${target} is not empty and differs from the source (target: ${countsLine(dst)}; source: ${countsLine(src)}); nothing was copied`);
 }
 
 function sqliteCounts(db: Database): TableCounts {
