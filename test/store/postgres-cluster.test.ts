@@ -254,6 +254,10 @@ const uri = testPostgresUri();
       await waitUntil(async () => (await lockWaiters(other)) === 1);
       // The other transaction now wants the queue: a cycle. The store waited first, so PostgreSQL
       // picks it as the victim; it runs again once the other transaction has committed.
+      // Each waiter checks for a deadlock once, deadlock_timeout (1 s) after it began to wait: the
+      // other one asks 300 ms after the store, so that a loaded machine delaying the store's
+      // check by a few ms does not make the other transaction the victim (it did once).
+      await Bun.sleep(300);
       const otherLock = other.unsafe(`SELECT 1 FROM "${schema}".queues WHERE qid = ${queue.key} FOR UPDATE`);
       await otherLock;
       await other.unsafe("COMMIT");
