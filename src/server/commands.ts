@@ -4,7 +4,7 @@
  * `srv.push` and `srv.subscribers`. Everything written to the store here is committed before
  * any of it is answered.
  */
-import { bytesEqual, constantTimeEqual } from "../encoding/bytes.ts";
+import { bytesEqual, constantTimeEqual, idKey } from "../encoding/bytes.ts";
 import { base64 } from "../encoding/base64.ts";
 import { Reader } from "../encoding/reader.ts";
 import { DhPrivateKey, x25519 } from "../crypto/dh.ts";
@@ -20,7 +20,6 @@ import { maxMessageLength } from "../protocol/versions.ts";
 import type { QueueRec, StoredMessage, NewQueue, NtfCreds } from "../store/types.ts";
 import { fail, reply, setDelivered, type Client, type Env, type Sub } from "./env.ts";
 import { randomId } from "./ids.ts";
-import { idKey } from "../encoding/bytes.ts";
 import { encryptNtfMeta, msgOf } from "./message-encryption.ts";
 import { isSecuredMsgQueue } from "./verify.ts";
 import { noResolverReply } from "./names/service.ts";
