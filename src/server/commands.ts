@@ -31,8 +31,12 @@ type Cmd<T extends Command["tag"]> = Extract<Command, { tag: T }>;
 
 const DAY = 86400;
 
+function nowSec(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
 function today(): number {
-  const s = Math.floor(Date.now() / 1000);
+  const s = nowSec();
   return s - (s % DAY);
 }
 
@@ -353,11 +357,6 @@ function countReceived(srv: Env, recipientId: Uint8Array, m: StoredMessage, isGe
   s.msgRecvAckTimes.add(nowSec() - deliveredAt);
 }
 
-
-function nowSec(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
 // ---- SEND (Server.hs:sendMessage, tryDeliverMessage, enqueueNotification) ----
 
 async function sendMessage(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec, cmd: Cmd<"SEND">): Promise<void> {
@@ -377,7 +376,7 @@ async function sendMessage(srv: Env, c: Client, t: ReceivedTransmission, q: Queu
   if (q.link !== null && isSecuredMsgQueue(q)) await srv.store.queues.deleteQueueLink(q);
   const st = srv.options.store;
   if (st.expireMessagesOnSend) {
-    const expired = await srv.store.messages.deleteExpiredMsgs(q, Math.floor(Date.now() / 1000) - st.expireMessagesDays * DAY);
+    const expired = await srv.store.messages.deleteExpiredMsgs(q, nowSec() - st.expireMessagesDays * DAY);
     srv.stats.msgExpired += expired;
   }
   const tsMs = Date.now();
