@@ -4,7 +4,7 @@
  * `srv.push` and `srv.subscribers`. Everything written to the store here is committed before
  * any of it is answered.
  */
-import { bytesEqual, constantTimeEqual } from "../encoding/bytes.ts";
+import { bytesEqual, constantTimeEqual, idKey } from "../encoding/bytes.ts";
 import { base64 } from "../encoding/base64.ts";
 import { Reader } from "../encoding/reader.ts";
 import { DhPrivateKey, x25519 } from "../crypto/dh.ts";
@@ -20,7 +20,6 @@ import { maxMessageLength } from "../protocol/versions.ts";
 import type { QueueRec, StoredMessage, NewQueue, NtfCreds } from "../store/types.ts";
 import { fail, reply, setDelivered, type Client, type Env, type Sub } from "./env.ts";
 import { randomId } from "./ids.ts";
-import { idKey } from "../encoding/bytes.ts";
 import { encryptNtfMeta, msgOf } from "./message-encryption.ts";
 import { isSecuredMsgQueue } from "./verify.ts";
 import { noResolverReply } from "./names/service.ts";
@@ -32,8 +31,12 @@ type Cmd<T extends Command["tag"]> = Extract<Command, { tag: T }>;
 
 const DAY = 86400;
 
+function nowSec(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
 function today(): number {
-  const s = Math.floor(Date.now() / 1000);
+  const s = nowSec();
   return s - (s % DAY);
 }
 
@@ -354,11 +357,6 @@ function countReceived(srv: Env, recipientId: Uint8Array, m: StoredMessage, isGe
   s.msgRecvAckTimes.add(nowSec() - deliveredAt);
 }
 
-
-function nowSec(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
 // ---- SEND (Server.hs:sendMessage, tryDeliverMessage, enqueueNotification) ----
 
 async function sendMessage(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec, cmd: Cmd<"SEND">): Promise<void> {
@@ -378,7 +376,7 @@ async function sendMessage(srv: Env, c: Client, t: ReceivedTransmission, q: Queu
   if (q.link !== null && isSecuredMsgQueue(q)) await srv.store.queues.deleteQueueLink(q);
   const st = srv.options.store;
   if (st.expireMessagesOnSend) {
-    const expired = await srv.store.messages.deleteExpiredMsgs(q, Math.floor(Date.now() / 1000) - st.expireMessagesDays * DAY);
+    const expired = await srv.store.messages.deleteExpiredMsgs(q, nowSec() - st.expireMessagesDays * DAY);
     srv.stats.msgExpired += expired;
   }
   const tsMs = Date.now();

@@ -29,14 +29,13 @@
  * - Blocked queues deliver nothing after SUBS, as they refuse SUB and GET (the reference's
  *   foldRcvServiceMessages does not look at the status).
  */
-import { bytesEqual, sameId } from "../encoding/bytes.ts";
+import { bytesEqual, idKey, sameId } from "../encoding/bytes.ts";
 import { errMsg, MSG_ } from "../protocol/broker-messages.ts";
 import { ERR, type ErrorType } from "../protocol/errors.ts";
 import type { ReceivedTransmission } from "../protocol/transmission.ts";
 import { StoreError, type QueueRec, type ServiceParty } from "../store/types.ts";
 import { log } from "../util/log.ts";
 import { fail, reply, setDelivered, type Client, type Env, type Sub } from "./env.ts";
-import { idKey } from "../encoding/bytes.ts";
 import { msgOf } from "./message-encryption.ts";
 import { ALONE, BREAK_BEFORE } from "./outbox.ts";
 import type { ServiceStats } from "./stats.ts";

@@ -6,14 +6,13 @@
  * and each service. Events for the
  * connections that lose something go out through `push`, committed before they are written.
  */
-import { sameId } from "../encoding/bytes.ts";
+import { idKey, sameId } from "../encoding/bytes.ts";
 import { errMsg, MSG_, type BrokerMsg } from "../protocol/broker-messages.ts";
 import type { BlockingInfo } from "../protocol/errors.ts";
 import { md5 } from "../crypto/digest.ts";
 import { xorIdsHashInto } from "../protocol/ids-hash.ts";
 import type { ServiceParty } from "../store/types.ts";
 import { newServiceSubs, type Client, type ServiceSubs, type Sub, type Subscribers } from "./env.ts";
-import { idKey } from "../encoding/bytes.ts";
 import type { ServerStats, ServiceStats } from "./stats.ts";
 
 /**

@@ -4,9 +4,11 @@
  * lines. Parse errors carry the reference parser's (attoparsec) message where it is known.
  */
 import { fromBase64url } from "../../encoding/base64.ts";
+import { utf8 } from "../../encoding/bytes.ts";
 import { Reader } from "../../encoding/reader.ts";
 import { parseBlockingInfo, type BlockingInfo } from "../../protocol/errors.ts";
 import type { QueueMode } from "../../protocol/commands.ts";
+import { utcTimeJson } from "../../protocol/queue-info.ts";
 import type { QueueStatus } from "../../store/types.ts";
 
 export type ControlCommand =
@@ -96,7 +98,7 @@ export function parseControlLine(line: string): ControlCommand {
 }
 
 function blockingInfo(s: string): BlockingInfo {
-  const bytes = new TextEncoder().encode(s);
+  const bytes = utf8(s);
   const r = new Reader(bytes);
   let info: BlockingInfo;
   try {
@@ -134,9 +136,8 @@ export function showQueueMode(m: QueueMode | null): string {
   return m === null ? "Nothing" : m === "M" ? "Just QMMessaging" : "Just QMContact";
 }
 
-/** `show UTCTime`: "2026-12-06 08:13:33.123 UTC". */
+/** `show UTCTime`: "2026-12-06 08:13:33.123 UTC" — aeson's form (utcTimeJson) with a space and " UTC". */
 export function showUTCTime(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  const frac = iso.slice(19, 23).replace(/\.?0+$/, "");
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac} UTC`;
+  const j = utcTimeJson(ms / 1000);
+  return `${j.slice(0, 10)} ${j.slice(11, -1)} UTC`;
 }

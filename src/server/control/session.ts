@@ -21,7 +21,6 @@ import { showBlockingInfo, showQueueMode, showStatus, showUpdatedAt, showUTCTime
 
 export type Role = "CPRNone" | "CPRUser" | "CPRAdmin";
 
-
 export interface ControlContext {
   readonly srv: SmpServer;
   readonly monitor: Monitor;

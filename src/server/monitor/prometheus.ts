@@ -275,7 +275,6 @@ export const SECTIONS: readonly Section[] = [
   ]),
 ];
 
-
 /** What the reference reads live at each write (Prometheus.hs:RealTimeMetrics), in this server's terms. */
 export interface RealTimeData {
   /** Per listener port: accepted, closed, active, leaked. */

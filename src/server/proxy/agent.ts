@@ -45,7 +45,6 @@ function sessionKey(sessionId: Uint8Array): string {
   return base64(sessionId);
 }
 
-
 /** Client.hs:chooseTransportHost with the server's host_mode ("onion" = HMOnionViaSocks). */
 export function chooseRelayHost(o: ProxyOptions, hosts: readonly string[]): string | null {
   const onion = hosts.find(isOnionHost);

@@ -80,10 +80,9 @@ export async function processPFWD(srv: Env, c: Client, t: ReceivedTransmission, 
     return fail(c, t, PROXY_NO_SESSION);
   }
   const own = isOwnServer(srv.options.proxy.ownServerDomains, smp.server.hosts) ? ps.msgFwdsOwn : null;
-  const inc = (f: keyof ProxyCounters) => countProxy(ps.msgFwds, own, f);
-  inc("requests");
+  countProxy(ps.msgFwds, own, "requests");
   if (smp.version < sendingProxySMPVersion) {
-    inc("errorsCompat");
+    countProxy(ps.msgFwds, own, "errorsCompat");
     return fail(c, t, PROXY_VERSION);
   }
   // The client's corrId is the nonce of its sealed command: the destination needs it as sent.
@@ -96,11 +95,11 @@ export async function processPFWD(srv: Env, c: Client, t: ReceivedTransmission, 
   await forkCmd(srv, c, srv.options.proxy.clientConcurrency, fwd.fwdCorrId, t.entityId.slice(), async () => {
     try {
       const encResponse = await smp.forwardTransmission(fwd, { corrId: agent.nonce() });
-      inc("successes");
+      countProxy(ps.msgFwds, own, "successes");
       return { tag: "PRES", encResponse };
     } catch (e) {
       // The destination's own ERR is still a delivered answer (Server.hs counts it as success).
-      inc(e instanceof SMPError ? "successes" : "errorsOther");
+      countProxy(ps.msgFwds, own, e instanceof SMPError ? "successes" : "errorsOther");
       return errMsg(proxyError(e));
     }
   });

@@ -23,7 +23,9 @@ export function countProxy(all: ProxyCounters, own: ProxyCounters | null, f: Fie
 export function isOwnServer(ownDomains: readonly string[] | undefined, hosts: readonly string[]): boolean {
   const h = hosts[0];
   if (h === undefined || ownDomains === undefined) return false;
-  return ownDomains.some((d) => h === d || h.endsWith(`.${d}`));
+  // `.d` is a suffix of h, tested without building the string (PFWD asks this per transmission)
+  for (const d of ownDomains) if (h === d || (h.length > d.length && h.endsWith(d) && h.charCodeAt(h.length - d.length - 1) === 0x2e)) return true;
+  return false;
 }
 
 export class ProxyStats {

@@ -9,9 +9,8 @@
  * same bytes it always did and rejects them itself — except a hello cut into more records than a
  * browser ever uses, which is refused outright (it only serves to make the gathering expensive).
  */
+import { CT_HANDSHAKE, RECORD_HEADER } from "./record-scanner.ts";
 
-const HEADER = 5;
-const CT_HANDSHAKE = 22;
 const HS_CLIENT_HELLO = 1;
 const EXT_SERVER_NAME = 0;
 const NAME_TYPE_HOST = 0;
@@ -74,16 +73,16 @@ export class HelloReader {
   private parse(): HelloVerdict {
     const b = this.buf;
     for (;;) {
-      if (this.length - this.at < HEADER) return "more";
+      if (this.length - this.at < RECORD_HEADER) return "more";
       const at = this.at;
       if (b[at] !== CT_HANDSHAKE || b[at + 1] !== 3) return "no-sni";
       const len = (b[at + 3] << 8) | b[at + 4];
       if (len === 0) return "no-sni";
-      if (this.length - at - HEADER < len) return "more";
+      if (this.length - at - RECORD_HEADER < len) return "more";
       if (++this.records > MAX_HELLO_RECORDS) return "refuse";
-      this.work += HEADER;
-      this.at = at + HEADER + len;
-      if (!this.gather(at + HEADER, this.at)) return "no-sni";
+      this.work += RECORD_HEADER;
+      this.at = at + RECORD_HEADER + len;
+      if (!this.gather(at + RECORD_HEADER, this.at)) return "no-sni";
       if (this.helloLen >= 0 && this.hsLen === this.hs.length) {
         this.work += this.helloLen;
         return helloHasSni(this.hs.subarray(4)) ? "sni" : "no-sni";

@@ -17,7 +17,8 @@
 import { parseCertificateMessage } from "./certificate-message.ts";
 import { RecordDecryptor } from "./tls13-keys.ts";
 
-const HEADER = 5;
+/** TLSPlaintext header: type, legacy version, length (RFC 8446 §5.1). */
+export const RECORD_HEADER = 5;
 /** RFC 8446 §5.2: TLSCiphertext.length ≤ 2^14 + 256 (also bounds TLS 1.2 records). */
 const MAX_RECORD_BODY = 16384 + 256;
 /** Largest handshake message we reassemble (a 4-certificate chain is a few KB). */
@@ -27,7 +28,7 @@ const MAX_PENDING = 65536;
 
 const CT_CHANGE_CIPHER_SPEC = 20;
 const CT_ALERT = 21;
-const CT_HANDSHAKE = 22;
+export const CT_HANDSHAKE = 22;
 const CT_APPLICATION_DATA = 23;
 
 const HS_CERTIFICATE = 11;
@@ -51,7 +52,7 @@ export class RecordScanner {
   /** Gathers a record that arrives in pieces (allocated only then). */
   private record: Uint8Array | null = null;
   private recordLen = 0;
-  private recordNeed = HEADER;
+  private recordNeed = RECORD_HEADER;
   private seenChangeCipherSpec = false;
   private decryptor: RecordDecryptor | null = null;
   private pending: Uint8Array[] = [];
@@ -77,31 +78,31 @@ export class RecordScanner {
     let i = 0;
     while (i < chunk.length && !this.stopped) {
       // Usual case: a whole record inside the chunk — looked at in place, nothing copied.
-      if (this.recordLen === 0 && chunk.length - i >= HEADER) {
+      if (this.recordLen === 0 && chunk.length - i >= RECORD_HEADER) {
         const length = this.headerLength(chunk, i);
         if (length < 0) return;
-        if (chunk.length - i >= HEADER + length) {
-          this.onRecord(chunk.subarray(i, i + HEADER + length));
-          i += HEADER + length;
+        if (chunk.length - i >= RECORD_HEADER + length) {
+          this.onRecord(chunk.subarray(i, i + RECORD_HEADER + length));
+          i += RECORD_HEADER + length;
           continue;
         }
       }
       // A record split across chunks: gather it.
-      const record = (this.record ??= new Uint8Array(HEADER + MAX_RECORD_BODY));
+      const record = (this.record ??= new Uint8Array(RECORD_HEADER + MAX_RECORD_BODY));
       const n = Math.min(this.recordNeed - this.recordLen, chunk.length - i);
       record.set(chunk.subarray(i, i + n), this.recordLen);
       this.recordLen += n;
       i += n;
       if (this.recordLen < this.recordNeed) break;
-      if (this.recordNeed === HEADER) {
+      if (this.recordNeed === RECORD_HEADER) {
         const length = this.headerLength(record, 0);
         if (length < 0) return;
-        this.recordNeed = HEADER + length;
+        this.recordNeed = RECORD_HEADER + length;
         if (length > 0) continue;
       }
       this.onRecord(record.subarray(0, this.recordNeed));
       this.recordLen = 0;
-      this.recordNeed = HEADER;
+      this.recordNeed = RECORD_HEADER;
     }
   }
 
@@ -142,7 +143,7 @@ export class RecordScanner {
       case CT_HANDSHAKE:
         // After ChangeCipherSpec, TLS 1.2 handshake records are encrypted (unreadable to us) and a
         // TLS 1.3 plaintext one can only be a second ClientHello: neither carries what we want.
-        if (!this.seenChangeCipherSpec) this.appendHandshake(rec.subarray(HEADER), false);
+        if (!this.seenChangeCipherSpec) this.appendHandshake(rec.subarray(RECORD_HEADER), false);
         return;
       case CT_APPLICATION_DATA:
         if (this.decryptor !== null) this.openRecord(rec);
@@ -156,7 +157,7 @@ export class RecordScanner {
   }
 
   private openRecord(rec: Uint8Array): void {
-    const plain = this.decryptor!.open(rec.subarray(0, HEADER), rec.subarray(HEADER));
+    const plain = this.decryptor!.open(rec.subarray(0, RECORD_HEADER), rec.subarray(RECORD_HEADER));
     if (plain === null) {
       this.fail("cannot decrypt a handshake record");
       return;

@@ -84,8 +84,8 @@ export function listenTLS(config: TlsServerConfig): TlsServer {
    */
   const open = new Map<Socket<SocketSink>, string | null>();
   const closed = (socket: Socket<SocketSink>) => {
-    if (!open.has(socket)) return;
-    const key = open.get(socket)!;
+    const key = open.get(socket); // string | null when counted
+    if (key === undefined) return;
     open.delete(socket);
     admission?.release(key);
   };
