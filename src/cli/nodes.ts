@@ -100,7 +100,7 @@ export function nodeIdentity(env: Record<string, string | undefined>, cfg: Nodes
  * Optional per-node listeners (control port, Prometheus HTTP) cannot share a port: node `index`
  * uses the configured port + index − 1 (port 0, tests: any free port).
  */
-export function nodePort(port: number, node: NodeIdentity | undefined): number {
+export function nodePort(port: number, node: Pick<NodeIdentity, "index"> | undefined): number {
   return port === 0 || node === undefined ? port : port + node.index - 1;
 }
 
