@@ -123,16 +123,7 @@ function startSupervisor(d: ServerDir, nodes: string): { proc: Subprocess<"ignor
   return { proc, err: new Output(proc.stderr), out: new Output(proc.stdout) };
 }
 
-async function control(port: number, password: string, cmd: string): Promise<string[]> {
-  const c = await ControlClient.open(port);
-  try {
-    await c.greeting();
-    await c.cmd(`auth ${password}`);
-    return await c.cmd(cmd);
-  } finally {
-    c.close();
-  }
-}
+const control = ControlClient.command;
 
 const clientsOf = async (d: ServerDir, index: number): Promise<number> => {
   const info = await control(d.controlPort + index - 1, d.adminPassword, "server-info");
