@@ -16,6 +16,11 @@ export const NODE_INDEX_ENV = "SMP_NODE_INDEX";
 /** How many nodes run on this machine (optional with NODE_INDEX_ENV; default `[NODES] count`). */
 export const NODE_COUNT_ENV = "SMP_NODE_COUNT";
 
+/** This process was started as one node of several (by the supervisor or the operator): NODE_INDEX_ENV is set. */
+export function startedAsNode(env: Record<string, string | undefined> = process.env): boolean {
+  return (env[NODE_INDEX_ENV] ?? "") !== "";
+}
+
 /** What a node sends its supervisor (IPC) once it serves. */
 export const READY_MESSAGE = "smp-server node ready";
 
