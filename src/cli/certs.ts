@@ -13,7 +13,7 @@ import { decodePubKey } from "../crypto/keys.ts";
 import { CertificateError, generateCa, generateServerCert, parseCertificate, pemToDer } from "../crypto/x509/certificate.ts";
 import type { Credentials } from "../server/options.ts";
 import { generateWebCertificate } from "../crypto/x509/web-certificate.ts";
-import { FILES } from "./paths.ts";
+import { FILES, WEB_FILES } from "./paths.ts";
 
 export class CertFileError extends Error {
   override name = "CertFileError";
@@ -111,9 +111,6 @@ export function regenerateServerCert(configDir: string, commonName?: string, src
   writeFileSync(files.crt, server.pem);
   return { cn, files };
 }
-
-/** The web certificate files `init` writes and its [WEB] section names. */
-export const WEB_FILES = { cert: "web.crt", key: "web.key" } as const;
 
 /** `init --web-cert self-signed`: web.crt/web.key for the HTTPS pages (callers check they do not exist). */
 export function createWebCertificate(configDir: string, hosts: string[]): void {

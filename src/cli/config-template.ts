@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { DEFAULTS, type HostingType } from "./config.ts";
+import { WEB_FILES } from "./paths.ts";
 
 /** Settings `init` takes from its options and writes as given ([PROXY] and [INFORMATION]). */
 export interface ServerInformation {
@@ -215,8 +216,8 @@ static_path = ${q(v.webStaticPath ?? join(v.dataDir, "www"))}
 #   certbot certonly --standalone -d <your domain>
 # A missing or unreadable certificate only disables HTTPS, with a warning at start.
 ${opt("https", v.webHttpsPort === undefined ? undefined : String(v.webHttpsPort), "443")}
-${opt("cert", v.webHttpsPort === undefined ? undefined : q(join(v.configDir, "web.crt")), q(join(v.configDir, "web.crt")))}
-${opt("key", v.webHttpsPort === undefined ? undefined : q(join(v.configDir, "web.key")), q(join(v.configDir, "web.key")))}
+${opt("cert", v.webHttpsPort === undefined ? undefined : q(join(v.configDir, WEB_FILES.cert)), q(join(v.configDir, WEB_FILES.cert)))}
+${opt("key", v.webHttpsPort === undefined ? undefined : q(join(v.configDir, WEB_FILES.key)), q(join(v.configDir, WEB_FILES.key)))}
 
 [PROMETHEUS]
 # Serve the Prometheus metrics (the text of smp-server-metrics.txt plus runtime figures) at GET /metrics.

@@ -29,10 +29,13 @@ export interface StoreLogConfig {
 }
 
 /** Server/CLI.hs:`iniDBOptions` and Server/Main.hs:`iniDeletedTTL`. */
+/** Server/Main/Init.hs:`defaultDBOpts` schema: `db_schema` and `import --schema` default to it. */
+export const DEFAULT_DB_SCHEMA = "smp_server";
+
 export interface PostgresConfig {
   /** libpq URI (`db_connection`). */
   connection: string;
-  /** `db_schema`, default "smp_server" (Server/Main/Init.hs:`defaultDBOpts`). */
+  /** `db_schema`, default DEFAULT_DB_SCHEMA. */
   schema: string;
   /** `db_pool_size`, default 10. */
   poolSize: number;
@@ -284,7 +287,7 @@ export function readPostgres(s: SectionReader): PostgresConfig | undefined {
   }
   if (!/^postgres(ql)?:\/\//.test(connection))
     s.fail("db_connection", 'expected a PostgreSQL URI "postgresql://user[:password]@host[:port]/database"');
-  const schema = s.optString("db_schema") ?? "smp_server";
+  const schema = s.optString("db_schema") ?? DEFAULT_DB_SCHEMA;
   if (!/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(schema)) s.fail("db_schema", "expected an SQL identifier (letters, digits, _; at most 63)");
   return {
     connection,

@@ -8,6 +8,7 @@ import { connect } from "node:net";
 import { GREETING } from "../server/control/session.ts";
 import { loadConfig } from "./config.ts";
 import { CliError, type Out } from "./errors.ts";
+import { nodePort } from "./nodes.ts";
 import { configFile, type Paths } from "./paths.ts";
 
 export type ControlRole = "admin" | "user";
@@ -34,12 +35,12 @@ export function controlSession(port: number, lines: readonly string[]): Promise<
   });
 }
 
-/** `node`: which of several nodes on this machine (`--node`); node N listens on control_port + N - 1. */
+/** `node`: which of several nodes on this machine (`--node`); each listens on its nodes.ts:nodePort. */
 function controlTarget(paths: Paths, role: ControlRole | undefined, node: number): { port: number; password?: string } {
   const cfg = loadConfig(configFile(paths));
   const configured = cfg.transport.controlPort;
   if (configured === undefined) throw new CliError(`Error: the control port is not enabled: set [TRANSPORT] control_port in ${configFile(paths)} and restart the server.`);
-  const port = configured + node - 1;
+  const port = nodePort(configured, { index: node });
   if (port > 65535) throw new CliError(`Error: --node ${node}: control_port ${configured} + ${node - 1} is not a port`);
   const { controlPortAdminPassword: admin, controlPortUserPassword: user } = cfg.auth;
   const password = role === "admin" ? admin : role === "user" ? user : (admin ?? user);

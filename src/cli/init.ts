@@ -9,13 +9,13 @@ import { join } from "node:path";
 import { base64url } from "../encoding/base64.ts";
 import { DB_FILE } from "../server/index.ts";
 import { createDatabase } from "../store/sqlite/startup-check.ts";
-import { createCertificates, createWebCertificate, WEB_FILES } from "./certs.ts";
+import { createCertificates, createWebCertificate } from "./certs.ts";
 import { basicAuthProblem, parseSocksProxy } from "./config.ts";
 import { renderConfig, type InitValues, type ServerInformation } from "./config-template.ts";
 import { serverAddress } from "./address.ts";
 import { CliError, type Out } from "./errors.ts";
 import { refuseToReinitialize } from "./identity-guard.ts";
-import { configFile, configPath, type Paths } from "./paths.ts";
+import { configFile, configPath, WEB_FILES, type Paths } from "./paths.ts";
 import { terminalQr } from "./qr.ts";
 import { printServiceInfo, printSourceCode, NO_HOST } from "./service-info.ts";
 

@@ -9,7 +9,7 @@ import { CertificateError } from "../crypto/x509/certificate.ts";
 import { isLogLevel, LOG_LEVELS, setLogLevel, type LogLevel } from "../util/log.ts";
 import { optionsHelp, parseOptions, portOpt, stringOpt, UsageError, type OptionSpec, type ParsedOptions } from "./args.ts";
 import { CertFileError, regenerateServerCert } from "./certs.ts";
-import { ConfigError, HOSTING_TYPES, type HostingType, type SmpConfig } from "./config.ts";
+import { ConfigError, DEFAULT_DB_SCHEMA, HOSTING_TYPES, type HostingType, type SmpConfig } from "./config.ts";
 import type { PostgresTarget } from "../store/transfer.ts";
 import type { ControlRole } from "./control.ts";
 import { CliError, type Out } from "./errors.ts";
@@ -99,7 +99,7 @@ const IMPORT: OptionSpec[] = [
     metavar: "URI",
     help: "Import into this PostgreSQL database (written to the new smp-server.toml as db_connection); default: the db_connection of an existing smp-server.toml, else the SQLite file",
   },
-  { name: "schema", kind: "value", metavar: "SCHEMA", help: "PostgreSQL schema with --database (default: smp_server)" },
+  { name: "schema", kind: "value", metavar: "SCHEMA", help: `PostgreSQL schema with --database (default: ${DEFAULT_DB_SCHEMA})` },
   ...COMMON,
 ];
 
@@ -252,7 +252,7 @@ function importDatabase(opts: ParsedOptions): PostgresTarget | undefined {
     if (schema !== undefined) throw new UsageError("--schema needs --database");
     return undefined;
   }
-  return { uri, schema: schema ?? "smp_server" };
+  return { uri, schema: schema ?? DEFAULT_DB_SCHEMA };
 }
 
 export interface MainContext {

@@ -16,6 +16,11 @@ export const NODE_INDEX_ENV = "SMP_NODE_INDEX";
 /** How many nodes run on this machine (optional with NODE_INDEX_ENV; default `[NODES] count`). */
 export const NODE_COUNT_ENV = "SMP_NODE_COUNT";
 
+/** This process was started as one node of several (by the supervisor or the operator): NODE_INDEX_ENV is set. */
+export function startedAsNode(env: Record<string, string | undefined> = process.env): boolean {
+  return (env[NODE_INDEX_ENV] ?? "") !== "";
+}
+
 /** What a node sends its supervisor (IPC) once it serves. */
 export const READY_MESSAGE = "smp-server node ready";
 
@@ -100,7 +105,7 @@ export function nodeIdentity(env: Record<string, string | undefined>, cfg: Nodes
  * Optional per-node listeners (control port, Prometheus HTTP) cannot share a port: node `index`
  * uses the configured port + index − 1 (port 0, tests: any free port).
  */
-export function nodePort(port: number, node: NodeIdentity | undefined): number {
+export function nodePort(port: number, node: Pick<NodeIdentity, "index"> | undefined): number {
   return port === 0 || node === undefined ? port : port + node.index - 1;
 }
 

@@ -26,6 +26,9 @@ export const FILES = {
   onlineCrt: "server-ed25519.crt",
 } as const;
 
+/** The web certificate files `init` writes and its [WEB] section names. */
+export const WEB_FILES = { cert: "web.crt", key: "web.key" } as const;
+
 export interface Paths {
   configDir: string;
   dataDir: string;

@@ -8,6 +8,7 @@ import type { LogLevel } from "../util/log.ts";
 import type { NamesConfig } from "../server/names/config.ts";
 import { TLS_SETUP_TIMEOUT_MS } from "../transport/tls/params.ts";
 import type { SmpConfig } from "./config.ts";
+import { NO_HOST } from "./service-info.ts";
 import { PRODUCT_VERSION } from "./version.ts";
 
 export const MSG_QUEUE_QUOTA = 128; // Server/Env/STM.hs:defaultMsgQueueQuota
@@ -18,7 +19,7 @@ export function toServerOptions(cfg: SmpConfig, credentials: Credentials, run: {
     transport: {
       ports: [...cfg.transport.ports],
       bindHost: cfg.transport.bindHost,
-      host: cfg.transport.host ?? "<hostnames>",
+      host: cfg.transport.host ?? NO_HOST,
       logTlsErrors: cfg.transport.logTlsErrors,
       maxConnections: cfg.transport.maxConnections,
       maxConnectionsPerAddress: cfg.transport.maxConnectionsPerAddress,

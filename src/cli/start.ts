@@ -18,7 +18,7 @@ import { refuseToReinitialize } from "./identity-guard.ts";
 import { configFile, type Paths } from "./paths.ts";
 import { NO_HOST, printServiceInfo, printSourceCode } from "./service-info.ts";
 import type { MigrationPolicy } from "../store/migration-confirmation.ts";
-import { duplicateNodeMessage, NODE_INDEX_ENV, nodeCount, nodeIdentity, nodePort, READY_MESSAGE } from "./nodes.ts";
+import { duplicateNodeMessage, nodeCount, nodeIdentity, nodePort, READY_MESSAGE, startedAsNode } from "./nodes.ts";
 import { toServerOptions } from "./server-options.ts";
 import { webOptions } from "./web-options.ts";
 
@@ -139,7 +139,7 @@ export async function start(paths: Paths, o: StartOptions, out: Out): Promise<Ru
   const postgres = cfg.storeLog.postgres !== undefined;
   const node = nodeIdentity(process.env, cfg.nodes, nodeCount(o.nodes, cfg.nodes, postgres, cfg.file), postgres);
   // Started as one of several nodes on this machine (by the supervisor or the operator).
-  const sharing = node !== undefined && (process.env[NODE_INDEX_ENV] ?? "") !== "";
+  const sharing = node !== undefined && startedAsNode();
   if (node !== undefined) {
     options.node = node;
     if (sharing) setLogTag(`[${node.name}] `);

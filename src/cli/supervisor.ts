@@ -28,7 +28,7 @@ import { log } from "../util/log.ts";
 import { UsageError } from "./args.ts";
 import { loadConfig, type SmpConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
-import { NODE_COUNT_ENV, NODE_INDEX_ENV, nodeCount, READY_MESSAGE } from "./nodes.ts";
+import { NODE_COUNT_ENV, NODE_INDEX_ENV, nodeCount, READY_MESSAGE, startedAsNode } from "./nodes.ts";
 import { configFile, type Paths } from "./paths.ts";
 
 const FIRST_BACKOFF_MS = 1000;
@@ -48,7 +48,7 @@ export function selfCommand(args: readonly string[]): string[] {
  * configuration it read, so that a single server's start does not parse it again.
  */
 export function nodesToSupervise(paths: Paths, flag: number | "auto" | undefined): { count: number; config?: SmpConfig } {
-  if (process.env[NODE_INDEX_ENV] !== undefined && process.env[NODE_INDEX_ENV] !== "") return { count: 1 };
+  if (startedAsNode()) return { count: 1 };
   const file = configFile(paths);
   if (!existsSync(file)) {
     if (flag === undefined || flag === 1) return { count: 1 };

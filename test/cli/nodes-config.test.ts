@@ -110,9 +110,9 @@ describe("node identity", () => {
   });
 
   test("optional listeners: node N uses the configured port + N - 1; port 0 stays any free port", () => {
-    expect(nodePort(5224, { index: 1, count: 3, name: "h-1" })).toBe(5224);
-    expect(nodePort(5224, { index: 3, count: 3, name: "h-3" })).toBe(5226);
-    expect(nodePort(0, { index: 3, count: 3, name: "h-3" })).toBe(0);
+    expect(nodePort(5224, { index: 1 })).toBe(5224);
+    expect(nodePort(5224, { index: 3 })).toBe(5226);
+    expect(nodePort(0, { index: 3 })).toBe(0);
     expect(nodePort(5224, undefined)).toBe(5224);
   });
 });

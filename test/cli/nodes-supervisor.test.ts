@@ -9,15 +9,13 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseConfig } from "../../src/cli/config.ts";
 import { SMPClient } from "../../src/client/client.ts";
 import { versionRange } from "../../src/protocol/versions.ts";
+import { freePort, MAIN, ROOT } from "../fixtures/run-cli.ts";
 import { ControlClient } from "../server/ops/control-client.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../store/postgres.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const MAIN = join(ROOT, "src/cli/main.ts");
 const uri = testPostgresUri();
 const bases: string[] = [];
 const schemas: string[] = [];
@@ -37,13 +35,6 @@ afterAll(async () => {
   for (const b of bases) rmSync(b, { recursive: true, force: true });
   if (uri !== null) await dropTestSchemas(uri, schemas);
 });
-
-function freePort(): number {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = l.port;
-  l.stop(true);
-  return port;
-}
 
 /** A free port whose next one is free too: node 2's optional listeners use port + 1. */
 function freePortPair(): number {
@@ -132,16 +123,7 @@ function startSupervisor(d: ServerDir, nodes: string): { proc: Subprocess<"ignor
   return { proc, err: new Output(proc.stderr), out: new Output(proc.stdout) };
 }
 
-async function control(port: number, password: string, cmd: string): Promise<string[]> {
-  const c = await ControlClient.open(port);
-  try {
-    await c.greeting();
-    await c.cmd(`auth ${password}`);
-    return await c.cmd(cmd);
-  } finally {
-    c.close();
-  }
-}
+const control = ControlClient.command;
 
 const clientsOf = async (d: ServerDir, index: number): Promise<number> => {
   const info = await control(d.controlPort + index - 1, d.adminPassword, "server-info");

@@ -7,9 +7,8 @@ import { afterEach, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { MAIN, ROOT } from "../fixtures/run-cli.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const npm = Bun.which("npm");
 if (npm === null) console.warn("SKIP: npm not found, the npm start signal test is skipped");
 
@@ -40,7 +39,7 @@ test.skipIf(npm === null)("SIGTERM to `npm start` stops the server: no orphan le
   const l = Bun.listen({ hostname: "0.0.0.0", port: 0, socket: { data() {} } });
   const port = l.port;
   l.stop(true);
-  const init = Bun.spawnSync([process.execPath, join(ROOT, "src/cli/main.ts"), "init", ...flags, "--port", String(port), "--no-password"], { cwd: ROOT });
+  const init = Bun.spawnSync([process.execPath, MAIN, "init", ...flags, "--port", String(port), "--no-password"], { cwd: ROOT });
   expect(init.exitCode).toBe(0);
 
   const p = Bun.spawn([npm!, "start", "--", ...flags], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });

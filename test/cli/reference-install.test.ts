@@ -15,7 +15,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/sqlite/schema.ts";
 import { convertReferenceIni } from "../../src/cli/import/ini.ts";
 import { importIdentity } from "../../src/cli/import/identity.ts";
 import { iniFileContent } from "../fixtures/reference-ini.ts";
-import { MAIN, ROOT, runCli } from "../fixtures/run-cli.ts";
+import { freePort, MAIN, ROOT, runCli } from "../fixtures/run-cli.ts";
 import { checksums, hasOpenssl, makeReferenceCertificates } from "../fixtures/reference-identity.ts";
 
 const tmp: string[] = [];
@@ -186,13 +186,6 @@ describe("the reference's start options", () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = l.port;
-  l.stop(true);
-  return port;
-}
-
 /**
  * `start` (as the reference's unit runs it) on a port the system just handed out, once the server
  * answers a client: an SMP handshake and PING, which it serves only after start-up has finished
@@ -202,7 +195,7 @@ async function startAnswering(d: { cfg: string; data: string; flags: string[] })
   const fp = readFileSync(join(d.cfg, "fingerprint"), "utf8").trim();
   const tomlPath = join(d.cfg, "smp-server.toml");
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = freePort();
     writeFileSync(tomlPath, readFileSync(tomlPath, "utf8").replace(/^port = .*$/m, `port = [${port}]`));
     const proc = Bun.spawn([process.execPath, MAIN, "start", "+RTS", "-N", "-RTS", ...d.flags], { cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     let exited = false;

@@ -8,11 +8,10 @@ import { Database } from "bun:sqlite";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { openSqliteStore } from "../../src/store/sqlite/open.ts";
 import { created } from "../store/helpers.ts";
+import { freePort as freePortOn, MAIN, ROOT } from "../fixtures/run-cli.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SERVING = "Serving SMP protocol on port";
 
 interface Run {
@@ -29,7 +28,7 @@ function dirs(): { cfg: string; data: string; db: string; flags: string[] } {
 }
 
 function runSync(args: string[]): Run {
-  const r = Bun.spawnSync([process.execPath, join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([process.execPath, MAIN, ...args], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
@@ -38,7 +37,7 @@ function runSync(args: string[]): Run {
  * that wrongly starts ends the test instead of hanging it.
  */
 async function runStart(args: string[]): Promise<Run & { served: boolean }> {
-  const p = Bun.spawn([process.execPath, join(ROOT, "src/cli/main.ts"), "start", ...args], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn([process.execPath, MAIN, "start", ...args], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let stdout = "";
   let served = false;
   const dec = new TextDecoder();
@@ -63,13 +62,8 @@ async function withBusyPort<T>(f: (port: number) => Promise<T>): Promise<T> {
   }
 }
 
-/** A free port for a server that must really start (the CLI's configuration has no port 0). */
-function freePort(): number {
-  const l = Bun.listen({ hostname: "0.0.0.0", port: 0, socket: { data() {} } });
-  const port = l.port;
-  l.stop(true);
-  return port;
-}
+/** A free port for a server that must really start: it binds every address, so probed there. */
+const freePort = (): number => freePortOn("0.0.0.0");
 
 describe("a missing database", () => {
   test("init creates the store; deleting it stops start-up with a message saying so, and the file is not recreated", async () => {

@@ -18,7 +18,7 @@ import { closeAll, connect } from "../server/helpers.ts";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MAIN, ROOT, runCli } from "../fixtures/run-cli.ts";
+import { freePort, MAIN, ROOT, runCli } from "../fixtures/run-cli.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../store/postgres.ts";
 
 const SERVING = "Serving SMP protocol on port";
@@ -42,14 +42,6 @@ function track(p: Subprocess): void {
 /** `argv` run so that the kernel kills it if this process dies without its exit handler (SIGKILL, OOM); as is without setpriv. */
 export function dyingWithParent(argv: string[]): string[] {
   return existsSync(SETPRIV) ? [SETPRIV, "--pdeathsig", "KILL", "--", ...argv] : argv;
-}
-
-/** A free TCP port (the kernel's choice; the CLI's configuration has no port 0). */
-export function freePort(): number {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = l.port;
-  l.stop(true);
-  return p;
 }
 
 /** Resolves once `port` accepts a TCP connection, or rejects when `exited` settles first. */

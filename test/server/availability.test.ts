@@ -1,14 +1,12 @@
 // Hostile peers against connection resources (connection-limits.ts, transport/admission.ts):
 // file descriptor exhaustion, one address taking every slot, a block begun and never finished.
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
 import { SMPClient } from "../../src/client/client.ts";
 import { connectionBound, fdThresholds, watchFileDescriptors } from "../../src/server/connection-limits.ts";
 import { MAX_METRICS_CONNECTIONS } from "../../src/server/monitor/http.ts";
 import { setLogSink } from "../../src/util/log.ts";
-import { spawnServer, type ServerProcess } from "../fixtures/spawn-server.ts";
+import { spawnServerPerTest } from "../fixtures/spawn-server.ts";
 import { overNodes, startTestServer, type TestOptions, type TestServer } from "./harness.ts";
 import { connect, RawClient, sleep } from "./helpers.ts";
 
@@ -83,19 +81,11 @@ async function connectError(port: number): Promise<string> {
 const transport = (o: Partial<TestOptions["transport"] & object>) => ({ ports: [0], bindHost: "127.0.0.1", host: "127.0.0.1", logTlsErrors: false, maxConnections: 1000, ...o });
 
 describe("file descriptors run out (server in a child process under ulimit -n 256)", () => {
-  let srv: ServerProcess | null = null;
-  let dir = "";
-  afterEach(async () => {
-    if (srv !== null) await srv.stop();
-    srv = null;
-    if (dir !== "") rmSync(dir, { recursive: true, force: true });
-  });
+  const spawn = spawnServerPerTest("smp-fds-");
 
   test("300 idle TCP connections: held at the bound with an empty accept queue, the excess refused and counted, a real client served once they go", async () => {
-    dir = mkdtempSync(join(tmpdir(), "smp-fds-"));
     // TLS setup timeout of the reference (60 s): the idle connections hold their descriptors.
-    srv = await spawnServer(dir, { timeouts: { tlsSetupMs: 60_000 } }, { ulimitFiles: 256 });
-    const s = srv;
+    const s = await spawn({ timeouts: { tlsSetupMs: 60_000 } }, { ulimitFiles: 256 });
     const bound = connectionBound(1000, 256);
     const socks = [];
     for (let i = 0; i < 300; i++) socks.push(await idleTcp(s.port));
@@ -130,9 +120,7 @@ describe("file descriptors run out (server in a child process under ulimit -n 25
   }, 30_000);
 
   test("300 unfinished requests to the metrics endpoint: 16 held, the rest closed at accept, SMP and a later scrape are served", async () => {
-    dir = mkdtempSync(join(tmpdir(), "smp-fds-"));
-    srv = await spawnServer(dir, { monitor: { logStats: false, version: "test", http: { host: "127.0.0.1", port: 0 } } }, { ulimitFiles: 256 });
-    const s = srv;
+    const s = await spawn({ monitor: { logStats: false, version: "test", http: { host: "127.0.0.1", port: 0 } } }, { ulimitFiles: 256 });
     // The metrics endpoint's connections and listener are left free by SMP's bound.
     const bound = connectionBound(1000, 256, MAX_METRICS_CONNECTIONS + 1);
     expect(bound).toBe(connectionBound(1000, 256) - MAX_METRICS_CONNECTIONS - 1);
@@ -157,9 +145,7 @@ describe("file descriptors run out (server in a child process under ulimit -n 25
   }, 30_000);
 
   test("descriptors taken by another part of the process: the port is unbound while they are out (no busy loop on EMFILE) and listens and serves again once they are free", async () => {
-    dir = mkdtempSync(join(tmpdir(), "smp-fds-"));
-    srv = await spawnServer(dir, {}, { ulimitFiles: 256 });
-    const s = srv;
+    const s = await spawn({}, { ulimitFiles: 256 });
     expect((await s.hogFds()).hogged).toBeGreaterThan(0);
     // Clients waiting in the kernel's accept queue, which accept() cannot take.
     for (let i = 0; i < 20; i++) await idleTcp(s.port).catch(() => null);

@@ -2,9 +2,6 @@
 // Server.hs:runClient smpHandshakeTimeout), inactive-client disconnect (Server.hs:disconnectTransport),
 // the maximum number of connections, and bounded memory / no stall when a client stops reading.
 import { afterEach, describe, expect, setSystemTime, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { SMPClient } from "../../src/client/client.ts";
 import { TransmissionEncoder } from "../../src/client/authorize.ts";
 import { Writer } from "../../src/encoding/writer.ts";
@@ -13,7 +10,7 @@ import { CMD } from "../../src/protocol/commands.ts";
 import { versionRange } from "../../src/protocol/versions.ts";
 import { startTestServer, type TestOptions, type TestServer } from "./harness.ts";
 import { RawConnection } from "../fixtures/wire.ts";
-import { spawnServer, type ServerProcess } from "../fixtures/spawn-server.ts";
+import { spawnServerPerTest } from "../fixtures/spawn-server.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -174,17 +171,10 @@ describe("maxConnections", () => {
 });
 
 describe("a client that stops reading (separate server process)", () => {
-  let srv: ServerProcess | null = null;
-  let dir = "";
-  afterEach(async () => {
-    if (srv !== null) await srv.stop();
-    srv = null;
-    if (dir !== "") rmSync(dir, { recursive: true, force: true });
-  });
+  const spawn = spawnServerPerTest("smp-slow-");
 
   test("the server stops reading from it: bounded memory, other connections keep answering PING meanwhile", async () => {
-    dir = mkdtempSync(join(tmpdir(), "smp-slow-"));
-    srv = await spawnServer(dir);
+    const srv = await spawn();
     const setup = await client(srv.address);
     const q = await setup.createQueue({ subMode: "C" });
     await setup.sendMessage(q.sndId, new Uint8Array(16000).fill(0x61));

@@ -25,30 +25,45 @@ export interface StoreFactory {
   cleanup(): Promise<void>;
 }
 
+/**
+ * The stores a factory opened, each with where it lives (`at`) and its options: `reopen` closes a
+ * store and opens the same data again, `closeAll` closes every one.
+ */
+function openedStores<At>(openStore: (at: At, opts: StoreTestOptions) => Store | Promise<Store>) {
+  const opened = new Map<Store, { at: At; opts: StoreTestOptions }>();
+  const openAt = async (at: At, opts: StoreTestOptions): Promise<Store> => {
+    const s = await openStore(at, opts);
+    opened.set(s, { at, opts });
+    return s;
+  };
+  return {
+    openAt,
+    reopen: async (s: Store): Promise<Store> => {
+      const was = opened.get(s);
+      if (was === undefined) throw new Error("not a store of this factory");
+      await s.close();
+      return openAt(was.at, was.opts);
+    },
+    closeAll: async (): Promise<void> => {
+      for (const s of opened.keys()) await s.close();
+    },
+  };
+}
+
 /** A database file per store in one temp directory (a file, so that `reopen` can find it). */
 function sqliteFactory(): StoreFactory {
   let tmp: ReturnType<typeof tempDir> | undefined;
-  const opened = new Map<Store, { path: string; opts: StoreTestOptions }>();
   let n = 0;
-  const openAt = (path: string, opts: StoreTestOptions): Store => {
-    const s = openSqliteStore({ path, ...opts });
-    opened.set(s, { path, opts });
-    return s;
-  };
+  const stores = openedStores((path: string, opts) => openSqliteStore({ path, ...opts }));
   return {
     name: "sqlite",
     open: async (opts) => {
       tmp ??= tempDir();
-      return openAt(join(tmp.dir, `store-${++n}.sqlite`), opts);
+      return stores.openAt(join(tmp.dir, `store-${++n}.sqlite`), opts);
     },
-    reopen: async (s) => {
-      const at = opened.get(s);
-      if (at === undefined) throw new Error("not a store of this factory");
-      await s.close();
-      return openAt(at.path, at.opts);
-    },
+    reopen: stores.reopen,
     cleanup: async () => {
-      for (const s of opened.keys()) await s.close();
+      await stores.closeAll();
       tmp?.cleanup();
     },
   };
@@ -56,28 +71,18 @@ function sqliteFactory(): StoreFactory {
 
 /** A fresh schema per store (`db_schema`) in the test cluster; `cleanup` drops them. */
 function postgresFactory(uri: string): StoreFactory {
-  const opened = new Map<Store, { schema: string; opts: StoreTestOptions }>();
   const schemas: string[] = [];
-  const openAt = async (schema: string, opts: StoreTestOptions): Promise<Store> => {
-    const s = await openPostgresStore({ uri, schema, poolSize: 3, createSchema: true, ...opts });
-    opened.set(s, { schema, opts });
-    return s;
-  };
+  const stores = openedStores((schema: string, opts) => openPostgresStore({ uri, schema, poolSize: 3, createSchema: true, ...opts }));
   return {
     name: "postgres",
     open: async (opts) => {
       const schema = testSchemaName();
       schemas.push(schema);
-      return openAt(schema, opts);
+      return stores.openAt(schema, opts);
     },
-    reopen: async (s) => {
-      const at = opened.get(s);
-      if (at === undefined) throw new Error("not a store of this factory");
-      await s.close();
-      return openAt(at.schema, at.opts);
-    },
+    reopen: stores.reopen,
     cleanup: async () => {
-      for (const s of opened.keys()) await s.close();
+      await stores.closeAll();
       await dropTestSchemas(uri, schemas);
     },
   };

@@ -7,11 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Subprocess } from "bun";
+import { freePort, MAIN, ROOT } from "../fixtures/run-cli.ts";
 import { sendMsgRoundTrip } from "./fixtures.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ZBARIMG = Bun.which("zbarimg");
 const dirs: string[] = [];
 afterAll(() => {
@@ -25,16 +24,8 @@ function paths(): { cfg: string; data: string; flags: string[] } {
 }
 
 function run(args: string[]): { code: number; out: string } {
-  const r = Bun.spawnSync([process.execPath, join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([process.execPath, MAIN, ...args], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode ?? -1, out: r.stdout.toString() + r.stderr.toString() };
-}
-
-/** A port nothing listens on right now (the CLI needs real port numbers). */
-function freePort(): number {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = l.port;
-  l.stop(true);
-  return p;
 }
 
 /** Resolves once something accepts TCP connections on the port (the server prints before it listens). */
@@ -51,7 +42,7 @@ async function listening(port: number): Promise<void> {
 
 /** `start` in the background; resolves once its output matched `ready` and the port accepts connections. */
 async function startServer(flags: string[], ready: RegExp, port: number): Promise<{ proc: Subprocess; out: () => string }> {
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src/cli/main.ts"), "start", ...flags], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([process.execPath, MAIN, "start", ...flags], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let out = "";
   const dec = new TextDecoder();
   const pump = async (s: ReadableStream<Uint8Array>) => {

@@ -41,6 +41,18 @@ export class ControlClient {
     });
   }
 
+  /** One command in a session authenticated with `password`; the session is closed after it. */
+  static async command(port: number, password: string, command: string): Promise<string[]> {
+    const c = await ControlClient.open(port);
+    try {
+      await c.greeting();
+      await c.cmd(`auth ${password}`);
+      return await c.cmd(command);
+    } finally {
+      c.close();
+    }
+  }
+
   /** The next line, or null once the server closed the connection and nothing is left. */
   async line(): Promise<string | null> {
     while (this.lines.length === 0) {

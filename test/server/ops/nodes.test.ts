@@ -42,16 +42,7 @@ const ADMIN = "admin-secret";
     rmSync(dir, { recursive: true, force: true });
     await dropTestSchemas(uri!, [schema]);
   });
-  const control = async (s: RunningServer, cmd: string): Promise<string[]> => {
-    const c = await ControlClient.open(s.control!.port);
-    try {
-      await c.greeting();
-      await c.cmd(`auth ${ADMIN}`);
-      return await c.cmd(cmd);
-    } finally {
-      c.close();
-    }
-  };
+  const control = (s: RunningServer, cmd: string): Promise<string[]> => ControlClient.command(s.control!.port, ADMIN, cmd);
 
   test("each node answers as itself, with the cluster's nodes and totals", async () => {
     const client = await connect({ address: `smp://${Buffer.from(node(2).credentials.fingerprint).toString("base64url")}=@127.0.0.1:${b!.ports[0]}` });
