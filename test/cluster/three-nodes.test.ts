@@ -175,7 +175,22 @@ describe.skipIf(!HAVE_PG)("three nodes, one PostgreSQL store", () => {
         }
       });
 
-      // The recipient on C: takes and acknowledges every message until its node dies.
+      // The recipient on C: takes and acknowledges every message until its node dies. Each queue's
+      // messages are taken on a chain of their own, as a client with several connections does: one
+      // loop following a busy queue's ACK → MSG answers would never come back to the other queues.
+      const chains = lanes.map(() => Promise.resolve());
+      let nodeGone = false;
+      let acks = 0; // distinct correlation ids: ACKs of different queues are in flight together
+      const takeOnC = async (l: Lane, first: BrokerMsg): Promise<void> => {
+        let m: BrokerMsg | null = first;
+        while (m !== null && !nodeGone) {
+          const msg = asMsg(m);
+          l.got.push(decText(l.q, msg));
+          const ackd: BrokerMsg | Error = await sr(r, l.q.rcvAuthKey, `a${acks++}`, l.q.rcvId, CMD.ack(msg.msgId)).catch((err: Error) => err);
+          if (ackd instanceof Error) nodeGone = true; // the node died mid-ACK: this message stays pending
+          else m = ackd.tag === "MSG" ? ackd : null;
+        }
+      };
       const receiving = (async () => {
         for (;;) {
           let e;
@@ -186,15 +201,9 @@ describe.skipIf(!HAVE_PG)("three nodes, one PostgreSQL store", () => {
             throw err;
           }
           if (e.type !== "event") continue;
-          let m: BrokerMsg | null = e.msg;
-          const l = byRcv(e.entityId);
-          while (m !== null) {
-            const msg = asMsg(m);
-            l.got.push(decText(l.q, msg));
-            const ackd: BrokerMsg | Error = await sr(r, l.q.rcvAuthKey, "a", l.q.rcvId, CMD.ack(msg.msgId)).catch((err: Error) => err);
-            if (ackd instanceof Error) return; // the node died mid-ACK: this message stays pending
-            m = ackd.tag === "MSG" ? ackd : null;
-          }
+          const li = lanes.indexOf(byRcv(e.entityId));
+          const msg = e.msg;
+          chains[li] = chains[li]!.then(() => takeOnC(lanes[li]!, msg));
         }
       })();
 
@@ -209,6 +218,7 @@ describe.skipIf(!HAVE_PG)("three nodes, one PostgreSQL store", () => {
       killedAt = lanes.map((l) => l.acked.length);
       await c.kill9();
       await receiving; // the recipient sees its connection close
+      await Promise.all(chains);
       await r.closed;
       await Promise.all(sending);
       stopSending = true;

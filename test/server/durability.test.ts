@@ -91,6 +91,7 @@ describe("kill -9 under load", () => {
     const transient = (e: unknown) => e instanceof SMPClientError || (e instanceof SMPError && e.err.type === "QUOTA");
 
     // Recipients: each subscribes to half of the queues and ACKs every MSG it gets.
+    let subscribed = 0; // recipients done subscribing: the kill waits for both (a SUB it cut would fail the run)
     const recipient = async (part: number) => {
       const mine = queues.map((q, i) => ({ q, i })).filter(({ i }) => i % 2 === part);
       const chains = new Map<string, Promise<void>>();
@@ -114,6 +115,7 @@ describe("kill -9 under load", () => {
         chains.set(key, prev.then(() => handle(at.q, at.i, e.msg as Msg)).catch((err) => void (transient(err) || errors.push(String(err)))));
       });
       for (const { q } of mine) await c.subscribe(q.rcvId, q.rcvAuthKey);
+      subscribed++;
       while (!stop && c.isOpen) await sleep(20);
     };
 
@@ -154,7 +156,7 @@ describe("kill -9 under load", () => {
     // Kill once enough was acknowledged to be worth checking (a count, not a time: a loaded machine
     // only takes longer), then at a random moment after that.
     const total = (sets: Set<string>[]) => sets.reduce((a, x) => a + x.size, 0);
-    while ((total(sentOk) <= 30 || total(acked) <= 10) && errors.length === 0) await sleep(20);
+    while ((total(sentOk) <= 30 || total(acked) <= 10 || subscribed < 2) && errors.length === 0) await sleep(20);
     await sleep(Math.floor(Math.random() * 1500));
     await srv.kill9();
     stop = true;
