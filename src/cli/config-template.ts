@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { DEFAULTS, type HostingType } from "./config.ts";
 import { WEB_FILES } from "./paths.ts";
+import { tomlString } from "./toml-string.ts";
 
 /** Settings `init` takes from its options and writes as given ([PROXY] and [INFORMATION]). */
 export interface ServerInformation {
@@ -37,15 +38,13 @@ export interface InitValues extends ServerInformation {
   webHttpsPort?: number;
 }
 
-/** TOML basic string: JSON string escapes are a subset of TOML's. */
-const q = (s: string): string => JSON.stringify(s);
 /** `key = value`, commented out when the value is absent (the reference's optDisabled). */
 const opt = (key: string, value: string | undefined, placeholder: string): string =>
   value === undefined ? `# ${key} = ${placeholder}` : `${key} = ${value}`;
 
 export function renderConfig(v: InitValues): string {
-  const country = (k: string, c: string | undefined) => opt(k, c && q(c), '"ISO-3166 2-letter code"');
-  const entity = (k: string, name: string | undefined) => opt(k, name && q(name), '"entity (organization or person name)"');
+  const country = (k: string, c: string | undefined) => opt(k, c && tomlString(c), '"ISO-3166 2-letter code"');
+  const entity = (k: string, name: string | undefined) => opt(k, name && tomlString(name), '"entity (organization or person name)"');
   return `# smp-server configuration (TOML). Every key is described in docs/configuration.md.
 # On/off settings are true/false ("on"/"off" strings are accepted too).
 
@@ -56,7 +55,7 @@ export function renderConfig(v: InitValues): string {
 # Include correct source code URI in case the server source code is modified in any way.
 # If any other information fields are present, source code property also MUST be present.
 
-${opt("source_code", v.sourceCode && q(v.sourceCode), '"URI"')}
+${opt("source_code", v.sourceCode && tomlString(v.sourceCode), '"URI"')}
 
 # Declaring all below information is optional, any of these fields can be omitted.
 
@@ -69,7 +68,7 @@ ${opt("source_code", v.sourceCode && q(v.sourceCode), '"URI"')}
 ${country("server_country", v.serverCountry)}
 ${entity("operator", v.operator)}
 ${country("operator_country", v.operatorCountry)}
-${opt("website", v.website && q(v.website), '""')}
+${opt("website", v.website && tomlString(v.website), '""')}
 
 # Administrative contacts.
 # admin_simplex = "SimpleX address"
@@ -88,7 +87,7 @@ ${entity("hosting", v.hosting)}
 ${country("hosting_country", v.hostingCountry)}
 
 # Hosting type can be "virtual", "dedicated", "colocation", "owned"
-${opt("hosting_type", v.hostingType && q(v.hostingType), '"virtual"')}
+${opt("hosting_type", v.hostingType && tomlString(v.hostingType), '"virtual"')}
 
 [STORE_LOG]
 # true: queues and messages are kept in the SQLite database in the data directory
@@ -129,11 +128,11 @@ new_queues = true
 # smp://fingerprint:password@host1,host2
 # The password will not be shared with the connecting contacts, you must share it only
 # with the users who you want to allow creating messaging queues on your server.
-${opt("create_password", v.password && q(v.password), "\"password to create new queues and forward messages (any printable ASCII characters without whitespace, '@', ':' and '/')\"")}
+${opt("create_password", v.password && tomlString(v.password), "\"password to create new queues and forward messages (any printable ASCII characters without whitespace, '@', ':' and '/')\"")}
 
 # Control port passwords: \`auth <password>\` gives the admin or the user role (smp-server control …).
-${opt("control_port_admin_password", v.controlPortPasswords && q(v.controlPortPasswords.admin), '""')}
-${opt("control_port_user_password", v.controlPortPasswords && q(v.controlPortPasswords.user), '""')}
+${opt("control_port_admin_password", v.controlPortPasswords && tomlString(v.controlPortPasswords.admin), '""')}
+${opt("control_port_user_password", v.controlPortPasswords && tomlString(v.controlPortPasswords.user), '""')}
 
 # The limit for queues that can be blocked via control port per day, resets at 0:00 UTC.
 # Set to 0 to disable limit, to -1 to prohibit blocking. Default is ${DEFAULTS.dailyBlockQueueQuota}.
@@ -141,7 +140,7 @@ ${opt("control_port_user_password", v.controlPortPasswords && q(v.controlPortPas
 
 [TRANSPORT]
 # Host is only used to print server address on start (comma-separated host names).
-${opt("host", v.host && q(v.host), '"<hostnames>"')}
+${opt("host", v.host && tomlString(v.host), '"<hostnames>"')}
 # TLS listener ports. Ports below 1024 (e.g. 443) need root or CAP_NET_BIND_SERVICE.
 port = [${v.ports.join(", ")}]
 # Address to listen on; "::" accepts IPv6 and IPv4.
@@ -168,10 +167,10 @@ ${opt("control_port", v.controlPort === undefined ? undefined : String(v.control
 # required_host_mode = false
 
 # The domain suffixes of the relays you operate, to count as separate proxy statistics.
-${opt("own_server_domains", v.ownDomains && `[${v.ownDomains.map(q).join(", ")}]`, "[]")}
+${opt("own_server_domains", v.ownDomains && `[${v.ownDomains.map(tomlString).join(", ")}]`, "[]")}
 
 # SOCKS proxy for forwarding messages to destination servers.
-${opt("socks_proxy", v.socksProxy && q(v.socksProxy), '"127.0.0.1:9050"')}
+${opt("socks_proxy", v.socksProxy && tomlString(v.socksProxy), '"127.0.0.1:9050"')}
 
 # \`socks_mode\` can be "onion" for SOCKS proxy to be used for .onion destination hosts only (default)
 # or "always" to be used for all destination hosts (can be used if it is an .onion server).
@@ -204,7 +203,7 @@ check_interval = ${DEFAULTS.inactiveCheckInterval}
 # (from [INFORMATION] and the settings above), the pages for short links the apps build with this
 # server's host (/a, /c, /g, /i, /r, /contact, /invitation) and app links (/.well-known/).
 # Other web servers can serve that directory too.
-static_path = ${q(v.webStaticPath ?? join(v.dataDir, "www"))}
+static_path = ${tomlString(v.webStaticPath ?? join(v.dataDir, "www"))}
 
 # Plain HTTP on this port (onion sites can use any port and register it in the hidden service config).
 # Ports below 1024 need root or CAP_NET_BIND_SERVICE.
@@ -216,8 +215,8 @@ static_path = ${q(v.webStaticPath ?? join(v.dataDir, "www"))}
 #   certbot certonly --standalone -d <your domain>
 # A missing or unreadable certificate only disables HTTPS, with a warning at start.
 ${opt("https", v.webHttpsPort === undefined ? undefined : String(v.webHttpsPort), "443")}
-${opt("cert", v.webHttpsPort === undefined ? undefined : q(join(v.configDir, WEB_FILES.cert)), q(join(v.configDir, WEB_FILES.cert)))}
-${opt("key", v.webHttpsPort === undefined ? undefined : q(join(v.configDir, WEB_FILES.key)), q(join(v.configDir, WEB_FILES.key)))}
+${opt("cert", v.webHttpsPort === undefined ? undefined : tomlString(join(v.configDir, WEB_FILES.cert)), tomlString(join(v.configDir, WEB_FILES.cert)))}
+${opt("key", v.webHttpsPort === undefined ? undefined : tomlString(join(v.configDir, WEB_FILES.key)), tomlString(join(v.configDir, WEB_FILES.key)))}
 
 [PROMETHEUS]
 # Serve the Prometheus metrics (the text of smp-server-metrics.txt plus runtime figures) at GET /metrics.

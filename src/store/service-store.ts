@@ -4,7 +4,8 @@
  * service keeps a count and an `IdsHash` of its queues per side, updated in the same atomic
  * step as the association (and by the queue store when a queue or notifier goes away).
  */
-import type { Auth, Ok, QueueRec, QueueRef, ServiceParty, ServiceQueuesInfo, ServiceRec } from "./types.ts";
+import { IDS_HASH_LENGTH, xorQueueId } from "../protocol/ids-hash.ts";
+import { StoreError, type Auth, type Ok, type QueueRec, type QueueRef, type ServiceParty, type ServiceQueuesInfo, type ServiceRec } from "./types.ts";
 
 export interface ServiceStore {
   /**
@@ -27,4 +28,17 @@ export interface ServiceStore {
     after: Uint8Array | null,
     limit: number,
   ): Promise<QueueRec[]>;
+}
+
+/**
+ * The stored IdsHash with `queueId`'s MD5 XORed in (a new array). A stored value that is not 16
+ * bytes is damaged data: the reference's `xor_combine` (Postgres/Migrations.hs:createXorHashFuncs,
+ * called by `update_aggregates` of Migrations.hs:m20250915_queue_ids_hash) raises on unequal
+ * lengths, which rolls the whole change back and answers STORE (Postgres.hs:withDB). XORing into
+ * the short value instead would store a wrong hash that every later change carries on.
+ */
+export function serviceIdsHashWith(stored: Uint8Array, queueId: Uint8Array, party: ServiceParty, op: string): Uint8Array {
+  if (stored.length !== IDS_HASH_LENGTH)
+    throw new StoreError("corrupt", `store: a service's ${party} IdsHash is ${stored.length} bytes, not ${IDS_HASH_LENGTH} (${op})`);
+  return xorQueueId(Uint8Array.from(stored), queueId);
 }

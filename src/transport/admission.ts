@@ -5,6 +5,8 @@
  * long enough for the process to run out of them (and for accept() to fail with EMFILE, which
  * Bun's listener retries in a busy loop).
  */
+import { ipv6Bytes } from "../encoding/ip-address.ts";
+
 /** "suspended": the operator paused accepting (control port `suspend`). */
 export type Refusal = "max-connections" | "per-address" | "suspended";
 
@@ -61,17 +63,20 @@ export class Admission {
  */
 export function addressKey(address: string): string | null {
   if (address === "") return null;
-  const a = address.toLowerCase();
-  if (a.startsWith("::ffff:") && a.includes(".")) return a.slice(7);
-  if (!a.includes(":")) return a;
-  const [head, tail] = a.split("::") as [string, string | undefined];
-  const hs = head === "" ? [] : head.split(":");
-  const ts = tail === undefined || tail === "" ? [] : tail.split(":");
-  const groups = tail === undefined ? hs : [...hs, ...Array<string>(8 - hs.length - ts.length).fill("0"), ...ts];
-  return groups
-    .slice(0, 4)
-    .map((g) => (g.replace(/^0+/, "") || "0"))
-    .join(":") + "::/64";
+  if (!address.includes(":")) return address.toLowerCase();
+  const b = ipv6Bytes(address);
+  // not an address (the socket layer gives only valid ones): its own text is its own unit
+  if (b === null) return address.toLowerCase();
+  if (isIpv4Mapped(b)) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  let key = "";
+  for (let i = 0; i < 8; i += 2) key += ((b[i]! << 8) | b[i + 1]!).toString(16) + ":";
+  return key + ":/64";
+}
+
+/** `::ffff:a.b.c.d`: an IPv4 peer on a dual-stack socket. */
+function isIpv4Mapped(b: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
 }
 
 function isLoopback(key: string): boolean {

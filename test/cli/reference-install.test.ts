@@ -5,9 +5,8 @@
  * KillSignal) as well as SIGTERM stop a running server cleanly.
  */
 import { Database } from "bun:sqlite";
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { SMPClient } from "../../src/client/client.ts";
 import { migrate, schemaVersion } from "../../src/store/sqlite/migrate.ts";
@@ -17,15 +16,12 @@ import { importIdentity } from "../../src/cli/import/identity.ts";
 import { iniFileContent } from "../fixtures/reference-ini.ts";
 import { freePort, MAIN, ROOT, runCli } from "../fixtures/run-cli.ts";
 import { checksums, hasOpenssl, makeReferenceCertificates } from "../fixtures/reference-identity.ts";
+import { tempDirs } from "../fixtures/temp-dirs.ts";
 
-const tmp: string[] = [];
-afterAll(() => {
-  for (const d of tmp) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs("smp-refinst-");
 
 function dirs(): { cfg: string; data: string; flags: string[] } {
-  const base = mkdtempSync(join(tmpdir(), "smp-refinst-"));
-  tmp.push(base);
+  const base = tempDir();
   const cfg = join(base, "etc");
   const data = join(base, "var");
   return { cfg, data, flags: ["--config-dir", cfg, "--data-dir", data] };

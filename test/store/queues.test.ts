@@ -184,6 +184,22 @@ describeEachStore((stores) => {
       expect(r.blockingInfo).toBeNull();
     });
 
+    test("updateQueueTime stores a new date; a ref whose recipient id is not the row's changes nothing (AUTH)", async () => {
+      const s = await stores.open();
+      const q = await created(s, newQueue({ link: { linkId: randomId(), fixed: randomId(10), user: randomId(10) } }));
+      expect(await s.queues.updateQueueTime(q, 86400 * 19_001)).toBe("OK");
+      expect((await s.queues.getQueueByRecipientId(q.recipientId))!.updatedAt).toBe(86400 * 19_001);
+      expect(await s.queues.updateQueueTime(q, 86400 * 19_001)).toBe("OK");
+      const before = await s.queues.getQueueByRecipientId(q.recipientId);
+      const stale = { ...q, recipientId: randomId() };
+      expect(await s.queues.updateQueueTime(stale, 86400 * 19_002)).toBe("AUTH");
+      expect(await s.queues.suspendQueue(stale)).toBe("AUTH");
+      expect(await s.queues.blockQueue(stale, new TextEncoder().encode("reason=spam"))).toBe("AUTH");
+      expect(await s.queues.unblockQueue(stale)).toBe("AUTH");
+      expect(await s.queues.updateRecipientKeys(stale, [spki("rcv-auth2-ed25519")])).toBe("AUTH");
+      expect(await s.queues.deleteQueueLink(stale)).toBe("AUTH");
+      expect(await s.queues.getQueueByRecipientId(q.recipientId)).toEqual(before);
+    });
   });
 
   describe("deleteQueue (DEL) — MsgStore/STM.hs:deleteQueueSize, QueueStore/STM.hs:deleteStoreQueue", () => {

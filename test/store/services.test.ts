@@ -2,10 +2,20 @@
 import { describe, expect, test } from "bun:test";
 import { hex as toHexStr } from "../../src/encoding/bytes.ts";
 import { emptyIdsHash, queueIdsHash } from "../../src/protocol/ids-hash.ts";
-import type { QueueRec, ServiceParty, ServiceRec } from "../../src/store/types.ts";
+import { PostgresStore } from "../../src/store/postgres/open.ts";
+import { SqliteStore } from "../../src/store/sqlite/open.ts";
+import type { Store } from "../../src/store/store.ts";
+import { StoreError, type QueueRec, type ServiceParty, type ServiceRec } from "../../src/store/types.ts";
 import { hex, loadVectors } from "../vectors.ts";
 import { describeEachStore } from "./backends.ts";
 import { created, newQueue, randomId, spki } from "./helpers.ts";
+
+/** Overwrites a service's stored rcv IdsHash behind the store's back (damaged data). */
+async function damageRcvIdsHash(s: Store, serviceId: Uint8Array, hash: Uint8Array): Promise<void> {
+  if (s instanceof SqliteStore) s.db.run("UPDATE services SET rcv_hash = ? WHERE service_id = ?", [hash, serviceId]);
+  else if (s instanceof PostgresStore) await s.conn.write("test", (tx) => tx`UPDATE services SET rcv_hash = ${hash} WHERE service_id = ${serviceId}`);
+  else throw new Error("unknown store backend");
+}
 
 function service(role: ServiceRec["role"], over: Partial<ServiceRec> = {}): ServiceRec {
   return { serviceId: randomId(), role, certChain: [randomId(300), randomId(200)], certHash: randomId(32), createdAt: 86400 * 20000, ...over };
@@ -161,6 +171,32 @@ describeEachStore((stores) => {
       // what a restart loads (the persisted counters) equals what was counted in memory
       const before = await s.stats();
       expect(await (await stores.reopen(s)).stats()).toEqual(before);
+    });
+
+    // Postgres/Migrations.hs:createXorHashFuncs (`xor_combine` raises on unequal lengths, so
+    // `update_aggregates` fails the statement) and Postgres.hs:withDB (rolled back, STORE).
+    test("a stored IdsHash that is not 16 bytes fails the change with a StoreError and changes nothing", async () => {
+      const s = await stores.open();
+      const m = service("M");
+      await s.services.getCreateService(m);
+      const q1 = await created(s);
+      expect(await s.services.setQueueService(q1, "rcv", m.serviceId)).toBe("OK");
+      const short = queueIdsHash([q1.recipientId]).subarray(0, 8);
+      await damageRcvIdsHash(s, m.serviceId, short);
+      const q2 = await created(s);
+      const err = await s.services.setQueueService(q2, "rcv", m.serviceId).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).kind).toBe("corrupt");
+      expect((err as StoreError).message).toContain("rcv IdsHash is 8 bytes, not 16");
+      // the same check guards a queue created with its service (createQueue → changeServiceQueues)
+      await expect(created(s, newQueue({ rcvServiceId: m.serviceId }))).rejects.toBeInstanceOf(StoreError);
+      // rolled back: neither queue joined the service, the count is unchanged
+      const page = await s.services.serviceQueues(m.serviceId, "rcv", null, 10);
+      expect(page.map((q) => toHexStr(q.recipientId))).toEqual([toHexStr(q1.recipientId)]);
+      expect((await s.services.getServiceQueuesInfo(m.serviceId, "rcv"))!.count).toBe(1);
     });
   });
 });

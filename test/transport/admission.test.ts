@@ -16,6 +16,16 @@ test("an IPv6 address counts by its /64, however it is written", () => {
   expect(addressKey("2001:db8:1:3::1")).not.toBe(k);
   expect(addressKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
   expect(addressKey("::1")).toBe("0:0:0:0::/64");
+  expect(addressKey("::")).toBe("0:0:0:0::/64");
+  expect(addressKey("1::")).toBe("1:0:0:0::/64");
+  expect(addressKey("2001:db8:1:2:3:4:5::")).toBe(k);
+});
+
+test("IPv4-mapped in hex groups is the IPv4 address too; text that is not an address keys on itself", () => {
+  expect(addressKey("::FFFF:cb00:7107")).toBe("203.0.113.7");
+  expect(addressKey("::ffff:0:203.0.113.7")).toBe("0:0:0:0::/64"); // IPv4-translated (RFC 2765), not mapped
+  expect(addressKey("1:2:3:4:5:6:7:1.2.3.4")).toBe("1:2:3:4:5:6:7:1.2.3.4");
+  expect(addressKey("Not:An:Address")).toBe("not:an:address");
 });
 
 test("the total and per-address bounds; releasing frees the slot; loopback exempt unless asked", () => {

@@ -1,25 +1,21 @@
 // The web side through the executable: `init --web-cert self-signed`, the address QR code, and
 // `start` on a port shared by SMP and HTTPS — with the certificate (pages served) and without it
 // (one warning, SMP unaffected).
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import https from "node:https";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort, MAIN, ROOT } from "../fixtures/run-cli.ts";
+import { tempDirs } from "../fixtures/temp-dirs.ts";
 import { sendMsgRoundTrip } from "./fixtures.ts";
 
 const ZBARIMG = Bun.which("zbarimg");
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs("smp-cli-web-");
 
 function paths(): { cfg: string; data: string; flags: string[] } {
-  const base = mkdtempSync(join(tmpdir(), "smp-cli-web-"));
-  dirs.push(base);
+  const base = tempDir();
   return { cfg: join(base, "etc"), data: join(base, "var"), flags: ["--config-dir", join(base, "etc"), "--data-dir", join(base, "var")] };
 }
 

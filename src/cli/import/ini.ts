@@ -8,6 +8,7 @@
  * commented out with a note, so the file always loads.
  */
 import { ConfigError, parseConfig } from "../config.ts";
+import { tomlString } from "../toml-string.ts";
 import { effectiveSections, parseIni, type IniEntry } from "./ini-reader.ts";
 
 type Kind = "string" | "bool" | "int" | "ports" | "words";
@@ -131,11 +132,6 @@ const SPEC: Record<string, Record<string, KeySpec>> = {
     key: { kind: "string" },
   },
 };
-
-/** TOML basic string; JSON escapes are valid TOML, DEL is the one control JSON leaves bare. */
-function tomlString(s: string): string {
-  return JSON.stringify(s).replace(/\x7f/g, "\\u007F");
-}
 
 /** The reference's value as TOML, or the reason it cannot be one (the reference would fail on it too). */
 function tomlValue(kind: Kind, v: string): { toml: string } | { error: string } {

@@ -22,6 +22,7 @@ import { SectionReader } from "../config-reader.ts";
 import { CliError, type Out } from "../errors.ts";
 import { REFERENCE_INI } from "../identity-guard.ts";
 import { configFile, type Paths } from "../paths.ts";
+import { tomlString } from "../toml-string.ts";
 import { importData, storeLogImportMark, type DataImportReport } from "./data.ts";
 import { IDENTITY_ERROR, importIdentity } from "./identity.ts";
 import { convertReferenceIni } from "./ini.ts";
@@ -120,7 +121,7 @@ function postgresTarget(paths: Paths, o: ImportOptions): PostgresTarget | undefi
 /** The converted configuration with `pg` as its store ([STORE_LOG] is always rendered). */
 function withPostgres(toml: string, pg: PostgresTarget | undefined): string {
   if (pg === undefined) return toml;
-  return toml.replace("\n[STORE_LOG]\n", `\n[STORE_LOG]\ndb_connection = ${JSON.stringify(pg.uri)}\ndb_schema = ${JSON.stringify(pg.schema)}\n`);
+  return toml.replace("\n[STORE_LOG]\n", `\n[STORE_LOG]\ndb_connection = ${tomlString(pg.uri)}\ndb_schema = ${tomlString(pg.schema)}\n`);
 }
 
 /** The configuration: smp-server.ini → smp-server.toml, unless a smp-server.toml is here already. */

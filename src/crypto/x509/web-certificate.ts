@@ -7,6 +7,7 @@
  */
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { isIP } from "node:net";
+import { ipv6Bytes } from "../../encoding/ip-address.ts";
 import { namedBits, octetString, oid, sequence, implicitPrimitive } from "./der.ts";
 import { CertificateError, OID, extension, keyIdentifier, name, signCertificate, spkiOf, toPem, type GeneratedCertificate, type GenerateOptions } from "./certificate.ts";
 
@@ -19,24 +20,12 @@ export const WEB_VALIDITY_DAYS = 3650;
 function generalName(host: string): Uint8Array {
   const v = isIP(host);
   if (v === 4) return implicitPrimitive(7, Uint8Array.from(host.split(".").map(Number)));
-  if (v === 6) return implicitPrimitive(7, ipv6Bytes(host));
+  if (v === 6) {
+    const b = ipv6Bytes(host);
+    if (b === null) throw new CertificateError(`the web certificate cannot name ${host}: an IPv6 address with a zone id`);
+    return implicitPrimitive(7, b);
+  }
   return implicitPrimitive(2, new TextEncoder().encode(host));
-}
-
-function ipv6Bytes(address: string): Uint8Array {
-  // URL normalises to hex groups (an embedded IPv4 part becomes two groups) and rejects zones.
-  const host = new URL(`http://[${address}]`).hostname.slice(1, -1);
-  const [head, tail] = host.includes("::") ? host.split("::") : [host, undefined];
-  const words = (s: string | undefined) => (s === undefined || s === "" ? [] : s.split(":").map((w) => parseInt(w, 16)));
-  const h = words(head);
-  const t = words(tail);
-  const all = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
-  const out = new Uint8Array(16);
-  all.forEach((w, i) => {
-    out[2 * i] = w >> 8;
-    out[2 * i + 1] = w & 0xff;
-  });
-  return out;
 }
 
 /** `hosts`: names and IP addresses the site is reached at; the first is the subject CN. */

@@ -4,7 +4,8 @@
  * connectSocksClient): CONNECT by domain name for onion and domain hosts, by address for IPs,
  * then the same TLS as a direct connection over the tunnelled socket.
  */
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4 } from "node:net";
+import { ipv6Bytes } from "../../encoding/ip-address.ts";
 import type { Socket, SocketHandler } from "bun";
 import { TlsConn, type TlsConnection } from "../../transport/tls/connection.ts";
 import { validateServerChain } from "../../transport/tls/chain-validation.ts";
@@ -35,24 +36,15 @@ export interface SocksTlsConfig {
 /** SOCKS5 CONNECT request for host:port (ATYP 1 IPv4, 4 IPv6, 3 domain name). */
 export function socksConnectRequest(host: string, port: number): Uint8Array {
   let addr: number[];
+  const v6 = ipv6Bytes(host);
   if (isIPv4(host)) addr = [1, ...host.split(".").map(Number)];
-  else if (isIPv6(host)) addr = [4, ...ipv6Bytes(host)];
+  else if (v6 !== null) addr = [4, ...v6];
   else {
     const name = new TextEncoder().encode(host);
     if (name.length === 0 || name.length > 255) throw new RangeError("SOCKS5 host name must be 1..255 bytes");
     addr = [3, name.length, ...name];
   }
   return Uint8Array.from([5, 1, 0, ...addr, port >> 8, port & 0xff]);
-}
-
-function ipv6Bytes(host: string): number[] {
-  const h = host.replace(/^\[|\]$/g, "");
-  const [head, tail] = h.includes("::") ? h.split("::") : [h, undefined];
-  const words = (s: string | undefined) => (s === undefined || s === "" ? [] : s.split(":").map((x) => parseInt(x, 16)));
-  const a = words(head);
-  const b = words(tail);
-  const all = tail === undefined ? a : [...a, ...new Array(8 - a.length - b.length).fill(0), ...b];
-  return all.flatMap((w) => [w >> 8, w & 0xff]);
 }
 
 function credentialsRequest(c: SocksCredentials): Uint8Array {

@@ -15,7 +15,7 @@ import type { PgConnection } from "./connection.ts";
 import type { PgMessageStore } from "./message-store.ts";
 import type { PgNtfStore } from "./ntf-store.ts";
 import { lockQueue, lockQueueRow, lockQueueRows, lockServices } from "./locks.ts";
-import { normalizeQueueRow, queueFromPgRow, type PgRow } from "./rows.ts";
+import { queueFromPgRow, type PgRow } from "./rows.ts";
 import type { PgServiceStore } from "./service-store.ts";
 
 type NotifierResult = { readonly prev: NtfCreds | null } | "DUPLICATE" | Auth;
@@ -26,7 +26,7 @@ const BY_RID = `${SELECT_QUEUES} WHERE recipient_id = $1`;
 const BY_SID = `${SELECT_QUEUES} WHERE sender_id = $1`;
 const BY_LINK = `${SELECT_QUEUES} WHERE link_id = $1`;
 const BY_NID = `${SELECT_QUEUES} WHERE notifier_id = $1`;
-const BY_QID = `${SELECT_QUEUES} WHERE qid = $1`;
+const TIME_BY_QID = "SELECT recipient_id, updated_at FROM queues WHERE qid = $1";
 const BY_RIDS = `${SELECT_QUEUES} WHERE recipient_id = ANY($1::bytea[])`;
 const BY_NIDS = `${SELECT_QUEUES} WHERE notifier_id = ANY($1::bytea[])`;
 
@@ -116,7 +116,7 @@ export class PgQueueStore implements QueueStore {
   /** QueueStore/STM.hs:`updateKeys`. */
   async updateRecipientKeys(ref: QueueRef, keys: readonly Uint8Array[]): Promise<Ok | Auth> {
     const enc = encodeKeys(keys);
-    return this.update("updateKeys", ref, (tx) => tx`UPDATE queues SET recipient_keys = ${enc} WHERE qid = ${ref.key} AND recipient_id = ${ref.recipientId}`);
+    return this.update("updateKeys", ref, (tx) => tx`UPDATE queues SET recipient_keys = ${enc} WHERE qid = ${ref.key}`);
   }
 
   /** QueueStore/STM.hs:`addQueueLinkData`. */
@@ -134,11 +134,7 @@ export class PgQueueStore implements QueueStore {
 
   /** QueueStore/STM.hs:`deleteQueueLinkData`. */
   async deleteQueueLink(ref: QueueRef): Promise<Ok | Auth> {
-    return this.update(
-      "deleteQueueLink",
-      ref,
-      (tx) => tx`UPDATE queues SET link_id = NULL, link_fixed = NULL, link_user = NULL WHERE qid = ${ref.key} AND recipient_id = ${ref.recipientId}`,
-    );
+    return this.update("deleteQueueLink", ref, (tx) => tx`UPDATE queues SET link_id = NULL, link_fixed = NULL, link_user = NULL WHERE qid = ${ref.key}`);
   }
 
   /** QueueStore/STM.hs:`addQueueNotifier`. */
@@ -197,7 +193,7 @@ export class PgQueueStore implements QueueStore {
   }
 
   private setStatus(op: string, ref: QueueRef, status: number, info: Uint8Array | null): Promise<Ok | Auth> {
-    return this.update(op, ref, (tx) => tx`UPDATE queues SET status = ${status}, blocking_info = ${info} WHERE qid = ${ref.key} AND recipient_id = ${ref.recipientId}`);
+    return this.update(op, ref, (tx) => tx`UPDATE queues SET status = ${status}, blocking_info = ${info} WHERE qid = ${ref.key}`);
   }
 
   /**
@@ -205,13 +201,18 @@ export class PgQueueStore implements QueueStore {
    * read, so the daily refresh does not queue a write for every SUB.
    */
   async updateQueueTime(ref: QueueRef, date: number): Promise<Ok | Auth> {
-    const r = await this.conn.read("updateQueueTime", (db) => row(db, ref));
-    if (r === null) return "AUTH";
-    if (r.updated_at === date) return "OK";
-    return this.update("updateQueueTime", ref, (tx) => tx`UPDATE queues SET updated_at = ${date} WHERE qid = ${ref.key} AND recipient_id = ${ref.recipientId}`);
+    const rs = await this.conn.read("updateQueueTime", (db) => db.unsafe(TIME_BY_QID, [ref.key]));
+    const r = rs[0] as { recipient_id: Uint8Array; updated_at: number | string | null } | undefined;
+    if (r === undefined || !bytesEqual(r.recipient_id, ref.recipientId)) return "AUTH";
+    if (r.updated_at !== null && Number(r.updated_at) === date) return "OK";
+    return this.update("updateQueueTime", ref, (tx) => tx`UPDATE queues SET updated_at = ${date} WHERE qid = ${ref.key}`);
   }
 
-  /** An UPDATE of the queue's row once locked: no live queue → AUTH. */
+  /**
+   * An UPDATE of the queue's row once locked: no live queue → AUTH. `lockQueue` has matched the
+   * row's recipient id and holds it (ids are never changed, `qid`s never reused), so the UPDATE
+   * names the row by `qid` alone.
+   */
   private update(op: string, ref: QueueRef, st: (tx: SQL) => Promise<{ count: number }>): Promise<Ok | Auth> {
     return this.conn.write(op, async (tx) => (!(await lockQueue(this.conn, tx, ref)) || (await st(tx)).count === 0 ? "AUTH" : "OK"));
   }
@@ -257,12 +258,4 @@ export class PgQueueStore implements QueueStore {
     this.conn.count(C_QUEUES, -1);
     return { queue, msgCount, ntfCount };
   }
-}
-
-/** The queue's current row, if `ref` still names a live queue (a read: writes lock it, `locks.ts`). */
-async function row(db: SQL, ref: QueueRef): Promise<QueueRow | null> {
-  const rs = await db.unsafe(BY_QID, [ref.key]);
-  if (rs.length === 0) return null;
-  const r = normalizeQueueRow(rs[0]);
-  return bytesEqual(r.recipient_id, ref.recipientId) ? r : null;
 }

@@ -5,10 +5,10 @@
  */
 import type { SQL } from "bun";
 import { sameId } from "../../encoding/bytes.ts";
-import { emptyIdsHash, IDS_HASH_LENGTH, xorQueueId } from "../../protocol/ids-hash.ts";
+import { emptyIdsHash, IDS_HASH_LENGTH } from "../../protocol/ids-hash.ts";
 import { encodeCertChain, QUEUE_COLUMNS, type QueueRow, type ServiceRow } from "../codec.ts";
 import { C_NTF_SERVICE_QUEUES, C_NTF_SERVICES, C_RCV_SERVICE_QUEUES, C_RCV_SERVICES } from "../counters.ts";
-import type { ServiceStore } from "../service-store.ts";
+import { serviceIdsHashWith, type ServiceStore } from "../service-store.ts";
 import type { Auth, Ok, QueueRec, QueueRef, ServiceParty, ServiceQueuesInfo, ServiceRec } from "../types.ts";
 import { bytes, type PgConnection } from "./connection.ts";
 import { lockQueueRow, lockServices } from "./locks.ts";
@@ -107,7 +107,7 @@ export class PgServiceStore implements ServiceStore {
   async changeServiceQueues(tx: SQL, party: ServiceParty, serviceId: Uint8Array, queueId: Uint8Array, change: 1 | -1): Promise<void> {
     const agg = await aggregate(tx, serviceId, party, true);
     if (agg === null) return;
-    const hash = xorQueueId(Uint8Array.from(agg.hash), queueId);
+    const hash = serviceIdsHashWith(agg.hash, queueId, party, "changeServiceQueues");
     const count = Number(agg.count) + change;
     if (party === "rcv") await tx`UPDATE services SET rcv_count = ${count}, rcv_hash = ${hash} WHERE service_id = ${serviceId}`;
     else await tx`UPDATE services SET ntf_count = ${count}, ntf_hash = ${hash} WHERE service_id = ${serviceId}`;

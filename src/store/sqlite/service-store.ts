@@ -4,8 +4,8 @@
  * columns.
  */
 import { bytesEqual, sameId } from "../../encoding/bytes.ts";
-import { emptyIdsHash, IDS_HASH_LENGTH, xorQueueId } from "../../protocol/ids-hash.ts";
-import type { ServiceStore } from "../service-store.ts";
+import { emptyIdsHash, IDS_HASH_LENGTH } from "../../protocol/ids-hash.ts";
+import { serviceIdsHashWith, type ServiceStore } from "../service-store.ts";
 import type { Auth, Ok, QueueRec, QueueRef, ServiceParty, ServiceQueuesInfo, ServiceRec } from "../types.ts";
 import { encodeCertChain, QUEUE_COLUMNS, queueFromRow, serviceFromRow, type QueueRow, type ServiceRow } from "../codec.ts";
 import { C_NTF_SERVICE_QUEUES, C_NTF_SERVICES, C_RCV_SERVICE_QUEUES, C_RCV_SERVICES } from "../counters.ts";
@@ -132,7 +132,7 @@ export class SqliteServiceStore implements ServiceStore {
   changeServiceQueues(party: ServiceParty, serviceId: Uint8Array, queueId: Uint8Array, change: 1 | -1): void {
     const agg = this.agg(serviceId, party);
     if (agg === null) return;
-    const hash = xorQueueId(Uint8Array.from(agg.hash), queueId);
+    const hash = serviceIdsHashWith(agg.hash, queueId, party, "changeServiceQueues");
     (party === "rcv" ? this.sSetRcvAgg : this.sSetNtfAgg).run(agg.count + change, hash, serviceId);
     this.conn.count(party === "rcv" ? C_RCV_SERVICE_QUEUES : C_NTF_SERVICE_QUEUES, change);
   }

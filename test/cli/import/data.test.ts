@@ -5,8 +5,7 @@
  * openssl steps). The imported state is shown with the client library against a running server.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, chownSync, copyFileSync, existsSync, statSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, chownSync, copyFileSync, existsSync, statSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadCredentials } from "../../../src/cli/certs.ts";
 import { loadConfig } from "../../../src/cli/config.ts";
@@ -24,17 +23,10 @@ import { checksums, hasOpenssl, makeReferenceCertificates, referenceFingerprint 
 import { iniFileContent } from "../../fixtures/reference-ini.ts";
 import { created } from "../../store/helpers.ts";
 import { dropTestSchemas, testPostgresUri, testSchemaName } from "../../store/postgres.ts";
+import { tempDirs } from "../../fixtures/temp-dirs.ts";
 import { lines, makeReferenceData, refMessage, u, writeJournalQueue, writeReferenceData, type ReferenceData } from "../../fixtures/reference-data.ts";
 
-const tmp: string[] = [];
-afterAll(() => {
-  for (const d of tmp) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "smp-import-"));
-  tmp.push(d);
-  return d;
-}
+const tempDir = tempDirs("smp-import-");
 
 interface Run {
   code: number | undefined;

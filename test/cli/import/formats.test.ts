@@ -4,8 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { journalQueueDir, parseQueueState, readJournalQueue } from "../../../src/cli/import/journal.ts";
 import { parseMessage } from "../../../src/cli/import/message.ts";
@@ -17,6 +16,7 @@ import { children, readElement, tlv } from "../../../src/crypto/x509/der.ts";
 import { authPublicKey, generateAuthKey } from "../../../src/client/index.ts";
 import type { NewQueue } from "../../../src/store/types.ts";
 import { u } from "../../fixtures/reference-data.ts";
+import { tempDirs } from "../../fixtures/temp-dirs.ts";
 import { hex, loadVectors } from "../../vectors.ts";
 
 const rnd = (n: number) => new Uint8Array(randomBytes(n));
@@ -27,6 +27,7 @@ const rid = rnd(24), sid = rnd(24), nid = rnd(24), lid = rnd(24), srv = rnd(24);
 const rk1 = key(), rk2 = key(), sk = key(), nk = key();
 const rdh = rnd(32), ndh = rnd(32), fixed = rnd(40), user = rnd(30);
 const REF_CERTS = loadVectors("handshake.json").fixtures;
+const tempDir = tempDirs("smp-journal-");
 
 const base: NewQueue = {
   recipientId: rid,
@@ -172,26 +173,22 @@ describe("messages, notifications, journal state", () => {
 });
 
 test("Journal.hs: one journal for reading and writing, the read position inside it; a `.bak` state wins (readQueueState)", () => {
-  const root = mkdtempSync(join(tmpdir(), "smp-journal-"));
-  try {
-    const dir = journalQueueDir(root, rid);
-    mkdirSync(dir, { recursive: true });
-    const ms = [0, 1, 2].map((k) => `${u(rnd(24))} ${100 + k} flags=F ${u(utf8(`m${k}`))}\n`);
-    writeFileSync(join(dir, "messages.J1.log"), ms.join(""));
-    const total = ms.join("").length;
-    // `strEncode MsgQueueState`: one journal (same id), one message already read.
-    const st = (pos: number, bytes: number, size: number) => `write=J1,3,3,${total},${total} read=J1,${pos},3,${bytes},${total} canWrite=T size=${size}\n`;
-    const statePath = join(dir, `queue_state.${u(rid)}.log`);
-    writeFileSync(statePath, st(1, ms[0]!.length, 2));
-    const bodies = () => readJournalQueue(root, rid, () => {}).map((m) => new TextDecoder().decode(m.body));
-    expect(bodies()).toEqual(["m1", "m2"]);
-    // An interrupted state backup: `<state>.bak` is the state the reference uses.
-    writeFileSync(`${statePath}.bak`, st(2, ms[0]!.length + ms[1]!.length, 1));
-    expect(bodies()).toEqual(["m2"]);
-    // A state that contradicts itself stops the import (Journal.hs:validQueueState).
-    writeFileSync(`${statePath}.bak`, st(2, ms[0]!.length, 5));
-    expect(bodies).toThrow("inconsistent queue state");
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  const root = tempDir();
+  const dir = journalQueueDir(root, rid);
+  mkdirSync(dir, { recursive: true });
+  const ms = [0, 1, 2].map((k) => `${u(rnd(24))} ${100 + k} flags=F ${u(utf8(`m${k}`))}\n`);
+  writeFileSync(join(dir, "messages.J1.log"), ms.join(""));
+  const total = ms.join("").length;
+  // `strEncode MsgQueueState`: one journal (same id), one message already read.
+  const st = (pos: number, bytes: number, size: number) => `write=J1,3,3,${total},${total} read=J1,${pos},3,${bytes},${total} canWrite=T size=${size}\n`;
+  const statePath = join(dir, `queue_state.${u(rid)}.log`);
+  writeFileSync(statePath, st(1, ms[0]!.length, 2));
+  const bodies = () => readJournalQueue(root, rid, () => {}).map((m) => new TextDecoder().decode(m.body));
+  expect(bodies()).toEqual(["m1", "m2"]);
+  // An interrupted state backup: `<state>.bak` is the state the reference uses.
+  writeFileSync(`${statePath}.bak`, st(2, ms[0]!.length + ms[1]!.length, 1));
+  expect(bodies()).toEqual(["m2"]);
+  // A state that contradicts itself stops the import (Journal.hs:validQueueState).
+  writeFileSync(`${statePath}.bak`, st(2, ms[0]!.length, 5));
+  expect(bodies).toThrow("inconsistent queue state");
 });

@@ -5,9 +5,8 @@
  * reference's directory is modified, a second run changes nothing — and a real server on the
  * imported identity completes an SMP handshake with a client that pins the original fingerprint.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadCredentials, onlineCredentialFiles } from "../../../src/cli/certs.ts";
 import { CliError } from "../../../src/cli/errors.ts";
@@ -20,17 +19,10 @@ import { startServer } from "../../../src/server/index.ts";
 import { validateServerChain, x509Validate } from "../../../src/transport/tls/chain-validation.ts";
 import { checksums, hasOpenssl, makeReferenceCertificates, opensslVerify, referenceFingerprint } from "../../fixtures/reference-identity.ts";
 import { runCli } from "../../fixtures/run-cli.ts";
+import { tempDirs } from "../../fixtures/temp-dirs.ts";
 import { testOptions } from "../../server/harness.ts";
 
-const tmp: string[] = [];
-afterAll(() => {
-  for (const d of tmp) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "smp-identity-"));
-  tmp.push(d);
-  return d;
-}
+const tempDir = tempDirs("smp-identity-");
 
 /** A reference configuration directory: certificates as openssl makes them plus an INI. */
 function referenceDir(alg: "ED448" | "ED25519"): string {

@@ -61,6 +61,10 @@ describe("SOCKS5 CONNECT request", () => {
     expect([...socksConnectRequest("127.0.0.1", 5223)]).toEqual([5, 1, 0, 1, 127, 0, 0, 1, 0x14, 0x67]);
     expect([...socksConnectRequest("::1", 443)]).toEqual([5, 1, 0, 4, ...new Array(15).fill(0), 1, 1, 0xbb]);
     expect([...socksConnectRequest("2001:db8::2:1", 1)]).toEqual([5, 1, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 0, 1]);
+    // an embedded IPv4 tail is the last 4 of the 16 address bytes
+    expect([...socksConnectRequest("::ffff:1.2.3.4", 80)]).toEqual([5, 1, 0, 4, ...new Array(10).fill(0), 0xff, 0xff, 1, 2, 3, 4, 0, 80]);
+    // not an address SOCKS5 can carry as bytes (a zone id, brackets): sent as a name for the proxy to resolve
+    for (const h of ["fe80::1%eth0", "[::1]"]) expect([...socksConnectRequest(h, 1)]).toEqual([5, 1, 0, 3, h.length, ...new TextEncoder().encode(h), 0, 1]);
     const h = "abc.onion";
     expect([...socksConnectRequest(h, 5223)]).toEqual([5, 1, 0, 3, h.length, ...new TextEncoder().encode(h), 0x14, 0x67]);
   });
