@@ -28,7 +28,7 @@ failed=0
 for i in $(seq 1 "$n"); do
   log="$logs/run-$i.log"
   start=$(date +%s)
-  "$bun" test "$@" >"$log" 2>&1
+  "$bun" test --timeout 60000 "$@" >"$log" 2>&1
   rc=$?
   secs=$(( $(date +%s) - start ))
   pass=$(grep -E '^ *[0-9]+ pass$' "$log" | tail -1 | tr -dc '0-9')

@@ -197,10 +197,15 @@ const refused = (port: number) =>
 
   test("the compiled executable supervises copies of itself", async () => {
     // As build.ts builds it: the nodes are started as the binary itself, not as bun + main.ts.
-    const d = await serverDir({ schema: testSchemaName(), create: true });
-    const exe = join(d.flags[1]!, "..", "smp-server");
+    // Built before the ports are chosen: they are free when chosen, and the longer the wait until
+    // the nodes listen, the likelier another process takes one (once, node 2's control port
+    // refused connections after a build between the two).
+    const bin = mkdtempSync(join(tmpdir(), "smp-nodes-bin-"));
+    bases.push(bin);
+    const exe = join(bin, "smp-server");
     const build = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", "--splitting", MAIN, "--outfile", exe], { cwd: ROOT });
     expect(build.exitCode).toBe(0);
+    const d = await serverDir({ schema: testSchemaName(), create: true });
     const proc = Bun.spawn([exe, "start", ...d.flags, "--nodes", "2"], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     procs.push(proc);
     const err = new Output(proc.stderr);
@@ -208,7 +213,7 @@ const refused = (port: number) =>
     const nodePids = [Number(running[1]), Number(running[2])];
     pids.push(...nodePids);
     for (const pid of nodePids) expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]).toBe(exe);
-    expect(await clientsOf(d, 2)).toBe(0);
+    expect(await clientsOf(d, 2).catch((e: Error) => Promise.reject(new Error(`${e.message}; the supervisor's output:\n${err.text}`)))).toBe(0);
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
     for (const pid of nodePids) expect(alive(pid)).toBe(false);

@@ -11,7 +11,8 @@ import { ControlClient } from "../server/ops/control-client.ts";
 import { Cluster, HAVE_PG, type NodeProcess } from "./harness.ts";
 
 const TEST_MS = 120_000;
-const CROSS_MS = 15_000;
+/** Cross-node events: an upper bound beyond the nodes' 10 s sweep interval (see two-nodes.test.ts). */
+const CROSS_MS = 30_000;
 
 if (!HAVE_PG) console.warn("SKIP test/cluster/supervisor.test.ts: no PostgreSQL (SMP_TEST_PG_URI)");
 

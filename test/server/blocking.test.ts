@@ -8,7 +8,7 @@ import { DhPrivateKey } from "../../src/crypto/dh.ts";
 import { Writer } from "../../src/encoding/writer.ts";
 import { ERR, encodeBlockingInfo, type BlockingInfo, type ErrorType } from "../../src/protocol/errors.ts";
 import { startTestServer, type TestServer } from "./harness.ts";
-import { CMD, closeAll, connectN, err, queueRec, send, sndKeys, sokNone, sr, OK } from "./helpers.ts";
+import { CMD, closeAll, connectN, err, EVENT_WAIT_MS, queueRec, send, sndKeys, sokNone, sr, OK } from "./helpers.ts";
 
 let srv: TestServer;
 beforeAll(async () => {
@@ -81,7 +81,7 @@ describe("blocked queues by version (Server.hs:withQueue_, sendMessage; OFF, DEL
         // Unblocked, the queue works again and the message sent before is still there.
         expect(await srv.server.store.queues.unblockQueue(await queueRec(srv, q.rcvId))).toBe("OK");
         expect(await sr(r, rKey, "14", q.rcvId, CMD.SUB)).toEqual(sokNone(v));
-        const m = await r.nextEvent(3000);
+        const m = await r.nextEvent(EVENT_WAIT_MS);
         expect(m.type === "event" && m.msg.tag).toBe("MSG");
         await block(q.rcvId, info);
         expect(await sr(r, rKey, "15", q.rcvId, CMD.OFF)).toEqual(OK);

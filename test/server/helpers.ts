@@ -111,8 +111,16 @@ export function sokNone(v: Version): BrokerMsg {
   return v >= 16 ? { tag: "SOK", serviceId: null } : { tag: "OK" };
 }
 
+/**
+ * How long a test waits for an event it expects: an upper bound for a hang, never reached in
+ * normal operation. Generous: a loaded machine delays events, and with several nodes
+ * (SMP_TEST_NODES) an event whose notification missed a claim still being committed comes with
+ * the node's periodic sweep (cluster-subscribers.ts SWEEP_MS, 10 s).
+ */
+export const EVENT_WAIT_MS = 20_000;
+
 /** tGet1 for a server-initiated transmission: the next event, which must be an event for `entityId`. */
-export async function nextEvent(c: SMPClient, entityId?: Uint8Array, timeoutMs = 3000): Promise<BrokerMsg> {
+export async function nextEvent(c: SMPClient, entityId?: Uint8Array, timeoutMs = EVENT_WAIT_MS): Promise<BrokerMsg> {
   const e: ServerEvent = await c.nextEvent(timeoutMs);
   if (e.type !== "event") throw new Error(`expected an event, got ${e.type}`);
   if (entityId !== undefined) expect(e.entityId).toEqual(entityId);
@@ -248,7 +256,7 @@ export class RawClient {
   }
 
   /** The transmissions of the next block (tGetClient). */
-  async recvBlock(timeoutMs = 3000): Promise<RawResp[]> {
+  async recvBlock(timeoutMs = EVENT_WAIT_MS): Promise<RawResp[]> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), timeoutMs)));
     const p = await Promise.race([this.handle.readPayload(), timeout]);

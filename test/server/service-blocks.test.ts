@@ -16,7 +16,7 @@ import { queueIdsHash } from "../../src/protocol/ids-hash.ts";
 import type { ServiceCredentials } from "../../src/transport/client-handshake.ts";
 import { recordingOpenStream, type Recording } from "../fixtures/wire.ts";
 import { startTestServer, type TestServer } from "./harness.ts";
-import { send } from "./helpers.ts";
+import { EVENT_WAIT_MS, send } from "./helpers.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -42,7 +42,7 @@ async function recorded(s: TestServer, service: ServiceCredentials): Promise<{ c
 }
 
 async function event(c: SMPClient): Promise<BrokerMsg> {
-  const e = await c.nextEvent(3000);
+  const e = await c.nextEvent(EVENT_WAIT_MS);
   if (e.type !== "event") throw new Error(`expected an event, got ${e.type}`);
   return e.msg;
 }

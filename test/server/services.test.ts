@@ -25,6 +25,7 @@ import type { Command } from "../../src/protocol/commands.ts";
 import { queueIdsHash, xorIdsHashInto } from "../../src/protocol/ids-hash.ts";
 import { versionRange } from "../../src/protocol/versions.ts";
 import { overNodes, startTestServer, type TestServer } from "./harness.ts";
+import { EVENT_WAIT_MS } from "./helpers.ts";
 import { selfSignedServiceCert, serviceCredentials, signKeyOf, type ServiceCert } from "./service-certs.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -89,7 +90,7 @@ interface Ev {
 }
 
 /** tGet1 for a server-initiated transmission. */
-async function nextEvent(c: SMPClient, timeoutMs = 3000): Promise<Ev> {
+async function nextEvent(c: SMPClient, timeoutMs = EVENT_WAIT_MS): Promise<Ev> {
   const e = await c.nextEvent(timeoutMs);
   if (e.type !== "event") throw new Error(`expected an event, got ${e.type}`);
   return { entityId: e.entityId, msg: e.msg };

@@ -11,6 +11,7 @@ import { versionRange } from "../../src/protocol/versions.ts";
 import type { BlockEncoder } from "../../src/transport/block-codec.ts";
 import { BLOCK_SIZE } from "../../src/transport/block.ts";
 import { startTestServer, type TestServer } from "./harness.ts";
+import { EVENT_WAIT_MS } from "./helpers.ts";
 
 const EMPTY = new Uint8Array(0);
 const ERR_BLOCK_EVENT: ServerEvent = { type: "event", entityId: EMPTY, msg: { tag: "ERR", err: ERR.BLOCK } };
@@ -38,7 +39,7 @@ function encoderOf(c: SMPClient): BlockEncoder {
 
 /** Exactly one ERR BLOCK event arrives, then the connection still answers PING. */
 async function expectOneErrBlock(c: SMPClient): Promise<void> {
-  expect(await c.nextEvent(5000)).toEqual(ERR_BLOCK_EVENT);
+  expect(await c.nextEvent(EVENT_WAIT_MS)).toEqual(ERR_BLOCK_EVENT);
   await c.ping();
   await expect(c.nextEvent(50)).rejects.toThrow("no event");
 }
@@ -113,7 +114,7 @@ describe("ERR BLOCK on bad blocks (Transport.hs:tGetBlock, Protocol.hs:tGetParse
     const pb = c.expectResponse(corrB, EMPTY);
     c.sendRawPayload(w.toBytes());
     expect((await pa).tag).toBe("PONG");
-    expect(await c.nextEvent(5000)).toEqual(ERR_BLOCK_EVENT);
+    expect(await c.nextEvent(EVENT_WAIT_MS)).toEqual(ERR_BLOCK_EVENT);
     expect((await pb).tag).toBe("PONG");
   });
 });

@@ -15,6 +15,7 @@ import { ERR } from "../../src/protocol/errors.ts";
 import { batch1 } from "../../src/protocol/batch.ts";
 import { versionRange } from "../../src/protocol/versions.ts";
 import { startTestServer, type TestServer } from "./harness.ts";
+import { EVENT_WAIT_MS } from "./helpers.ts";
 import { plainTransmissions, recordingOpenStream, transmissionHeader, type Recording } from "../fixtures/wire.ts";
 
 let s: TestServer;
@@ -42,7 +43,7 @@ async function connect(v: number, extra: { agreeSecret?: boolean; record?: boole
 }
 
 async function nextMsg(c: SMPClient, entityId: Uint8Array): Promise<Extract<BrokerMsg, { tag: "MSG" }>> {
-  const e: ServerEvent = await c.nextEvent(5000);
+  const e: ServerEvent = await c.nextEvent(EVENT_WAIT_MS);
   if (e.type !== "event" || e.msg.tag !== "MSG") throw new Error(`expected MSG, got ${JSON.stringify(e.type)}`);
   expect(bytesEqual(e.entityId, entityId)).toBe(true);
   return e.msg;
@@ -168,7 +169,7 @@ describe("transmission layout (Protocol.hs:transmissionP, tEncodeAuth)", () => {
     const t = concat(Uint8Array.of(sig.length), sig, authorized.subarray(1 + c.sessionId.length));
     c.sendRawPayload(batch1(t));
     // Unparsable transmission → ERR BLOCK with empty corrId and entity (Protocol.hs:tDecodeServer).
-    const e = await c.nextEvent(5000);
+    const e = await c.nextEvent(EVENT_WAIT_MS);
     expect(e).toEqual({ type: "event", entityId: new Uint8Array(0), msg: { tag: "ERR", err: ERR.BLOCK } });
     await c.ping();
   });

@@ -242,30 +242,47 @@ const uri = testPostgresUri();
   test("a deadlock with another transaction rolls the group back and runs it again", async () => {
     const { schema, stores } = await nodes(1);
     const s = stores[0]!;
-    const svc = service("M");
-    expect(await s.services.getCreateService(svc)).toEqual(svc.serviceId);
-    const queue = await created(s);
-    const other = await admin.reserve();
-    try {
-      await other.unsafe("BEGIN");
-      await other.unsafe(`SELECT 1 FROM "${schema}".services FOR UPDATE`);
-      // The store tries the queue then the service (held): it waits for both, holding the queue.
-      const assoc = s.services.setQueueService(queue, "rcv", svc.serviceId);
-      await waitUntil(async () => (await lockWaiters(other)) === 1);
-      // The other transaction now wants the queue: a cycle. The store waited first, so PostgreSQL
-      // picks it as the victim; it runs again once the other transaction has committed.
-      // Each waiter checks for a deadlock once, deadlock_timeout (1 s) after it began to wait: the
-      // other one asks 300 ms after the store, so that a loaded machine delaying the store's
-      // check by a few ms does not make the other transaction the victim (it did once).
-      await Bun.sleep(300);
-      const otherLock = other.unsafe(`SELECT 1 FROM "${schema}".queues WHERE qid = ${queue.key} FOR UPDATE`);
-      await otherLock;
-      await other.unsafe("COMMIT");
-      expect(await assoc).toBe("OK");
-      expect(s.conn.retries).toBe(1);
-      expect(await s.services.getServiceQueuesInfo(svc.serviceId, "rcv")).toEqual({ count: 1, idsHash: queueIdsHash([queue.recipientId]) });
-    } finally {
-      other.release();
+    // Each waiter checks for a deadlock once, deadlock_timeout (1 s) after it began to wait, and
+    // the first to find the cycle is the victim. The other transaction joins half-way through the
+    // store's second (by PostgreSQL's own clock of the store's wait), so the store checks first;
+    // a loaded machine can still delay one check past the other (a join seen 807 ms after the
+    // store began to wait, once): then the other transaction is the victim, this case did not
+    // happen, and it is set up again with a new queue and service.
+    for (let attempt = 1; ; attempt++) {
+      const svc = service("M");
+      expect(await s.services.getCreateService(svc)).toEqual(svc.serviceId);
+      const queue = await created(s);
+      const retriesBefore = s.conn.retries;
+      const other = await admin.reserve();
+      try {
+        await other.unsafe("BEGIN");
+        await other.unsafe(`SELECT 1 FROM "${schema}".services FOR UPDATE`);
+        // The store tries the queue then the service (held): it waits for both, holding the queue.
+        const assoc = s.services.setQueueService(queue, "rcv", svc.serviceId);
+        await waitUntil(async () => (await lockWaiters(other)) === 1);
+        await Bun.sleep(Math.max(0, 500 - (await waitedMs(other))));
+        // The other transaction now wants the queue: a cycle.
+        const lost = await other.unsafe(`SELECT 1 FROM "${schema}".queues WHERE qid = ${queue.key} FOR UPDATE`).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        if (lost !== null) {
+          expect((lost as { errno?: unknown }).errno).toBe("40P01"); // deadlock_detected, in the other transaction
+          await other.unsafe("ROLLBACK");
+          expect(await assoc).toBe("OK");
+          expect(s.conn.retries).toBe(retriesBefore);
+          if (attempt < 5) continue;
+          throw new Error("PostgreSQL chose the other transaction as the deadlock's victim 5 times");
+        }
+        // The store was the victim: it runs again once the other transaction has committed.
+        await other.unsafe("COMMIT");
+        expect(await assoc).toBe("OK");
+        expect(s.conn.retries).toBe(retriesBefore + 1);
+        expect(await s.services.getServiceQueuesInfo(svc.serviceId, "rcv")).toEqual({ count: 1, idsHash: queueIdsHash([queue.recipientId]) });
+        return;
+      } finally {
+        other.release();
+      }
     }
   });
 
@@ -381,6 +398,14 @@ const uri = testPostgresUri();
     const [{ pid }] = await other`SELECT pg_backend_pid() AS pid`;
     const rs = await admin`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${pid}::int = ANY(pg_blocking_pids(pid))`;
     return rs[0].n as number;
+  }
+
+  /** How long the transactions waiting for `other`'s locks have waited, by PostgreSQL's clock (pg_locks.waitstart). */
+  async function waitedMs(other: SQL): Promise<number> {
+    const [{ pid }] = await other`SELECT pg_backend_pid() AS pid`;
+    const rs = await admin`SELECT coalesce(max(extract(epoch FROM clock_timestamp() - l.waitstart) * 1000), 0)::int AS ms
+      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND ${pid}::int = ANY(pg_blocking_pids(a.pid))`;
+    return rs[0].ms as number;
   }
 });
 

@@ -11,7 +11,7 @@ import { MAX_LINE, MAX_PENDING_LINES, MAX_SESSIONS } from "../../../src/server/c
 import { loadVectors, toHex } from "../../vectors.ts";
 import { setLogLevel } from "../../../src/util/log.ts";
 import { startTestServer, type TestServer } from "../harness.ts";
-import { CMD, closeAll, connect, err, RawClient, send, sndKeys, sokNone, sr, OK } from "../helpers.ts";
+import { CMD, closeAll, connect, err, EVENT_WAIT_MS, RawClient, send, sndKeys, sokNone, sr, OK } from "../helpers.ts";
 import { ControlClient } from "./control-client.ts";
 
 const ADMIN = "admin-secret";
@@ -185,7 +185,7 @@ describe("moderation", () => {
       ]);
       expect(srv.server.stats.qBlocked).toBe(blockedBefore + 1);
       // Server.hs:processCP CPBlock writes ERR BLOCKED to the queue's subscriber.
-      const pushed = await r.nextEvent(3000);
+      const pushed = await r.nextEvent(EVENT_WAIT_MS);
       expect(pushed.type === "event" && pushed.msg).toEqual(err({ type: "BLOCKED", info: { reason: "content", notice: { ttl: 3600 } } }));
       expect(await c.cmd(`block ${id(q.sndId)} reason=content,notice={"ttl":3600}`)).toEqual([
         'ok, already inactive: EntityBlocked (BlockingInfo {reason = BRContent, notice = Just (ClientNotice {ttl = Just 3600})})',
@@ -253,10 +253,10 @@ describe("moderation", () => {
       expect(await sr(s, null, "2", q.sndId, send("two"))).toEqual(OK);
       const other = await connect(srv);
       expect(await sr(other, q.rcvAuthKey, "3", q.rcvId, CMD.SUB)).toEqual(sokNone(20));
-      await other.nextEvent(3000); // the first message
+      await other.nextEvent(EVENT_WAIT_MS); // the first message
       const before = { ...srv.server.stats };
       expect(await c.cmd(`delete ${id(q.sndId)}`)).toEqual(["ok, 2 messages deleted"]);
-      const deld = await other.nextEvent(3000);
+      const deld = await other.nextEvent(EVENT_WAIT_MS);
       expect(deld.type === "event" && deld.msg).toEqual({ tag: "DELD" });
       expect(srv.server.stats.qDeletedAll).toBe(before.qDeletedAll + 1);
       expect(srv.server.stats.qDeletedNew).toBe(before.qDeletedNew + 1);

@@ -12,7 +12,7 @@ import { METRICS_FILE } from "../../../src/server/monitor/index.ts";
 import { METRICS_CONTENT_TYPE } from "../../../src/server/monitor/http.ts";
 import { setLogLevel } from "../../../src/util/log.ts";
 import { startTestServer, type TestServer } from "../harness.ts";
-import { CMD, closeAll, connect, err, nextMsg, RawClient, send, sndKeys, sokNone, sr, OK } from "../helpers.ts";
+import { CMD, closeAll, connect, err, EVENT_WAIT_MS, nextMsg, RawClient, send, sndKeys, sokNone, sr, OK } from "../helpers.ts";
 import { parsePrometheus, sample, type PromFamily } from "./prom-parser.ts";
 import { ControlClient } from "./control-client.ts";
 import { base64url } from "../../../src/encoding/base64.ts";
@@ -124,7 +124,7 @@ async function traffic(s: TestServer): Promise<void> {
     expect(await sr(snd, sKey, "2", q1.sndId, send("one"))).toEqual(OK); // msgSent, active day/week/month
     const m1 = await nextMsg(r, q1);
     expect(await sr(snd, sKey, "3", q1.sndId, send("two", true))).toEqual(OK); // msgSent, msgSentNtf, NMSG: msgNtfs, msgNtfsB
-    await ntf.nextEvent(3000);
+    await ntf.nextEvent(EVENT_WAIT_MS);
     const m2 = await r.ack(q1.rcvId, q1.rcvAuthKey, m1.msgId); // msgRecv; the second message follows
     expect(m2).not.toBeNull();
     expect(await r.ack(q1.rcvId, q1.rcvAuthKey, m2!.msgId)).toBeNull(); // msgRecv, msgRecvNtf
@@ -133,7 +133,7 @@ async function traffic(s: TestServer): Promise<void> {
     expect(await sr(snd, null, "6", q2.sndId, send("kept"))).toEqual(OK); // msgSent; stays: msgCount 1; q2 active too
     // A new subscription without a pending message is not a qSub (Server.hs:subscribeQueueAndDeliver).
     expect(await sr(r2, q1.rcvAuthKey, "7", q1.rcvId, CMD.SUB)).toEqual(sokNone(20)); // END to r: qSubEnd, qSubEndB
-    expect((await r.nextEvent(3000)).type).toBe("event");
+    expect((await r.nextEvent(EVENT_WAIT_MS)).type).toBe("event");
     expect(await sr(r2, generateAuthKey("ed25519"), "8", q3.rcvId, CMD.SUB)).toEqual(err(ERR.AUTH)); // qSubAuth
     expect(await sr(r2, q3.rcvAuthKey, "9", q3.rcvId, CMD.GET)).toEqual(OK); // msgGetNoMsg
     expect(await sr(r2, q1.rcvAuthKey, "10", q1.rcvId, CMD.GET)).toEqual(err(ERR.CMD_PROHIBITED)); // msgGetProhibited
@@ -184,7 +184,7 @@ async function traffic(s: TestServer): Promise<void> {
     expect(await sr(ntf, generateAuthKey("ed25519"), "20", n.notifierId, CMD.NSUB)).toEqual(err(ERR.AUTH));
     expect(await ntf.subscribeNotifications(n.notifierId, n.notifierKey)).toBeNull();
     expect(await sr(r2, q1.rcvAuthKey, "21", q1.rcvId, CMD.NDEL)).toEqual(OK);
-    const deld = await ntf.nextEvent(3000);
+    const deld = await ntf.nextEvent(EVENT_WAIT_MS);
     expect(deld.type === "event" && deld.msg).toEqual({ tag: "DELD" });
     // Blocked through the control port (qBlocked); SEND to it (msgSentBlock).
     const q8 = await g.createQueue({ subMode: "C" });

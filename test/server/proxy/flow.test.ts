@@ -3,6 +3,7 @@
 // proxySMPCommand, forwardSMPTransmission, smpProxyError), and each error the reference maps.
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { overNodes, startTestServer, type TestServer, type TestOptions } from "../harness.ts";
+import { EVENT_WAIT_MS } from "../helpers.ts";
 import { blackHole, sendRawProxied, socksServer } from "./helpers.ts";
 import { KEY_HASH, startFake } from "../../client/fake-server.ts";
 import { SMPClient } from "../../../src/client/client.ts";
@@ -72,7 +73,7 @@ describe("proxied sending", () => {
     const relay = await snd.connectProxiedRelay(serverOf(dest));
     expect(relay.version).toBe(20);
     expect(await snd.proxyCommand(relay, null, q.sndId, SEND("hello via proxy"))).toEqual({ tag: "OK" });
-    const ev = await rcv.nextEvent(5000);
+    const ev = await rcv.nextEvent(EVENT_WAIT_MS);
     if (ev.type !== "event" || ev.msg.tag !== "MSG") throw new Error(`unexpected ${ev.type}`);
     const body = SMPClient.decryptMessage(q, ev.msg);
     expect(body.type === "message" && new TextDecoder().decode(body.body)).toBe("hello via proxy");
@@ -94,7 +95,7 @@ describe("proxied sending", () => {
     const other = generateAuthKey("ed25519");
     expect((await rejection(snd.proxyCommand(relay, other, q.sndId, SEND("wrong key")))).err).toEqual(ERR.AUTH);
     expect(await snd.proxyCommand(relay, sndKey, q.sndId, SEND("signed"))).toEqual({ tag: "OK" });
-    const ev = await rcv.nextEvent(5000);
+    const ev = await rcv.nextEvent(EVENT_WAIT_MS);
     expect(ev.type === "event" && ev.msg.tag).toBe("MSG");
     // A second SKEY with another key is refused (the queue has its sender key).
     expect((await rejection(snd.proxyCommand(relay, other, q.sndId, { tag: "SKEY", key: authPublicKey(other) }))).err).toEqual(ERR.AUTH);
