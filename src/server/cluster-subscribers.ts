@@ -78,6 +78,8 @@ interface Claim {
   failed: boolean;
   /** A move's "ended" came while the claim was pending: it is confirmed once answered, not ended. */
   moved?: boolean;
+  /** Another node's newer claim came before the SUB read the queue: END follows the SOK (`headRead`). */
+  lostUnread?: boolean;
   /** Service claims: what waits for the store's answer (`recorded`). */
   readonly wait: ServiceWait | null;
 }
@@ -137,6 +139,11 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private serviceCursor: Iterator<Claim> | null = null;
   /** The service whose queues the sweep is going through, and where it is. */
   private serviceSweep: { readonly cl: Claim; readonly after: Uint8Array | null } | null = null;
+  /**
+   * Per connection, the SUB/NSUB/NEW claims the store has not answered yet, and who waits for
+   * them: the connection's answers leave only once its subscriptions are recorded (`recordedFor`).
+   */
+  private readonly unrecorded = new Map<Client, { n: number; readonly done: Promise<void>; readonly resolve: () => void }>();
   private resyncing = false;
   private resyncAgain = false;
   private stopped = false;
@@ -171,8 +178,25 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
 
   subscribe(party: ServiceParty, queueId: Uint8Array, c: Client, key = idKey(queueId)): boolean {
     if (!this.local.subscribe(party, queueId, c, key)) return false;
-    this.claim(party, queueId, key, c, false);
+    let u = this.unrecorded.get(c);
+    if (u === undefined) {
+      let resolve = (): void => {};
+      const done = new Promise<void>((r) => (resolve = r));
+      u = { n: 0, done, resolve };
+      this.unrecorded.set(c, u);
+    }
+    u.n++;
+    const recorded = (): void => {
+      if (--u.n > 0) return;
+      this.unrecorded.delete(c);
+      u.resolve();
+    };
+    this.claim(party, queueId, key, c, false, false, 0, recorded);
     return true;
+  }
+
+  recordedFor(c: Client): Promise<void> | null {
+    return this.unrecorded.get(c)?.done ?? null;
   }
 
   subscribeServiceQueue(party: ServiceParty, queueId: Uint8Array, c: Client, prevServiceId: Uint8Array | null): void {
@@ -242,6 +266,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     const cl = this.queues[0].get(key);
     if (cl === undefined || cl.c !== c || cl.read) return;
     cl.read = true;
+    if (cl.lostUnread === true) return this.lose("rcv", key, cl, false);
     if (cl.epoch !== 0) this.queueRecheck(cl);
   }
 
@@ -284,7 +309,16 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
    * `read`: the subscription's own read of the queue is done (see `headRead`); for a service, its
    * queues are to be swept once claimed (a claim made again). `since`: see `Claim.since`.
    */
-  private claim(party: ServiceParty, id: Uint8Array, key: string, c: Client, service: boolean, read = false, since = service ? Date.now() : 0): void {
+  private claim(
+    party: ServiceParty,
+    id: Uint8Array,
+    key: string,
+    c: Client,
+    service: boolean,
+    read = false,
+    since = service ? Date.now() : 0,
+    recorded: (() => void) | null = null,
+  ): void {
     const map = (service ? this.services : this.queues)[side(party)];
     let resolve = (): void => {};
     const wait = service ? { done: new Promise<void>((r) => (resolve = r)), answering: 0, lost: false } : null;
@@ -294,6 +328,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
       async (epoch) => {
         cl.epoch = epoch;
         resolve();
+        recorded?.();
         if (cl.released) return this.cluster.release(party, id, epoch, service);
         if (map.get(key) !== cl) return;
         if (cl.takenUpTo >= epoch) return this.lose(party, key, cl, service);
@@ -313,6 +348,7 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
         // The bus asks for a resync, which claims it again.
         cl.failed = true;
         resolve();
+        recorded?.();
       },
     );
     this.pending.add(answered);
@@ -349,6 +385,11 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
   private lose(party: ServiceParty, key: string, cl: Claim, service: boolean): void {
     if (cl.wait !== null && cl.wait.answering > 0) {
       cl.wait.lost = true;
+      return;
+    }
+    // The SUB's SOK is not queued yet: END after it.
+    if (!service && party === "rcv" && !cl.read) {
+      cl.lostUnread = true;
       return;
     }
     const map = (service ? this.services : this.queues)[side(party)];

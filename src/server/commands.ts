@@ -287,17 +287,21 @@ async function subscribeQueue(srv: Env, c: Client, t: ReceivedTransmission, q: Q
     if (q.rcvServiceId !== null) await dissociateQueue(srv, "rcv", c, q);
     sub = subscribe(srv, c, key, q.recipientId);
   }
-  const head = await srv.store.messages.peekMsg(q);
-  reply(c, t, { tag: "SOK", serviceId: c.serviceId });
-  // A SEND may have pushed the head while the peek was pending: one unacknowledged message at most.
-  if (head !== null && sub.delivered === null) {
-    // Server.hs:subscribeQueueAndDeliver counts qSub only for a new subscription with a message
-    // to deliver (Stats.hs: "only includes subscriptions when there were pending messages").
-    if (isNew) srv.stats.qSub++;
-    setDelivered(sub, head.msgId);
-    c.outbox.push(EMPTY, q.recipientId, msgOf(q, head));
+  try {
+    const head = await srv.store.messages.peekMsg(q);
+    reply(c, t, { tag: "SOK", serviceId: c.serviceId });
+    // A SEND may have pushed the head while the peek was pending: one unacknowledged message at most.
+    if (head !== null && sub.delivered === null) {
+      // Server.hs:subscribeQueueAndDeliver counts qSub only for a new subscription with a message
+      // to deliver (Stats.hs: "only includes subscriptions when there were pending messages").
+      if (isNew) srv.stats.qSub++;
+      setDelivered(sub, head.msgId);
+      c.outbox.push(EMPTY, q.recipientId, msgOf(q, head));
+    }
+  } finally {
+    // Also when the read failed (answered with the error): what waited for it may go on.
+    srv.subscribers.headRead(key, c);
   }
-  srv.subscribers.headRead(key, c);
 }
 
 async function getMessage(srv: Env, c: Client, t: ReceivedTransmission, q: QueueRec): Promise<void> {

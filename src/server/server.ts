@@ -309,6 +309,9 @@ export class SmpServer implements Env {
       if (c !== null && c.outbox.failAll(err)) this.failConnection(c);
       for (const d of this.clients) if (d !== c && d.outbox.size > 0 && d.outbox.failAll(err)) this.failConnection(d);
     }
+    // With several nodes, the subscriptions this block made are recorded before its answers go.
+    const recorded = c === null ? null : this.subscribers.recordedFor(c);
+    if (recorded !== null) await recorded;
     if (c !== null && c.connected) {
       c.outbox.flush();
       c.sndActiveAt = Date.now();
@@ -318,7 +321,8 @@ export class SmpServer implements Env {
       const ds = [...this.dirty];
       this.dirty.clear();
       for (const d of ds) {
-        if (d.connected) {
+        // Answers waiting for their subscriptions to be recorded: that connection's own turn flushes them.
+        if (d.connected && this.subscribers.recordedFor(d) === null) {
           d.outbox.flush();
           d.sndActiveAt = Date.now();
         }

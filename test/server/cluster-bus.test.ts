@@ -209,13 +209,10 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect((await b!.store.conn.sql`SELECT count(*)::int AS n FROM cluster_subs WHERE node_id = ${aId}`)[0].n).toBe(0);
   });
 
-  // KNOWN BUG (found by the flake audit, not fixed here): a SUB answered on node A whose claim is
-  // committed only after a later SUB's claim on node B wins the queue — A's subscriber is never
-  // ended (no END, not even by the sweep: A's claim is the newer one) and B's gets END. On one
-  // server the later SUB wins. Seen in test/cluster/two-nodes.test.ts under load (the END to A
-  // never came in 15 s); a failed claim made again by the resync can do the same. Run with
-  // `bun test --todo` to see it fail.
-  test.todo("a SUB answered on A whose claim commits after a later SUB's claim on B: B's subscriber keeps the queue, A's gets END", async () => {
+  // Found by the flake audit (two-nodes 'SUB on B ends A's subscription' failed so under load):
+  // A answered its SUB before its claim was recorded, so a later SUB on B could claim first and
+  // lose the queue to it. Answers now wait for the claims of their block (Server.commitAndFlush).
+  test("a SUB answered on A whose claim commits after a later SUB's claim on B: B's subscriber keeps the queue, A's gets END", async () => {
     const [a, b] = await cluster(2);
     // Node A's claims reach the store 500 ms late (a busy bus connection or a slow PostgreSQL).
     const bus = a!.store.cluster as unknown as { runClaims: (...args: unknown[]) => Promise<void> };
@@ -326,11 +323,13 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
           )[0].n,
         );
       const rc = await client(c!);
-      expect(await sr(rc, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
+      // Answered once C's claim is recorded, so only after the COMMIT below.
+      const subbed = sr(rc, q.rcvAuthKey, "1", q.rcvId, CMD.SUB);
       await until(async () => (await waiting()) === 1);
       expect(await sr(await client(a!), q.rcvAuthKey, "2", q.rcvId, CMD.DEL)).toEqual(OK);
       await until(async () => (await waiting()) >= 2);
       await tx`COMMIT`;
+      expect(await subbed).toEqual({ tag: "SOK", serviceId: null });
       // C's claim is written first (B: END), then the DEL's statement deletes it and tells C (DELD).
       expect(await nextEvent(rb, q.rcvId)).toEqual({ tag: "END" });
       expect(await nextEvent(rc, q.rcvId)).toEqual({ tag: "DELD" });
@@ -398,12 +397,14 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
       return claim(party, id, service);
     };
     const r2 = await client(b!);
-    expect(await sr(r2, q.rcvAuthKey, "1", q.rcvId, CMD.SUB)).toEqual({ tag: "SOK", serviceId: null });
+    // Answered once its claim is recorded, so only after the release below.
+    const subbed = sr(r2, q.rcvAuthKey, "1", q.rcvId, CMD.SUB);
     await claimStarted;
     expect(await nextEvent(r1, q.rcvId)).toEqual({ tag: "END" }); // local takeover
     // As if a move's statement (snapshot before r2's dissociation) had deleted B's older row and told B.
     b!.running.server.cluster!.event({ kind: "ended", party: "rcv", queueId: q.rcvId, serviceId: null, deleted: false });
     release();
+    expect(await subbed).toEqual({ tag: "SOK", serviceId: null });
     await b!.running.server.cluster!.settled();
     // The queue is served by no service: r2, the newest subscriber, should keep it.
     const sc = await client(a!);
