@@ -523,7 +523,8 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
    */
   private async recheck(claims: readonly Claim[]): Promise<void> {
     const ids: Uint8Array[] = [];
-    for (const cl of claims) if (cl.c.connected && this.queues[0].get(cl.key) === cl) ids.push(idOf(cl));
+    // Not before the SUB's own read (its SOK): headRead rechecks then.
+    for (const cl of claims) if (cl.read && cl.c.connected && this.queues[0].get(cl.key) === cl) ids.push(idOf(cl));
     if (ids.length === 0) return;
     try {
       const found = await this.cluster.recheckQueues(ids);
