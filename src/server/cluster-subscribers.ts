@@ -516,13 +516,25 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     return this.recheckBatch;
   }
 
-  /** Queues of these claims whose Sub has nothing in flight: those with a message get it. */
+  /**
+   * The queues of these claims, once written: one deleted meanwhile ends here with DELD (its DEL's
+   * "ended" may have looked for holders before the claim was there); one with a message gets it if
+   * its Sub has nothing in flight.
+   */
   private async recheck(claims: readonly Claim[]): Promise<void> {
     const ids: Uint8Array[] = [];
-    for (const cl of claims) if (cl.c.connected && free(cl.c.subs.get(cl.key))) ids.push(idOf(cl));
+    // Not before the SUB's own read (its SOK): headRead rechecks then.
+    for (const cl of claims) if (cl.read && cl.c.connected && this.queues[0].get(cl.key) === cl) ids.push(idOf(cl));
     if (ids.length === 0) return;
     try {
-      for (const id of await this.cluster.withMessages(ids, 0)) await this.deliverPending(id, null);
+      const found = await this.cluster.recheckQueues(ids);
+      const asked = found.gone.length === 0 ? null : new Set(claims);
+      for (const id of found.gone) {
+        const cl = this.queues[0].get(idKey(id));
+        // Still the claim that was looked at (not a newer SUB's, whose own recheck judges it).
+        if (cl !== undefined && asked!.has(cl)) this.ended("rcv", id, null, true);
+      }
+      for (const id of found.withMessages) await this.deliverPending(id, null);
     } catch (e) {
       log.warn(`cluster: looking for pending messages failed: ${(e as Error).message}`);
     }

@@ -107,6 +107,11 @@ export interface ClusterBus {
    * later (Unix ms, the sender's clock; 0: any message) — resync, periodic sweep.
    */
   withMessages(recipientIds: readonly Uint8Array[], sinceMs: number): Promise<Uint8Array[]>;
+  /**
+   * BUS: a claim's last look at its queues once the claims are written — which are gone (a DEL
+   * whose "ended" looked for holders before the claim was there) and which hold a message.
+   */
+  recheckQueues(recipientIds: readonly Uint8Array[]): Promise<{ readonly gone: Uint8Array[]; readonly withMessages: Uint8Array[] }>;
   /** BUS: the nodes registered now (live ones: a crashed node's row goes at the next cleanup). */
   nodes(): Promise<ClusterNode[]>;
 }

@@ -82,7 +82,8 @@ async function startNode(schema: string, sweepMs?: number): Promise<Node> {
 }
 
 async function client(n: Node, service?: ServiceCredentials): Promise<SMPClient> {
-  const c = await SMPClient.connect({ server: n.address, service, timeoutMs: 5000, connectTimeoutMs: 5000 });
+  // Answers wait for claims that some tests hold back on purpose: generous for a loaded machine.
+  const c = await SMPClient.connect({ server: n.address, service, timeoutMs: 20_000, connectTimeoutMs: 20_000 });
   clients.push(c);
   return c;
 }
@@ -245,7 +246,7 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect(sa).toEqual({ tag: "SOK", serviceId: null });
     expect(sb).toEqual({ tag: "SOK", serviceId: null });
     expect(await nextEvent(owner, q.rcvId)).toEqual({ tag: "END" });
-    // The SOKs do not wait for the claims: the loser is known once one of the two has lost it.
+    // Each SOK waited for its own claim only: the loser is known once the "taken" reached it.
     const held = (n: Node) => n.running.server.subscribers.counts("rcv").queues;
     await until(() => held(a!) + held(b!) === 1);
     const [wNode, wClient, lClient] = held(a!) === 1 ? [a!, ra, rb] : [b!, rb, ra];
@@ -380,6 +381,42 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
       await admin.close();
     }
   }, 20_000);
+
+  test("a DEL whose 'ended' looked for holders before a SUB's claim on another node was written: DELD follows that SUB's SOK at once, not at the sweep", async () => {
+    const [a, b] = await cluster(2, testSchemaName(), 3_600_000); // no sweep during the test
+    const owner = await client(a!);
+    const q = await owner.createQueue({ subMode: "C" });
+    // B's claims wait at a gate.
+    const busB = b!.store.cluster;
+    let release = (): void => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let started = (): void => {};
+    const claimStarted = new Promise<void>((r) => (started = r));
+    const claim = busB.claim.bind(busB);
+    busB.claim = async (party, id, service) => {
+      started();
+      await gate;
+      return claim(party, id, service);
+    };
+    // A's event statements that carried events (the DEL's "ended" looks for holders there).
+    const busA = a!.store.cluster as unknown as { runEvents: (events: readonly unknown[]) => Promise<void> };
+    const runEvents = busA.runEvents.bind(busA);
+    let eventsRun = 0;
+    busA.runEvents = async (events) => {
+      await runEvents(events);
+      if (events.length > 0) eventsRun++;
+    };
+    const rb = await client(b!);
+    const subbed = sr(rb, q.rcvAuthKey, "1", q.rcvId, CMD.SUB); // answered once its claim is written
+    await claimStarted;
+    expect(await sr(owner, q.rcvAuthKey, "2", q.rcvId, CMD.DEL)).toEqual(OK);
+    await until(() => eventsRun > 0); // "ended" went out and found no holder
+    release();
+    expect(await subbed).toEqual({ tag: "SOK", serviceId: null });
+    expect(await nextEvent(rb, q.rcvId)).toEqual({ tag: "DELD" });
+    await until(() => b!.running.server.subscribers.counts("rcv").queues === 0);
+    await until(async () => (await ownerOf(a!, 0, q.rcvId)) === null); // the claim of the gone queue is released
+  }, 40_000);
 
   test("a move's 'ended' while a newer SUB's claim on the same node is pending: the newer subscriber keeps the queue", async () => {
     const [a, b] = await cluster(2);

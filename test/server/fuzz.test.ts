@@ -43,6 +43,8 @@ const HELLOS = Number(process.env.FUZZ_HELLOS ?? 5_000);
 const TLS_BLOCKS = Number(process.env.FUZZ_TLS_BLOCKS ?? 4_000);
 const TLS_HELLOS = Number(process.env.FUZZ_TLS_HELLOS ?? 500);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
+// Printed first, so that a run cut short by its timeout can be reproduced too.
+console.log(`fuzz: FUZZ_SEED=${SEED}`);
 const BLOCK_WORKERS = 4;
 const HELLO_WORKERS = 6;
 /** Blocks per connection before the worker reconnects (at the next layout). */

@@ -39,6 +39,8 @@ import type { PgConnection } from "./connection.ts";
 import { bytes } from "./connection.ts";
 import { quoteIdent } from "./migrate.ts";
 
+/** Rows of a dead node's claims deleted per statement. */
+const DEAD_SLICE = 1000;
 /** How often the liveness lock is checked and dead nodes are looked for. */
 const HEARTBEAT_MS = 5000;
 /** Payload per NOTIFY, below PostgreSQL's 8000-byte limit. */
@@ -243,8 +245,15 @@ export class PgClusterBus implements ClusterBus {
       const r = await c`SELECT pg_try_advisory_lock(hashtextextended(${key}, 0)) AS free`;
       if (!r[0].free) continue;
       try {
-        await c`DELETE FROM cluster_subs WHERE node_id = ${node_id}`;
-        await c`DELETE FROM cluster_service_subs WHERE node_id = ${node_id}`;
+        // In slices: a claim of one of these rows (its client resubscribing here) waits for the
+        // statement holding it, and SUB answers wait for their claims (server.ts commitAndFlush).
+        for (const table of ["cluster_subs", "cluster_service_subs"]) {
+          let deleted: number;
+          do {
+            const sql = `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE node_id = $1 LIMIT ${DEAD_SLICE}))`;
+            deleted = (await c.unsafe(sql, [node_id])).count as number;
+          } while (deleted === DEAD_SLICE);
+        }
         await c`DELETE FROM cluster_nodes WHERE node_id = ${node_id}`;
         log.info(`cluster: node ${node_id} is gone; its subscriptions are released`);
       } finally {
@@ -498,6 +507,24 @@ export class PgClusterBus implements ClusterBus {
       recipient_id: Uint8Array;
     }[];
     return rows.map((r) => bytes(r.recipient_id));
+  }
+
+  async recheckQueues(recipientIds: readonly Uint8Array[]): Promise<{ readonly gone: Uint8Array[]; readonly withMessages: Uint8Array[] }> {
+    const gone: Uint8Array[] = [];
+    const withMessages: Uint8Array[] = [];
+    if (recipientIds.length === 0) return { gone, withMessages };
+    const rows = (await this.conn.sql`SELECT t.q AS id, x.qid IS NULL AS gone,
+        (x.qid IS NOT NULL AND EXISTS (SELECT 1 FROM messages m WHERE m.qid = x.qid)) AS has
+      FROM unnest(${recipientIds as Uint8Array[]}::bytea[]) AS t(q) LEFT JOIN queues x ON x.recipient_id = t.q`) as {
+      id: Uint8Array;
+      gone: boolean;
+      has: boolean;
+    }[];
+    for (const r of rows) {
+      if (r.gone) gone.push(bytes(r.id));
+      else if (r.has) withMessages.push(bytes(r.id));
+    }
+    return { gone, withMessages };
   }
 
   async nodes(): Promise<ClusterNode[]> {
