@@ -131,6 +131,22 @@ async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
   return text.slice(0, text.indexOf("\n"));
 }
 
+/** Holds node `n`'s claims back until `release`; `claimStarted` resolves at the first one. */
+function gateClaims(n: Node): { claimStarted: Promise<void>; release: () => void } {
+  const bus = n.store.cluster;
+  let release = (): void => {};
+  const gate = new Promise<void>((r) => (release = r));
+  let started = (): void => {};
+  const claimStarted = new Promise<void>((r) => (started = r));
+  const claim = bus.claim.bind(bus);
+  bus.claim = async (party, id, service) => {
+    started();
+    await gate;
+    return claim(party, id, service);
+  };
+  return { claimStarted, release };
+}
+
 async function ownerOf(n: Node, party: 0 | 1, id: Uint8Array): Promise<string | null> {
   const rs = await n.store.conn.sql`SELECT node_id FROM cluster_subs WHERE party = ${party} AND queue_id = ${id}`;
   return rs.length === 0 ? null : (rs[0].node_id as string);
@@ -386,18 +402,7 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     const [a, b] = await cluster(2, testSchemaName(), 3_600_000); // no sweep during the test
     const owner = await client(a!);
     const q = await owner.createQueue({ subMode: "C" });
-    // B's claims wait at a gate.
-    const busB = b!.store.cluster;
-    let release = (): void => {};
-    const gate = new Promise<void>((r) => (release = r));
-    let started = (): void => {};
-    const claimStarted = new Promise<void>((r) => (started = r));
-    const claim = busB.claim.bind(busB);
-    busB.claim = async (party, id, service) => {
-      started();
-      await gate;
-      return claim(party, id, service);
-    };
+    const { claimStarted, release } = gateClaims(b!); // B's claims wait at a gate
     // A's event statements that carried events (the DEL's "ended" looks for holders there).
     const busA = a!.store.cluster as unknown as { runEvents: (events: readonly unknown[]) => Promise<void> };
     const runEvents = busA.runEvents.bind(busA);
@@ -422,17 +427,7 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     const [a, b] = await cluster(2);
     const { rc: r1, q, sKey } = await subscribedQueue(b!);
     // A second connection on B subscribes the queue (the queue is individual: no service); its claim is held pending.
-    const bus = b!.store.cluster;
-    let release = (): void => {};
-    const gate = new Promise<void>((r) => (release = r));
-    let started = (): void => {};
-    const claimStarted = new Promise<void>((r) => (started = r));
-    const claim = bus.claim.bind(bus);
-    bus.claim = async (party, id, service) => {
-      started();
-      await gate;
-      return claim(party, id, service);
-    };
+    const { claimStarted, release } = gateClaims(b!);
     const r2 = await client(b!);
     // Answered once its claim is recorded, so only after the release below.
     const subbed = sr(r2, q.rcvAuthKey, "1", q.rcvId, CMD.SUB);
