@@ -717,7 +717,3 @@ pgDescribe("a cluster of nodes on one PostgreSQL schema", () => {
     expect((m as { msgId: Uint8Array }).msgId).toEqual(msgId);
   }, 30_000);
 });
-
-describe("cluster bus without PostgreSQL", () => {
-  test.skipIf(URI !== null)("skipped: set SMP_TEST_PG_URI (scripts/pg-test-cluster.sh) to run the cluster tests", () => {});
-});
