@@ -38,8 +38,8 @@ export interface ServiceStore {
  * lengths, which rolls the whole change back and answers STORE (Postgres.hs:withDB). XORing into
  * the short value instead would store a wrong hash that every later change carries on.
  */
-export function serviceIdsHashWith(stored: Uint8Array, queueId: Uint8Array, party: ServiceParty, op: string): Uint8Array {
+export function serviceIdsHashWith(stored: Uint8Array, queueId: Uint8Array, party: ServiceParty): Uint8Array {
   if (stored.length !== IDS_HASH_LENGTH)
-    throw new StoreError("corrupt", `store: a service's ${party} IdsHash is ${stored.length} bytes, not ${IDS_HASH_LENGTH} (${op})`);
+    throw new StoreError("corrupt", `store: a service's ${party} IdsHash is ${stored.length} bytes, not ${IDS_HASH_LENGTH} (changeServiceQueues)`);
   return xorQueueId(Uint8Array.from(stored), queueId);
 }
