@@ -24,7 +24,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { benchId, benchQueue } from "./lib/bench-queue.ts";
-import { readFileSync } from "node:fs";
 import { abCompareAsync, threadCpuNs } from "./lib/cpu-time.ts";
 import { SQL } from "bun";
 import { openPostgresStore } from "../src/store/postgres/open.ts";
@@ -32,6 +31,7 @@ import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { Store } from "../src/store/store.ts";
 import type { QueueRec } from "../src/store/types.ts";
 import { flag, stringArg } from "./lib/args.ts";
+import { processesCpuNs } from "./lib/proc.ts";
 import { dropBenchSchema } from "./lib/postgres.ts";
 
 const BASE = flag("base") ? resolve(stringArg("base", "")) : undefined;
@@ -50,15 +50,7 @@ const ELAPSED = flag("elapsed");
 const APP = `bench_ab_${process.pid}`;
 /** The PostgreSQL backends serving the benchmark's stores (filled once they all connected). */
 let backends: number[] = [];
-const backendCpuNs = (): number => {
-  let n = 0;
-  for (const pid of backends) {
-    const s = readFileSync(`/proc/${pid}/schedstat`, "latin1");
-    n += Number(s.slice(0, s.indexOf(" ")));
-  }
-  return n;
-};
-const CLOCK = PG_URI === "" ? undefined : ELAPSED ? () => Bun.nanoseconds() : () => threadCpuNs() + backendCpuNs();
+const CLOCK = PG_URI === "" ? undefined : ELAPSED ? () => Bun.nanoseconds() : () => threadCpuNs() + processesCpuNs(backends);
 const UNIT = PG_URI === "" ? "µs" : ELAPSED ? "µs elapsed" : "CPU µs (this thread + PostgreSQL backends)";
 
 /** `path`: a database file, or with --postgres a schema name. */

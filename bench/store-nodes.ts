@@ -13,6 +13,7 @@ import { openPostgresStore, type PostgresStore } from "../src/store/postgres/ope
 import type { QueueRec, StoredMessage } from "../src/store/types.ts";
 import { benchQueue } from "./lib/bench-queue.ts";
 import { stringArg } from "./lib/args.ts";
+import { dropBenchSchema } from "./lib/postgres.ts";
 
 const URI = stringArg("postgres", "");
 if (URI === "") throw new Error("--postgres URI is required");
@@ -82,6 +83,6 @@ for (const [i, s] of stores.entries())
 for (const s of stores) await s.close();
 const sql = new SQL(URI, { max: 1 });
 const [{ n: left }] = await sql.unsafe(`SELECT count(*)::int AS n FROM "${schema}".messages`);
-await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
 await sql.close();
+await dropBenchSchema({ uri: URI, schema });
 if (left !== 0) throw new Error(`${left} messages left behind: a recipient missed them`);

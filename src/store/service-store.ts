@@ -32,13 +32,14 @@ export interface ServiceStore {
 
 /**
  * The stored IdsHash with `queueId`'s MD5 XORed in (a new array). A stored value that is not 16
- * bytes is damaged data: the reference's `xor_combine` (Postgres/Migrations.hs:createXorHashFuncs,
- * called by `update_aggregates` of Migrations.hs:m20250915_queue_ids_hash) raises on unequal
+ * bytes is damaged data: the reference's `xor_combine` (Agent/Store/Postgres/Migrations/Util.hs:
+ * createXorHashFuncs, created and called by `update_aggregates` in
+ * Server/QueueStore/Postgres/Migrations.hs:m20250915_queue_ids_hash) raises on unequal
  * lengths, which rolls the whole change back and answers STORE (Postgres.hs:withDB). XORing into
  * the short value instead would store a wrong hash that every later change carries on.
  */
-export function serviceIdsHashWith(stored: Uint8Array, queueId: Uint8Array, party: ServiceParty, op: string): Uint8Array {
+export function serviceIdsHashWith(stored: Uint8Array, queueId: Uint8Array, party: ServiceParty): Uint8Array {
   if (stored.length !== IDS_HASH_LENGTH)
-    throw new StoreError("corrupt", `store: a service's ${party} IdsHash is ${stored.length} bytes, not ${IDS_HASH_LENGTH} (${op})`);
+    throw new StoreError("corrupt", `store: a service's ${party} IdsHash is ${stored.length} bytes, not ${IDS_HASH_LENGTH} (changeServiceQueues)`);
   return xorQueueId(Uint8Array.from(stored), queueId);
 }

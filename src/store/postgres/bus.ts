@@ -30,8 +30,8 @@
  */
 import { SQL, type ReservedSQL } from "bun";
 import { sha256 } from "../../crypto/digest.ts";
-import { base64 } from "../../encoding/base64.ts";
-import { idKey } from "../../encoding/bytes.ts";
+import { base64, fromBase64 } from "../../encoding/base64.ts";
+import { hex, idKey } from "../../encoding/bytes.ts";
 import { log } from "../../util/log.ts";
 import type { ClaimStatus, ClusterBus, ClusterEvent, ClusterListener, ClusterNode, ClusterSub } from "../cluster.ts";
 import type { ServiceParty } from "../types.ts";
@@ -52,7 +52,6 @@ const MAX_RETRIES = 5;
 
 const partyCode = (p: ServiceParty): number => (p === "rcv" ? 0 : 1);
 const partyOf = (n: number): ServiceParty => (n === 0 ? "rcv" : "ntf");
-const unb64 = (s: string): Uint8Array => bytes(Buffer.from(s, "base64"));
 
 interface PendingClaim {
   readonly party: ServiceParty;
@@ -105,8 +104,8 @@ export function decodeEvent(line: string): ClusterEvent | null {
   const f = line.split(" ");
   if (f.length < 4 || (f[1] !== "r" && f[1] !== "n")) return null;
   const party: ServiceParty = f[1] === "r" ? "rcv" : "ntf";
-  const id = unb64(f[2]!);
-  const sid = (): Uint8Array | null => (f[3] === "-" ? null : unb64(f[3]!));
+  const id = fromBase64(f[2]!);
+  const sid = (): Uint8Array | null => (f[3] === "-" ? null : fromBase64(f[3]!));
   switch (f[0]) {
     case "a":
       return { kind: "available", party, queueId: id, serviceId: sid() };
@@ -117,7 +116,7 @@ export function decodeEvent(line: string): ClusterEvent | null {
     case "e":
       return { kind: "ended", party, queueId: id, serviceId: sid(), deleted: f[4] === "d" };
     case "b":
-      return party === "rcv" ? { kind: "blocked", party, queueId: id, info: unb64(f[3]!) } : null;
+      return party === "rcv" ? { kind: "blocked", party, queueId: id, info: fromBase64(f[3]!) } : null;
   }
   return null;
 }
@@ -143,7 +142,7 @@ function chunks<T>(items: readonly T[], size: (t: T) => number): T[][] {
 
 export class PgClusterBus implements ClusterBus {
   /** Random per process start: a restarted node is a new node (its old rows are a dead node's). */
-  readonly nodeId = Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
+  readonly nodeId = hex(crypto.getRandomValues(new Uint8Array(8)));
   private readonly prefix: string;
   /** The bus's own connections: the LISTEN connection and the liveness lock's. */
   private readonly own: SQL;
@@ -168,7 +167,7 @@ export class PgClusterBus implements ClusterBus {
     private readonly conn: PgConnection,
     uri: string,
   ) {
-    const h = Buffer.from(sha256(new TextEncoder().encode(conn.schema)).subarray(0, 6)).toString("hex");
+    const h = hex(sha256(new TextEncoder().encode(conn.schema)).subarray(0, 6));
     this.prefix = `smp_${h}_`;
     this.own = new SQL(uri, {
       max: 3,

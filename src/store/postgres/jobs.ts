@@ -26,7 +26,7 @@ const NODE_LOCK_PREFIX = "node:";
 const CLAIM_WAIT_MS = 5000;
 const CLAIM_RETRY_MS = 100;
 
-export class PgJobs implements Pick<StoreCluster, "lead" | "putNodeStats" | "nodeStats"> {
+export class PgJobs implements Pick<StoreCluster, "lead" | "claimNode" | "putNodeStats" | "nodeStats"> {
   private locks: SQL | null = null;
   /** The lock session's backend pid and the jobs it holds. */
   private session = 0;

@@ -12,7 +12,7 @@ import { bytesEqual, idKey } from "../../encoding/bytes.ts";
 import { QUEUE_COLUMNS, type QueueRow } from "../codec.ts";
 import type { QueueRef } from "../types.ts";
 import { LockBusy, type PgConnection } from "./connection.ts";
-import { normalizeQueueRow } from "./rows.ts";
+import { normalizeQueueRow, type PgRow } from "./rows.ts";
 
 const TRY = "FOR UPDATE SKIP LOCKED";
 const WAIT = "FOR UPDATE";
@@ -26,31 +26,30 @@ const KEY_WAIT = `SELECT recipient_id FROM queues WHERE qid = $1 ${WAIT}`;
 const ROW_TRY = `SELECT ${QUEUE_COLUMNS} FROM queues WHERE qid = $1 ${TRY}`;
 const ROW_WAIT = `SELECT ${QUEUE_COLUMNS} FROM queues WHERE qid = $1 ${WAIT}`;
 
-/** Throws `LockBusy` if the queue `qid` exists (it is locked, then); nothing if it is gone. */
-async function busyUnlessGone(tx: SQL, qid: number): Promise<void> {
-  if ((await tx`SELECT 1 FROM queues WHERE qid = ${qid}`).length > 0) throw new LockBusy();
+/**
+ * Locks the row of the queue `ref.key` with `wait` or `tried` (selecting at least `recipient_id`)
+ * and returns it; null if the queue is gone. Tried, an existing row it did not get is locked
+ * elsewhere: `LockBusy`.
+ */
+async function lockOne<R>(conn: PgConnection, tx: SQL, ref: QueueRef, wait: string, tried: string): Promise<R | null> {
+  const waits = conn.waitsForLocks;
+  const rs = await tx.unsafe(waits ? wait : tried, [ref.key]);
+  if (rs.length > 0) return rs[0] as R;
+  if (!waits && (await tx`SELECT 1 FROM queues WHERE qid = ${ref.key}`).length > 0) throw new LockBusy();
+  return null;
 }
 
 /** Locks the queue's row; false if `ref` no longer names a live queue (→ AUTH). The hot path (SEND, ACK). */
 export async function lockQueue(conn: PgConnection, tx: SQL, ref: QueueRef): Promise<boolean> {
-  const wait = conn.waitsForLocks;
-  const rs = await tx.unsafe(wait ? KEY_WAIT : KEY_TRY, [ref.key]);
-  if (rs.length === 0) {
-    if (!wait) await busyUnlessGone(tx, ref.key);
-    return false;
-  }
-  return bytesEqual(rs[0].recipient_id, ref.recipientId);
+  const r = await lockOne<{ recipient_id: Uint8Array }>(conn, tx, ref, KEY_WAIT, KEY_TRY);
+  return r !== null && bytesEqual(r.recipient_id, ref.recipientId);
 }
 
 /** Locks the queue's row and returns it, if `ref` still names a live queue. */
 export async function lockQueueRow(conn: PgConnection, tx: SQL, ref: QueueRef): Promise<QueueRow | null> {
-  const wait = conn.waitsForLocks;
-  const rs = await tx.unsafe(wait ? ROW_WAIT : ROW_TRY, [ref.key]);
-  if (rs.length === 0) {
-    if (!wait) await busyUnlessGone(tx, ref.key);
-    return null;
-  }
-  const r = normalizeQueueRow(rs[0]);
+  const row = await lockOne<PgRow<QueueRow>>(conn, tx, ref, ROW_WAIT, ROW_TRY);
+  if (row === null) return null;
+  const r = normalizeQueueRow(row);
   return bytesEqual(r.recipient_id, ref.recipientId) ? r : null;
 }
 

@@ -211,10 +211,14 @@ export class PgQueueStore implements QueueStore {
   /**
    * An UPDATE of the queue's row once locked: no live queue → AUTH. `lockQueue` has matched the
    * row's recipient id and holds it (ids are never changed, `qid`s never reused), so the UPDATE
-   * names the row by `qid` alone.
+   * names the row by `qid` alone and always changes it.
    */
-  private update(op: string, ref: QueueRef, st: (tx: SQL) => Promise<{ count: number }>): Promise<Ok | Auth> {
-    return this.conn.write(op, async (tx) => (!(await lockQueue(this.conn, tx, ref)) || (await st(tx)).count === 0 ? "AUTH" : "OK"));
+  private update(op: string, ref: QueueRef, st: (tx: SQL) => Promise<unknown>): Promise<Ok | Auth> {
+    return this.conn.write(op, async (tx): Promise<Ok | Auth> => {
+      if (!(await lockQueue(this.conn, tx, ref))) return "AUTH";
+      await st(tx);
+      return "OK";
+    });
   }
 
   // ---------------------------------------------------------------- delete

@@ -107,7 +107,7 @@ export class PgServiceStore implements ServiceStore {
   async changeServiceQueues(tx: SQL, party: ServiceParty, serviceId: Uint8Array, queueId: Uint8Array, change: 1 | -1): Promise<void> {
     const agg = await aggregate(tx, serviceId, party, true);
     if (agg === null) return;
-    const hash = serviceIdsHashWith(agg.hash, queueId, party, "changeServiceQueues");
+    const hash = serviceIdsHashWith(agg.hash, queueId, party);
     const count = Number(agg.count) + change;
     if (party === "rcv") await tx`UPDATE services SET rcv_count = ${count}, rcv_hash = ${hash} WHERE service_id = ${serviceId}`;
     else await tx`UPDATE services SET ntf_count = ${count}, ntf_hash = ${hash} WHERE service_id = ${serviceId}`;

@@ -132,7 +132,7 @@ export class SqliteServiceStore implements ServiceStore {
   changeServiceQueues(party: ServiceParty, serviceId: Uint8Array, queueId: Uint8Array, change: 1 | -1): void {
     const agg = this.agg(serviceId, party);
     if (agg === null) return;
-    const hash = serviceIdsHashWith(agg.hash, queueId, party, "changeServiceQueues");
+    const hash = serviceIdsHashWith(agg.hash, queueId, party);
     (party === "rcv" ? this.sSetRcvAgg : this.sSetNtfAgg).run(agg.count + change, hash, serviceId);
     this.conn.count(party === "rcv" ? C_RCV_SERVICE_QUEUES : C_NTF_SERVICE_QUEUES, change);
   }
