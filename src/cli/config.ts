@@ -28,10 +28,10 @@ export interface StoreLogConfig {
   postgres?: PostgresConfig;
 }
 
-/** Server/CLI.hs:`iniDBOptions` and Server/Main.hs:`iniDeletedTTL`. */
 /** Server/Main/Init.hs:`defaultDBOpts` schema: `db_schema` and `import --schema` default to it. */
 export const DEFAULT_DB_SCHEMA = "smp_server";
 
+/** Server/CLI.hs:`iniDBOptions` and Server/Main.hs:`iniDeletedTTL`. */
 export interface PostgresConfig {
   /** libpq URI (`db_connection`). */
   connection: string;

@@ -92,9 +92,10 @@ export function nodeIdentity(env: Record<string, string | undefined>, cfg: Nodes
   const indexText = env[NODE_INDEX_ENV];
   const name = cfg.name ?? hostname().split(".")[0] ?? "node";
   if (indexText === undefined || indexText === "") return postgres && cfg.name !== undefined ? { index: 1, count: 1, name: `${name}-1` } : undefined;
-  const countText = env[NODE_COUNT_ENV];
-  const n = countText === undefined || countText === "" ? count : Number(countText);
-  if (!/^\d+$/.test(countText ?? "1") || n < 1 || n > MAX_NODES) throw new UsageError(`${NODE_COUNT_ENV}=${countText}: expected a whole number from 1 to ${MAX_NODES}`);
+  // Unset or empty (as startedAsNode reads NODE_INDEX_ENV): the count this machine runs.
+  const countText = env[NODE_COUNT_ENV] || undefined;
+  const n = countText === undefined ? count : Number(countText);
+  if ((countText !== undefined && !/^\d+$/.test(countText)) || n < 1 || n > MAX_NODES) throw new UsageError(`${NODE_COUNT_ENV}=${countText}: expected a whole number from 1 to ${MAX_NODES}`);
   const index = Number(indexText);
   if (!/^\d+$/.test(indexText) || index < 1 || index > n) throw new UsageError(`${NODE_INDEX_ENV}=${indexText}: expected a whole number from 1 to ${n} (${NODE_COUNT_ENV} or [NODES] count)`);
   if (!postgres) throw new UsageError(`${NODE_INDEX_ENV}=${indexText}: nodes need the PostgreSQL store: the SQLite database is used by one server process only`);

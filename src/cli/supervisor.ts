@@ -37,7 +37,7 @@ const MAX_BACKOFF_MS = 30_000;
 const STABLE_MS = 60_000;
 
 /** This executable again: the compiled binary itself, or bun running main.ts. */
-export function selfCommand(args: readonly string[]): string[] {
+function selfCommand(args: readonly string[]): string[] {
   const compiled = import.meta.path.startsWith("/$bunfs/") || import.meta.path.startsWith("B:/~BUN/");
   return [process.execPath, ...process.execArgv, ...(compiled ? [] : [join(import.meta.dir, "main.ts")]), ...args];
 }

@@ -195,6 +195,12 @@ export class ClusterSubscribers implements Subscribers, ClusterListener {
     return true;
   }
 
+  /**
+   * Resolves once the subscriptions `c`'s commands made (SUB, NSUB, NEW) are recorded where other
+   * nodes see them; null when none is pending. Their answers confirm them, so, like the store's
+   * writes, they leave the server only after that (server.ts:commitAndFlush): a SUB on another
+   * node that the client sends after its SOK then claims the queue later, and wins it (END here).
+   */
   recordedFor(c: Client): Promise<void> | null {
     return this.unrecorded.get(c)?.done ?? null;
   }

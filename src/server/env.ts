@@ -200,13 +200,6 @@ export interface Subscribers {
    * Null on one server.
    */
   answerOnceRecorded(party: ServiceParty, c: Client): Promise<() => void> | null;
-  /**
-   * Resolves once the subscriptions `c`'s commands made (SUB, NSUB, NEW) are recorded where other
-   * nodes see them; null when none is pending (always on one server). Their answers confirm them,
-   * so, like the store's writes, they leave the server only after that: a SUB on another node that
-   * the client sends after its SOK then claims the queue later, and wins it (END here).
-   */
-  recordedFor(c: Client): Promise<void> | null;
 }
 
 /** What the command handlers run with (Server/Env/STM.hs:Env). */

@@ -309,8 +309,9 @@ export class SmpServer implements Env {
       if (c !== null && c.outbox.failAll(err)) this.failConnection(c);
       for (const d of this.clients) if (d !== c && d.outbox.size > 0 && d.outbox.failAll(err)) this.failConnection(d);
     }
-    // With several nodes, the subscriptions this block made are recorded before its answers go.
-    const recorded = c === null ? null : this.subscribers.recordedFor(c);
+    // With several nodes, the subscriptions this block made are recorded before its answers go
+    // (ClusterSubscribers.recordedFor; a single server has nothing to wait for).
+    const recorded = c === null || this.cluster === null ? null : this.cluster.recordedFor(c);
     if (recorded !== null) await recorded;
     if (c !== null && c.connected) {
       c.outbox.flush();
@@ -322,7 +323,7 @@ export class SmpServer implements Env {
       this.dirty.clear();
       for (const d of ds) {
         // Answers waiting for their subscriptions to be recorded: that connection's own turn flushes them.
-        if (d.connected && this.subscribers.recordedFor(d) === null) {
+        if (d.connected && (this.cluster === null || this.cluster.recordedFor(d) === null)) {
           d.outbox.flush();
           d.sndActiveAt = Date.now();
         }

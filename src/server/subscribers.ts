@@ -223,10 +223,6 @@ export class ServerSubscribers implements Subscribers {
     return null;
   }
 
-  recordedFor(_c: Client): Promise<void> | null {
-    return null;
-  }
-
   disconnected(c: Client): void {
     for (const k of c.subs.keys()) if (this.rcv.queues.get(k) === c) this.rcv.queues.delete(k);
     for (const k of c.ntfSubs) if (this.ntf.queues.get(k) === c) this.ntf.queues.delete(k);

@@ -98,6 +98,8 @@ describe("node identity", () => {
     expect(nodeIdentity({ SMP_NODE_INDEX: "2", SMP_NODE_COUNT: "3" }, { count: 1, name: "relay" }, 1, true)).toEqual({ index: 2, count: 3, name: "relay-2" });
     // Without SMP_NODE_COUNT: the count this machine runs.
     expect(nodeIdentity({ SMP_NODE_INDEX: "3" }, { count: 4 }, 4, true)).toEqual({ index: 3, count: 4, name: `${host}-3` });
+    // Empty, as a unit file's `Environment=SMP_NODE_COUNT=` leaves it: unset, as an empty SMP_NODE_INDEX is.
+    expect(nodeIdentity({ SMP_NODE_INDEX: "3", SMP_NODE_COUNT: "" }, { count: 4 }, 4, true)).toEqual({ index: 3, count: 4, name: `${host}-3` });
   });
 
   test("a bad environment is refused", () => {

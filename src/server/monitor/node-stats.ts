@@ -10,7 +10,7 @@ import type { NodeStatsRow, StoreCluster } from "../../store/cluster.ts";
 import { log } from "../../util/log.ts";
 import { COUNTERS, type Counter, type StatsData } from "./data.ts";
 
-export const NODE_STATS_INTERVAL_MS = 15_000;
+const NODE_STATS_INTERVAL_MS = 15_000;
 /** A node that has not published for this long is not live (three missed publications). */
 const LIVE_MS = 3 * NODE_STATS_INTERVAL_MS;
 
@@ -47,7 +47,7 @@ export interface ClusterView {
 
 /** Store-wide figures every node reads the same (not summed). */
 const STORE_WIDE = new Set<Counter>(["qCount", "msgCount"]);
-export const SUMMED: readonly Counter[] = COUNTERS.filter((k) => !STORE_WIDE.has(k));
+const SUMMED: readonly Counter[] = COUNTERS.filter((k) => !STORE_WIDE.has(k));
 
 export function nodeFigures(d: StatsData, node: { index: number; count: number }, live: { clients: number; smpSubs: number; ntfSubs: number } | null): NodeFigures {
   const counters: Partial<Record<Counter, number>> = {};
